@@ -1,0 +1,374 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using LshCluster.Core.Kernels;
+using LshCluster.Core.Vectors;
+
+namespace LshCluster.Core.Hashing;
+
+/// <summary>
+/// Hashes vectors under an <see cref="LshScheme"/>: per table, k pseudo-random rotations <c>H D3 H D2 H D1</c>
+/// (fast Walsh–Hadamard transforms and ±1 diagonals derived from the seed) of <c>x/|x| − μ</c>, zero-padded to d′;
+/// then the cross-polytope hash (index and sign of the largest coordinate) or hyperplane bits (signs of
+/// coordinates). Thread-safe and allocation-free per vector; results are bit-identical on every instruction set.
+/// </summary>
+[SkipLocalsInit]
+public sealed class LshHasher
+{
+    private const int StackFloats = 2 * 4096;
+    private const int SketchBits = 128;
+    private const ulong SketchStream = ulong.MaxValue;
+
+    private readonly LshScheme _scheme;
+    private readonly int _padded;
+    private readonly int _words;
+    private readonly int _rotationsPerTable;
+    private readonly ulong[] _signs;
+    private readonly ulong[] _sketchSigns;
+    private readonly float _rotationScale;
+
+    /// <summary>Derives every rotation of <paramref name="scheme"/> from its seed.</summary>
+    public LshHasher(LshScheme scheme)
+    {
+        _scheme = scheme ?? throw new ArgumentNullException(nameof(scheme));
+        _padded = scheme.PaddedDimension;
+        _words = Math.Max(1, _padded / 64);
+        _rotationsPerTable = scheme.Family == LshFamily.CrossPolytope
+            ? scheme.HashesPerTable
+            : (scheme.HashesPerTable + _padded - 1) / _padded;
+        _signs = new ulong[scheme.Tables * _rotationsPerTable * 3 * _words];
+        for (var t = 0; t < scheme.Tables; t++)
+        {
+            for (var r = 0; r < _rotationsPerTable; r++)
+            {
+                FillSigns(scheme.Seed, (ulong)t, r, _signs.AsSpan(SignOffset(t, r), 3 * _words));
+            }
+        }
+
+        var sketchRotations = (SketchBits + _padded - 1) / _padded;
+        _sketchSigns = new ulong[sketchRotations * 3 * _words];
+        for (var r = 0; r < sketchRotations; r++)
+        {
+            FillSigns(scheme.Seed, SketchStream, r, _sketchSigns.AsSpan(r * 3 * _words, 3 * _words));
+        }
+
+        // Each unnormalised H multiplies norms by sqrt(d'); three of them by d'^1.5.
+        _rotationScale = (float)Math.Pow(_padded, -1.5);
+    }
+
+    /// <summary>The scheme this hasher implements.</summary>
+    public LshScheme Scheme => _scheme;
+
+    /// <summary>L × k: the number of codes <see cref="ComputeCodes"/> writes.</summary>
+    public int CodeCount => _scheme.Tables * _scheme.HashesPerTable;
+
+    /// <summary>L × T: the number of keys <see cref="ComputeProbes"/> writes.</summary>
+    public int ProbeCount => _scheme.Tables * _scheme.Probes;
+
+    /// <summary>The L bucket keys of <paramref name="vector"/>, one per table.</summary>
+    /// <exception cref="InvalidVectorException">Wrong dimension, a non-finite value, or a zero or overflowing norm.</exception>
+    public void ComputeBucketKeys(ReadOnlySpan<float> vector, Span<ulong> keys) => Hash(vector, keys, default, default);
+
+    /// <summary>
+    /// The LSH codes of <paramref name="vector"/>, table-major: per table k rotation hashes in [0, 2d′)
+    /// (cross-polytope) or k sign bits (hyperplane). Usable as features.
+    /// </summary>
+    public void ComputeCodes(ReadOnlySpan<float> vector, Span<int> codes) => Hash(vector, default, codes, default);
+
+    /// <summary>
+    /// The multiprobe sequence, table-major: per table the T most likely buckets of a near neighbour, most likely
+    /// first (the first is the bucket key itself).
+    /// </summary>
+    public void ComputeProbes(ReadOnlySpan<float> vector, Span<ulong> probes) => Hash(vector, default, default, probes);
+
+    /// <summary>
+    /// Computes any of the bucket keys (L), codes (L × k) and probes (L × T) in one pass; pass an empty span for
+    /// what is not wanted.
+    /// </summary>
+    /// <exception cref="ArgumentException">A non-empty output span is too short.</exception>
+    /// <exception cref="InvalidVectorException">The vector is invalid.</exception>
+    public void Hash(ReadOnlySpan<float> vector, Span<ulong> keys, Span<int> codes, Span<ulong> probes)
+    {
+        var scheme = _scheme;
+        CheckOutput(keys.Length, scheme.Tables, nameof(keys));
+        CheckOutput(codes.Length, CodeCount, nameof(codes));
+        CheckOutput(probes.Length, ProbeCount, nameof(probes));
+
+        float[]? rented = null;
+        var scratch = _padded * 2 <= StackFloats
+            ? stackalloc float[_padded * 2]
+            : (rented = ArrayPool<float>.Shared.Rent(_padded * 2));
+        try
+        {
+            var x = scratch[.._padded];
+            var y = scratch.Slice(_padded, _padded);
+            Prepare(vector, x, centre: true);
+            var k = scheme.HashesPerTable;
+            Span<int> tableCodes = stackalloc int[64];
+            tableCodes = tableCodes[..k];
+            for (var t = 0; t < scheme.Tables; t++)
+            {
+                if (scheme.Family == LshFamily.CrossPolytope)
+                {
+                    HashCrossPolytopeTable(t, x, y, tableCodes, probes.IsEmpty ? default : probes.Slice(t * scheme.Probes, scheme.Probes));
+                }
+                else
+                {
+                    HashHyperplaneTable(t, x, y, tableCodes, probes.IsEmpty ? default : probes.Slice(t * scheme.Probes, scheme.Probes));
+                }
+
+                if (!keys.IsEmpty)
+                {
+                    keys[t] = scheme.BucketKey(t, tableCodes);
+                }
+
+                if (!codes.IsEmpty)
+                {
+                    tableCodes.CopyTo(codes[(t * k)..]);
+                }
+            }
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<float>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>
+    /// 128 sign bits of dedicated rotations of <c>x/|x|</c> (never centred, so the Hamming distance estimates the
+    /// true angle).
+    /// </summary>
+    public Sketch128 ComputeSketch(ReadOnlySpan<float> vector)
+    {
+        float[]? rented = null;
+        var scratch = _padded * 2 <= StackFloats
+            ? stackalloc float[_padded * 2]
+            : (rented = ArrayPool<float>.Shared.Rent(_padded * 2));
+        try
+        {
+            var x = scratch[.._padded];
+            var y = scratch.Slice(_padded, _padded);
+            Prepare(vector, x, centre: false);
+            UInt128 bits = 0;
+            var filled = 0;
+            for (var r = 0; filled < SketchBits; r++)
+            {
+                Rotate(x, y, _sketchSigns.AsSpan(r * 3 * _words, 3 * _words));
+                var take = Math.Min(_padded, SketchBits - filled);
+                bits |= (UInt128)SignBits(y[..Math.Min(take, 64)]) << filled;
+                if (take > 64)
+                {
+                    bits |= (UInt128)SignBits(y.Slice(64, take - 64)) << (filled + 64);
+                }
+
+                filled += take;
+            }
+
+            return new Sketch128((ulong)bits, (ulong)(bits >> 64));
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<float>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Applies rotation <paramref name="rotation"/> of table <paramref name="table"/> to <paramref name="input"/>
+    /// as given (zero-padded, neither normalised nor centred) and scales by d′^−1.5 so that norms are preserved.
+    /// For tests and for users who want the rotated coordinates.
+    /// </summary>
+    /// <param name="input">At most d′ values.</param>
+    /// <param name="table">0 … L − 1.</param>
+    /// <param name="rotation">0 … rotations per table − 1.</param>
+    /// <param name="output">d′ values.</param>
+    public void Rotate(ReadOnlySpan<float> input, int table, int rotation, Span<float> output)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(input.Length, _padded, nameof(input));
+        ArgumentOutOfRangeException.ThrowIfNotEqual(output.Length, _padded, nameof(output));
+        ArgumentOutOfRangeException.ThrowIfNegative(table);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(table, _scheme.Tables);
+        ArgumentOutOfRangeException.ThrowIfNegative(rotation);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(rotation, _rotationsPerTable);
+        var padded = new float[_padded];
+        input.CopyTo(padded);
+        Rotate(padded, output, _signs.AsSpan(SignOffset(table, rotation), 3 * _words));
+        foreach (ref var v in output)
+        {
+            v *= _rotationScale;
+        }
+    }
+
+    /// <summary>The packed ±1 diagonals (D1, D2, D3) of one rotation; exposed for golden tests.</summary>
+    internal ReadOnlySpan<ulong> SignsOf(int table, int rotation) => _signs.AsSpan(SignOffset(table, rotation), 3 * _words);
+
+    private int SignOffset(int table, int rotation) => ((table * _rotationsPerTable) + rotation) * 3 * _words;
+
+    private void FillSigns(ulong seed, ulong stream, int rotation, Span<ulong> destination)
+    {
+        for (var diagonal = 0; diagonal < 3; diagonal++)
+        {
+            var rng = SplitMix64.ForStream(seed, stream, (ulong)rotation, (ulong)diagonal);
+            var words = destination.Slice(diagonal * _words, _words);
+            for (var w = 0; w < words.Length; w++)
+            {
+                words[w] = rng.Next();
+            }
+
+            if (_padded < 64)
+            {
+                words[0] &= (1UL << _padded) - 1;
+            }
+        }
+    }
+
+    /// <summary>x ← x/|x| (− μ), zero-padded. Element-wise, so identical on every path.</summary>
+    private void Prepare(ReadOnlySpan<float> vector, Span<float> x, bool centre)
+    {
+        var d = _scheme.Dimension;
+        if (vector.Length != d)
+        {
+            VectorValidator.EnsureValid(vector, d);
+        }
+
+        var squaredNorm = VectorMath.SquaredNorm(vector);
+        if (!(squaredNorm > 0) || float.IsInfinity(squaredNorm))
+        {
+            VectorValidator.EnsureValid(vector, d);
+        }
+
+        var inverse = 1f / MathF.Sqrt(squaredNorm);
+        var scale = new Vector<float>(inverse);
+        var i = 0;
+        var center = _scheme.CenterSpan;
+        if (centre && !center.IsEmpty)
+        {
+            for (; i <= d - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                (new Vector<float>(vector[i..]) * scale - new Vector<float>(center[i..])).CopyTo(x[i..]);
+            }
+
+            for (; i < d; i++)
+            {
+                x[i] = (vector[i] * inverse) - center[i];
+            }
+        }
+        else
+        {
+            for (; i <= d - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                (new Vector<float>(vector[i..]) * scale).CopyTo(x[i..]);
+            }
+
+            for (; i < d; i++)
+            {
+                x[i] = vector[i] * inverse;
+            }
+        }
+
+        x[d..].Clear();
+        if (!float.IsFinite(VectorMath.SquaredNorm(x)))
+        {
+            VectorValidator.EnsureValid(vector, d);
+        }
+    }
+
+    /// <summary>y ← H D3 H D2 H D1 x (unscaled).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Rotate(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<ulong> signs)
+    {
+        FastHadamard.Transform(x, y, signs[.._words]);
+        FastHadamard.Transform(y, y, signs.Slice(_words, _words));
+        FastHadamard.Transform(y, y, signs.Slice(2 * _words, _words));
+    }
+
+    private void HashCrossPolytopeTable(int table, ReadOnlySpan<float> x, Span<float> y, Span<int> codes, Span<ulong> probes)
+    {
+        var k = codes.Length;
+        var t = probes.Length;
+        Span<int> altCodes = stackalloc int[t > 1 ? k * t : 0];
+        Span<float> altCosts = stackalloc float[t > 1 ? k * t : 0];
+        Span<int> altCounts = stackalloc int[t > 1 ? k : 0];
+        for (var r = 0; r < k; r++)
+        {
+            Rotate(x, y, _signs.AsSpan(SignOffset(table, r), 3 * _words));
+            var m = r == k - 1 ? _scheme.LastRotationDimension : _padded;
+            var used = y[..m];
+            var i = ArgMax.OfAbsolute(used);
+            codes[r] = IsNegative(used[i]) ? i + m : i;
+            if (t > 1)
+            {
+                altCounts[r] = Multiprobe.TopCrossPolytopeAlternatives(used, altCodes.Slice(r * t, t), altCosts.Slice(r * t, t));
+            }
+        }
+
+        if (t == 1)
+        {
+            probes[0] = _scheme.BucketKey(table, codes);
+        }
+        else if (t > 1)
+        {
+            Multiprobe.CrossPolytopeProbes(_scheme, table, altCodes, altCosts, altCounts, probes);
+        }
+    }
+
+    private void HashHyperplaneTable(int table, ReadOnlySpan<float> x, Span<float> y, Span<int> codes, Span<ulong> probes)
+    {
+        var k = codes.Length;
+        var t = probes.Length;
+        Span<float> margins = stackalloc float[t > 1 ? k : 0];
+        ulong bits = 0;
+        for (var r = 0; r * _padded < k; r++)
+        {
+            Rotate(x, y, _signs.AsSpan(SignOffset(table, r), 3 * _words));
+            var first = r * _padded;
+            var take = Math.Min(_padded, k - first);
+            for (var j = 0; j < take; j++)
+            {
+                var negative = IsNegative(y[j]);
+                codes[first + j] = negative ? 1 : 0;
+                bits |= (negative ? 1UL : 0UL) << (first + j);
+                if (t > 1)
+                {
+                    margins[first + j] = y[j] * y[j];
+                }
+            }
+        }
+
+        if (t == 1)
+        {
+            probes[0] = _scheme.HyperplaneKey(table, bits);
+        }
+        else if (t > 1)
+        {
+            Multiprobe.HyperplaneProbes(_scheme, table, bits, margins, probes);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool IsNegative(float value) => BitConverter.SingleToInt32Bits(value) < 0;
+
+    private static ulong SignBits(ReadOnlySpan<float> values)
+    {
+        ulong bits = 0;
+        for (var i = 0; i < values.Length; i++)
+        {
+            bits |= (IsNegative(values[i]) ? 1UL : 0UL) << i;
+        }
+
+        return bits;
+    }
+
+    private static void CheckOutput(int length, int needed, string name)
+    {
+        if (length != 0 && length < needed)
+        {
+            throw new ArgumentException($"{name} must hold {needed} values; got {length}", name);
+        }
+    }
+}
