@@ -20,12 +20,12 @@ public static class ArgMax
             throw new ArgumentException("no values", nameof(values));
         }
 
-        if (Vector512.IsHardwareAccelerated && values.Length >= 16 && values.Length % 16 == 0)
+        if (SimdLevel.Use512 && values.Length >= 16 && values.Length % 16 == 0)
         {
             return OfAbsolute512(values);
         }
 
-        if (Vector256.IsHardwareAccelerated && values.Length >= 8 && values.Length % 8 == 0)
+        if (SimdLevel.Use256 && values.Length >= 8 && values.Length % 8 == 0)
         {
             return OfAbsolute256(values);
         }

@@ -53,15 +53,15 @@ public static class FastHadamard
             throw new ArgumentException($"{n} values need {(n + 63) / 64} sign words, got {signs.Length}", nameof(signs));
         }
 
-        if (Vector512.IsHardwareAccelerated && n >= 16)
+        if (SimdLevel.Use512 && n >= 16)
         {
             Run<Vector512<float>, Simd512>(source, destination, signs);
         }
-        else if (Vector256.IsHardwareAccelerated && n >= 8)
+        else if (SimdLevel.Use256 && n >= 8)
         {
             Run<Vector256<float>, Simd256>(source, destination, signs);
         }
-        else if (Vector128.IsHardwareAccelerated && n >= 4)
+        else if (SimdLevel.Use128 && n >= 4)
         {
             Run<Vector128<float>, Simd128>(source, destination, signs);
         }

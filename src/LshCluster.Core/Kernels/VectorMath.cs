@@ -28,17 +28,17 @@ public static class VectorMath
             ThrowLengths(x.Length, y.Length);
         }
 
-        if (Vector512.IsHardwareAccelerated)
+        if (SimdLevel.Use512)
         {
             return Dot512(x, y);
         }
 
-        if (Vector256.IsHardwareAccelerated)
+        if (SimdLevel.Use256)
         {
             return DotPartials<Vector256<float>, Simd256>(x, y);
         }
 
-        return Vector128.IsHardwareAccelerated ? DotPartials<Vector128<float>, Simd128>(x, y) : DotScalar(x, y);
+        return SimdLevel.Use128 ? DotPartials<Vector128<float>, Simd128>(x, y) : DotScalar(x, y);
     }
 
     /// <summary>The squared Euclidean norm <c>Σ x_i²</c>.</summary>

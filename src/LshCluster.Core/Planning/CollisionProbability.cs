@@ -6,7 +6,7 @@ namespace LshCluster.Core.Planning;
 public static class CollisionProbability
 {
     private const double Limit = 8.0;
-    private const int Steps = 400;
+    private const int Steps = 256;
 
     /// <summary>
     /// Hyperplane LSH (Charikar): one sign bit collides with probability <c>1 − θ/π</c>, θ = arccos(cos).
@@ -43,7 +43,7 @@ public static class CollisionProbability
 
         // F[i, j] = P(|X| < u_i, |Y| < v_j) = 2 ∫_0^{u_i} φ(x) (Φ((v_j − ρx)/s) − Φ((−v_j − ρx)/s)) dx.
         var f = new double[Steps + 1, Steps + 1];
-        for (var j = 1; j <= Steps; j++)
+        Parallel.For(1, Steps + 1, j =>
         {
             var v = j * h;
             double G(double x) => Gaussian.Density(x) * (Gaussian.Cdf((v - (rho * x)) / s) - Gaussian.Cdf((-v - (rho * x)) / s));
@@ -57,7 +57,7 @@ public static class CollisionProbability
                 previous = current;
                 f[i, j] = Math.Min(1, 2 * cumulative);
             }
-        }
+        });
 
         // Outer integral; the integrand vanishes on the axes (F = 0) and at the far edges.
         var norm = 1 / (2 * Math.PI * s);

@@ -1,0 +1,294 @@
+using System.Collections.Concurrent;
+using System.Numerics;
+using LshCluster.Core.Hashing;
+using LshCluster.Core.Kernels;
+using LshCluster.Core.Vectors;
+
+namespace LshCluster.Core.Planning;
+
+/// <summary>
+/// Chooses k, L and T from a target threshold and recall (and optionally a data sample) using exact collision
+/// probabilities, Monte Carlo multiprobe hit rates and a simple cost model, and predicts the recall and the
+/// candidates per insert. See docs/planner.md.
+/// </summary>
+public static class LshPlanner
+{
+    // Cost model, nanoseconds on one core (rough figures from this machine type; only their ratios matter).
+    private const double NsPerHadamardElementStage = 0.012;
+    private const double NsPerProbe = 200;
+    private const double NsPerStoredEntry = 150;
+    private const double NsPerCandidateBase = 150;
+    private const double NsPerCandidateValue = 0.1;
+
+    private const int MonteCarloPairs = 400;
+    private const int MonteCarloTables = 48;
+    private const double CentreWhenMeanCosineAbove = 0.05;
+
+    private static readonly ConcurrentDictionary<(int N, int RhoMillis), double> CrossPolytopeCache = new();
+
+    /// <summary>Plans a scheme for <paramref name="request"/>.</summary>
+    /// <exception cref="ArgumentException">A request field is out of range (named in the message).</exception>
+    /// <exception cref="InvalidOperationException">No configuration within 1024 tables reaches the recall.</exception>
+    public static LshPlan Plan(PlanRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        Validate(request);
+        var d = request.Dimension;
+        var padded = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(2, d));
+
+        var (center, centerNorm) = CenterOf(request);
+        var nearCosines = NearDuplicateCosines(request, center);
+        var unrelatedCosines = UnrelatedCosines(request, center);
+        var effective = Median(nearCosines);
+
+        var options = new List<PlanOption>();
+        var ks = request.Family == LshFamily.CrossPolytope ? Enumerable.Range(1, 4) : Enumerable.Range(1, 24);
+        foreach (var k in ks)
+        {
+            var hitRates = request.MaxProbes > 1
+                ? MeasureProbeHitRates(request.Family, d, k, request.MaxProbes, effective, MonteCarloPairs, MonteCarloTables, request.Seed)
+                : null;
+            var baseRate = TableProbability(request.Family, padded, k, effective);
+            for (var t = 1; t <= request.MaxProbes; t *= 2)
+            {
+                // Multiprobe gain measured at the effective threshold, applied to every planted pair.
+                var gain = t == 1 || hitRates is null || baseRate <= 0 ? 1 : hitRates[t - 1] / Math.Max(hitRates[0], 1e-12);
+                var q = nearCosines.Select(c => Math.Min(1, gain * TableProbability(request.Family, padded, k, c))).ToArray();
+                var tables = TablesFor(q, request.Recall);
+                if (tables == 0)
+                {
+                    continue;
+                }
+
+                var recall = q.Average(x => Recall(x, tables));
+                var unrelated = unrelatedCosines.Average(c => Recall(Math.Min(1, t * TableProbability(request.Family, padded, k, c)), tables));
+                var candidates = request.StoredVectors * unrelated;
+                var rotations = request.Family == LshFamily.CrossPolytope ? k : (k + padded - 1) / padded;
+                var cost = (tables * rotations * 3 * NsPerHadamardElementStage * padded * Math.Log2(padded))
+                    + (tables * t * NsPerProbe)
+                    + (tables * NsPerStoredEntry)
+                    + (candidates * (NsPerCandidateBase + (NsPerCandidateValue * d)));
+                options.Add(new PlanOption(k, tables, t, q.Average(), recall, candidates, cost));
+            }
+        }
+
+        if (options.Count == 0)
+        {
+            throw new InvalidOperationException(
+                $"no configuration with at most {LshScheme.MaxTables} tables reaches recall {request.Recall} at cosine {request.Threshold}; lower the recall or the threshold");
+        }
+
+        options.Sort((a, b) => a.CostNanoseconds.CompareTo(b.CostNanoseconds));
+        var chosen = options[0];
+        var rungs = request.Rungs ?? [(float)request.Threshold];
+        var scheme = new LshScheme(request.Family, d, chosen.HashesPerTable, chosen.Tables, request.Seed, rungs,
+            request.ShardCount, chosen.Probes, center: center);
+        return new LshPlan(scheme, chosen, options, centerNorm, effective);
+    }
+
+    /// <summary>The chance that at least one of <paramref name="tables"/> independent tables hits: 1 − (1 − q)^L.</summary>
+    public static double Recall(double tableHitProbability, int tables) => 1 - Math.Pow(1 - tableHitProbability, tables);
+
+    /// <summary>
+    /// The exact single-table collision probability at cosine ρ: cross-polytope p(d′, ρ)^k, hyperplane (1 − θ/π)^k.
+    /// </summary>
+    public static double TableProbability(LshFamily family, int paddedDimension, int k, double rho)
+    {
+        if (family == LshFamily.Hyperplane)
+        {
+            return Math.Pow(CollisionProbability.Hyperplane(rho), k);
+        }
+
+        return Math.Pow(CachedCrossPolytope(paddedDimension, rho), k);
+    }
+
+    /// <summary>
+    /// Measures by Monte Carlo how often a near neighbour at exactly <paramref name="cosine"/> falls into one of
+    /// the first T probes of a table, for T = 1 … <paramref name="maxProbes"/>: element T − 1 of the result.
+    /// Pairs are isotropic (random directions).
+    /// </summary>
+    public static double[] MeasureProbeHitRates(LshFamily family, int dimension, int k, int maxProbes, double cosine, int pairs, int tables, ulong seed)
+    {
+        var scheme = new LshScheme(family, dimension, k, tables, seed ^ 0x6D6370726F6265UL, [(float)Math.Clamp(cosine, 0.01, 1)], probes: maxProbes);
+        var hasher = new LshHasher(scheme);
+        var rng = new SplitMix64(seed + (ulong)k);
+        var x = new float[dimension];
+        var y = new float[dimension];
+        var probes = new ulong[hasher.ProbeCount];
+        var keys = new ulong[tables];
+        var hitsAt = new long[maxProbes];
+        for (var p = 0; p < pairs; p++)
+        {
+            SyntheticVectors.RandomUnit(ref rng, x);
+            SyntheticVectors.NearDuplicate(x, cosine, ref rng, y);
+            hasher.ComputeProbes(x, probes);
+            hasher.ComputeBucketKeys(y, keys);
+            for (var t = 0; t < tables; t++)
+            {
+                var index = Array.IndexOf(probes, keys[t], t * maxProbes, maxProbes);
+                if (index >= 0)
+                {
+                    hitsAt[index - (t * maxProbes)]++;
+                }
+            }
+        }
+
+        var rates = new double[maxProbes];
+        long cumulative = 0;
+        for (var t = 0; t < maxProbes; t++)
+        {
+            cumulative += hitsAt[t];
+            rates[t] = (double)cumulative / ((long)pairs * tables);
+        }
+
+        return rates;
+    }
+
+    private static double CachedCrossPolytope(int n, double rho)
+    {
+        // Interpolate between thousandths: the integral is smooth in ρ and costs tens of milliseconds.
+        var scaled = Math.Clamp(rho, -0.999, 1.0) * 1000;
+        var lower = (int)Math.Floor(scaled);
+        var fraction = scaled - lower;
+        var a = CrossPolytopeCache.GetOrAdd((n, lower), key => CollisionProbability.CrossPolytope(key.N, key.RhoMillis / 1000.0));
+        if (fraction == 0)
+        {
+            return a;
+        }
+
+        var b = CrossPolytopeCache.GetOrAdd((n, lower + 1), key => CollisionProbability.CrossPolytope(key.N, key.RhoMillis / 1000.0));
+        return a + ((b - a) * fraction);
+    }
+
+    private static int TablesFor(double[] q, double recall)
+    {
+        for (var tables = 1; tables <= LshScheme.MaxTables; tables = tables < 16 ? tables + 1 : tables + Math.Max(1, tables / 32))
+        {
+            if (q.Average(x => Recall(x, tables)) >= recall)
+            {
+                // Step back to the fewest tables that reach the target.
+                while (tables > 1 && q.Average(x => Recall(x, tables - 1)) >= recall)
+                {
+                    tables--;
+                }
+
+                return tables;
+            }
+        }
+
+        return 0;
+    }
+
+    private static (float[]? Center, double Norm) CenterOf(PlanRequest request)
+    {
+        if (request.Sample is not { Count: > 0 } sample)
+        {
+            return (null, 0);
+        }
+
+        var mean = new double[request.Dimension];
+        foreach (var v in sample)
+        {
+            var inverse = 1 / Math.Sqrt(VectorMath.SquaredNorm(v));
+            for (var i = 0; i < mean.Length; i++)
+            {
+                mean[i] += v[i] * inverse / sample.Count;
+            }
+        }
+
+        var norm = Math.Sqrt(mean.Sum(m => m * m));
+        // E[x·y] over independent normalised vectors is |μ|²: centre only when unrelated vectors are visibly similar.
+        return norm * norm > CentreWhenMeanCosineAbove ? (mean.Select(m => (float)m).ToArray(), norm) : (null, norm);
+    }
+
+    private static double[] NearDuplicateCosines(PlanRequest request, float[]? center)
+    {
+        if (request.Sample is not { Count: > 0 } sample || center is null)
+        {
+            return [request.Threshold];
+        }
+
+        var rng = new SplitMix64(request.Seed ^ 0x6E656172UL);
+        var count = Math.Min(sample.Count, 400);
+        var result = new double[count];
+        var y = new float[request.Dimension];
+        for (var i = 0; i < count; i++)
+        {
+            var x = sample[(int)(rng.Next() % (ulong)sample.Count)];
+            SyntheticVectors.NearDuplicate(x, request.Threshold, ref rng, y);
+            result[i] = CentredCosine(x, y, center);
+        }
+
+        return result;
+    }
+
+    private static double[] UnrelatedCosines(PlanRequest request, float[]? center)
+    {
+        if (request.Sample is not { Count: > 1 } sample)
+        {
+            return [0];
+        }
+
+        var rng = new SplitMix64(request.Seed ^ 0x756E72656CUL);
+        var result = new double[200];
+        for (var i = 0; i < result.Length; i++)
+        {
+            var a = sample[(int)(rng.Next() % (ulong)sample.Count)];
+            var b = sample[(int)(rng.Next() % (ulong)sample.Count)];
+            // Round to fiftieths: candidates are an estimate, and each distinct cosine costs an integral.
+            result[i] = Math.Round((center is null ? VectorMath.Cosine(a, b) : CentredCosine(a, b, center)) * 50) / 50;
+        }
+
+        return result;
+    }
+
+    private static double CentredCosine(float[] a, float[] b, float[] center)
+    {
+        double ab = 0, aa = 0, bb = 0;
+        var na = 1 / Math.Sqrt(VectorMath.SquaredNorm(a));
+        var nb = 1 / Math.Sqrt(VectorMath.SquaredNorm(b));
+        for (var i = 0; i < a.Length; i++)
+        {
+            var x = (a[i] * na) - center[i];
+            var y = (b[i] * nb) - center[i];
+            ab += x * y;
+            aa += x * x;
+            bb += y * y;
+        }
+
+        return ab / Math.Sqrt(aa * bb);
+    }
+
+    private static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted[sorted.Length / 2];
+    }
+
+    private static void Validate(PlanRequest request)
+    {
+        static void Require(bool ok, string field, string reason)
+        {
+            if (!ok)
+            {
+                throw new ArgumentException($"{field}: {reason}", field);
+            }
+        }
+
+        Require(request.Dimension is >= 1 and <= LshScheme.MaxDimension, "dimension", $"must be 1 … {LshScheme.MaxDimension}; got {request.Dimension}");
+        Require(request.Threshold is > 0 and < 1, "threshold", $"must be in (0, 1); got {request.Threshold}");
+        Require(request.Recall is > 0 and < 1, "recall", $"must be in (0, 1); got {request.Recall}");
+        Require(request.MaxProbes is >= 1 and <= 64, "probes", $"must be 1 … 64; got {request.MaxProbes}");
+        Require(request.StoredVectors >= 1, "vectors", $"must be at least 1; got {request.StoredVectors}");
+        if (request.Sample is { } sample)
+        {
+            for (var i = 0; i < sample.Count; i++)
+            {
+                if (VectorValidator.Validate(sample[i], request.Dimension, $"sample[{i}]") is { } error)
+                {
+                    throw new ArgumentException(error.Message, "sample");
+                }
+            }
+        }
+    }
+}

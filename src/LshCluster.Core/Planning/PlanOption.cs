@@ -1,0 +1,18 @@
+namespace LshCluster.Core.Planning;
+
+/// <summary>One configuration the planner evaluated.</summary>
+/// <param name="HashesPerTable">k.</param>
+/// <param name="Tables">L, the fewest tables that reach the recall target.</param>
+/// <param name="Probes">T.</param>
+/// <param name="TableHitProbability">Chance that one table (with its T probes) finds a pair at the threshold.</param>
+/// <param name="PredictedRecall">Chance that at least one of the L tables finds a pair at the threshold.</param>
+/// <param name="CandidatesPerInsert">Expected unrelated vectors met per insert at the planned collection size.</param>
+/// <param name="CostNanoseconds">The cost model's estimate of work per insert.</param>
+public sealed record PlanOption(
+    int HashesPerTable,
+    int Tables,
+    int Probes,
+    double TableHitProbability,
+    double PredictedRecall,
+    double CandidatesPerInsert,
+    double CostNanoseconds);
