@@ -73,7 +73,7 @@ public sealed class LshScheme : IEquatable<LshScheme>
         Require(shardCount is >= 1 and <= 65536, nameof(shardCount), $"must be 1 … 65536; got {shardCount}");
         if (family == LshFamily.Hyperplane)
         {
-            Require(lastRotationDimension == 0, nameof(lastRotationDimension), "applies to cross-polytope only");
+            Require(lastRotationDimension == 0 || lastRotationDimension == padded, nameof(lastRotationDimension), "applies to cross-polytope only");
         }
 
         var last = lastRotationDimension == 0 ? padded : lastRotationDimension;

@@ -1,0 +1,93 @@
+using LshCluster.Core.Hashing;
+
+namespace LshCluster.Core.Tests.Hashing;
+
+public class LshSchemeTests
+{
+    private static LshScheme Sample(ulong seed = 3) =>
+        new(LshFamily.CrossPolytope, 10, 2, 4, seed, [0.99f, 0.95f], shardCount: 16, probes: 2, center: new float[10]);
+
+    [Fact]
+    public void The_persisted_form_round_trips_every_field()
+    {
+        var scheme = Sample();
+
+        var copy = LshScheme.FromBytes(scheme.ToBytes());
+
+        Assert.Equal(scheme, copy);
+        Assert.Equal(scheme.Fingerprint, copy.Fingerprint);
+        Assert.Equal([0.99f, 0.95f], copy.Rungs);
+        Assert.Equal(16, copy.ShardCount);
+        Assert.Equal(2, copy.Probes);
+        Assert.NotNull(copy.Center);
+        Assert.Equal(16, copy.PaddedDimension);
+    }
+
+    [Fact]
+    public void Different_schemes_have_different_fingerprints()
+    {
+        Assert.NotEqual(Sample(3).Fingerprint, Sample(4).Fingerprint);
+    }
+
+    [Fact]
+    public void A_flipped_byte_is_detected()
+    {
+        var bytes = Sample().ToBytes();
+        bytes[20] ^= 1;
+
+        var e = Assert.Throws<FormatException>(() => LshScheme.FromBytes(bytes));
+        Assert.Contains("checksum", e.Message);
+    }
+
+    [Fact]
+    public void Other_data_and_other_versions_are_refused_with_a_reason()
+    {
+        Assert.Contains("magic", Assert.Throws<FormatException>(() => LshScheme.FromBytes("not a scheme at all"u8)).Message);
+
+        var bytes = Sample().ToBytes();
+        bytes[4] = 9;
+        Assert.Contains("version 9", Assert.Throws<FormatException>(() => LshScheme.FromBytes(bytes)).Message);
+    }
+
+    [Theory]
+    [InlineData(0, 2, 4, 1, 1, "dimension")]
+    [InlineData(10, 0, 4, 1, 1, "hashesPerTable")]
+    [InlineData(10, 9, 4, 1, 1, "hashesPerTable")]
+    [InlineData(10, 2, 0, 1, 1, "tables")]
+    [InlineData(10, 2, 4, 0, 1, "shardCount")]
+    [InlineData(10, 2, 4, 1, 0, "probes")]
+    public void Out_of_range_parameters_name_their_field(int d, int k, int tables, int shards, int probes, string field)
+    {
+        var e = Assert.Throws<ArgumentException>(() => new LshScheme(LshFamily.CrossPolytope, d, k, tables, 1, [0.9f], shards, probes));
+
+        Assert.Equal(field, e.ParamName);
+        Assert.StartsWith(field + ":", e.Message);
+    }
+
+    [Theory]
+    [InlineData(new[] { 0.9f, 0.95f }, "decreasing")]
+    [InlineData(new[] { 1.5f }, "not in (0, 1]")]
+    [InlineData(new float[0], "need 1")]
+    public void Bad_rungs_are_explained(float[] rungs, string reason)
+    {
+        var e = Assert.Throws<ArgumentException>(() => new LshScheme(LshFamily.CrossPolytope, 10, 1, 1, 1, rungs));
+
+        Assert.Contains(reason, e.Message);
+    }
+
+    [Fact]
+    public void The_last_rotation_dimension_must_be_a_power_of_two_within_the_padded_dimension()
+    {
+        Assert.Throws<ArgumentException>(() => new LshScheme(LshFamily.CrossPolytope, 100, 2, 1, 1, [0.9f], lastRotationDimension: 48));
+        Assert.Throws<ArgumentException>(() => new LshScheme(LshFamily.CrossPolytope, 100, 2, 1, 1, [0.9f], lastRotationDimension: 256));
+        Assert.Equal(32, new LshScheme(LshFamily.CrossPolytope, 100, 2, 1, 1, [0.9f], lastRotationDimension: 32).LastRotationDimension);
+    }
+
+    [Fact]
+    public void A_centre_of_the_wrong_length_is_refused()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new LshScheme(LshFamily.CrossPolytope, 10, 1, 1, 1, [0.9f], center: new float[9]));
+
+        Assert.Contains("must have 10 values", e.Message);
+    }
+}
