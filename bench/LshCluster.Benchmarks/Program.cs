@@ -1,1 +1,4 @@
-return 0;
+using BenchmarkDotNet.Running;
+
+// Run with: dotnet run -c Release --project bench/LshCluster.Benchmarks -- --filter '*'
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds and runs every test. This is the command CI runs (.ci/run) and the README's test command.
+# The hashing tests run again with the runtime's ISA switches so that the 256-bit, 128-bit and scalar paths are
+# each exercised as the only path a process has (on .NET 10 these are the switches that take effect;
+# DOTNET_EnableAVX512F=0 switches nothing off).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+echo "== build (Release, warnings as errors)"
+dotnet build LshCluster.sln -c Release
+
+echo "== all tests"
+dotnet test LshCluster.sln -c Release --no-build
+
+hashing_filter='FullyQualifiedName~LshCluster.Core.Tests.Hashing|FullyQualifiedName~LshCluster.Core.Tests.Kernels'
+for switch in DOTNET_EnableAVX512=0 DOTNET_EnableAVX2=0 DOTNET_EnableHWIntrinsic=0; do
+  echo "== hashing tests with ${switch}"
+  env "${switch}" dotnet test tests/LshCluster.Core.Tests -c Release --no-build --filter "${hashing_filter}"
+done
+
+echo "== all tests passed"
