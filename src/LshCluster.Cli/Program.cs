@@ -10,10 +10,12 @@ var root = new RootCommand("lshc — LshCluster: near-duplicate detection for em
 
 try
 {
-    return root.Parse(args).Invoke();
+    // Bad input is reported as one line naming the field, not as a stack trace.
+    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (Exception e) when (e is ArgumentException or FormatException or IOException or InvalidOperationException)
 {
-    Console.Error.WriteLine($"lshc: {e.Message}");
+    var message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : e.Message;
+    Console.Error.WriteLine($"lshc: {message}");
     return 2;
 }

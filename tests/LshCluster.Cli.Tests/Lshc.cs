@@ -1,0 +1,40 @@
+using System.Diagnostics;
+
+namespace LshCluster.Cli.Tests;
+
+/// <summary>Runs the built lshc as a separate process, the way users and scripts do.</summary>
+public static class Lshc
+{
+    public static (int ExitCode, string Out, string Error) Run(string? stdin, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = stdin is not null,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "lshc.dll"));
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(start)!;
+        if (stdin is not null)
+        {
+            process.StandardInput.Write(stdin);
+            process.StandardInput.Close();
+        }
+
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(120_000))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"lshc {string.Join(' ', args)} did not finish");
+        }
+
+        return (process.ExitCode, output.Result, error.Result);
+    }
+}
