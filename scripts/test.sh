@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
+echo "== formatting (dotnet format --verify-no-changes)"
+dotnet format LshCluster.sln --verify-no-changes
+
 echo "== build (Release, warnings as errors)"
 dotnet build LshCluster.sln -c Release
 

@@ -163,42 +163,42 @@ public static class FastHadamard
         switch (group)
         {
             case 8:
-            {
-                var v0 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first);
-                var v1 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 1);
-                var v2 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 2);
-                var v3 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 3);
-                var v4 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 4);
-                var v5 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 5);
-                var v6 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 6);
-                var v7 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 7);
-                Butterfly8<TVec, TOps>(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7);
-                Store8<TVec, TOps>(ref d, w, v0, v1, v2, v3, v4, v5, v6, v7);
-                break;
-            }
+                {
+                    var v0 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first);
+                    var v1 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 1);
+                    var v2 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 2);
+                    var v3 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 3);
+                    var v4 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 4);
+                    var v5 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 5);
+                    var v6 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 6);
+                    var v7 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 7);
+                    Butterfly8<TVec, TOps>(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7);
+                    Store8<TVec, TOps>(ref d, w, v0, v1, v2, v3, v4, v5, v6, v7);
+                    break;
+                }
 
             case 4:
-            {
-                var v0 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first);
-                var v1 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 1);
-                var v2 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 2);
-                var v3 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 3);
-                Butterfly4<TVec, TOps>(ref v0, ref v1, ref v2, ref v3);
-                TOps.Store(v0, ref d);
-                TOps.Store(v1, ref Unsafe.Add(ref d, w));
-                TOps.Store(v2, ref Unsafe.Add(ref d, 2 * w));
-                TOps.Store(v3, ref Unsafe.Add(ref d, 3 * w));
-                break;
-            }
+                {
+                    var v0 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first);
+                    var v1 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 1);
+                    var v2 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 2);
+                    var v3 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 3);
+                    Butterfly4<TVec, TOps>(ref v0, ref v1, ref v2, ref v3);
+                    TOps.Store(v0, ref d);
+                    TOps.Store(v1, ref Unsafe.Add(ref d, w));
+                    TOps.Store(v2, ref Unsafe.Add(ref d, 2 * w));
+                    TOps.Store(v3, ref Unsafe.Add(ref d, 3 * w));
+                    break;
+                }
 
             case 2:
-            {
-                var v0 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first);
-                var v1 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 1);
-                TOps.Store(TOps.Add(v0, v1), ref d);
-                TOps.Store(TOps.Subtract(v0, v1), ref Unsafe.Add(ref d, w));
-                break;
-            }
+                {
+                    var v0 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first);
+                    var v1 = LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first + 1);
+                    TOps.Store(TOps.Add(v0, v1), ref d);
+                    TOps.Store(TOps.Subtract(v0, v1), ref Unsafe.Add(ref d, w));
+                    break;
+                }
 
             default:
                 TOps.Store(LoadFirst<TVec, TOps>(ref src, ref sgn, hasSigns, first), ref d);
