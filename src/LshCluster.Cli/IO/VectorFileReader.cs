@@ -68,19 +68,7 @@ public static class VectorFileReader
                 throw new FormatException($"{path}: row {row} declares dimension {d}; expected 1 … 65536");
             }
 
-            var bytes = new byte[d * 4];
-            if (stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false) < bytes.Length)
-            {
-                throw new FormatException($"{path}: row {row} is truncated: expected {d} values");
-            }
-
-            var values = new float[d];
-            for (var i = 0; i < d; i++)
-            {
-                values[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(i * 4));
-            }
-
-            yield return new VectorRecord(row.ToString(CultureInfo.InvariantCulture), values);
+            yield return ReadRow(stream, new byte[d * 4], path, row);
         }
     }
 
@@ -131,19 +119,26 @@ public static class VectorFileReader
         var bytes = new byte[d * 4];
         for (var row = 0L; row < shape[0]; row++)
         {
-            if (stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false) < bytes.Length)
-            {
-                throw new FormatException($"{path}: row {row} is truncated");
-            }
-
-            var values = new float[d];
-            for (var i = 0; i < d; i++)
-            {
-                values[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(i * 4));
-            }
-
-            yield return new VectorRecord(row.ToString(CultureInfo.InvariantCulture), values);
+            yield return ReadRow(stream, bytes, path, row);
         }
+    }
+
+    /// <summary>Reads one row of <c>buffer.Length / 4</c> little-endian float32 values; its id is the row number.</summary>
+    private static VectorRecord ReadRow(Stream stream, byte[] buffer, string path, long row)
+    {
+        var d = buffer.Length / 4;
+        if (stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false) < buffer.Length)
+        {
+            throw new FormatException($"{path}: row {row} is truncated: expected {d} values");
+        }
+
+        var values = new float[d];
+        for (var i = 0; i < d; i++)
+        {
+            values[i] = BinaryPrimitives.ReadSingleLittleEndian(buffer.AsSpan(i * 4));
+        }
+
+        return new VectorRecord(row.ToString(CultureInfo.InvariantCulture), values);
     }
 
     private static IEnumerable<VectorRecord> ReadJsonLines(Stream stream, string path)

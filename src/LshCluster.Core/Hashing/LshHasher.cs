@@ -204,9 +204,6 @@ public sealed class LshHasher
         }
     }
 
-    /// <summary>The packed ±1 diagonals (D1, D2, D3) of one rotation; exposed for golden tests.</summary>
-    internal ReadOnlySpan<ulong> SignsOf(int table, int rotation) => _signs.AsSpan(SignOffset(table, rotation), 3 * _words);
-
     private int SignOffset(int table, int rotation) => ((table * _rotationsPerTable) + rotation) * 3 * _words;
 
     private void FillSigns(ulong seed, ulong stream, int rotation, Span<ulong> destination)

@@ -160,7 +160,6 @@ public sealed class LshScheme : IEquatable<LshScheme>
     /// </summary>
     public ulong BucketKey(int table, ReadOnlySpan<int> codes)
     {
-        var acc = Mix64.Combine(0x4C534842UL, (ulong)table);
         if (Family == LshFamily.Hyperplane)
         {
             ulong bits = 0;
@@ -169,8 +168,10 @@ public sealed class LshScheme : IEquatable<LshScheme>
                 bits |= (ulong)(codes[i] & 1) << i;
             }
 
-            return Mix64.Combine(acc, bits);
+            return HyperplaneKey(table, bits);
         }
+
+        var acc = TableSeed(table);
 
         if (HashesPerTable == 1)
         {
@@ -187,8 +188,9 @@ public sealed class LshScheme : IEquatable<LshScheme>
     }
 
     /// <summary>The bucket key of a hyperplane table from its packed sign bits (bit i = code i).</summary>
-    internal ulong HyperplaneKey(int table, ulong bits) =>
-        Mix64.Combine(Mix64.Combine(0x4C534842UL, (ulong)table), bits);
+    internal ulong HyperplaneKey(int table, ulong bits) => Mix64.Combine(TableSeed(table), bits);
+
+    private static ulong TableSeed(int table) => Mix64.Combine(0x4C534842UL, (ulong)table);
 
     /// <summary>The shard that owns bucket <paramref name="key"/> of table <paramref name="table"/>.</summary>
     public int ShardOfBucket(int table, ulong key)

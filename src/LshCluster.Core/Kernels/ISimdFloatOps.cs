@@ -25,8 +25,6 @@ internal interface ISimdFloatOps<TVec>
 
     static abstract TVec Multiply(TVec a, TVec b);
 
-    static abstract TVec Zero { get; }
-
     /// <summary>
     /// All Walsh–Hadamard butterfly stages whose stride is below the lane count, done inside the register:
     /// stage h computes <c>y[i] = x[i ^ h] + (bit h of i clear ? x[i] : -x[i])</c>, in increasing h, exactly the
@@ -40,9 +38,6 @@ internal interface ISimdFloatOps<TVec>
     /// </summary>
     static abstract TVec ApplySigns(TVec value, uint signBits);
 
-    /// <summary>Bit j = sign bit of lane j.</summary>
-    static abstract uint SignBits(TVec value);
-
     /// <summary>Sums the lanes in the fixed tree order of <see cref="VectorMath"/>: lane j with lane j + Count/2, and so on.</summary>
     static abstract float SumTree(TVec value);
 }
@@ -51,8 +46,6 @@ internal interface ISimdFloatOps<TVec>
 internal readonly struct Simd512 : ISimdFloatOps<Vector512<float>>
 {
     public static int Count => 16;
-
-    public static Vector512<float> Zero => Vector512<float>.Zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load(ref float source) => Vector512.LoadUnsafe(ref source);
@@ -93,9 +86,6 @@ internal readonly struct Simd512 : ISimdFloatOps<Vector512<float>>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static uint SignBits(Vector512<float> value) => (uint)value.ExtractMostSignificantBits();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float SumTree(Vector512<float> value) =>
         Simd256.SumTree(value.GetLower() + value.GetUpper());
 }
@@ -104,8 +94,6 @@ internal readonly struct Simd512 : ISimdFloatOps<Vector512<float>>
 internal readonly struct Simd256 : ISimdFloatOps<Vector256<float>>
 {
     public static int Count => 8;
-
-    public static Vector256<float> Zero => Vector256<float>.Zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load(ref float source) => Vector256.LoadUnsafe(ref source);
@@ -141,9 +129,6 @@ internal readonly struct Simd256 : ISimdFloatOps<Vector256<float>>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static uint SignBits(Vector256<float> value) => value.ExtractMostSignificantBits();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float SumTree(Vector256<float> value) =>
         Simd128.SumTree(value.GetLower() + value.GetUpper());
 }
@@ -152,8 +137,6 @@ internal readonly struct Simd256 : ISimdFloatOps<Vector256<float>>
 internal readonly struct Simd128 : ISimdFloatOps<Vector128<float>>
 {
     public static int Count => 4;
-
-    public static Vector128<float> Zero => Vector128<float>.Zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Load(ref float source) => Vector128.LoadUnsafe(ref source);
@@ -185,9 +168,6 @@ internal readonly struct Simd128 : ISimdFloatOps<Vector128<float>>
         var selected = Vector128.Equals(Vector128.Create(signBits) & laneBits, laneBits);
         return (value.AsUInt32() ^ (selected & Vector128.Create(0x8000_0000u))).AsSingle();
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static uint SignBits(Vector128<float> value) => value.ExtractMostSignificantBits();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float SumTree(Vector128<float> value)

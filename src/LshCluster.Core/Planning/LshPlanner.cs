@@ -48,11 +48,10 @@ public static class LshPlanner
             var hitRates = request.MaxProbes > 1
                 ? MeasureProbeHitRates(request.Family, d, k, request.MaxProbes, effective, MonteCarloPairs, MonteCarloTables, request.Seed)
                 : null;
-            var baseRate = TableProbability(request.Family, padded, k, effective);
             for (var t = 1; t <= request.MaxProbes; t *= 2)
             {
                 // Multiprobe gain measured at the effective threshold, applied to every planted pair.
-                var gain = t == 1 || hitRates is null || baseRate <= 0 ? 1 : hitRates[t - 1] / Math.Max(hitRates[0], 1e-12);
+                var gain = t == 1 || hitRates is null ? 1 : hitRates[t - 1] / Math.Max(hitRates[0], 1e-12);
                 var q = nearCosines.Select(c => Math.Min(1, gain * TableProbability(request.Family, padded, k, c))).ToArray();
                 var tables = TablesFor(q, request.Recall);
                 if (tables == 0)
