@@ -81,6 +81,18 @@ public sealed class PlanAndCodesTests : IDisposable
     }
 
     [Fact]
+    public void A_value_that_is_not_a_number_is_reported_at_its_index()
+    {
+        var scheme = Path.Combine(_dir, "s.lshs");
+        Assert.Equal(0, Lshc.Run(null, "plan", "--dim", "3", "--threshold", "0.9", "--recall", "0.9", "--out", scheme).ExitCode);
+
+        var (code, _, error) = Lshc.Run("{\"vector\":[1,\"x\",3]}\n", "codes", "--scheme", scheme, "-");
+
+        Assert.Equal(2, code);
+        Assert.Contains("line 1: vector[1] is not a number", error);
+    }
+
+    [Fact]
     public void A_corrupted_scheme_file_is_refused_with_the_reason()
     {
         var scheme = Path.Combine(_dir, "bad.lshs");

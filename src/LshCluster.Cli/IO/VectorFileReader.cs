@@ -170,9 +170,12 @@ public static class VectorFileReader
                 var i = 0;
                 foreach (var element in vector.EnumerateArray())
                 {
-                    values[i++] = element.ValueKind == JsonValueKind.Number
-                        ? element.GetSingle()
-                        : throw new FormatException($"{path}: line {row + 1}: vector[{i}] is not a number");
+                    if (element.ValueKind != JsonValueKind.Number)
+                    {
+                        throw new FormatException($"{path}: line {row + 1}: vector[{i}] is not a number");
+                    }
+
+                    values[i++] = element.GetSingle();
                 }
 
                 record = new VectorRecord(id, values);
