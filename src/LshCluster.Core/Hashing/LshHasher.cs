@@ -87,6 +87,7 @@ public sealed class LshHasher
     /// </summary>
     /// <exception cref="ArgumentException">A non-empty output span is too short.</exception>
     /// <exception cref="InvalidVectorException">The vector is invalid.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Hash(ReadOnlySpan<float> vector, Span<ulong> keys, Span<int> codes, Span<ulong> probes)
     {
         var scheme = _scheme;
@@ -141,6 +142,7 @@ public sealed class LshHasher
     /// 128 sign bits of dedicated rotations of <c>x/|x|</c> (never centred, so the Hamming distance estimates the
     /// true angle).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Sketch128 ComputeSketch(ReadOnlySpan<float> vector)
     {
         float[]? rented = null;

@@ -51,6 +51,7 @@ public static class ArgMax
     }
 
     /// <summary>Length a positive multiple of 16.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static int OfAbsolute512(ReadOnlySpan<float> values)
     {
         ref var p = ref MemoryMarshal.GetReference(values);
@@ -75,6 +76,7 @@ public static class ArgMax
     }
 
     /// <summary>Length a positive multiple of 8.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static int OfAbsolute256(ReadOnlySpan<float> values)
     {
         ref var p = ref MemoryMarshal.GetReference(values);

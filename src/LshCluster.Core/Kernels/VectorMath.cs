@@ -85,6 +85,7 @@ public static class VectorMath
     }
 
     /// <summary>The 512-bit path: four register accumulators hold the 64 partial sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float Dot512(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
     {
         ref var px = ref MemoryMarshal.GetReference(x);
@@ -121,6 +122,7 @@ public static class VectorMath
     }
 
     /// <summary>The 256- and 128-bit paths: 64 / Count accumulators, reduced by the same tree.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float DotPartials<TVec, TOps>(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
         where TVec : unmanaged
         where TOps : struct, ISimdFloatOps<TVec>
