@@ -4,6 +4,13 @@ using LshCluster.Cli.Commands;
 // lshc: the thin entry point; every command lives in Commands/.
 var root = new RootCommand("lshc — LshCluster: near-duplicate detection for embedding vectors")
 {
+    DemoCommand.Create(),
+    CreateCommand.Create(),
+    IngestCommand.Create(),
+    QueryCommands.Query(),
+    QueryCommands.Clusters(),
+    QueryCommands.Stats(),
+    QueryCommands.Export(),
     PlanCommand.Create(),
     CodesCommand.Create(),
 };
@@ -13,7 +20,7 @@ try
     // Bad input is reported as one line naming the field, not as a stack trace.
     return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
-catch (Exception e) when (e is ArgumentException or FormatException or IOException or InvalidOperationException)
+catch (Exception e) when (e is ArgumentException or FormatException or IOException or InvalidOperationException or LshCluster.Runtime.OverloadedException)
 {
     var message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : e.Message;
     Console.Error.WriteLine($"lshc: {message}");

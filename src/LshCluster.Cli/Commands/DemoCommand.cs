@@ -1,0 +1,94 @@
+using System.CommandLine;
+using System.Diagnostics;
+using LshCluster.Cli.IO;
+using LshCluster.Core.Evaluation;
+using LshCluster.Silo.Engine;
+using LshCluster.Storage;
+
+namespace LshCluster.Cli.Commands;
+
+/// <summary>
+/// <c>lshc demo</c>: the whole job on the embedded default — a fresh cluster in <c>./lshc-data</c>, Fashion-MNIST
+/// (or a planted synthetic set) ingested durably, then throughput, duplicates, the largest clusters, and pair
+/// recall and precision against an exact brute force over the same vectors.
+/// </summary>
+internal static class DemoCommand
+{
+    public static Command Create()
+    {
+        var directory = new Option<DirectoryInfo>("--data") { Description = "Data directory (recreated)", DefaultValueFactory = _ => new DirectoryInfo("lshc-data") };
+        var limit = new Option<int>("--limit") { Description = "Use at most this many vectors", DefaultValueFactory = _ => 30_000 };
+        var synthetic = new Option<bool>("--synthetic") { Description = "Use the planted synthetic set even when Fashion-MNIST is installed" };
+        var command = new Command("demo", "Ingest Fashion-MNIST (or a planted set) into an embedded cluster and measure it against brute force")
+        {
+            directory, limit, synthetic,
+        };
+        command.SetAction(async (parse, cancel) =>
+        {
+            var data = parse.GetValue(directory)!;
+            var fashion = parse.GetValue(synthetic) ? null : IdxReader.TryReadFashionMnist();
+            var vectors = fashion ?? PlantedSet.Generate(384, parse.GetValue(limit), seed: 2026);
+            vectors = [.. vectors.Take(parse.GetValue(limit))];
+            float[] rungs = fashion is null ? [0.99f, 0.98f, 0.95f] : [0.99f, 0.98f];
+            Console.WriteLine(fashion is null
+                ? $"data: planted synthetic set, {vectors.Count:N0} vectors of d = 384 (install Debian's dataset-fashion-mnist for real images)"
+                : $"data: Fashion-MNIST, {vectors.Count:N0} images of 28 x 28 = 784 values");
+
+            if (data.Exists)
+            {
+                data.Delete(recursive: true);
+            }
+
+            data.Create();
+            var store = $"sqlite:{Path.Combine(data.FullName, "demo.db")}";
+            var clock = Stopwatch.StartNew();
+            var scheme = CreateCommand.Plan(vectors[0].Length, rungs, 0.99, 1024, 1, [.. vectors.Take(2000)]);
+            await DedupEngine.CreateAsync(DedupStores.Open(store), scheme, cancel);
+            Console.WriteLine($"cluster: {scheme} (planned in {clock.Elapsed.TotalSeconds:F1} s)");
+
+            await using var engine = await DedupEngine.OpenAsync(DedupStores.Open(store), cancellationToken: cancel);
+            var records = vectors.Select((v, i) => new VectorRecord(i.ToString(System.Globalization.CultureInfo.InvariantCulture), v));
+            var (total, duplicates, refused, elapsed) = await IngestCommand.RunAsync(engine, records, 5000, cancel);
+            Console.WriteLine($"ingest: {total - refused:N0} vectors acknowledged and durable in {elapsed.TotalSeconds:F1} s = {(total - refused) / elapsed.TotalSeconds:N0} vectors/s; {duplicates:N0} duplicates; {refused:N0} refused");
+
+            for (var r = 0; r < rungs.Length; r++)
+            {
+                var top = await engine.ListClustersAsync(r, 2, 0, 5, membersPerCluster: 6);
+                Console.WriteLine($"largest clusters at rung {StoreOptions.Format(rungs[r])}:");
+                foreach (var c in top)
+                {
+                    Console.WriteLine($"  size {c.Size,5}  canonical {c.Canonical,6}  members {string.Join(' ', c.Members.Select(m => m.ExternalId))}{(c.Size > c.Members.Count ? " …" : string.Empty)}");
+                }
+            }
+
+            clock.Restart();
+            Console.WriteLine($"exact brute force over all {vectors.Count:N0} x {vectors.Count:N0} / 2 pairs …");
+            for (var r = 0; r < rungs.Length; r++)
+            {
+                var exact = ExactNeighbours.Pairs(vectors, rungs[r]);
+                var exactLabels = PairMetrics.Components(vectors.Count, exact.Select(p => (p.I, p.J)));
+                var clusterLabels = new long[vectors.Count];
+                for (var i = 0; i < clusterLabels.Length; i++)
+                {
+                    clusterLabels[i] = -1 - i;
+                }
+
+                var clusters = await engine.ExportClustersAsync(r);
+                for (var c = 0; c < clusters.Count; c++)
+                {
+                    foreach (var id in clusters[c])
+                    {
+                        clusterLabels[int.Parse(id, System.Globalization.CultureInfo.InvariantCulture)] = c;
+                    }
+                }
+
+                var (recall, precision, exactPairs, clusteredPairs) = PairMetrics.Compute(exactLabels, clusterLabels);
+                Console.WriteLine($"rung {StoreOptions.Format(rungs[r])}: pair recall {recall:F4}, pair precision {precision:F4} ({exactPairs:N0} pairs in exact components, {clusteredPairs:N0} in clusters; {exact.Count:N0} exact edges)");
+            }
+
+            Console.WriteLine($"brute force took {clock.Elapsed.TotalSeconds:F1} s; the store is {store}");
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,77 @@
+using System.CommandLine;
+using System.Diagnostics;
+using LshCluster.Cli.IO;
+using LshCluster.Silo.Engine;
+
+namespace LshCluster.Cli.Commands;
+
+/// <summary><c>lshc ingest</c>: streams a vector file into the cluster in batches and prints each refused item.</summary>
+internal static class IngestCommand
+{
+    public static Command Create()
+    {
+        var store = StoreOptions.Store();
+        var file = new Argument<string>("FILE") { Description = ".fvecs, .npy or .jsonl; - reads JSON lines from standard input" };
+        var ids = new Option<FileInfo?>("--ids") { Description = "One external id per line (default: 0-based row numbers)" };
+        var format = new Option<string?>("--format") { Description = "fvecs, npy or jsonl (default: from the extension)" };
+        format.AcceptOnlyFromAmong("fvecs", "npy", "jsonl");
+        var batch = new Option<int>("--batch") { Description = "Vectors per request", DefaultValueFactory = _ => 5000 };
+        var command = new Command("ingest", "Insert vectors and report duplicates") { store, file, ids, format, batch };
+        command.SetAction(async (parse, cancel) =>
+        {
+            await using var engine = await StoreOptions.OpenAsync(parse.GetValue(store)!);
+            var records = VectorFileReader.Read(parse.GetValue(file)!, parse.GetValue(format));
+            if (parse.GetValue(ids) is { } idFile)
+            {
+                records = WithIds(records, File.ReadLines(idFile.FullName));
+            }
+
+            var (total, duplicates, refused, elapsed) = await RunAsync(engine, records, parse.GetValue(batch), cancel);
+            Console.WriteLine($"ingested {total - refused:N0} vectors in {elapsed.TotalSeconds:F1} s ({(total - refused) / Math.Max(elapsed.TotalSeconds, 1e-9):N0}/s): {duplicates:N0} duplicates, {refused:N0} refused");
+            return refused == 0 ? 0 : 3;
+        });
+        return command;
+    }
+
+    public static async Task<(int Total, int Duplicates, int Refused, TimeSpan Elapsed)> RunAsync(DedupEngine engine, IEnumerable<VectorRecord> records, int batchSize, CancellationToken cancel)
+    {
+        var clock = Stopwatch.StartNew();
+        int total = 0, duplicates = 0, refused = 0;
+        foreach (var chunk in records.Chunk(batchSize))
+        {
+            var results = await engine.InsertAsync([.. chunk.Select(r => new VectorInput(r.Id, r.Values))], cancel);
+            foreach (var r in results)
+            {
+                if (r.Error is { } e)
+                {
+                    refused++;
+                    Console.Error.WriteLine($"lshc: item {total + r.Index} (id '{chunk[r.Index].Id}') refused: {e.Message.Replace($"items[{r.Index}]", "vector", StringComparison.Ordinal)}");
+                }
+                else if (r.Verdict!.Kind == VerdictKind.Duplicate)
+                {
+                    duplicates++;
+                }
+            }
+
+            total += chunk.Length;
+        }
+
+        return (total, duplicates, refused, clock.Elapsed);
+    }
+
+    private static IEnumerable<VectorRecord> WithIds(IEnumerable<VectorRecord> records, IEnumerable<string> ids)
+    {
+        using var idEnumerator = ids.GetEnumerator();
+        var row = 0;
+        foreach (var record in records)
+        {
+            if (!idEnumerator.MoveNext())
+            {
+                throw new ArgumentException($"--ids: the file has {row} ids but the vectors go on; give one id per vector", "ids");
+            }
+
+            yield return record with { Id = idEnumerator.Current };
+            row++;
+        }
+    }
+}

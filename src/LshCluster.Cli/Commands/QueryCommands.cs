@@ -1,0 +1,131 @@
+using System.CommandLine;
+using System.Text.Json;
+using LshCluster.Cli.IO;
+
+namespace LshCluster.Cli.Commands;
+
+/// <summary><c>lshc query</c>, <c>lshc clusters</c>, <c>lshc stats</c> and <c>lshc export</c>: the read side.</summary>
+internal static class QueryCommands
+{
+    public static Command Query()
+    {
+        var store = StoreOptions.Store();
+        var rung = StoreOptions.Rung();
+        var id = new Option<string?>("--id") { Description = "External id of a stored vector: its verdict and cluster" };
+        var vectorFile = new Option<FileInfo?>("--vector-file") { Description = "A vector file: near-duplicates of its first vector, nothing stored" };
+        var command = new Command("query", "The verdict and cluster of a stored id, or the near-duplicates of a vector") { store, id, vectorFile, rung };
+        command.SetAction(async (parse, cancel) =>
+        {
+            await using var engine = await StoreOptions.OpenAsync(parse.GetValue(store)!);
+            var r = engine.RungIndexOf(parse.GetValue(rung));
+            if (parse.GetValue(id) is { } externalId)
+            {
+                var verdict = await engine.GetVerdictAsync(externalId) ?? throw new ArgumentException($"--id: '{externalId}' is not stored", "id");
+                var cluster = await engine.GetClusterOfAsync(externalId, r);
+                Console.WriteLine(JsonSerializer.Serialize(new { verdict, cluster }, Json.Options));
+                return 0;
+            }
+
+            var file = parse.GetValue(vectorFile) ?? throw new ArgumentException("give --id or --vector-file", "id");
+            var vector = VectorFileReader.Read(file.FullName).FirstOrDefault() ?? throw new ArgumentException($"--vector-file: {file.Name} holds no vector", "vector-file");
+            var found = await engine.FindNearDuplicatesAsync(vector.Values, parse.GetValue(rung));
+            Console.WriteLine(JsonSerializer.Serialize(new { neighbours = found }, Json.Options));
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command Clusters()
+    {
+        var store = StoreOptions.Store();
+        var rung = StoreOptions.Rung();
+        var minSize = new Option<int>("--min-size") { Description = "Smallest cluster to list", DefaultValueFactory = _ => 2 };
+        var top = new Option<int>("--top") { Description = "How many clusters, largest first", DefaultValueFactory = _ => 20 };
+        var command = new Command("clusters", "The largest clusters at a rung") { store, rung, minSize, top };
+        command.SetAction(async (parse, cancel) =>
+        {
+            await using var engine = await StoreOptions.OpenAsync(parse.GetValue(store)!);
+            var r = engine.RungIndexOf(parse.GetValue(rung));
+            var clusters = await engine.ListClustersAsync(r, Math.Max(1, parse.GetValue(minSize)), 0, parse.GetValue(top), membersPerCluster: 8);
+            Console.WriteLine($"rung {StoreOptions.Format(engine.Rungs[r])}: {clusters.Count} clusters shown");
+            foreach (var c in clusters)
+            {
+                Console.WriteLine($"  cluster {c.ClusterId}  size {c.Size,6}  canonical {c.Canonical}  members {string.Join(' ', c.Members.Select(m => m.ExternalId))}{(c.Size > c.Members.Count ? " …" : string.Empty)}");
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command Stats()
+    {
+        var store = StoreOptions.Store();
+        var command = new Command("stats", "Vectors, duplicates and clusters per rung") { store };
+        command.SetAction(async (parse, cancel) =>
+        {
+            await using var engine = await StoreOptions.OpenAsync(parse.GetValue(store)!);
+            var stats = await engine.GetStatsAsync();
+            Console.WriteLine($"vectors {stats.Vectors}  duplicates {stats.Duplicates}  shards {stats.Shards}");
+            foreach (var r in stats.Rungs)
+            {
+                Console.WriteLine($"  rung {StoreOptions.Format(r.Rung)}: {r.Clusters} clusters of size >= 2 holding {r.ClusteredVectors} vectors; largest {r.LargestCluster}");
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command Export()
+    {
+        var store = StoreOptions.Store();
+        var rung = StoreOptions.Rung();
+        var format = new Option<string>("--format") { Description = "clusters (one line of member ids per cluster), jsonl or csv", DefaultValueFactory = _ => "clusters" };
+        format.AcceptOnlyFromAmong("clusters", "jsonl", "csv");
+        var command = new Command("export", "Write every cluster of size >= 2 at a rung") { store, rung, format };
+        command.SetAction(async (parse, cancel) =>
+        {
+            await using var engine = await StoreOptions.OpenAsync(parse.GetValue(store)!);
+            var r = engine.RungIndexOf(parse.GetValue(rung));
+            var clusters = await engine.ExportClustersAsync(r);
+            var kind = parse.GetValue(format);
+            if (kind == "csv")
+            {
+                Console.WriteLine("cluster,external_id");
+            }
+
+            foreach (var (members, n) in clusters.Select((m, n) => (m, n)))
+            {
+                switch (kind)
+                {
+                    case "clusters":
+                        Console.WriteLine(string.Join(' ', members));
+                        break;
+                    case "jsonl":
+                        Console.WriteLine(JsonSerializer.Serialize(new { cluster = n, canonical = members[0], members }, Json.Options));
+                        break;
+                    default:
+                        foreach (var m in members)
+                        {
+                            Console.WriteLine($"{n},{Csv(m)}");
+                        }
+
+                        break;
+                }
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static string Csv(string value) =>
+        value.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? $"\"{value.Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : value;
+}
+
+/// <summary>JSON output settings: snake_case names, as the API will use.</summary>
+internal static class Json
+{
+    public static readonly JsonSerializerOptions Options = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+}

@@ -1,0 +1,236 @@
+using LshCluster.Core.Ids;
+using LshCluster.Core.Kernels;
+using LshCluster.Core.Vectors;
+using LshCluster.Silo.Shards;
+
+namespace LshCluster.Silo.Engine;
+
+/// <summary>The read side of the engine: verdicts, clusters, near-duplicates of a vector, stats.</summary>
+public sealed partial class DedupEngine
+{
+    /// <summary>The index of rung <paramref name="rung"/> (null: the highest), or an error naming the known rungs.</summary>
+    /// <exception cref="ArgumentException">The cluster has no such rung.</exception>
+    public int RungIndexOf(float? rung)
+    {
+        if (rung is null)
+        {
+            return 0;
+        }
+
+        for (var r = 0; r < _rungs.Length; r++)
+        {
+            if (Math.Abs(_rungs[r] - rung.Value) < 1e-6f)
+            {
+                return r;
+            }
+        }
+
+        throw new ArgumentException($"rung: {rung.Value} is not a rung of this cluster; its rungs are {string.Join(", ", _rungs)}", nameof(rung));
+    }
+
+    /// <summary>The stored verdict of <paramref name="externalId"/>, or null when it is not stored.</summary>
+    public async Task<Verdict?> GetVerdictAsync(string externalId)
+    {
+        var deadline = Deadline();
+        var home = Scheme.HomeShard(externalId);
+        var record = await _mailboxes[home].Post(() => _shards[home].Find(externalId), deadline).ConfigureAwait(false);
+        if (record is null || !record.Verdict.IsCompletedSuccessfully)
+        {
+            return null;
+        }
+
+        return await DescribeAsync(record, record.Verdict.Result, repeated: false, deadline).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The cluster of <paramref name="externalId"/> at rung index <paramref name="rung"/>: canonical member, size, and
+    /// members <paramref name="skip"/> … <paramref name="skip"/> + <paramref name="take"/> in id order (first-registered
+    /// first), each with its cosine to the canonical member. Null when the id is not stored.
+    /// </summary>
+    public async Task<ClusterView?> GetClusterOfAsync(string externalId, int rung, int skip = 0, int take = 100)
+    {
+        var deadline = Deadline();
+        var home = Scheme.HomeShard(externalId);
+        var record = await _mailboxes[home].Post(() => _shards[home].Find(externalId), deadline).ConfigureAwait(false);
+        if (record is null)
+        {
+            return null;
+        }
+
+        var root = await FindAsync(record.Id, rung, deadline).ConfigureAwait(false);
+        return await GetClusterAsync(root, rung, skip, take).ConfigureAwait(false);
+    }
+
+    /// <summary>The cluster whose id (canonical member's internal id) is <paramref name="clusterId"/>; null if no such root.</summary>
+    public async Task<ClusterView?> GetClusterAsync(long clusterId, int rung, int skip = 0, int take = 100)
+    {
+        var components = await ComponentsAsync(rung).ConfigureAwait(false);
+        var members = components.TryGetValue(clusterId, out var list) ? list : [clusterId];
+        var page = members.Order().Skip(skip).Take(take).ToList();
+        var canonical = await RecordAsync(clusterId).ConfigureAwait(false);
+        if (canonical is null)
+        {
+            return null;
+        }
+
+        var views = new List<ClusterMember>(page.Count);
+        foreach (var id in page)
+        {
+            var member = await RecordAsync(id).ConfigureAwait(false);
+            if (member is not null)
+            {
+                views.Add(new ClusterMember(member.ExternalId, id,
+                    VectorMath.Cosine(VectorMath.Dot(member.Values, canonical.Values), member.SquaredNorm, canonical.SquaredNorm)));
+            }
+        }
+
+        return new ClusterView(_rungs[rung], clusterId, canonical.ExternalId, members.Count, views);
+    }
+
+    /// <summary>
+    /// Clusters of size ≥ <paramref name="minSize"/> at rung index <paramref name="rung"/>, largest first (ties: older
+    /// cluster first), paged; members are listed up to <paramref name="membersPerCluster"/>.
+    /// </summary>
+    public async Task<IReadOnlyList<ClusterView>> ListClustersAsync(int rung, int minSize = 2, int skip = 0, int take = 20, int membersPerCluster = 0)
+    {
+        var components = await ComponentsAsync(rung).ConfigureAwait(false);
+        var chosen = components.Where(c => c.Value.Count >= minSize)
+            .OrderByDescending(c => c.Value.Count).ThenBy(c => c.Key).Skip(skip).Take(take).ToList();
+        var views = new List<ClusterView>(chosen.Count);
+        foreach (var (root, members) in chosen)
+        {
+            var canonical = await RecordAsync(root).ConfigureAwait(false);
+            var shown = new List<ClusterMember>();
+            foreach (var id in members.Order().Take(membersPerCluster))
+            {
+                var m = await RecordAsync(id).ConfigureAwait(false);
+                if (m is not null && canonical is not null)
+                {
+                    shown.Add(new ClusterMember(m.ExternalId, id, VectorMath.Cosine(VectorMath.Dot(m.Values, canonical.Values), m.SquaredNorm, canonical.SquaredNorm)));
+                }
+            }
+
+            views.Add(new ClusterView(_rungs[rung], root, canonical?.ExternalId ?? string.Empty, members.Count, shown));
+        }
+
+        return views;
+    }
+
+    /// <summary>Every cluster of size ≥ 2 at rung index <paramref name="rung"/> as lists of external ids (for export and tests).</summary>
+    public async Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung)
+    {
+        var components = await ComponentsAsync(rung).ConfigureAwait(false);
+        var names = await ExternalIdsAsync().ConfigureAwait(false);
+        return [.. components.OrderBy(c => c.Key).Select(c => (IReadOnlyList<string>)[.. c.Value.Order().Select(id => names[id])])];
+    }
+
+    /// <summary>
+    /// Stored vectors with cosine ≥ <paramref name="minCosine"/> (default: the lowest rung) to <paramref name="vector"/>,
+    /// best first, found through the LSH buckets exactly as an insert would find them; nothing is stored.
+    /// </summary>
+    /// <exception cref="InvalidVectorException">The vector is invalid (the message names the reason).</exception>
+    public async Task<IReadOnlyList<Neighbour>> FindNearDuplicatesAsync(float[] vector, float? minCosine = null, int limit = 100)
+    {
+        VectorValidator.EnsureValid(vector, Scheme.Dimension);
+        var deadline = Deadline();
+        var tables = Scheme.Tables;
+        var probes = Scheme.Probes;
+        var keys = new ulong[tables * probes];
+        if (probes > 1)
+        {
+            _hasher.ComputeProbes(vector, keys);
+        }
+        else
+        {
+            _hasher.ComputeBucketKeys(vector, keys);
+        }
+
+        var sketch = _hasher.ComputeSketch(vector);
+        var threshold = minCosine ?? Scheme.LowestRung;
+        var maxHamming = SketchThreshold(threshold);
+        var operations = new Dictionary<int, List<BucketOperation>>();
+        for (var k = 0; k < keys.Length; k++)
+        {
+            Add(operations, Scheme.ShardOfBucket(k / probes, keys[k]), new BucketOperation(0, -1, keys[k], sketch.Low, sketch.High, Insert: false));
+        }
+
+        var found = await Task.WhenAll(operations.Select(pair =>
+            _mailboxes[pair.Key].Post(() => _shards[pair.Key].RunBucketOperations(pair.Value, maxHamming), deadline))).ConfigureAwait(false);
+        var candidates = found.SelectMany(list => list.Select(c => c.CandidateId)).ToHashSet();
+        var norm = VectorMath.SquaredNorm(vector);
+        var checks = candidates.GroupBy(VectorId.HomeShard).ToList();
+        var edges = await Task.WhenAll(checks.Select(g =>
+        {
+            var list = g.Select(id => new Verification(0, -1, vector, norm, id)).ToList();
+            return _mailboxes[g.Key].Post(() => _shards[g.Key].Verify(list, threshold), deadline);
+        })).ConfigureAwait(false);
+        var result = new List<Neighbour>();
+        foreach (var e in edges.SelectMany(x => x).OrderByDescending(e => e.Cosine).ThenBy(e => e.OtherId).Take(limit))
+        {
+            var record = await RecordAsync(e.OtherId).ConfigureAwait(false);
+            var root = await FindAsync(e.OtherId, RungIndex(e.Cosine), deadline).ConfigureAwait(false);
+            result.Add(new Neighbour(record?.ExternalId ?? string.Empty, e.OtherId, e.Cosine, root));
+        }
+
+        return result;
+    }
+
+    /// <summary>Vectors, duplicate verdicts, and per rung the clusters of size ≥ 2.</summary>
+    public async Task<EngineStats> GetStatsAsync()
+    {
+        var deadline = Deadline();
+        var counts = await Task.WhenAll(_shards.Select(s => _mailboxes[s.Index].Post(s.Counts, deadline))).ConfigureAwait(false);
+        var rungs = new List<RungStats>();
+        for (var r = 0; r < _rungs.Length; r++)
+        {
+            var components = await ComponentsAsync(r).ConfigureAwait(false);
+            rungs.Add(new RungStats(_rungs[r], components.Count, components.Sum(c => c.Value.Count),
+                components.Count == 0 ? 0 : components.Max(c => c.Value.Count)));
+        }
+
+        return new EngineStats(counts.Sum(c => c.Vectors), counts.Sum(c => c.Duplicates), _shards.Length, rungs);
+    }
+
+    /// <summary>Every component of size ≥ 2 at a rung: root → member ids, from a snapshot of all parent pointers.</summary>
+    private async Task<Dictionary<long, List<long>>> ComponentsAsync(int rung)
+    {
+        var deadline = Deadline();
+        var pointers = await Task.WhenAll(_shards.Select(s => _mailboxes[s.Index].Post(() => s.Parents(rung), deadline))).ConfigureAwait(false);
+        var forest = new UnionFind();
+        foreach (var shardPointers in pointers)
+        {
+            foreach (var (child, parent) in shardPointers)
+            {
+                forest.Union(child, parent);
+            }
+        }
+
+        var components = new Dictionary<long, List<long>>();
+        foreach (var (child, root) in forest.NonRoots())
+        {
+            if (!components.TryGetValue(root, out var list))
+            {
+                components[root] = list = [root];
+            }
+
+            list.Add(child);
+        }
+
+        return components;
+    }
+
+    private async Task<Dictionary<long, string>> ExternalIdsAsync()
+    {
+        var deadline = Deadline();
+        var all = await Task.WhenAll(_shards.Select(s => _mailboxes[s.Index].Post(() => s.Records().Select(r => (r.Id, r.ExternalId)).ToArray(), deadline))).ConfigureAwait(false);
+        return all.SelectMany(x => x).ToDictionary(x => x.Id, x => x.ExternalId);
+    }
+
+    private async Task<HomeRecord?> RecordAsync(long id)
+    {
+        var home = VectorId.HomeShard(id);
+        return home < _shards.Length ? await _mailboxes[home].Post(() => _shards[home].Find(id), Deadline()).ConfigureAwait(false) : null;
+    }
+
+    private DateTimeOffset Deadline() => _options.Time.GetUtcNow() + _options.RequestTimeout;
+}

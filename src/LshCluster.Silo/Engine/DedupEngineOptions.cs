@@ -1,0 +1,45 @@
+namespace LshCluster.Silo.Engine;
+
+/// <summary>Settings of a <see cref="DedupEngine"/>, with production defaults.</summary>
+public sealed class DedupEngineOptions
+{
+    /// <summary>Messages that may wait in one shard's mailbox before requests are refused as overloaded.</summary>
+    public int MailboxCapacity { get; set; } = 4096;
+
+    /// <summary>How long a request may take before it is dropped (it then changes nothing).</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Most vectors in one insert batch.</summary>
+    public int MaxBatchSize { get; set; } = 10_000;
+
+    /// <summary>Longest external id, in characters.</summary>
+    public int MaxExternalIdLength { get; set; } = 256;
+
+    /// <summary>Most vectors gathered into one storage transaction (group commit).</summary>
+    public int GroupCommitMaxVectors { get; set; } = 20_000;
+
+    /// <summary>The name this process claims shards under.</summary>
+    public string Owner { get; set; } = $"{Environment.MachineName}:{Environment.ProcessId}";
+
+    /// <summary>The clock (a fake one in tests).</summary>
+    public TimeProvider Time { get; set; } = TimeProvider.System;
+
+    /// <summary>Throws when a setting is out of range, naming it.</summary>
+    public void Validate()
+    {
+        Require(MailboxCapacity is >= 1 and <= 1_000_000, nameof(MailboxCapacity), "must be 1 … 1,000,000");
+        Require(RequestTimeout > TimeSpan.Zero, nameof(RequestTimeout), "must be positive");
+        Require(MaxBatchSize is >= 1 and <= 1_000_000, nameof(MaxBatchSize), "must be 1 … 1,000,000");
+        Require(MaxExternalIdLength is >= 1 and <= 4096, nameof(MaxExternalIdLength), "must be 1 … 4096");
+        Require(GroupCommitMaxVectors >= 1, nameof(GroupCommitMaxVectors), "must be at least 1");
+        Require(!string.IsNullOrWhiteSpace(Owner), nameof(Owner), "must not be empty");
+    }
+
+    private static void Require(bool condition, string name, string message)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException($"{name} {message}", name);
+        }
+    }
+}

@@ -1,0 +1,214 @@
+using LshCluster.Core.Ids;
+using LshCluster.Core.Kernels;
+
+namespace LshCluster.Silo.Shards;
+
+/// <summary>
+/// The state and turns of one shard actor: a slice of the buckets of every table, the home records of a slice of
+/// the vectors, and their parent pointers in the union-find forest of every rung. Every method is one turn, run by
+/// the shard's mailbox one at a time, so none of this needs locks; no method waits on another shard.
+/// </summary>
+internal sealed class Shard
+{
+    private readonly BucketIndex _buckets = new();
+    private readonly Dictionary<string, HomeRecord> _byExternalId = new(StringComparer.Ordinal);
+    private readonly Dictionary<long, HomeRecord> _byId = [];
+    private readonly Dictionary<long, long>[] _parents;
+    private readonly VectorIdGenerator _ids;
+    private readonly TimeProvider _time;
+
+    public Shard(int index, int rungs, TimeProvider time)
+    {
+        Index = index;
+        _time = time;
+        _ids = new VectorIdGenerator(index, time);
+        _parents = new Dictionary<long, long>[rungs];
+        for (var r = 0; r < rungs; r++)
+        {
+            _parents[r] = [];
+        }
+    }
+
+    public int Index { get; }
+
+    /// <summary>The ownership epoch this process holds; every write of the shard is fenced by it.</summary>
+    public long Epoch { get; set; }
+
+    public int VectorCount => _byId.Count;
+
+    public int BucketEntries => _buckets.Count;
+
+    /// <summary>
+    /// Registers each vector at its home, or finds it already registered (a re-send, perhaps still in flight).
+    /// An external id appearing twice in <paramref name="items"/> is registered once.
+    /// </summary>
+    public HomeRecord[] Register(IReadOnlyList<Registration> items, out bool[] isNew)
+    {
+        var records = new HomeRecord[items.Count];
+        isNew = new bool[items.Count];
+        var now = _time.GetUtcNow();
+        for (var i = 0; i < items.Count; i++)
+        {
+            var item = items[i];
+            if (_byExternalId.TryGetValue(item.ExternalId, out var existing))
+            {
+                records[i] = existing;
+                continue;
+            }
+
+            var record = new HomeRecord(_ids.Next(), item.ExternalId, item.Values, item.SquaredNorm, now);
+            _byExternalId.Add(item.ExternalId, record);
+            _byId.Add(record.Id, record);
+            records[i] = record;
+            isNew[i] = true;
+        }
+
+        return records;
+    }
+
+    /// <summary>
+    /// Runs bucket operations in order: a lookup collects the members of a bucket (sketch-filtered) as candidates of
+    /// its vector; an insert adds the vector to its bucket. Because the shard runs one turn at a time and the
+    /// operations in order, of two near-duplicates the one whose operations run second sees the first.
+    /// </summary>
+    public List<Candidate> RunBucketOperations(IReadOnlyList<BucketOperation> operations, int maxHamming)
+    {
+        var found = new List<Candidate>();
+        var scratch = new HashSet<long>();
+        foreach (var op in operations)
+        {
+            if (op.Insert)
+            {
+                _buckets.Add(op.Key, op.VectorId, op.SketchLow, op.SketchHigh);
+                continue;
+            }
+
+            scratch.Clear();
+            _buckets.Collect(op.Key, op.SketchLow, op.SketchHigh, maxHamming, op.VectorId, scratch);
+            foreach (var id in scratch)
+            {
+                found.Add(new Candidate(op.Item, id));
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>Exact cosines between new vectors and candidates homed here; keeps those at or above <paramref name="lowestRung"/>.</summary>
+    public List<FoundEdge> Verify(IReadOnlyList<Verification> checks, float lowestRung)
+    {
+        var edges = new List<FoundEdge>();
+        foreach (var check in checks)
+        {
+            if (!_byId.TryGetValue(check.CandidateId, out var candidate))
+            {
+                continue;
+            }
+
+            var cosine = VectorMath.Cosine(VectorMath.Dot(check.Values, candidate.Values), check.SquaredNorm, candidate.SquaredNorm);
+            if (cosine >= lowestRung)
+            {
+                edges.Add(new FoundEdge(check.Item, check.VectorId, candidate.Id, cosine));
+            }
+        }
+
+        return edges;
+    }
+
+    /// <summary>
+    /// Follows parent pointers at rung <paramref name="rung"/> from <paramref name="id"/> while they stay on this
+    /// shard. Returns the root (IsRoot) or the first ancestor homed elsewhere, where the caller continues.
+    /// </summary>
+    public (long Node, bool IsRoot) Ascend(long id, int rung)
+    {
+        var parents = _parents[rung];
+        var node = id;
+        while (VectorId.HomeShard(node) == Index)
+        {
+            if (!parents.TryGetValue(node, out var parent))
+            {
+                return (node, true);
+            }
+
+            node = parent;
+        }
+
+        return (node, false);
+    }
+
+    /// <summary>
+    /// Compare-and-set link: makes <paramref name="parent"/> the parent of <paramref name="child"/> only if
+    /// <paramref name="child"/> is still a root. Parents are always smaller ids, so no cycle can form.
+    /// </summary>
+    public bool Link(long child, long parent, int rung)
+    {
+        if (parent >= child)
+        {
+            throw new InvalidOperationException($"link {child} → {parent}: a parent must be an older (smaller) id");
+        }
+
+        return _parents[rung].TryAdd(child, parent);
+    }
+
+    public HomeRecord? Find(string externalId) => _byExternalId.GetValueOrDefault(externalId);
+
+    public HomeRecord? Find(long id) => _byId.GetValueOrDefault(id);
+
+    public IEnumerable<HomeRecord> Records() => _byId.Values;
+
+    /// <summary>The (child, parent) pointers at rung <paramref name="rung"/>: only non-roots have one.</summary>
+    public KeyValuePair<long, long>[] Parents(int rung) => [.. _parents[rung]];
+
+    /// <summary>Vectors homed here and, of them, those given a duplicate verdict (acknowledged ones only).</summary>
+    public (int Vectors, int Duplicates) Counts()
+    {
+        var duplicates = 0;
+        foreach (var record in _byId.Values)
+        {
+            if (record.Verdict.IsCompletedSuccessfully && record.Verdict.Result.IsDuplicate)
+            {
+                duplicates++;
+            }
+        }
+
+        return (_byId.Count, duplicates);
+    }
+
+    /// <summary>Forgets vectors whose insert failed before it was acknowledged (their verdicts fail).</summary>
+    public void Unregister(IReadOnlyList<long> ids, Exception error)
+    {
+        foreach (var id in ids)
+        {
+            if (_byId.Remove(id, out var record))
+            {
+                _byExternalId.Remove(record.ExternalId);
+                record.Fail(error);
+            }
+        }
+    }
+
+    // Loading, before the mailbox starts: no turns needed.
+    public void LoadRecord(HomeRecord record)
+    {
+        _byExternalId.Add(record.ExternalId, record);
+        _byId.Add(record.Id, record);
+        _ids.Observe(record.Id);
+    }
+
+    public void LoadBucketEntry(ulong key, long id, ulong sketchLow, ulong sketchHigh) => _buckets.Add(key, id, sketchLow, sketchHigh);
+}
+
+/// <summary>A vector to register at its home.</summary>
+internal readonly record struct Registration(string ExternalId, float[] Values, float SquaredNorm);
+
+/// <summary>A bucket lookup (collect candidates) or insert for the vector at <c>Item</c> of a batch.</summary>
+internal readonly record struct BucketOperation(int Item, long VectorId, ulong Key, ulong SketchLow, ulong SketchHigh, bool Insert);
+
+/// <summary>A candidate found for the vector at <c>Item</c> of a batch.</summary>
+internal readonly record struct Candidate(int Item, long CandidateId);
+
+/// <summary>An exact-cosine check between a new vector and a candidate homed at the shard.</summary>
+internal readonly record struct Verification(int Item, long VectorId, float[] Values, float SquaredNorm, long CandidateId);
+
+/// <summary>A verified edge found for the vector at <c>Item</c> of a batch.</summary>
+internal readonly record struct FoundEdge(int Item, long VectorId, long OtherId, float Cosine);

@@ -1,0 +1,65 @@
+using LshCluster.Core.Hashing;
+
+namespace LshCluster.Storage;
+
+/// <summary>
+/// The durable state of a cluster: its scheme, one row per stored vector (with its verdict and bucket keys), the
+/// verified edges, and the shard ownership epochs that fence writes. Implementations: <see cref="Sqlite.SqliteDedupStore"/>
+/// (embedded) and <see cref="Postgres.PostgresDedupStore"/>; <see cref="DedupStores.Open"/> picks one from <c>--store</c>.
+/// </summary>
+/// <remarks>
+/// Contract: <see cref="CommitAsync"/> is atomic (all of a batch or nothing) and durable when it returns;
+/// it refuses, changing nothing, when any shard the batch writes for has moved past the epoch the batch carries.
+/// Re-inserting an external id that is already stored is a programming error of the caller (the engine answers
+/// re-sends from memory) and fails the batch. Writing an edge that is already stored changes nothing (a replay may
+/// write it twice). Instants are kept to the millisecond (SQLite) or microsecond (PostgreSQL).
+/// </remarks>
+public interface IDedupStore : IAsyncDisposable
+{
+    /// <summary>A short description for logs, without secrets (no password).</summary>
+    string Description { get; }
+
+    /// <summary>
+    /// Applies the pending embedded migrations in order, in one transaction. Idempotent; safe to call at every start,
+    /// also from several processes at once. Must run before any other method.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The database has a newer schema than this build knows.</exception>
+    Task MigrateAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The scheme stored at creation, or null when the store holds no cluster yet.</summary>
+    /// <exception cref="FormatException">The stored scheme is corrupted or of an unknown version.</exception>
+    /// <exception cref="InvalidDataException">The stored fingerprint does not match the stored scheme.</exception>
+    Task<LshScheme?> ReadSchemeAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Stores the scheme of a new cluster and creates its <c>S</c> shard leases at epoch 0.</summary>
+    /// <exception cref="InvalidOperationException">A scheme is already stored.</exception>
+    Task CreateClusterAsync(LshScheme scheme, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Takes ownership of <paramref name="shards"/> for <paramref name="owner"/>: each shard's epoch is incremented
+    /// (compare-and-set against the epoch read) and the new epochs returned, indexed like <paramref name="shards"/>.
+    /// Writes still carrying an older epoch are refused from then on. All shards are claimed, or none.
+    /// </summary>
+    /// <exception cref="ArgumentException">The owner is empty or a shard is named twice.</exception>
+    /// <exception cref="InvalidOperationException">A shard has no lease (no cluster, or outside 0 … S-1).</exception>
+    /// <exception cref="StaleEpochException">Another owner claimed a shard between the read and the write.</exception>
+    Task<long[]> ClaimShardsAsync(string owner, IReadOnlyList<int> shards, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Writes a batch atomically after checking its fences, in the order given: the first fence whose epoch moved is
+    /// the one reported. Returns when the batch is durable.
+    /// </summary>
+    /// <exception cref="StaleEpochException">A shard moved to a newer epoch; nothing was written.</exception>
+    /// <exception cref="ArgumentException">A shard is fenced twice, or a vector's home shard is not fenced.</exception>
+    /// <exception cref="InvalidOperationException">A fenced shard has no lease.</exception>
+    Task CommitAsync(WriteBatch batch, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Streams every stored vector that is not deleted, in vector id order, reading rows as they are consumed (never
+    /// the whole table at once). Rows committed while the stream runs may or may not appear.
+    /// </summary>
+    IAsyncEnumerable<StoredVector> ReadVectorsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Streams every verified edge, ordered by (A, B).</summary>
+    IAsyncEnumerable<VerifiedEdge> ReadEdgesAsync(CancellationToken cancellationToken = default);
+}

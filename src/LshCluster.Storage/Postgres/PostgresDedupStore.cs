@@ -1,0 +1,371 @@
+using System.Runtime.CompilerServices;
+using LshCluster.Core.Hashing;
+using LshCluster.Storage.Migrations;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace LshCluster.Storage.Postgres;
+
+/// <summary>
+/// The cluster store: PostgreSQL through an <see cref="NpgsqlDataSource"/>. Each batch is one transaction that locks
+/// its shards' lease rows <c>FOR SHARE</c>, checks their epochs, and writes its vectors and edges by binary COPY.
+/// </summary>
+/// <remarks>
+/// Objects live in the first schema of the connection's search path (<c>Search Path=…</c> in the connection string
+/// chooses another). Every method takes a connection from the data source's pool for its own duration, so the store
+/// is safe to call from several threads and several processes; durability is PostgreSQL's (a commit returned means
+/// the server has flushed it, with the default <c>synchronous_commit = on</c>).
+/// </remarks>
+public sealed class PostgresDedupStore : IDedupStore
+{
+    // Any constant works, as long as every process migrating the same database uses the same one: "LSHCMIGR".
+    private const long MigrationLockKey = 0x4C53_4843_4D49_4752;
+
+    private const string CopyVectorsSql = """
+        COPY vectors (vector_id, external_id, home_shard, vector, bucket_keys, sketch_low, sketch_high,
+                      is_duplicate, canonical, best_match, best_cosine, inserted_at)
+        FROM STDIN (FORMAT BINARY)
+        """;
+
+    private const string SelectVectorsSql = """
+        SELECT vector_id, external_id, home_shard, vector, bucket_keys, sketch_low, sketch_high,
+               is_duplicate, canonical, best_match, best_cosine, inserted_at
+        FROM vectors WHERE NOT deleted ORDER BY vector_id
+        """;
+
+    private readonly NpgsqlDataSource _dataSource;
+
+    /// <summary>Creates a store over the database <paramref name="connectionString"/> names. Connects lazily.</summary>
+    /// <param name="connectionString">An Npgsql connection string, e.g. <c>Host=db;Database=lsh;Username=lsh;Password=…</c>.</param>
+    /// <exception cref="ArgumentException">The connection string cannot be parsed.</exception>
+    public PostgresDedupStore(string connectionString)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        builder.ConnectionStringBuilder.ApplicationName ??= "lshcluster";
+        Description = Describe(builder.ConnectionStringBuilder);
+        _dataSource = builder.Build();
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Host, port, database and user only, so that no password or other secret can reach a log.</remarks>
+    public string Description { get; }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Takes a transaction-scoped advisory lock first, so that processes starting together apply each migration once:
+    /// the second waits, then finds nothing to do.
+    /// </remarks>
+    public async Task MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock(@key)", connection, transaction))
+        {
+            command.Parameters.AddWithValue("key", MigrationLockKey);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await ExecuteAsync(connection, transaction,
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+            cancellationToken).ConfigureAwait(false);
+        int current;
+        await using (var command = new NpgsqlCommand("SELECT coalesce(max(version), 0) FROM schema_migrations", connection, transaction))
+        {
+            current = (int)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        }
+
+        var migrations = MigrationScripts.Load(MigrationScripts.Postgres);
+        if (current > migrations.Count)
+        {
+            throw new InvalidOperationException(
+                $"the database ({Description}) is at schema version {current}, newer than this build knows ({migrations.Count}): use a newer lshc");
+        }
+
+        foreach (var migration in migrations.Skip(current))
+        {
+            await ExecuteAsync(connection, transaction, migration.Sql, cancellationToken).ConfigureAwait(false);
+            await using var record = new NpgsqlCommand("INSERT INTO schema_migrations (version) VALUES (@version)", connection, transaction);
+            record.Parameters.AddWithValue("version", migration.Version);
+            await record.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<LshScheme?> ReadSchemeAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand("SELECT scheme, fingerprint FROM cluster_config WHERE id = 1");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        var scheme = LshScheme.FromBytes(reader.GetFieldValue<byte[]>(0));
+        var fingerprint = unchecked((ulong)reader.GetInt64(1));
+        return scheme.Fingerprint == fingerprint
+            ? scheme
+            : throw new InvalidDataException(
+                $"cluster_config: the stored scheme has fingerprint {scheme.Fingerprint:x16} but the row says {fingerprint:x16}");
+    }
+
+    /// <inheritdoc />
+    public async Task CreateClusterAsync(LshScheme scheme, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(scheme);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+
+        // ON CONFLICT makes a concurrent creator wait for the first one's commit and then insert nothing.
+        await using (var insert = new NpgsqlCommand(
+            "INSERT INTO cluster_config (id, scheme, fingerprint) VALUES (1, @scheme, @fingerprint) ON CONFLICT (id) DO NOTHING",
+            connection, transaction))
+        {
+            insert.Parameters.AddWithValue("scheme", NpgsqlDbType.Bytea, scheme.ToBytes());
+            insert.Parameters.AddWithValue("fingerprint", unchecked((long)scheme.Fingerprint));
+            if (await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+            {
+                throw new InvalidOperationException($"{Description} already holds a cluster; a store keeps one cluster");
+            }
+        }
+
+        await using (var leases = new NpgsqlCommand(
+            "INSERT INTO shard_leases (shard, owner, epoch, lease_expires) SELECT s, NULL, 0, NULL FROM generate_series(0, @count - 1) AS s",
+            connection, transaction))
+        {
+            leases.Parameters.AddWithValue("count", scheme.ShardCount);
+            await leases.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<long[]> ClaimShardsAsync(string owner, IReadOnlyList<int> shards, CancellationToken cancellationToken = default)
+    {
+        StoreValidation.CheckClaim(owner, shards);
+        var ids = shards.ToArray();
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var read = await ReadEpochsAsync(connection, transaction, ids, lockRows: false, cancellationToken).ConfigureAwait(false);
+        var expected = new long[ids.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            expected[i] = read.TryGetValue(ids[i], out var epoch) ? epoch : throw NoLease(ids[i]);
+        }
+
+        // Compare-and-set: a row whose epoch moved since the read (another claimer committed in between) is not
+        // updated, which the claim reports instead of taking the shard from under its new owner.
+        var claimed = new Dictionary<int, long>(ids.Length);
+        await using (var update = new NpgsqlCommand("""
+            UPDATE shard_leases AS l SET epoch = l.epoch + 1, owner = @owner
+            FROM unnest(@shards, @epochs) AS c(shard, epoch)
+            WHERE l.shard = c.shard AND l.epoch = c.epoch
+            RETURNING l.shard, l.epoch
+            """, connection, transaction))
+        {
+            update.Parameters.AddWithValue("owner", owner);
+            update.Parameters.AddWithValue("shards", ids);
+            update.Parameters.AddWithValue("epochs", expected);
+            await using var reader = await update.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                claimed[reader.GetInt32(0)] = reader.GetInt64(1);
+            }
+        }
+
+        var epochs = new long[ids.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (!claimed.TryGetValue(ids[i], out epochs[i]))
+            {
+                var now = await ReadEpochsAsync(connection, transaction, [ids[i]], lockRows: false, cancellationToken).ConfigureAwait(false);
+                throw new StaleEpochException(ids[i], expected[i], now.GetValueOrDefault(ids[i], expected[i]));
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return epochs;
+    }
+
+    /// <inheritdoc />
+    public async Task CommitAsync(WriteBatch batch, CancellationToken cancellationToken = default)
+    {
+        StoreValidation.CheckBatch(batch);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+
+        // FOR SHARE holds the lease rows until commit: a claim (an UPDATE of the epoch) waits for this batch, and a
+        // claim that committed first is seen here, so the batch is refused.
+        if (batch.Fences.Count > 0)
+        {
+            var shards = new int[batch.Fences.Count];
+            for (var i = 0; i < shards.Length; i++)
+            {
+                shards[i] = batch.Fences[i].Shard;
+            }
+
+            var current = await ReadEpochsAsync(connection, transaction, shards, lockRows: true, cancellationToken).ConfigureAwait(false);
+            foreach (var fence in batch.Fences)
+            {
+                var epoch = current.TryGetValue(fence.Shard, out var e) ? e : throw NoLease(fence.Shard);
+                if (epoch != fence.Epoch)
+                {
+                    throw new StaleEpochException(fence.Shard, fence.Epoch, epoch);
+                }
+            }
+        }
+
+        if (batch.Vectors.Count > 0)
+        {
+            await CopyVectorsAsync(connection, batch.Vectors, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (batch.Edges.Count > 0)
+        {
+            await WriteEdgesAsync(connection, transaction, batch.Edges, cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<StoredVector> ReadVectorsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        // Npgsql reads rows from the socket as the reader advances, so the result is streamed, never held whole.
+        await using var command = _dataSource.CreateCommand(SelectVectorsSql);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        byte[]? scratch = null;
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var id = reader.GetInt64(0);
+            var values = BlobCodec.ReadFloats(ReadBlob(reader, 3, ref scratch), id);
+            var keys = BlobCodec.ReadUInt64s(ReadBlob(reader, 4, ref scratch), id);
+            yield return new StoredVector(
+                id,
+                reader.GetString(1),
+                reader.GetInt32(2),
+                values,
+                keys,
+                unchecked((ulong)reader.GetInt64(5)),
+                unchecked((ulong)reader.GetInt64(6)),
+                new StoredVerdict(reader.GetBoolean(7), reader.GetInt64(8), reader.GetInt64(9), reader.GetFloat(10)),
+                reader.GetFieldValue<DateTimeOffset>(11));
+        }
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<VerifiedEdge> ReadEdgesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand("SELECT a, b, cosine FROM edges ORDER BY a, b");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return new VerifiedEdge(reader.GetInt64(0), reader.GetInt64(1), reader.GetFloat(2));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    private static async Task CopyVectorsAsync(NpgsqlConnection connection, IReadOnlyList<StoredVector> vectors, CancellationToken cancellationToken)
+    {
+        // The COPY runs inside the connection's open transaction. Disposing the importer without completing it (an
+        // exception, a cancellation) cancels the COPY, which aborts the transaction: nothing of the batch remains.
+        await using var importer = await connection.BeginBinaryImportAsync(CopyVectorsSql, cancellationToken).ConfigureAwait(false);
+        byte[]? vectorBytes = null;
+        byte[]? keyBytes = null;
+        foreach (var vector in vectors)
+        {
+            // Npgsql serialises each value into its write buffer during the call, so one exact-size buffer per column
+            // serves the whole batch.
+            var vectorBuffer = BlobCodec.Exact(ref vectorBytes, vector.Values.Length * sizeof(float));
+            BlobCodec.WriteFloats(vector.Values, vectorBuffer);
+            var keyBuffer = BlobCodec.Exact(ref keyBytes, vector.BucketKeys.Length * sizeof(ulong));
+            BlobCodec.WriteUInt64s(vector.BucketKeys, keyBuffer);
+
+            await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+            await importer.WriteAsync(vector.VectorId, NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
+            await importer.WriteAsync(vector.ExternalId, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+            await importer.WriteAsync(vector.HomeShard, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+            await importer.WriteAsync(vectorBuffer, NpgsqlDbType.Bytea, cancellationToken).ConfigureAwait(false);
+            await importer.WriteAsync(keyBuffer, NpgsqlDbType.Bytea, cancellationToken).ConfigureAwait(false);
+            await importer.WriteAsync(unchecked((long)vector.SketchLow), NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
+            await importer.WriteAsync(unchecked((long)vector.SketchHigh), NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
+            await importer.WriteAsync(vector.Verdict.IsDuplicate, NpgsqlDbType.Boolean, cancellationToken).ConfigureAwait(false);
+            await importer.WriteAsync(vector.Verdict.Canonical, NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
+            await importer.WriteAsync(vector.Verdict.BestMatch, NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
+            await importer.WriteAsync(vector.Verdict.BestCosine, NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
+            await importer.WriteAsync(vector.InsertedAt.ToUniversalTime(), NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+        }
+
+        await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task WriteEdgesAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<VerifiedEdge> edges, CancellationToken cancellationToken)
+    {
+        // COPY cannot skip rows that already exist, and a replay may write an edge twice: copy into a staging table
+        // that disappears at commit, then insert what is new. An edge already stored keeps its first cosine.
+        await ExecuteAsync(connection, transaction,
+            "CREATE TEMP TABLE edges_incoming (a bigint NOT NULL, b bigint NOT NULL, cosine real NOT NULL) ON COMMIT DROP",
+            cancellationToken).ConfigureAwait(false);
+        await using (var importer = await connection.BeginBinaryImportAsync(
+            "COPY edges_incoming (a, b, cosine) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var edge in edges)
+            {
+                await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(edge.A, NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(edge.B, NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(edge.Cosine, NpgsqlDbType.Real, cancellationToken).ConfigureAwait(false);
+            }
+
+            await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await ExecuteAsync(connection, transaction,
+            "INSERT INTO edges (a, b, cosine) SELECT a, b, cosine FROM edges_incoming ON CONFLICT (a, b) DO NOTHING",
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<Dictionary<int, long>> ReadEpochsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, int[] shards, bool lockRows, CancellationToken cancellationToken)
+    {
+        var sql = lockRows
+            ? "SELECT shard, epoch FROM shard_leases WHERE shard = ANY(@shards) FOR SHARE"
+            : "SELECT shard, epoch FROM shard_leases WHERE shard = ANY(@shards)";
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        command.Parameters.AddWithValue("shards", shards);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var epochs = new Dictionary<int, long>(shards.Length);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            epochs[reader.GetInt32(0)] = reader.GetInt64(1);
+        }
+
+        return epochs;
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static ReadOnlySpan<byte> ReadBlob(NpgsqlDataReader reader, int ordinal, ref byte[]? scratch)
+    {
+        var length = checked((int)reader.GetBytes(ordinal, 0, null, 0, 0));
+        var buffer = BlobCodec.Exact(ref scratch, length);
+        reader.GetBytes(ordinal, 0, buffer, 0, length);
+        return buffer;
+    }
+
+    private static InvalidOperationException NoLease(int shard) =>
+        new($"shard {shard} has no lease row: the store holds no cluster yet, or the shard is outside 0 … S-1");
+
+    private static string Describe(NpgsqlConnectionStringBuilder builder) =>
+        $"postgres:Host={builder.Host};Port={builder.Port};Database={builder.Database ?? builder.Username};Username={builder.Username}";
+}

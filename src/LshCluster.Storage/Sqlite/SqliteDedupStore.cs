@@ -1,0 +1,445 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using LshCluster.Core.Hashing;
+using LshCluster.Storage.Migrations;
+using Microsoft.Data.Sqlite;
+
+namespace LshCluster.Storage.Sqlite;
+
+/// <summary>
+/// The embedded store: one SQLite file in WAL mode with <c>synchronous = FULL</c>, so that a commit that returned
+/// survives a power cut (with <c>NORMAL</c>, WAL mode may lose the last commits, which would break "nothing
+/// acknowledged is lost"; one fsync per group commit of thousands of vectors costs little).
+/// </summary>
+/// <remarks>
+/// All writes go through one connection, one at a time (SQLite has one writer anyway), each in a
+/// <c>BEGIN IMMEDIATE</c> transaction so that the fence check and the writes see the same state. The vector insert is
+/// one prepared statement whose parameters are rebound per row. Reads use their own connections and, thanks to WAL,
+/// neither block nor are blocked by the writer. SQLite's API is synchronous: the asynchronous methods do their work on
+/// the calling thread. Safe to call from several threads.
+/// </remarks>
+public sealed class SqliteDedupStore : IDedupStore
+{
+    private const string InsertVectorSql = """
+        INSERT INTO vectors (vector_id, external_id, home_shard, vector, bucket_keys, sketch_low, sketch_high,
+                             is_duplicate, canonical, best_match, best_cosine, inserted_at)
+        VALUES ($vector_id, $external_id, $home_shard, $vector, $bucket_keys, $sketch_low, $sketch_high,
+                $is_duplicate, $canonical, $best_match, $best_cosine, $inserted_at)
+        """;
+
+    private const string InsertEdgeSql = "INSERT INTO edges (a, b, cosine) VALUES ($a, $b, $cosine) ON CONFLICT (a, b) DO NOTHING";
+
+    private const string SelectEpochSql = "SELECT epoch FROM shard_leases WHERE shard = $shard";
+
+    private const string SelectVectorsSql = """
+        SELECT vector_id, external_id, home_shard, vector, bucket_keys, sketch_low, sketch_high,
+               is_duplicate, canonical, best_match, best_cosine, inserted_at
+        FROM vectors WHERE deleted = 0 ORDER BY vector_id
+        """;
+
+    private readonly string _connectionString;
+    private readonly TimeProvider _timeProvider;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+
+    // Owned by whoever holds _writeLock; created on first write and kept for the store's lifetime so that the
+    // prepared statements are compiled once.
+    private SqliteConnection? _writer;
+    private SqliteCommand? _insertVector;
+    private SqliteCommand? _insertEdge;
+    private SqliteCommand? _selectEpoch;
+    private bool _disposed;
+
+    /// <summary>Creates a store over the SQLite file <paramref name="path"/>.</summary>
+    /// <param name="path">The database file; created on first use, together with its directory.</param>
+    /// <param name="timeProvider">The clock for creation and migration times; the system clock when null.</param>
+    /// <exception cref="ArgumentException">The path is empty or names an in-memory database (each connection would
+    /// see a different one).</exception>
+    public SqliteDedupStore(string path, TimeProvider? timeProvider = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (path.Trim() == ":memory:" || path.StartsWith("file:", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"'{path}' is not a file path: the SQLite store needs a file (an in-memory database or URI is not supported)", nameof(path));
+        }
+
+        FilePath = Path.GetFullPath(path);
+        var directory = Path.GetDirectoryName(FilePath);
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = FilePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+
+            // Each connection is opened with its PRAGMAs below; pooling would hand back connections whose settings
+            // and open transactions are not ours to reason about, and the writer stays open anyway.
+            Pooling = false,
+        }.ToString();
+    }
+
+    /// <summary>The full path of the database file.</summary>
+    public string FilePath { get; }
+
+    /// <inheritdoc />
+    public string Description => $"sqlite:{FilePath}";
+
+    /// <inheritdoc />
+    public Task MigrateAsync(CancellationToken cancellationToken = default) => WriteAsync((connection, transaction) =>
+    {
+        Execute(connection, transaction, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT");
+        var current = Convert.ToInt32(Scalar(connection, transaction, "SELECT coalesce(max(version), 0) FROM schema_migrations"), CultureInfo.InvariantCulture);
+        var migrations = MigrationScripts.Load(MigrationScripts.Sqlite);
+        if (current > migrations.Count)
+        {
+            throw new InvalidOperationException(
+                $"the database {FilePath} is at schema version {current}, newer than this build knows ({migrations.Count}): use a newer lshc");
+        }
+
+        foreach (var migration in migrations.Skip(current))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Execute(connection, transaction, migration.Sql);
+            using var record = Command(connection, transaction, "INSERT INTO schema_migrations (version, applied_at) VALUES ($version, $applied_at)");
+            record.Parameters.AddWithValue("$version", migration.Version);
+            record.Parameters.AddWithValue("$applied_at", _timeProvider.GetUtcNow().ToUnixTimeMilliseconds());
+            record.ExecuteNonQuery();
+        }
+
+        return true;
+    }, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<LshScheme?> ReadSchemeAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(writer: false, cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null, "SELECT scheme, fingerprint FROM cluster_config WHERE id = 1");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        var scheme = LshScheme.FromBytes(reader.GetFieldValue<byte[]>(0));
+        var fingerprint = unchecked((ulong)reader.GetInt64(1));
+        return scheme.Fingerprint == fingerprint
+            ? scheme
+            : throw new InvalidDataException(
+                $"cluster_config: the stored scheme has fingerprint {scheme.Fingerprint:x16} but the row says {fingerprint:x16}");
+    }
+
+    /// <inheritdoc />
+    public Task CreateClusterAsync(LshScheme scheme, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(scheme);
+        return WriteAsync((connection, transaction) =>
+        {
+            if (Scalar(connection, transaction, "SELECT fingerprint FROM cluster_config WHERE id = 1") is long existing)
+            {
+                throw new InvalidOperationException(
+                    $"{Description} already holds a cluster (scheme fingerprint {unchecked((ulong)existing):x16}); a store keeps one cluster");
+            }
+
+            using (var insert = Command(connection, transaction,
+                "INSERT INTO cluster_config (id, scheme, fingerprint, created_at) VALUES (1, $scheme, $fingerprint, $created_at)"))
+            {
+                insert.Parameters.AddWithValue("$scheme", scheme.ToBytes());
+                insert.Parameters.AddWithValue("$fingerprint", unchecked((long)scheme.Fingerprint));
+                insert.Parameters.AddWithValue("$created_at", _timeProvider.GetUtcNow().ToUnixTimeMilliseconds());
+                insert.ExecuteNonQuery();
+            }
+
+            using var leases = Command(connection, transaction, """
+                WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM s WHERE n + 1 < $count)
+                INSERT INTO shard_leases (shard, owner, epoch, lease_expires) SELECT n, NULL, 0, NULL FROM s
+                """);
+            leases.Parameters.AddWithValue("$count", scheme.ShardCount);
+            leases.ExecuteNonQuery();
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<long[]> ClaimShardsAsync(string owner, IReadOnlyList<int> shards, CancellationToken cancellationToken = default)
+    {
+        StoreValidation.CheckClaim(owner, shards);
+        return WriteAsync((connection, transaction) =>
+        {
+            using var update = Command(connection, transaction,
+                "UPDATE shard_leases SET epoch = epoch + 1, owner = $owner WHERE shard = $shard AND epoch = $epoch");
+            var ownerParameter = update.Parameters.AddWithValue("$owner", owner);
+            var shardParameter = update.Parameters.Add("$shard", SqliteType.Integer);
+            var epochParameter = update.Parameters.Add("$epoch", SqliteType.Integer);
+            var epochs = new long[shards.Count];
+            for (var i = 0; i < shards.Count; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var shard = shards[i];
+                var read = ReadEpoch(connection, transaction, shard) ?? throw NoLease(shard);
+                shardParameter.Value = shard;
+                epochParameter.Value = read;
+
+                // BEGIN IMMEDIATE already excludes other writers, so the compare-and-set cannot fail here; it is kept
+                // so that the statement means the same as PostgreSQL's.
+                if (update.ExecuteNonQuery() != 1)
+                {
+                    throw new StaleEpochException(shard, read, ReadEpoch(connection, transaction, shard) ?? read);
+                }
+
+                epochs[i] = read + 1;
+            }
+
+            return epochs;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task CommitAsync(WriteBatch batch, CancellationToken cancellationToken = default)
+    {
+        StoreValidation.CheckBatch(batch);
+        return WriteAsync((connection, transaction) =>
+        {
+            Commit(connection, transaction, batch, cancellationToken);
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<StoredVector> ReadVectorsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(writer: false, cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null, SelectVectorsSql);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        byte[]? scratch = null;
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var id = reader.GetInt64(0);
+            var values = BlobCodec.ReadFloats(ReadBlob(reader, 3, ref scratch), id);
+            var keys = BlobCodec.ReadUInt64s(ReadBlob(reader, 4, ref scratch), id);
+            yield return new StoredVector(
+                id,
+                reader.GetString(1),
+                reader.GetInt32(2),
+                values,
+                keys,
+                unchecked((ulong)reader.GetInt64(5)),
+                unchecked((ulong)reader.GetInt64(6)),
+                new StoredVerdict(
+                    reader.GetInt64(7) != 0,
+                    reader.GetInt64(8),
+                    reader.GetInt64(9),
+                    reader.IsDBNull(10) ? float.NaN : (float)reader.GetDouble(10)),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(11)));
+        }
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<VerifiedEdge> ReadEdgesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(writer: false, cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null, "SELECT a, b, cosine FROM edges ORDER BY a, b");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return new VerifiedEdge(reader.GetInt64(0), reader.GetInt64(1), (float)reader.GetDouble(2));
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _insertVector?.Dispose();
+            _insertEdge?.Dispose();
+            _selectEpoch?.Dispose();
+            if (_writer is not null)
+            {
+                await _writer.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private void Commit(SqliteConnection connection, SqliteTransaction transaction, WriteBatch batch, CancellationToken cancellationToken)
+    {
+        foreach (var fence in batch.Fences)
+        {
+            var current = ReadEpoch(connection, transaction, fence.Shard) ?? throw NoLease(fence.Shard);
+            if (current != fence.Epoch)
+            {
+                throw new StaleEpochException(fence.Shard, fence.Epoch, current);
+            }
+        }
+
+        if (batch.Vectors.Count > 0)
+        {
+            var insert = _insertVector ??= PrepareInsertVector(connection);
+            insert.Transaction = transaction;
+            var p = insert.Parameters;
+            byte[]? vectorBytes = null;
+            byte[]? keyBytes = null;
+            foreach (var vector in batch.Vectors)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+
+                // Microsoft.Data.Sqlite binds whole byte[] values (SQLite copies them at bind), so each blob is
+                // encoded into a buffer of exactly its size that the whole batch reuses.
+                var vectorBuffer = BlobCodec.Exact(ref vectorBytes, vector.Values.Length * sizeof(float));
+                BlobCodec.WriteFloats(vector.Values, vectorBuffer);
+                var keyBuffer = BlobCodec.Exact(ref keyBytes, vector.BucketKeys.Length * sizeof(ulong));
+                BlobCodec.WriteUInt64s(vector.BucketKeys, keyBuffer);
+
+                p[0].Value = vector.VectorId;
+                p[1].Value = vector.ExternalId;
+                p[2].Value = vector.HomeShard;
+                p[3].Value = vectorBuffer;
+                p[4].Value = keyBuffer;
+                p[5].Value = unchecked((long)vector.SketchLow);
+                p[6].Value = unchecked((long)vector.SketchHigh);
+                p[7].Value = vector.Verdict.IsDuplicate ? 1L : 0L;
+                p[8].Value = vector.Verdict.Canonical;
+                p[9].Value = vector.Verdict.BestMatch;
+                p[10].Value = float.IsNaN(vector.Verdict.BestCosine) ? DBNull.Value : (double)vector.Verdict.BestCosine;
+                p[11].Value = vector.InsertedAt.ToUnixTimeMilliseconds();
+                insert.ExecuteNonQuery();
+            }
+        }
+
+        if (batch.Edges.Count > 0)
+        {
+            var insert = _insertEdge ??= Prepare(connection, InsertEdgeSql, ("$a", SqliteType.Integer), ("$b", SqliteType.Integer), ("$cosine", SqliteType.Real));
+            insert.Transaction = transaction;
+            var p = insert.Parameters;
+            foreach (var edge in batch.Edges)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                p[0].Value = edge.A;
+                p[1].Value = edge.B;
+                p[2].Value = (double)edge.Cosine;
+                insert.ExecuteNonQuery();
+            }
+        }
+    }
+
+    private long? ReadEpoch(SqliteConnection connection, SqliteTransaction transaction, int shard)
+    {
+        var select = _selectEpoch ??= Prepare(connection, SelectEpochSql, ("$shard", SqliteType.Integer));
+        select.Transaction = transaction;
+        select.Parameters[0].Value = shard;
+        return select.ExecuteScalar() is long epoch ? epoch : null;
+    }
+
+    private static InvalidOperationException NoLease(int shard) =>
+        new($"shard {shard} has no lease row: the store holds no cluster yet, or the shard is outside 0 … S-1");
+
+    private static SqliteCommand PrepareInsertVector(SqliteConnection connection) => Prepare(connection, InsertVectorSql,
+        ("$vector_id", SqliteType.Integer),
+        ("$external_id", SqliteType.Text),
+        ("$home_shard", SqliteType.Integer),
+        ("$vector", SqliteType.Blob),
+        ("$bucket_keys", SqliteType.Blob),
+        ("$sketch_low", SqliteType.Integer),
+        ("$sketch_high", SqliteType.Integer),
+        ("$is_duplicate", SqliteType.Integer),
+        ("$canonical", SqliteType.Integer),
+        ("$best_match", SqliteType.Integer),
+        ("$best_cosine", SqliteType.Real),
+        ("$inserted_at", SqliteType.Integer));
+
+    private static SqliteCommand Prepare(SqliteConnection connection, string sql, params ReadOnlySpan<(string Name, SqliteType Type)> parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, type) in parameters)
+        {
+            command.Parameters.Add(name, type);
+        }
+
+        return command;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in a <c>BEGIN IMMEDIATE</c> transaction on the writer connection, one caller at a
+    /// time; commits when it returns, rolls back when it throws.
+    /// </summary>
+    private async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _writer ??= await OpenAsync(writer: true, cancellationToken).ConfigureAwait(false);
+            using var transaction = _writer.BeginTransaction(deferred: false);
+            var result = work(_writer, transaction);
+            transaction.Commit();
+            return result;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private async Task<SqliteConnection> OpenAsync(bool writer, CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+
+            // WAL lets readers run beside the writer; FULL makes each commit durable (see the class remarks). The
+            // busy timeout makes a second process wait for the write lock instead of failing at once.
+            Execute(connection, null, writer
+                ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY"
+                : "PRAGMA busy_timeout = 30000");
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static ReadOnlySpan<byte> ReadBlob(SqliteDataReader reader, int ordinal, ref byte[]? scratch)
+    {
+        var length = checked((int)reader.GetBytes(ordinal, 0, null, 0, 0));
+        var buffer = BlobCodec.Exact(ref scratch, length);
+        reader.GetBytes(ordinal, 0, buffer, 0, length);
+        return buffer;
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = transaction;
+        return command;
+    }
+
+    private static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        using var command = Command(connection, transaction, sql);
+        command.ExecuteNonQuery();
+    }
+
+    private static object? Scalar(SqliteConnection connection, SqliteTransaction transaction, string sql)
+    {
+        using var command = Command(connection, transaction, sql);
+        return command.ExecuteScalar();
+    }
+}

@@ -1,0 +1,52 @@
+namespace LshCluster.Storage;
+
+/// <summary>Argument checks shared by the stores, so that both refuse the same inputs with the same messages.</summary>
+internal static class StoreValidation
+{
+    /// <summary>
+    /// Checks a batch before any database work: fences name each shard once, and every vector's home shard is
+    /// fenced (a vector row belongs to its home shard, so writing it unfenced would defeat the fence).
+    /// </summary>
+    /// <exception cref="ArgumentException">The batch breaks one of these rules; the message says which.</exception>
+    public static void CheckBatch(WriteBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(batch.Fences, nameof(batch.Fences));
+        ArgumentNullException.ThrowIfNull(batch.Vectors, nameof(batch.Vectors));
+        ArgumentNullException.ThrowIfNull(batch.Edges, nameof(batch.Edges));
+
+        var fenced = new HashSet<int>(batch.Fences.Count);
+        foreach (var fence in batch.Fences)
+        {
+            if (!fenced.Add(fence.Shard))
+            {
+                throw new ArgumentException($"the batch fences shard {fence.Shard} more than once", nameof(batch));
+            }
+        }
+
+        foreach (var vector in batch.Vectors)
+        {
+            if (!fenced.Contains(vector.HomeShard))
+            {
+                throw new ArgumentException(
+                    $"vector {vector.VectorId} ('{vector.ExternalId}') belongs to shard {vector.HomeShard}, which the batch does not fence", nameof(batch));
+            }
+        }
+    }
+
+    /// <summary>Checks the arguments of a claim.</summary>
+    /// <exception cref="ArgumentException">The owner is empty or a shard is named twice.</exception>
+    public static void CheckClaim(string owner, IReadOnlyList<int> shards)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(owner);
+        ArgumentNullException.ThrowIfNull(shards);
+        var seen = new HashSet<int>(shards.Count);
+        foreach (var shard in shards)
+        {
+            if (!seen.Add(shard))
+            {
+                throw new ArgumentException($"shard {shard} is named more than once", nameof(shards));
+            }
+        }
+    }
+}

@@ -1,0 +1,241 @@
+using LshCluster.Storage.Migrations;
+using static LshCluster.Storage.Tests.TestData;
+
+namespace LshCluster.Storage.Tests;
+
+/// <summary>
+/// The behaviour every <see cref="IDedupStore"/> must have, run against each real engine by a derived class. Each test
+/// gets a new, empty database, named by the <c>--store</c> string <see cref="Store"/>.
+/// </summary>
+public abstract class DedupStoreContract : IAsyncLifetime
+{
+    /// <summary>The <c>--store</c> value of this test's empty database.</summary>
+    protected string Store { get; private set; } = "";
+
+    /// <summary>The folder of this engine's migrations.</summary>
+    protected abstract string Engine { get; }
+
+    public async Task InitializeAsync() => Store = await CreateEmptyStoreAsync();
+
+    public virtual Task DisposeAsync() => Task.CompletedTask;
+
+    /// <summary>Creates an empty database and returns its <c>--store</c> value.</summary>
+    protected abstract Task<string> CreateEmptyStoreAsync();
+
+    /// <summary>Runs <paramref name="sql"/> on this test's database, outside the store, and returns the first value.</summary>
+    protected abstract Task<object?> ScalarAsync(string sql);
+
+    protected async Task<long> CountAsync(string table) => Convert.ToInt64(await ScalarAsync($"SELECT count(*) FROM {table}"));
+
+    private async Task<IDedupStore> OpenClusterAsync()
+    {
+        var store = DedupStores.Open(Store);
+        await store.MigrateAsync();
+        await store.CreateClusterAsync(Scheme());
+        return store;
+    }
+
+    [Fact]
+    public async Task Migrating_twice_applies_each_migration_once()
+    {
+        await using var store = DedupStores.Open(Store);
+
+        await store.MigrateAsync();
+        await store.MigrateAsync();
+
+        Assert.Equal(MigrationScripts.Load(Engine).Count, await CountAsync("schema_migrations"));
+        Assert.Null(await store.ReadSchemeAsync());
+    }
+
+    [Fact]
+    public async Task Two_processes_migrating_at_once_apply_each_migration_once()
+    {
+        await using var first = DedupStores.Open(Store);
+        await using var second = DedupStores.Open(Store);
+
+        await Task.WhenAll(Task.Run(() => first.MigrateAsync()), Task.Run(() => second.MigrateAsync()));
+
+        Assert.Equal(MigrationScripts.Load(Engine).Count, await CountAsync("schema_migrations"));
+    }
+
+    [Fact]
+    public async Task A_created_cluster_reads_back_its_scheme_byte_for_byte_and_has_a_lease_per_shard()
+    {
+        await using var store = DedupStores.Open(Store);
+        await store.MigrateAsync();
+        var scheme = Scheme();
+
+        await store.CreateClusterAsync(scheme);
+        var read = await store.ReadSchemeAsync();
+
+        Assert.NotNull(read);
+        Assert.Equal(scheme.ToBytes(), read.ToBytes());
+        Assert.Equal(scheme.Fingerprint, read.Fingerprint);
+        Assert.Equal(ShardCount, await CountAsync("shard_leases"));
+        Assert.Equal(0L, Convert.ToInt64(await ScalarAsync("SELECT max(epoch) FROM shard_leases")));
+        Assert.Equal(ShardCount - 1L, Convert.ToInt64(await ScalarAsync("SELECT max(shard) FROM shard_leases")));
+    }
+
+    [Fact]
+    public async Task Creating_a_second_cluster_is_refused_and_keeps_the_first()
+    {
+        await using var store = await OpenClusterAsync();
+        var other = new Core.Hashing.LshScheme(Core.Hashing.LshFamily.Hyperplane, 16, 8, 4, 2, [0.9f], shardCount: 4);
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => store.CreateClusterAsync(other));
+
+        Assert.Equal(Scheme().ToBytes(), (await store.ReadSchemeAsync())!.ToBytes());
+        Assert.Equal(ShardCount, await CountAsync("shard_leases"));
+    }
+
+    [Fact]
+    public async Task Committed_vectors_read_back_bit_exact_in_id_order()
+    {
+        await using var store = await OpenClusterAsync();
+        StoredVector[] first = [Vector(40), Vector(10), Vector(30), Vector(21)];
+        StoredVector[] second = [Vector(5), Vector(35), Vector(1_000_000_000_000)];
+
+        await store.CommitAsync(Batch(first));
+        await store.CommitAsync(Batch(second));
+        var read = await ToListAsync(store.ReadVectorsAsync());
+
+        var expected = first.Concat(second).OrderBy(v => v.VectorId).ToArray();
+        Assert.Equal(expected.Length, read.Count);
+        for (var i = 0; i < expected.Length; i++)
+        {
+            AssertSame(expected[i], read[i]);
+        }
+    }
+
+    [Fact]
+    public async Task Vectors_stream_in_id_order_across_many_batches()
+    {
+        await using var store = await OpenClusterAsync();
+        const int batches = 5;
+        const int perBatch = 500;
+
+        for (var b = batches - 1; b >= 0; b--)
+        {
+            await store.CommitAsync(Batch([.. Enumerable.Range(0, perBatch).Select(i => Vector(1 + (i * batches) + b))]));
+        }
+
+        long previous = 0;
+        var count = 0;
+        await foreach (var vector in store.ReadVectorsAsync())
+        {
+            Assert.True(vector.VectorId > previous, $"vector {vector.VectorId} came after {previous}");
+            previous = vector.VectorId;
+            count++;
+        }
+
+        Assert.Equal(batches * perBatch, count);
+    }
+
+    [Fact]
+    public async Task Committed_edges_read_back_ordered_and_a_repeated_edge_changes_nothing()
+    {
+        await using var store = await OpenClusterAsync();
+        StoredVector[] vectors = [Vector(1), Vector(2), Vector(3)];
+
+        await store.CommitAsync(Batch(vectors, new VerifiedEdge(2, 3, 0.93f), new VerifiedEdge(1, 2, 0.99f), new VerifiedEdge(1, 2, 0.99f)));
+        await store.CommitAsync(Batch([Vector(4)], new VerifiedEdge(1, 2, 0.5f), new VerifiedEdge(1, 4, 0.91f)));
+        var edges = await ToListAsync(store.ReadEdgesAsync());
+
+        Assert.Equal([new VerifiedEdge(1, 2, 0.99f), new VerifiedEdge(1, 4, 0.91f), new VerifiedEdge(2, 3, 0.93f)], edges);
+    }
+
+    [Fact]
+    public async Task A_batch_carrying_a_superseded_epoch_is_refused_and_writes_nothing()
+    {
+        await using var store = await OpenClusterAsync();
+        var first = await store.ClaimShardsAsync("silo-a", [3]);
+        var second = await store.ClaimShardsAsync("silo-b", [3]);
+        var stale = new WriteBatch([new ShardFence(3, first[0])], [Vector(3)], [new VerifiedEdge(3, 19, 0.95f)]);
+
+        var refused = await Assert.ThrowsAsync<StaleEpochException>(() => store.CommitAsync(stale));
+
+        Assert.Equal([1L], first);
+        Assert.Equal([2L], second);
+        Assert.Equal(3, refused.Shard);
+        Assert.Equal(1, refused.HeldEpoch);
+        Assert.Equal(2, refused.CurrentEpoch);
+        Assert.Equal(0, await CountAsync("vectors"));
+        Assert.Equal(0, await CountAsync("edges"));
+
+        await store.CommitAsync(stale with { Fences = [new ShardFence(3, second[0])] });
+        Assert.Equal(1, await CountAsync("vectors"));
+        Assert.Equal(1, await CountAsync("edges"));
+    }
+
+    [Fact]
+    public async Task A_refused_batch_names_the_first_fence_that_moved()
+    {
+        await using var store = await OpenClusterAsync();
+        await store.ClaimShardsAsync("silo-a", [1, 2, 3]);
+        await store.ClaimShardsAsync("silo-b", [3, 2]);
+        var batch = new WriteBatch([new ShardFence(1, 1), new ShardFence(3, 1), new ShardFence(2, 1)], [Vector(1), Vector(2)], []);
+
+        var refused = await Assert.ThrowsAsync<StaleEpochException>(() => store.CommitAsync(batch));
+
+        Assert.Equal(3, refused.Shard);
+        Assert.Equal(0, await CountAsync("vectors"));
+    }
+
+    [Fact]
+    public async Task Claiming_returns_the_new_epochs_in_the_order_asked_and_records_the_owner()
+    {
+        await using var store = await OpenClusterAsync();
+        await store.ClaimShardsAsync("silo-a", [7]);
+
+        var epochs = await store.ClaimShardsAsync("silo-b", [9, 7, 0]);
+
+        Assert.Equal([1L, 2L, 1L], epochs);
+        Assert.Equal("silo-b", await ScalarAsync("SELECT owner FROM shard_leases WHERE shard = 7"));
+        Assert.Equal(0L, Convert.ToInt64(await ScalarAsync("SELECT epoch FROM shard_leases WHERE shard = 8")));
+    }
+
+    [Fact]
+    public async Task Claiming_a_shard_outside_the_cluster_claims_nothing()
+    {
+        await using var store = await OpenClusterAsync();
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => store.ClaimShardsAsync("silo-a", [2, ShardCount]));
+        await Assert.ThrowsAsync<ArgumentException>(() => store.ClaimShardsAsync("silo-a", [2, 2]));
+
+        Assert.Equal(0L, Convert.ToInt64(await ScalarAsync("SELECT max(epoch) FROM shard_leases")));
+    }
+
+    [Fact]
+    public async Task A_batch_that_repeats_a_stored_external_id_fails_whole()
+    {
+        await using var store = await OpenClusterAsync();
+        await store.CommitAsync(Batch([Vector(1, externalId: "same")]));
+
+        await Assert.ThrowsAnyAsync<Exception>(() => store.CommitAsync(Batch([Vector(2), Vector(3, externalId: "same")], new VerifiedEdge(2, 3, 0.97f))));
+
+        Assert.Equal(1, await CountAsync("vectors"));
+        Assert.Equal(0, await CountAsync("edges"));
+        await store.CommitAsync(Batch([Vector(2)]));
+        Assert.Equal(2, await CountAsync("vectors"));
+    }
+
+    [Fact]
+    public async Task A_vector_whose_home_shard_is_not_fenced_is_refused_before_writing()
+    {
+        await using var store = await OpenClusterAsync();
+        var batch = new WriteBatch([new ShardFence(1, 0)], [Vector(1, homeShard: 1), Vector(2, homeShard: 2)], []);
+
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() => store.CommitAsync(batch));
+
+        Assert.Contains("shard 2", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await CountAsync("vectors"));
+    }
+
+    [Fact]
+    public async Task A_batch_fencing_a_shard_outside_the_cluster_is_refused()
+    {
+        await using var store = await OpenClusterAsync();
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => store.CommitAsync(new WriteBatch([new ShardFence(ShardCount + 5, 0)], [], [])));
+    }
+}
