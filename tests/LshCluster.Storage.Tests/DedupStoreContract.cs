@@ -1,3 +1,4 @@
+using System.Data.Common;
 using LshCluster.Storage.Migrations;
 using static LshCluster.Storage.Tests.TestData;
 
@@ -211,7 +212,7 @@ public abstract class DedupStoreContract : IAsyncLifetime
         await using var store = await OpenClusterAsync();
         await store.CommitAsync(Batch([Vector(1, externalId: "same")]));
 
-        await Assert.ThrowsAnyAsync<Exception>(() => store.CommitAsync(Batch([Vector(2), Vector(3, externalId: "same")], new VerifiedEdge(2, 3, 0.97f))));
+        await Assert.ThrowsAnyAsync<DbException>(() => store.CommitAsync(Batch([Vector(2), Vector(3, externalId: "same")], new VerifiedEdge(2, 3, 0.97f))));
 
         Assert.Equal(1, await CountAsync("vectors"));
         Assert.Equal(0, await CountAsync("edges"));

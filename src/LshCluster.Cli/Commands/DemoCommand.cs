@@ -63,9 +63,12 @@ internal static class DemoCommand
 
             clock.Restart();
             Console.WriteLine($"exact brute force over all {vectors.Count:N0} x {vectors.Count:N0} / 2 pairs …");
+            // One brute-force pass at the lowest rung; each higher rung keeps the pairs that reach it.
+            var lowest = ExactNeighbours.Pairs(vectors, rungs[^1]);
             for (var r = 0; r < rungs.Length; r++)
             {
-                var exact = ExactNeighbours.Pairs(vectors, rungs[r]);
+                var rung = rungs[r];
+                var exact = lowest.Where(p => p.Cosine >= rung).ToList();
                 var exactLabels = PairMetrics.Components(vectors.Count, exact.Select(p => (p.I, p.J)));
                 var clusterLabels = new long[vectors.Count];
                 for (var i = 0; i < clusterLabels.Length; i++)

@@ -14,19 +14,13 @@ namespace LshCluster.Storage.Sqlite;
 /// <remarks>
 /// All writes go through one connection, one at a time (SQLite has one writer anyway), each in a
 /// <c>BEGIN IMMEDIATE</c> transaction so that the fence check and the writes see the same state. The vector insert is
-/// one prepared statement whose parameters are rebound per row. Reads use their own connections and, thanks to WAL,
+/// one prepared statement whose parameters are rebound per row straight from the vectors' memory
+/// (<see cref="SqliteVectorInsert"/>). Reads use their own connections and, thanks to WAL,
 /// neither block nor are blocked by the writer. SQLite's API is synchronous: the asynchronous methods do their work on
 /// the calling thread. Safe to call from several threads.
 /// </remarks>
 public sealed class SqliteDedupStore : IDedupStore
 {
-    private const string InsertVectorSql = """
-        INSERT INTO vectors (vector_id, external_id, home_shard, vector, bucket_keys, sketch_low, sketch_high,
-                             is_duplicate, canonical, best_match, best_cosine, inserted_at)
-        VALUES ($vector_id, $external_id, $home_shard, $vector, $bucket_keys, $sketch_low, $sketch_high,
-                $is_duplicate, $canonical, $best_match, $best_cosine, $inserted_at)
-        """;
-
     private const string InsertEdgeSql = "INSERT INTO edges (a, b, cosine) VALUES ($a, $b, $cosine) ON CONFLICT (a, b) DO NOTHING";
 
     private const string SelectEpochSql = "SELECT epoch FROM shard_leases WHERE shard = $shard";
@@ -44,13 +38,13 @@ public sealed class SqliteDedupStore : IDedupStore
     // Owned by whoever holds _writeLock; created on first write and kept for the store's lifetime so that the
     // prepared statements are compiled once.
     private SqliteConnection? _writer;
-    private SqliteCommand? _insertVector;
+    private SqliteVectorInsert? _insertVector;
     private SqliteCommand? _insertEdge;
     private SqliteCommand? _selectEpoch;
     private bool _disposed;
 
     /// <summary>Creates a store over the SQLite file <paramref name="path"/>.</summary>
-    /// <param name="path">The database file; created on first use, together with its directory.</param>
+    /// <param name="path">The database file, created on first use; its directory is created here when missing.</param>
     /// <param name="timeProvider">The clock for creation and migration times; the system clock when null.</param>
     /// <exception cref="ArgumentException">The path is empty or names an in-memory database (each connection would
     /// see a different one).</exception>
@@ -287,35 +281,11 @@ public sealed class SqliteDedupStore : IDedupStore
 
         if (batch.Vectors.Count > 0)
         {
-            var insert = _insertVector ??= PrepareInsertVector(connection);
-            insert.Transaction = transaction;
-            var p = insert.Parameters;
-            byte[]? vectorBytes = null;
-            byte[]? keyBytes = null;
+            var insert = _insertVector ??= new SqliteVectorInsert(connection);
             foreach (var vector in batch.Vectors)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-
-                // Microsoft.Data.Sqlite binds whole byte[] values (SQLite copies them at bind), so each blob is
-                // encoded into a buffer of exactly its size that the whole batch reuses.
-                var vectorBuffer = BlobCodec.Exact(ref vectorBytes, vector.Values.Length * sizeof(float));
-                BlobCodec.WriteFloats(vector.Values, vectorBuffer);
-                var keyBuffer = BlobCodec.Exact(ref keyBytes, vector.BucketKeys.Length * sizeof(ulong));
-                BlobCodec.WriteUInt64s(vector.BucketKeys, keyBuffer);
-
-                p[0].Value = vector.VectorId;
-                p[1].Value = vector.ExternalId;
-                p[2].Value = vector.HomeShard;
-                p[3].Value = vectorBuffer;
-                p[4].Value = keyBuffer;
-                p[5].Value = unchecked((long)vector.SketchLow);
-                p[6].Value = unchecked((long)vector.SketchHigh);
-                p[7].Value = vector.Verdict.IsDuplicate ? 1L : 0L;
-                p[8].Value = vector.Verdict.Canonical;
-                p[9].Value = vector.Verdict.BestMatch;
-                p[10].Value = float.IsNaN(vector.Verdict.BestCosine) ? DBNull.Value : (double)vector.Verdict.BestCosine;
-                p[11].Value = vector.InsertedAt.ToUnixTimeMilliseconds();
-                insert.ExecuteNonQuery();
+                insert.Execute(vector);
             }
         }
 
@@ -345,20 +315,6 @@ public sealed class SqliteDedupStore : IDedupStore
 
     private static InvalidOperationException NoLease(int shard) =>
         new($"shard {shard} has no lease row: the store holds no cluster yet, or the shard is outside 0 … S-1");
-
-    private static SqliteCommand PrepareInsertVector(SqliteConnection connection) => Prepare(connection, InsertVectorSql,
-        ("$vector_id", SqliteType.Integer),
-        ("$external_id", SqliteType.Text),
-        ("$home_shard", SqliteType.Integer),
-        ("$vector", SqliteType.Blob),
-        ("$bucket_keys", SqliteType.Blob),
-        ("$sketch_low", SqliteType.Integer),
-        ("$sketch_high", SqliteType.Integer),
-        ("$is_duplicate", SqliteType.Integer),
-        ("$canonical", SqliteType.Integer),
-        ("$best_match", SqliteType.Integer),
-        ("$best_cosine", SqliteType.Real),
-        ("$inserted_at", SqliteType.Integer));
 
     private static SqliteCommand Prepare(SqliteConnection connection, string sql, params ReadOnlySpan<(string Name, SqliteType Type)> parameters)
     {
