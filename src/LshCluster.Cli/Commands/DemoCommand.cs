@@ -19,9 +19,11 @@ internal static class DemoCommand
         var directory = new Option<DirectoryInfo>("--data") { Description = "Data directory (recreated)", DefaultValueFactory = _ => new DirectoryInfo("lshc-data") };
         var limit = new Option<int>("--limit") { Description = "Use at most this many vectors", DefaultValueFactory = _ => 30_000 };
         var synthetic = new Option<bool>("--synthetic") { Description = "Use the planted synthetic set even when Fashion-MNIST is installed" };
+        var recall = new Option<double>("--recall") { Description = "Planned chance of finding a pair at exactly the lowest rung", DefaultValueFactory = _ => 0.999 };
+        var probes = new Option<int>("--max-probes") { Description = "Most probes per table the planner may choose", DefaultValueFactory = _ => 8 };
         var command = new Command("demo", "Ingest Fashion-MNIST (or a planted set) into an embedded cluster and measure it against brute force")
         {
-            directory, limit, synthetic,
+            directory, limit, synthetic, recall, probes,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -42,7 +44,7 @@ internal static class DemoCommand
             data.Create();
             var store = $"sqlite:{Path.Combine(data.FullName, "demo.db")}";
             var clock = Stopwatch.StartNew();
-            var scheme = CreateCommand.Plan(vectors[0].Length, rungs, 0.99, 1024, 1, [.. vectors.Take(2000)]);
+            var scheme = CreateCommand.Plan(vectors[0].Length, rungs, parse.GetValue(recall), 1024, parse.GetValue(probes), [.. vectors.Take(2000)]);
             await DedupEngine.CreateAsync(DedupStores.Open(store), scheme, cancel);
             Console.WriteLine($"cluster: {scheme} (planned in {clock.Elapsed.TotalSeconds:F1} s)");
 

