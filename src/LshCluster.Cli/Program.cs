@@ -26,3 +26,9 @@ catch (Exception e) when (e is ArgumentException or FormatException or IOExcepti
     Console.Error.WriteLine($"lshc: {message}");
     return 2;
 }
+catch (System.Data.Common.DbException e)
+{
+    // The store itself failed (unreachable, refused, full): say so in one line; nothing unacknowledged is implied.
+    Console.Error.WriteLine($"lshc: the store failed: {e.Message}");
+    return 4;
+}

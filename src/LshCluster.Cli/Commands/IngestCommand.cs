@@ -16,7 +16,8 @@ internal static class IngestCommand
         var format = new Option<string?>("--format") { Description = "fvecs, npy or jsonl (default: from the extension)" };
         format.AcceptOnlyFromAmong("fvecs", "npy", "jsonl");
         var batch = new Option<int>("--batch") { Description = "Vectors per request", DefaultValueFactory = _ => 5000 };
-        var command = new Command("ingest", "Insert vectors and report duplicates") { store, file, ids, format, batch };
+        var verdicts = new Option<bool>("--verdicts") { Description = "Print each verdict as a JSON line once it is durable" };
+        var command = new Command("ingest", "Insert vectors and report duplicates") { store, file, ids, format, batch, verdicts };
         command.SetAction(async (parse, cancel) =>
         {
             await using var engine = await StoreOptions.OpenAsync(parse.GetValue(store)!);
@@ -26,15 +27,21 @@ internal static class IngestCommand
                 records = WithIds(records, File.ReadLines(idFile.FullName));
             }
 
-            var (total, duplicates, refused, elapsed) = await RunAsync(engine, records, parse.GetValue(batch), cancel);
+            var (total, duplicates, refused, elapsed) = await RunAsync(engine, records, parse.GetValue(batch), cancel, parse.GetValue(verdicts));
             Console.WriteLine($"ingested {total - refused:N0} vectors in {elapsed.TotalSeconds:F1} s ({(total - refused) / Math.Max(elapsed.TotalSeconds, 1e-9):N0}/s): {duplicates:N0} duplicates, {refused:N0} refused");
             return refused == 0 ? 0 : 3;
         });
         return command;
     }
 
-    public static async Task<(int Total, int Duplicates, int Refused, TimeSpan Elapsed)> RunAsync(DedupEngine engine, IEnumerable<VectorRecord> records, int batchSize, CancellationToken cancel)
+    public static async Task<(int Total, int Duplicates, int Refused, TimeSpan Elapsed)> RunAsync(
+        DedupEngine engine, IEnumerable<VectorRecord> records, int batchSize, CancellationToken cancel, bool printVerdicts = false)
     {
+        if (batchSize < 1)
+        {
+            throw new ArgumentException($"--batch must be at least 1; got {batchSize}", "batch");
+        }
+
         var clock = Stopwatch.StartNew();
         int total = 0, duplicates = 0, refused = 0;
         foreach (var chunk in records.Chunk(batchSize))
@@ -51,6 +58,17 @@ internal static class IngestCommand
                 {
                     duplicates++;
                 }
+
+                if (printVerdicts && r.Verdict is { } verdict)
+                {
+                    Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(verdict, Json.Options));
+                }
+            }
+
+            if (printVerdicts)
+            {
+                // A verdict line is a promise that the vector is durable: let it reach the reader now.
+                Console.Out.Flush();
             }
 
             total += chunk.Length;

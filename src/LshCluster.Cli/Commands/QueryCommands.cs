@@ -83,12 +83,13 @@ internal static class QueryCommands
         var rung = StoreOptions.Rung();
         var format = new Option<string>("--format") { Description = "clusters (one line of member ids per cluster), jsonl or csv", DefaultValueFactory = _ => "clusters" };
         format.AcceptOnlyFromAmong("clusters", "jsonl", "csv");
-        var command = new Command("export", "Write every cluster of size >= 2 at a rung") { store, rung, format };
+        var all = new Option<bool>("--all") { Description = "Also write every vector that is in no cluster, as a cluster of one" };
+        var command = new Command("export", "Write every cluster of size >= 2 at a rung") { store, rung, format, all };
         command.SetAction(async (parse, cancel) =>
         {
             await using var engine = await StoreOptions.OpenAsync(parse.GetValue(store)!);
             var r = engine.RungIndexOf(parse.GetValue(rung));
-            var clusters = await engine.ExportClustersAsync(r);
+            var clusters = await engine.ExportClustersAsync(r, parse.GetValue(all));
             var kind = parse.GetValue(format);
             if (kind == "csv")
             {

@@ -116,12 +116,22 @@ public sealed partial class DedupEngine
         return views;
     }
 
-    /// <summary>Every cluster of size ≥ 2 at rung index <paramref name="rung"/> as lists of external ids (for export and tests).</summary>
-    public async Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung)
+    /// <summary>
+    /// Every cluster of size ≥ 2 at rung index <paramref name="rung"/> as lists of external ids, canonical member first
+    /// then in id order; with <paramref name="includeSingletons"/>, every other stored vector as a cluster of one.
+    /// </summary>
+    public async Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung, bool includeSingletons = false)
     {
         var components = await ComponentsAsync(rung).ConfigureAwait(false);
         var names = await ExternalIdsAsync().ConfigureAwait(false);
-        return [.. components.OrderBy(c => c.Key).Select(c => (IReadOnlyList<string>)[.. c.Value.Order().Select(id => names[id])])];
+        var clusters = components.OrderBy(c => c.Key).Select(c => (IReadOnlyList<string>)[.. c.Value.Order().Select(id => names[id])]).ToList();
+        if (includeSingletons)
+        {
+            var clustered = components.Values.SelectMany(m => m).ToHashSet();
+            clusters.AddRange(names.Where(n => !clustered.Contains(n.Key)).OrderBy(n => n.Key).Select(n => (IReadOnlyList<string>)[n.Value]));
+        }
+
+        return clusters;
     }
 
     /// <summary>

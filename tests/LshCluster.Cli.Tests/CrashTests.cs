@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Text.Json;
+using LshCluster.Core.Evaluation;
+using LshCluster.Storage.Tests;
+using Xunit.Abstractions;
+
+namespace LshCluster.Cli.Tests;
+
+/// <summary>
+/// Kills a real <c>lshc ingest</c> with SIGKILL at random moments and restarts it: every vector whose verdict was
+/// printed (acknowledged) must be stored exactly once, and the clusters must equal a fault-free run's.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class CrashTests(PostgresServer postgres, ITestOutputHelper output) : IDisposable
+{
+    private const int Kills = 5;
+    private readonly string _directory = Directory.CreateTempSubdirectory("lshc-crash-").FullName;
+
+    [Fact]
+    public Task Sqlite_loses_nothing_acknowledged_when_the_ingest_is_killed_five_times() =>
+        KillAndRestartAsync($"sqlite:{Path.Combine(_directory, "crash.db")}", $"sqlite:{Path.Combine(_directory, "reference.db")}");
+
+    [Fact]
+    public async Task Postgres_loses_nothing_acknowledged_when_the_ingest_is_killed_five_times() =>
+        await KillAndRestartAsync($"postgres:{await postgres.CreateDatabaseAsync("crash")}", $"postgres:{await postgres.CreateDatabaseAsync("reference")}");
+
+    private async Task KillAndRestartAsync(string store, string reference)
+    {
+        var data = Path.Combine(_directory, "vectors.jsonl");
+        await File.WriteAllLinesAsync(data, PlantedSet.Generate(64, 6000, seed: 5, duplicateShare: 0.4)
+            .Select((v, i) => JsonSerializer.Serialize(new { id = $"v{i}", vector = v })));
+        foreach (var s in new[] { store, reference })
+        {
+            var created = Lshc.Run(null, "create", "--store", s, "--dim", "64", "--rungs", "0.99,0.95", "--shards", "64");
+            Assert.True(created.ExitCode == 0, created.Error);
+        }
+
+        var acknowledged = new HashSet<string>();
+        var random = new Random(17);
+        for (var kill = 0; kill < Kills; kill++)
+        {
+            var before = acknowledged.Count;
+            await RunAndKillAsync(store, data, acknowledged, afterAcks: before + 300 + random.Next(700));
+            output.WriteLine($"kill {kill + 1}: {acknowledged.Count} verdicts acknowledged so far");
+            Assert.True(acknowledged.Count > before, "the ingest should acknowledge something before each kill");
+            AssertStoredExactlyOnce(store, acknowledged);
+        }
+
+        var finish = Lshc.Run(null, "ingest", "--store", store, data, "--batch", "250");
+        Assert.True(finish.ExitCode == 0, finish.Error);
+        var full = Lshc.Run(null, "ingest", "--store", reference, data, "--batch", "250");
+        Assert.True(full.ExitCode == 0, full.Error);
+
+        AssertStoredExactlyOnce(store, [.. Enumerable.Range(0, 6000).Select(i => $"v{i}")]);
+        foreach (var rung in new[] { "0.99", "0.95" })
+        {
+            var crashed = Clusters(store, rung);
+            Assert.Equal(Clusters(reference, rung), crashed);
+            Assert.NotEmpty(crashed);
+        }
+    }
+
+    private static async Task RunAndKillAsync(string store, string data, HashSet<string> acknowledged, int afterAcks)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "lshc.dll"), "ingest", "--store", store, data, "--batch", "100", "--verdicts" })
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(start)!;
+        _ = process.StandardError.ReadToEndAsync();
+        var deadline = Stopwatch.StartNew();
+        while (await process.StandardOutput.ReadLineAsync() is { } line)
+        {
+            using var verdict = JsonDocument.Parse(line);
+            acknowledged.Add(verdict.RootElement.GetProperty("external_id").GetString()!);
+            if (acknowledged.Count >= afterAcks || deadline.Elapsed > TimeSpan.FromMinutes(2))
+            {
+                break;
+            }
+        }
+
+        // SIGKILL: no chance to flush or clean up, as in a power cut of the process.
+        process.Kill(entireProcessTree: true);
+        await process.WaitForExitAsync();
+    }
+
+    private static void AssertStoredExactlyOnce(string store, IReadOnlyCollection<string> acknowledged)
+    {
+        var export = Lshc.Run(null, "export", "--store", store, "--rung", "0.95", "--format", "csv", "--all");
+        Assert.True(export.ExitCode == 0, export.Error);
+        var stored = export.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(l => l[(l.IndexOf(',', StringComparison.Ordinal) + 1)..]).ToList();
+        Assert.Equal(stored.Count, stored.Distinct().Count());
+        var missing = acknowledged.Except(stored).ToList();
+        Assert.True(missing.Count == 0, $"acknowledged but not stored: {string.Join(", ", missing.Take(10))}");
+    }
+
+    private static List<string> Clusters(string store, string rung)
+    {
+        var export = Lshc.Run(null, "export", "--store", store, "--rung", rung, "--format", "clusters");
+        Assert.True(export.ExitCode == 0, export.Error);
+        return [.. export.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => string.Join(' ', line.Split(' ').Order(StringComparer.Ordinal)))
+            .Order(StringComparer.Ordinal)];
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
