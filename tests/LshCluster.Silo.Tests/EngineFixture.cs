@@ -13,12 +13,12 @@ public sealed class TempStores : IDisposable
 
     public string NewSqlite() => $"sqlite:{Path.Combine(_directory, $"store{Interlocked.Increment(ref _next)}.db")}";
 
-    public static LshScheme Plan(int dimension, float[] rungs, int shards = 64, ulong seed = 7, IReadOnlyList<float[]>? sample = null) =>
+    public static LshScheme Plan(int dimension, float[] rungs, int shards = 64, ulong seed = 7, IReadOnlyList<float[]>? sample = null, double recall = 0.995) =>
         LshPlanner.Plan(new PlanRequest
         {
             Dimension = dimension,
             Threshold = rungs[^1],
-            Recall = 0.995,
+            Recall = recall,
             Rungs = rungs,
             ShardCount = shards,
             MaxProbes = 1,

@@ -78,7 +78,9 @@ public sealed class FashionMnistQualityTests(ITestOutputHelper output) : IDispos
             ?? throw new InvalidOperationException("Fashion-MNIST is not installed: scripts/test.sh installs Debian's dataset-fashion-mnist");
         var vectors = all.Take(20_000).ToList();
         float[] rungs = [0.99f, 0.98f];
-        var scheme = TempStores.Plan(784, rungs, shards: 256, sample: [.. vectors.Take(2000)]);
+        // The exact 0.98 graph of Fashion-MNIST has a giant component, where one missed bridge splits many pairs:
+        // plan for a per-pair recall of 0.999 so that pair recall stays above 0.99.
+        var scheme = TempStores.Plan(784, rungs, shards: 256, sample: [.. vectors.Take(2000)], recall: 0.999);
         await using var engine = await TempStores.CreateAsync(_stores.NewSqlite(), scheme);
         for (var start = 0; start < vectors.Count; start += 5000)
         {

@@ -52,7 +52,7 @@ internal static class IngestCommand
                 if (r.Error is { } e)
                 {
                     refused++;
-                    Console.Error.WriteLine($"lshc: item {total + r.Index} (id '{chunk[r.Index].Id}') refused: {e.Message.Replace($"items[{r.Index}]", "vector", StringComparison.Ordinal)}");
+                    Console.Error.WriteLine($"lshc: item {total + r.Index} (id '{chunk[r.Index].Id}') refused: {e.Message.Replace($"items[{r.Index}].", string.Empty, StringComparison.Ordinal)}");
                 }
                 else if (r.Verdict!.Kind == VerdictKind.Duplicate)
                 {

@@ -1,0 +1,110 @@
+namespace LshCluster.Cli.Tests;
+
+/// <summary>The engine commands through the real lshc process, as scripts use them.</summary>
+public sealed class EngineCommandTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("lshc-cli-").FullName;
+
+    private string Store => $"sqlite:{Path.Combine(_directory, "cli.db")}";
+
+    [Fact]
+    public void Bad_items_are_reported_with_field_and_reason_while_the_good_ones_go_in()
+    {
+        Create(dim: 4);
+        var input = string.Join('\n',
+            """{"id":"ok1","vector":[1,0,0,0]}""",
+            """{"id":"bad-dim","vector":[1,0,0]}""",
+            """{"id":"zero","vector":[0,0,0,0]}""",
+            """{"id":"","vector":[0,1,0,0]}""",
+            """{"id":"inf","vector":[1e39,0,0,0]}""",
+            $$"""{"id":"{{new string('x', 300)}}","vector":[0,1,0,0]}""",
+            """{"id":"ok2","vector":[0,0,1,0]}""");
+
+        var (code, output, error) = Lshc.Run(input, "ingest", "--store", Store, "-");
+
+        Assert.Equal(3, code);
+        Assert.Contains("ingested 2 vectors", output, StringComparison.Ordinal);
+        Assert.Contains("item 1 (id 'bad-dim') refused: vector: expected 4 values, got 3", error, StringComparison.Ordinal);
+        Assert.Contains("item 2 (id 'zero') refused: vector is all zeros", error, StringComparison.Ordinal);
+        Assert.Contains("item 3 (id '') refused: id is empty", error, StringComparison.Ordinal);
+        Assert.Contains("item 4 (id 'inf') refused: vector[0] is +infinity", error, StringComparison.Ordinal);
+        Assert.Contains("refused: id has 300 characters", error, StringComparison.Ordinal);
+        Assert.Contains("vectors 2 ", Lshc.Run(null, "stats", "--store", Store).Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Ingest_query_clusters_and_export_agree_on_a_duplicate_pair()
+    {
+        Create(dim: 4);
+        // a goes in first, on its own: within one batch, which member becomes canonical follows the ids (ADR 0002).
+        var first = Lshc.Run("""{"id":"a","vector":[1,0.01,0,0]}""", "ingest", "--store", Store, "-");
+        var input = """
+            {"id":"b","vector":[1,0.02,0,0]}
+            {"id":"c","vector":[0,0,1,0]}
+            """;
+
+        var ingest = Lshc.Run(input, "ingest", "--store", Store, "-", "--verdicts");
+        var query = Lshc.Run(null, "query", "--store", Store, "--id", "b");
+        var clusters = Lshc.Run(null, "clusters", "--store", Store);
+        var export = Lshc.Run(null, "export", "--store", Store, "--rung", "0.99", "--format", "clusters");
+        var resend = Lshc.Run("""{"id":"b","vector":[0,1,0,0]}""", "ingest", "--store", Store, "-", "--verdicts");
+
+        Assert.Equal(0, first.ExitCode);
+        Assert.Equal(0, ingest.ExitCode);
+        Assert.Contains("\"external_id\":\"b\",", ingest.Out, StringComparison.Ordinal);
+        Assert.Contains("\"kind\":1", ingest.Out, StringComparison.Ordinal);
+        Assert.Contains("\"canonical\":\"a\"", query.Out, StringComparison.Ordinal);
+        Assert.Contains("size      2  canonical a  members a b", clusters.Out, StringComparison.Ordinal);
+        Assert.Equal("a b", export.Out.Trim());
+        Assert.Contains("\"repeated\":true", resend.Out, StringComparison.Ordinal);
+        Assert.Contains("\"canonical\":\"a\"", resend.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_store_string_of_an_unknown_kind_is_refused_naming_the_option()
+    {
+        var (code, _, error) = Lshc.Run(null, "stats", "--store", "mysql:nope");
+
+        Assert.Equal(2, code);
+        Assert.Contains("--store", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_unknown_rung_is_refused_naming_the_rungs()
+    {
+        Create(dim: 4);
+
+        var (code, _, error) = Lshc.Run(null, "clusters", "--store", Store, "--rung", "0.5");
+
+        Assert.Equal(2, code);
+        Assert.Contains("0.5 is not a rung of this cluster; its rungs are 0.99, 0.95", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Demo_on_the_planted_set_reports_throughput_clusters_and_pair_recall()
+    {
+        var (code, output, error) = Lshc.Run(null, "demo", "--synthetic", "--limit", "3000", "--data", Path.Combine(_directory, "demo"));
+
+        Assert.True(code == 0, error);
+        Assert.Contains("vectors/s", output, StringComparison.Ordinal);
+        Assert.Contains("largest clusters at rung 0.99", output, StringComparison.Ordinal);
+        Assert.Matches(@"rung 0\.95: pair recall (0\.99|1\.00)\d*, pair precision 1\.0000", output);
+    }
+
+    private void Create(int dim)
+    {
+        var (code, _, error) = Lshc.Run(null, "create", "--store", Store, "--dim", dim.ToString(System.Globalization.CultureInfo.InvariantCulture), "--rungs", "0.99,0.95", "--shards", "16");
+        Assert.True(code == 0, error);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
