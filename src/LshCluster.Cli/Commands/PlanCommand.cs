@@ -100,14 +100,16 @@ internal static class PlanCommand
         }
         else if (request.Sample is not null)
         {
-            Console.WriteLine(string.Create(inv, $"  centring               off (|mu| = {plan.CenterNorm:F3}: the sample is nearly isotropic)"));
+            Console.WriteLine(plan.Options.Any(o => o.Centred)
+                ? string.Create(inv, $"  centring               off (|mu| = {plan.CenterNorm:F3}; weighed, and uncentred hashing is cheaper for this sample)")
+                : string.Create(inv, $"  centring               off (|mu| = {plan.CenterNorm:F3}: the sample is nearly isotropic)"));
         }
 
         Console.WriteLine();
-        Console.WriteLine("  alternatives (cheapest first):   k    L    T   recall   candidates   est. cost/insert");
+        Console.WriteLine("  alternatives (cheapest first):   k    L    T   recall   candidates   est. cost/insert   centred");
         foreach (var o in plan.Options.Take(8))
         {
-            Console.WriteLine(string.Create(inv, $"                                 {o.HashesPerTable,3} {o.Tables,4} {o.Probes,4}   {o.PredictedRecall:F4}   {o.CandidatesPerInsert,10:G4}   {o.CostNanoseconds / 1000,8:F1} µs"));
+            Console.WriteLine(string.Create(inv, $"                                 {o.HashesPerTable,3} {o.Tables,4} {o.Probes,4}   {o.PredictedRecall:F4}   {o.CandidatesPerInsert,10:G4}   {o.CostNanoseconds / 1000,8:F1} µs   {(o.Centred ? "yes" : "no")}"));
         }
     }
 }

@@ -142,9 +142,25 @@ public sealed class LshHasher
     /// 128 sign bits of dedicated rotations of <c>x/|x|</c> (never centred, so the Hamming distance estimates the
     /// true angle).
     /// </summary>
+    public Sketch128 ComputeSketch(ReadOnlySpan<float> vector) => ComputeSketch(vector, default);
+
+    /// <summary>The length of the projection <see cref="ComputeSketch(ReadOnlySpan{float}, Span{float})"/> writes: min(64, d′).</summary>
+    public int ProjectionLength => Math.Min(64, _padded);
+
+    /// <summary>
+    /// The 128-bit sketch, and in <paramref name="projection"/> (empty, or <see cref="ProjectionLength"/> values) the
+    /// first coordinates of the sketch's first rotation of <c>x/|x|</c>: a Johnson–Lindenstrauss projection whose
+    /// cosine estimates the true one with a standard deviation of about (1 − c²)/√m, tight near duplicates, so a
+    /// verifier can reject far candidates without touching their full vectors.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public Sketch128 ComputeSketch(ReadOnlySpan<float> vector)
+    public Sketch128 ComputeSketch(ReadOnlySpan<float> vector, Span<float> projection)
     {
+        if (!projection.IsEmpty && projection.Length != ProjectionLength)
+        {
+            throw new ArgumentException($"projection must hold {ProjectionLength} values; got {projection.Length}", nameof(projection));
+        }
+
         float[]? rented = null;
         var scratch = _padded * 2 <= StackFloats
             ? Align64(stackalloc float[(_padded * 2) + 16])
@@ -159,6 +175,10 @@ public sealed class LshHasher
             for (var r = 0; filled < SketchBits; r++)
             {
                 Rotate(x, y, _sketchSigns.AsSpan(r * 3 * _words, 3 * _words));
+                if (r == 0 && !projection.IsEmpty)
+                {
+                    y[..projection.Length].CopyTo(projection);
+                }
                 var take = Math.Min(_padded, SketchBits - filled);
                 bits |= (UInt128)SignBits(y[..Math.Min(take, 64)]) << filled;
                 if (take > 64)

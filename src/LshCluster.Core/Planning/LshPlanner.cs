@@ -13,12 +13,14 @@ namespace LshCluster.Core.Planning;
 /// </summary>
 public static class LshPlanner
 {
-    // Cost model, nanoseconds on one core (rough figures from this machine type; only their ratios matter).
-    private const double NsPerHadamardElementStage = 0.012;
+    // Cost model, nanoseconds on one core, measured on this machine type in the engine (docs/planner.md): a 1024-point
+    // transform with its sign diagonal ~250 ns; a candidate ~300 ns at d = 784 (bucket walk, projection screen,
+    // and cache misses dominate, not the arithmetic).
+    private const double NsPerHadamardElementStage = 0.024;
     private const double NsPerProbe = 200;
     private const double NsPerStoredEntry = 150;
-    private const double NsPerCandidateBase = 150;
-    private const double NsPerCandidateValue = 0.1;
+    private const double NsPerCandidateBase = 250;
+    private const double NsPerCandidateValue = 0.06;
 
     private const int MonteCarloPairs = 400;
     private const int MonteCarloTables = 48;
@@ -36,12 +38,37 @@ public static class LshPlanner
         var d = request.Dimension;
         var padded = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(2, d));
 
-        var (center, centerNorm) = CenterOf(request);
-        var nearCosines = NearDuplicateCosines(request, center);
-        var unrelatedCosines = UnrelatedCosines(request, center);
-        var effective = Median(nearCosines);
+        var (mean, centerNorm) = CenterOf(request);
 
+        // With an anisotropic sample, weigh both: centring spreads the buckets (fewer candidates) but lowers the
+        // near-duplicates' similarity (more tables). Which is cheaper depends on the data.
         var options = new List<PlanOption>();
+        var effectiveOf = new Dictionary<bool, double>();
+        foreach (var center in mean is null ? [null] : new[] { mean, null })
+        {
+            var nearCosines = NearDuplicateCosines(request, center);
+            var unrelatedCosines = UnrelatedCosines(request, center);
+            var effective = Median(nearCosines);
+            effectiveOf[center is not null] = effective;
+            AddOptions(request, d, padded, nearCosines, unrelatedCosines, effective, center is not null, options);
+        }
+
+        if (options.Count == 0)
+        {
+            throw new InvalidOperationException(
+                $"no configuration with at most {LshScheme.MaxTables} tables reaches recall {request.Recall} at cosine {request.Threshold}; lower the recall or the threshold");
+        }
+
+        options.Sort((a, b) => a.CostNanoseconds.CompareTo(b.CostNanoseconds));
+        var chosen = options[0];
+        var rungs = request.Rungs ?? [(float)request.Threshold];
+        var scheme = new LshScheme(request.Family, d, chosen.HashesPerTable, chosen.Tables, request.Seed, rungs,
+            request.ShardCount, chosen.Probes, center: chosen.Centred ? mean : null);
+        return new LshPlan(scheme, chosen, options, centerNorm, effectiveOf[chosen.Centred]);
+    }
+
+    private static void AddOptions(PlanRequest request, int d, int padded, double[] nearCosines, double[] unrelatedCosines, double effective, bool centred, List<PlanOption> options)
+    {
         var ks = request.Family == LshFamily.CrossPolytope ? Enumerable.Range(1, 4) : Enumerable.Range(1, 24);
         foreach (var k in ks)
         {
@@ -67,22 +94,9 @@ public static class LshPlanner
                     + (tables * t * NsPerProbe)
                     + (tables * NsPerStoredEntry)
                     + (candidates * (NsPerCandidateBase + (NsPerCandidateValue * d)));
-                options.Add(new PlanOption(k, tables, t, q.Average(), recall, candidates, cost));
+                options.Add(new PlanOption(k, tables, t, q.Average(), recall, candidates, cost, centred));
             }
         }
-
-        if (options.Count == 0)
-        {
-            throw new InvalidOperationException(
-                $"no configuration with at most {LshScheme.MaxTables} tables reaches recall {request.Recall} at cosine {request.Threshold}; lower the recall or the threshold");
-        }
-
-        options.Sort((a, b) => a.CostNanoseconds.CompareTo(b.CostNanoseconds));
-        var chosen = options[0];
-        var rungs = request.Rungs ?? [(float)request.Threshold];
-        var scheme = new LshScheme(request.Family, d, chosen.HashesPerTable, chosen.Tables, request.Seed, rungs,
-            request.ShardCount, chosen.Probes, center: center);
-        return new LshPlan(scheme, chosen, options, centerNorm, effective);
     }
 
     /// <summary>The chance that at least one of <paramref name="tables"/> independent tables hits: 1 − (1 − q)^L.</summary>

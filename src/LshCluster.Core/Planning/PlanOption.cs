@@ -8,6 +8,7 @@ namespace LshCluster.Core.Planning;
 /// <param name="PredictedRecall">Chance that at least one of the L tables finds a pair at the threshold.</param>
 /// <param name="CandidatesPerInsert">Expected unrelated vectors met per insert at the planned collection size.</param>
 /// <param name="CostNanoseconds">The cost model's estimate of work per insert.</param>
+/// <param name="Centred">Whether hashing centres the vectors (x/|x| − μ) in this configuration.</param>
 public sealed record PlanOption(
     int HashesPerTable,
     int Tables,
@@ -15,4 +16,5 @@ public sealed record PlanOption(
     double TableHitProbability,
     double PredictedRecall,
     double CandidatesPerInsert,
-    double CostNanoseconds);
+    double CostNanoseconds,
+    bool Centred = false);

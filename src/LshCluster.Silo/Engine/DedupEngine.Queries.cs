@@ -155,7 +155,8 @@ public sealed partial class DedupEngine
             _hasher.ComputeBucketKeys(vector, keys);
         }
 
-        var sketch = _hasher.ComputeSketch(vector);
+        var projection = new float[_hasher.ProjectionLength];
+        var sketch = _hasher.ComputeSketch(vector, projection);
         var threshold = minCosine ?? Scheme.LowestRung;
         var maxHamming = SketchThreshold(threshold);
         var operations = new Dictionary<int, List<BucketOperation>>();
@@ -171,8 +172,8 @@ public sealed partial class DedupEngine
         var checks = candidates.GroupBy(VectorId.HomeShard).ToList();
         var edges = await Task.WhenAll(checks.Select(g =>
         {
-            var list = g.Select(id => new Verification(0, -1, vector, norm, id)).ToList();
-            return _mailboxes[g.Key].Post(() => _shards[g.Key].Verify(list, threshold), deadline);
+            var list = g.Select(id => new Verification(0, -1, vector, norm, projection, id)).ToList();
+            return _mailboxes[g.Key].Post(() => _shards[g.Key].Verify(list, threshold, ProjectionScreen(threshold, projection.Length)), deadline);
         })).ConfigureAwait(false);
         var result = new List<Neighbour>();
         foreach (var e in edges.SelectMany(x => x).OrderByDescending(e => e.Cosine).ThenBy(e => e.OtherId).Take(limit))

@@ -25,6 +25,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     private readonly GroupCommitter _committer;
     private readonly float[] _rungs;
     private readonly int _maxHamming;
+    private readonly float _screen;
     private volatile Exception? _fault;
 
     private DedupEngine(IDedupStore store, LshScheme scheme, DedupEngineOptions options, Shard[] shards)
@@ -36,6 +37,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         _shards = shards;
         _rungs = [.. scheme.Rungs];
         _maxHamming = SketchThreshold(scheme.LowestRung);
+        _screen = ProjectionScreen(scheme.LowestRung, _hasher.ProjectionLength);
         _mailboxes = [.. shards.Select(s => new Mailbox($"shard {s.Index}", options.MailboxCapacity, options.Time))];
         _committer = new GroupCommitter(store, options.GroupCommitMaxVectors);
     }
@@ -127,11 +129,13 @@ public sealed partial class DedupEngine : IAsyncDisposable
         var probeKeys = probes > 1 ? new ulong[valid.Count * tables * probes] : [];
         var sketches = new Sketch128[valid.Count];
         var norms = new float[valid.Count];
+        var projections = new float[valid.Count][];
         Parallel.For(0, valid.Count, new ParallelOptions { CancellationToken = cancellationToken }, j =>
         {
             var values = items[valid[j]].Values;
             _hasher.Hash(values, keys.AsSpan(j * tables, tables), default, probes > 1 ? probeKeys.AsSpan(j * tables * probes, tables * probes) : default);
-            sketches[j] = _hasher.ComputeSketch(values);
+            projections[j] = new float[_hasher.ProjectionLength];
+            sketches[j] = _hasher.ComputeSketch(values, projections[j]);
             norms[j] = VectorMath.SquaredNorm(values);
         });
 
@@ -140,7 +144,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         var isNew = new bool[valid.Count];
         await ForEachShard(valid.Count, j => Scheme.HomeShard(items[valid[j]].ExternalId), (shard, js) =>
         {
-            var registrations = js.Select(j => new Registration(items[valid[j]].ExternalId, items[valid[j]].Values, norms[j])).ToArray();
+            var registrations = js.Select(j => new Registration(items[valid[j]].ExternalId, items[valid[j]].Values, norms[j], projections[j])).ToArray();
             return _mailboxes[shard].Post(() =>
             {
                 var found = _shards[shard].Register(registrations, out var fresh);
@@ -233,13 +237,13 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
             foreach (var other in set)
             {
-                Add(checks, VectorId.HomeShard(other), new Verification(j, records[j].Id, records[j].Values, records[j].SquaredNorm, other));
+                Add(checks, VectorId.HomeShard(other), new Verification(j, records[j].Id, records[j].Values, records[j].SquaredNorm, records[j].Projection, other));
             }
         }
 
         var lowest = Scheme.LowestRung;
         var verified = await Task.WhenAll(checks.Select(pair =>
-            _mailboxes[pair.Key].Post(() => _shards[pair.Key].Verify(pair.Value, lowest), deadline))).ConfigureAwait(false);
+            _mailboxes[pair.Key].Post(() => _shards[pair.Key].Verify(pair.Value, lowest, _screen), deadline))).ConfigureAwait(false);
         var edgesOf = new List<FoundEdge>?[records.Length];
         var edges = new List<VerifiedEdge>();
         foreach (var list in verified)
@@ -482,6 +486,13 @@ public sealed partial class DedupEngine : IAsyncDisposable
         return (int)Math.Min(128, Math.Ceiling((128 * p) + (6 * Math.Sqrt(128 * p * (1 - p)))));
     }
 
+    /// <summary>
+    /// The projected cosine below which a candidate cannot reach <paramref name="lowestRung"/>: the rung minus seven
+    /// standard deviations of the projection's estimate there, (1 − τ²)/√m, and a little for rounding.
+    /// </summary>
+    internal static float ProjectionScreen(float lowestRung, int projectionLength) =>
+        (float)(lowestRung - (7 * (1 - ((double)lowestRung * lowestRung)) / Math.Sqrt(projectionLength)) - 0.002);
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
@@ -497,9 +508,12 @@ public sealed partial class DedupEngine : IAsyncDisposable
     private static async Task LoadAsync(IDedupStore store, LshScheme scheme, Shard[] shards, CancellationToken cancellationToken)
     {
         var known = new HashSet<long>();
+        var hasher = new LshHasher(scheme);
         await foreach (var v in store.ReadVectorsAsync(cancellationToken).ConfigureAwait(false))
         {
-            var record = new HomeRecord(v.VectorId, v.ExternalId, v.Values, VectorMath.SquaredNorm(v.Values), v.InsertedAt);
+            var projection = new float[hasher.ProjectionLength];
+            hasher.ComputeSketch(v.Values, projection);
+            var record = new HomeRecord(v.VectorId, v.ExternalId, v.Values, VectorMath.SquaredNorm(v.Values), projection, v.InsertedAt);
             record.Acknowledge(v.Verdict);
             shards[VectorId.HomeShard(v.VectorId)].LoadRecord(record);
             for (var t = 0; t < v.BucketKeys.Length; t++)

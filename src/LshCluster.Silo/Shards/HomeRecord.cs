@@ -6,7 +6,7 @@ namespace LshCluster.Silo.Shards;
 /// A vector at its home shard: the values (stored once in the cluster), the squared norm used by every cosine, and
 /// the verdict — pending until the insert that registered it has committed.
 /// </summary>
-internal sealed class HomeRecord(long id, string externalId, float[] values, float squaredNorm, DateTimeOffset insertedAt)
+internal sealed class HomeRecord(long id, string externalId, float[] values, float squaredNorm, float[] projection, DateTimeOffset insertedAt)
 {
     private readonly TaskCompletionSource<StoredVerdict> _verdict = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -17,6 +17,11 @@ internal sealed class HomeRecord(long id, string externalId, float[] values, flo
     public float[] Values { get; } = values;
 
     public float SquaredNorm { get; } = squaredNorm;
+
+    /// <summary>A short random projection (see LshHasher.ComputeSketch) that screens candidates cheaply.</summary>
+    public float[] Projection { get; } = projection;
+
+    public float ProjectionSquaredNorm { get; } = Core.Kernels.VectorMath.SquaredNorm(projection);
 
     public DateTimeOffset InsertedAt { get; } = insertedAt;
 

@@ -56,7 +56,7 @@ internal sealed class Shard
                 continue;
             }
 
-            var record = new HomeRecord(_ids.Next(), item.ExternalId, item.Values, item.SquaredNorm, now);
+            var record = new HomeRecord(_ids.Next(), item.ExternalId, item.Values, item.SquaredNorm, item.Projection, now);
             _byExternalId.Add(item.ExternalId, record);
             _byId.Add(record.Id, record);
             records[i] = record;
@@ -94,13 +94,30 @@ internal sealed class Shard
         return found;
     }
 
-    /// <summary>Exact cosines between new vectors and candidates homed here; keeps those at or above <paramref name="lowestRung"/>.</summary>
-    public List<FoundEdge> Verify(IReadOnlyList<Verification> checks, float lowestRung)
+    /// <summary>
+    /// Exact cosines between new vectors and candidates homed here; keeps those at or above <paramref name="lowestRung"/>.
+    /// A candidate whose projected cosine is below <paramref name="screen"/> is rejected without reading its vector.
+    /// </summary>
+    public List<FoundEdge> Verify(IReadOnlyList<Verification> checks, float lowestRung, float screen)
     {
         var edges = new List<FoundEdge>();
+        var newProjectionNorm = float.NaN;
+        float[]? lastProjection = null;
         foreach (var check in checks)
         {
             if (!_byId.TryGetValue(check.CandidateId, out var candidate))
+            {
+                continue;
+            }
+
+            if (!ReferenceEquals(lastProjection, check.Projection))
+            {
+                lastProjection = check.Projection;
+                newProjectionNorm = VectorMath.SquaredNorm(check.Projection);
+            }
+
+            var estimate = VectorMath.Cosine(VectorMath.Dot(check.Projection, candidate.Projection), newProjectionNorm, candidate.ProjectionSquaredNorm);
+            if (estimate < screen)
             {
                 continue;
             }
@@ -199,7 +216,7 @@ internal sealed class Shard
 }
 
 /// <summary>A vector to register at its home.</summary>
-internal readonly record struct Registration(string ExternalId, float[] Values, float SquaredNorm);
+internal readonly record struct Registration(string ExternalId, float[] Values, float SquaredNorm, float[] Projection);
 
 /// <summary>A bucket lookup (collect candidates) or insert for the vector at <c>Item</c> of a batch.</summary>
 internal readonly record struct BucketOperation(int Item, long VectorId, ulong Key, ulong SketchLow, ulong SketchHigh, bool Insert);
@@ -208,7 +225,7 @@ internal readonly record struct BucketOperation(int Item, long VectorId, ulong K
 internal readonly record struct Candidate(int Item, long CandidateId);
 
 /// <summary>An exact-cosine check between a new vector and a candidate homed at the shard.</summary>
-internal readonly record struct Verification(int Item, long VectorId, float[] Values, float SquaredNorm, long CandidateId);
+internal readonly record struct Verification(int Item, long VectorId, float[] Values, float SquaredNorm, float[] Projection, long CandidateId);
 
 /// <summary>A verified edge found for the vector at <c>Item</c> of a batch.</summary>
 internal readonly record struct FoundEdge(int Item, long VectorId, long OtherId, float Cosine);

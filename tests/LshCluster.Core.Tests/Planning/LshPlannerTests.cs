@@ -66,6 +66,8 @@ public class LshPlannerTests
         Assert.NotNull(plan.Scheme.Center);
         Assert.True(plan.CenterNorm > 0.5, $"|mu| = {plan.CenterNorm}");
         Assert.True(plan.EffectiveThreshold < 0.95, $"centring should lower the near-duplicates' similarity; got {plan.EffectiveThreshold}");
+        Assert.Contains(plan.Options, o => !o.Centred);
+        Assert.True(plan.Chosen.CostNanoseconds <= plan.Options.Where(o => !o.Centred).Min(o => o.CostNanoseconds), "the cheapest configuration wins");
     }
 
     [Theory]
