@@ -11,6 +11,7 @@ var root = new RootCommand("lshc — LshCluster: near-duplicate detection for em
     QueryCommands.Clusters(),
     QueryCommands.Stats(),
     QueryCommands.Export(),
+    BenchCommand.Create(),
     PlanCommand.Create(),
     CodesCommand.Create(),
 };

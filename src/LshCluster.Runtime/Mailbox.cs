@@ -67,6 +67,34 @@ public sealed class Mailbox : IAsyncDisposable
         return item.Task;
     }
 
+    /// <summary>
+    /// Queues <paramref name="turn"/>, waiting for room when the mailbox is full, and returns its result once it has
+    /// run. For the messages a request sends after its first one was accepted: failing them would waste the work
+    /// already done, and waiting cannot deadlock because turns never wait for other actors.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The mailbox is shut down.</exception>
+    public async Task<T> SendAsync<T>(Func<T> turn, DateTimeOffset deadline, CancellationToken cancellationToken = default)
+    {
+        var item = new Turn<T>(turn, deadline);
+        Interlocked.Increment(ref _depth);
+        try
+        {
+            await _channel.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ChannelClosedException or OperationCanceledException)
+        {
+            Interlocked.Decrement(ref _depth);
+            if (e is OperationCanceledException)
+            {
+                throw;
+            }
+
+            throw new ObjectDisposedException(Name, $"{Name} is shut down");
+        }
+
+        return await item.Task.ConfigureAwait(false);
+    }
+
     /// <summary>Stops taking messages, lets the queued ones run, and waits for the loop to end.</summary>
     public async ValueTask DisposeAsync()
     {

@@ -44,15 +44,18 @@ internal static class IngestCommand
 
         var clock = Stopwatch.StartNew();
         int total = 0, duplicates = 0, refused = 0;
-        foreach (var chunk in records.Chunk(batchSize))
+
+        // Two batches in flight: while one waits for its shards and its commit, the next is being hashed.
+        var inFlight = new Queue<(VectorRecord[] Chunk, int Offset, Task<IReadOnlyList<InsertResult>> Results)>();
+        async Task ReportOldestAsync()
         {
-            var results = await engine.InsertAsync([.. chunk.Select(r => new VectorInput(r.Id, r.Values))], cancel);
-            foreach (var r in results)
+            var (chunk, offset, pending) = inFlight.Dequeue();
+            foreach (var r in await pending)
             {
                 if (r.Error is { } e)
                 {
                     refused++;
-                    Console.Error.WriteLine($"lshc: item {total + r.Index} (id '{chunk[r.Index].Id}') refused: {e.Message.Replace($"items[{r.Index}].", string.Empty, StringComparison.Ordinal)}");
+                    Console.Error.WriteLine($"lshc: item {offset + r.Index} (id '{chunk[r.Index].Id}') refused: {e.Message.Replace($"items[{r.Index}].", string.Empty, StringComparison.Ordinal)}");
                 }
                 else if (r.Verdict!.Kind == VerdictKind.Duplicate)
                 {
@@ -70,8 +73,21 @@ internal static class IngestCommand
                 // A verdict line is a promise that the vector is durable: let it reach the reader now.
                 Console.Out.Flush();
             }
+        }
 
+        foreach (var chunk in records.Chunk(batchSize))
+        {
+            inFlight.Enqueue((chunk, total, engine.InsertAsync([.. chunk.Select(r => new VectorInput(r.Id, r.Values))], cancel)));
             total += chunk.Length;
+            if (inFlight.Count == 2)
+            {
+                await ReportOldestAsync();
+            }
+        }
+
+        while (inFlight.Count > 0)
+        {
+            await ReportOldestAsync();
         }
 
         return (total, duplicates, refused, clock.Elapsed);

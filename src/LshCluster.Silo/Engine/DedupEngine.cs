@@ -142,21 +142,31 @@ public sealed partial class DedupEngine : IAsyncDisposable
         // 1. Register at the home shards.
         var records = new HomeRecord[valid.Count];
         var isNew = new bool[valid.Count];
-        await ForEachShard(valid.Count, j => Scheme.HomeShard(items[valid[j]].ExternalId), (shard, js) =>
+        try
         {
-            var registrations = js.Select(j => new Registration(items[valid[j]].ExternalId, items[valid[j]].Values, norms[j], projections[j])).ToArray();
-            return _mailboxes[shard].Post(() =>
+            await ForEachShard(valid.Count, j => Scheme.HomeShard(items[valid[j]].ExternalId), (shard, js) =>
             {
-                var found = _shards[shard].Register(registrations, out var fresh);
-                for (var n = 0; n < js.Count; n++)
+                var registrations = js.Select(j => new Registration(items[valid[j]].ExternalId, items[valid[j]].Values, norms[j], projections[j])).ToArray();
+                return _mailboxes[shard].Post(() =>
                 {
-                    records[js[n]] = found[n];
-                    isNew[js[n]] = fresh[n];
-                }
+                    var found = _shards[shard].Register(registrations, out var fresh);
+                    for (var n = 0; n < js.Count; n++)
+                    {
+                        records[js[n]] = found[n];
+                        isNew[js[n]] = fresh[n];
+                    }
 
-                return true;
-            }, deadline);
-        }).ConfigureAwait(false);
+                    return true;
+                }, deadline);
+            }).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // A shard refused (overloaded) after others registered their part: take those back so that nothing of
+            // the batch stays half-registered, then report the refusal.
+            await ForgetAsync(Enumerable.Range(0, valid.Count).Where(j => isNew[j]).Select(j => records[j].Id), e).ConfigureAwait(false);
+            throw;
+        }
 
         var fresh = Enumerable.Range(0, valid.Count).Where(j => isNew[j]).ToList();
         try
@@ -217,7 +227,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
         var candidates = new HashSet<long>[records.Length];
         var gathered = await Task.WhenAll(operations.Select(pair =>
-            _mailboxes[pair.Key].Post(() => _shards[pair.Key].RunBucketOperations(pair.Value, _maxHamming), deadline))).ConfigureAwait(false);
+            _mailboxes[pair.Key].SendAsync(() => _shards[pair.Key].RunBucketOperations(pair.Value, _maxHamming), deadline, cancellationToken))).ConfigureAwait(false);
         foreach (var list in gathered)
         {
             foreach (var c in list)
@@ -243,7 +253,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
         var lowest = Scheme.LowestRung;
         var verified = await Task.WhenAll(checks.Select(pair =>
-            _mailboxes[pair.Key].Post(() => _shards[pair.Key].Verify(pair.Value, lowest, _screen), deadline))).ConfigureAwait(false);
+            _mailboxes[pair.Key].SendAsync(() => _shards[pair.Key].Verify(pair.Value, lowest, _screen), deadline, cancellationToken))).ConfigureAwait(false);
         var edgesOf = new List<FoundEdge>?[records.Length];
         var edges = new List<VerifiedEdge>();
         foreach (var list in verified)
@@ -255,8 +265,9 @@ public sealed partial class DedupEngine : IAsyncDisposable
             }
         }
 
-        // 4. Union at every rung each edge reaches, then each vector's verdict from its best match.
-        await Task.WhenAll(edges.Select(e => UnionAllRungsAsync(e, deadline))).ConfigureAwait(false);
+        // 4. Union at every rung each edge reaches — only the edges of a spanning forest of this batch's edges, since
+        // the others join vectors already joined — then each vector's verdict from its best match.
+        await Task.WhenAll(SpanningEdges(edges).Select(u => UnionAsync(u.A, u.B, u.Rung, deadline))).ConfigureAwait(false);
         var verdicts = new StoredVerdict[records.Length];
         await Task.WhenAll(fresh.Select(async j =>
         {
@@ -307,6 +318,29 @@ public sealed partial class DedupEngine : IAsyncDisposable
     }
 
     /// <summary>
+    /// Per rung, the edges of a spanning forest of <paramref name="edges"/>: the components are the same, and a dense
+    /// batch (many duplicates of one cluster) sends one union per vector instead of one per edge.
+    /// </summary>
+    private List<(long A, long B, int Rung)> SpanningEdges(List<VerifiedEdge> edges)
+    {
+        var unions = new List<(long, long, int)>();
+        for (var r = 0; r < _rungs.Length; r++)
+        {
+            var local = new UnionFind();
+            foreach (var e in edges)
+            {
+                if (e.Cosine >= _rungs[r] && local.Find(e.A) != local.Find(e.B))
+                {
+                    local.Union(e.A, e.B);
+                    unions.Add((e.A, e.B, r));
+                }
+            }
+        }
+
+        return unions;
+    }
+
+    /// <summary>
     /// The compare-and-set union of DESIGN.md section 4: find both roots; link the larger-id root under the smaller
     /// only if it is still a root; retry if another union got there first.
     /// </summary>
@@ -323,7 +357,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
             var (child, parent) = ra > rb ? (ra, rb) : (rb, ra);
             var home = VectorId.HomeShard(child);
-            if (await _mailboxes[home].Post(() => _shards[home].Link(child, parent, rung), deadline).ConfigureAwait(false))
+            if (await _mailboxes[home].SendAsync(() => _shards[home].Link(child, parent, rung), deadline).ConfigureAwait(false))
             {
                 return;
             }
@@ -344,7 +378,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         {
             var home = VectorId.HomeShard(node);
             var current = node;
-            var (next, isRoot) = await _mailboxes[home].Post(() => _shards[home].Ascend(current, rung), deadline).ConfigureAwait(false);
+            var (next, isRoot) = await _mailboxes[home].SendAsync(() => _shards[home].Ascend(current, rung), deadline).ConfigureAwait(false);
             if (isRoot)
             {
                 return next;
@@ -374,7 +408,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
             return null;
         }
 
-        return await _mailboxes[home].Post(() => _shards[home].Find(id)?.ExternalId, deadline).ConfigureAwait(false);
+        return await _mailboxes[home].SendAsync(() => _shards[home].Find(id)?.ExternalId, deadline).ConfigureAwait(false);
     }
 
     private int RungIndex(float cosine)
@@ -397,13 +431,13 @@ public sealed partial class DedupEngine : IAsyncDisposable
             var list = group.ToList();
             try
             {
-                await _mailboxes[group.Key].Post(() =>
+                await _mailboxes[group.Key].SendAsync(() =>
                 {
                     _shards[group.Key].Unregister(list, error);
                     return true;
                 }, DateTimeOffset.MaxValue).ConfigureAwait(false);
             }
-            catch (OverloadedException)
+            catch (ObjectDisposedException)
             {
                 _fault ??= error;
             }
@@ -473,7 +507,9 @@ public sealed partial class DedupEngine : IAsyncDisposable
             Add(groups, shardOf(j), j);
         }
 
-        await Task.WhenAll(groups.Select(g => send(g.Key, g.Value))).ConfigureAwait(false);
+        // Each send runs inside its own task, so that one refusal still lets every other shard answer before the
+        // caller sees the error.
+        await Task.WhenAll(groups.Select(async g => await send(g.Key, g.Value).ConfigureAwait(false))).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -1,0 +1,182 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using LshCluster.Cli.IO;
+using LshCluster.Core.Evaluation;
+using LshCluster.Core.Hashing;
+using LshCluster.Core.Vectors;
+using LshCluster.Silo.Engine;
+using LshCluster.Storage;
+
+namespace LshCluster.Cli.Commands;
+
+/// <summary>
+/// <c>lshc bench</c>: the end-to-end figures of docs/benchmarks.md — durable ingest throughput with the recall reached
+/// in the same run, near-duplicate query latency, and resident memory per stored vector.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create() => new("bench", "End-to-end benchmarks (see docs/benchmarks.md)") { Ingest(), Query(), Memory() };
+
+    private static Command Ingest()
+    {
+        var store = new Option<string?>("--store") { Description = "Empty store to create the cluster in (default: a fresh SQLite file in a temp directory)" };
+        var limit = new Option<int>("--limit") { Description = "Vectors to ingest", DefaultValueFactory = _ => 70_000 };
+        var synthetic = new Option<bool>("--synthetic") { Description = "The planted set (d = 384) instead of Fashion-MNIST" };
+        var recall = new Option<double>("--recall") { Description = "Planned per-pair recall at the lowest rung", DefaultValueFactory = _ => 0.999 };
+        var check = new Option<bool>("--check-recall") { Description = "Also run the exact brute force and print pair recall and precision" };
+        var command = new Command("ingest", "Durable ingest throughput (acknowledged after commit) on Fashion-MNIST or the planted set") { store, limit, synthetic, recall, check };
+        command.SetAction(async (parse, cancel) =>
+        {
+            var vectors = Dataset(parse.GetValue(synthetic), parse.GetValue(limit));
+            float[] rungs = vectors[0].Length == 784 ? [0.99f, 0.98f] : [0.99f, 0.98f, 0.95f];
+            var target = parse.GetValue(store) ?? $"sqlite:{Path.Combine(Directory.CreateTempSubdirectory("lshc-bench-").FullName, "bench.db")}";
+            var scheme = CreateCommand.Plan(vectors[0].Length, rungs, parse.GetValue(recall), 1024, 1, [.. vectors.Take(2000)]);
+            await DedupEngine.CreateAsync(DedupStores.Open(target), scheme, cancel);
+            await using var engine = await DedupEngine.OpenAsync(DedupStores.Open(target), cancellationToken: cancel);
+            var records = vectors.Select((v, i) => new VectorRecord(i.ToString(CultureInfo.InvariantCulture), v));
+            var (total, duplicates, refused, elapsed) = await IngestCommand.RunAsync(engine, records, 5000, cancel);
+            Console.WriteLine($"scheme: {scheme}");
+            Console.WriteLine($"store: {DedupStores.Open(target).Description}");
+            Console.WriteLine($"ingest: {total - refused:N0} vectors durable in {elapsed.TotalSeconds:F2} s = {(total - refused) / elapsed.TotalSeconds:N0} vectors/s; {duplicates:N0} duplicates; {engine.Commits:N0} commits");
+            if (parse.GetValue(check))
+            {
+                await PrintRecallAsync(engine, vectors, rungs);
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Query()
+    {
+        var count = new Option<int>("--vectors") { Description = "Stored synthetic vectors", DefaultValueFactory = _ => 1_000_000 };
+        var dim = new Option<int>("--dim") { Description = "Dimension", DefaultValueFactory = _ => 256 };
+        var queries = new Option<int>("--queries") { Description = "Queries, each a near-duplicate (cos 0.9) of a stored vector", DefaultValueFactory = _ => 2000 };
+        var command = new Command("query", "Near-duplicate query latency without insert, one thread, on random unit vectors") { count, dim, queries };
+        command.SetAction(async (parse, cancel) =>
+        {
+            var n = parse.GetValue(count);
+            var d = parse.GetValue(dim);
+            var rng = new SplitMix64(99);
+            var scheme = CreateCommand.Plan(d, [0.9f], 0.99, 1024, 1, null);
+            var path = Path.Combine(Directory.CreateTempSubdirectory("lshc-bench-").FullName, "query.db");
+            await DedupEngine.CreateAsync(DedupStores.Open($"sqlite:{path}"), scheme, cancel);
+            await using var engine = await DedupEngine.OpenAsync(DedupStores.Open($"sqlite:{path}"), cancellationToken: cancel);
+            var stored = new List<float[]>();
+            var clock = Stopwatch.StartNew();
+            for (var start = 0; start < n; start += 10_000)
+            {
+                var batch = new List<VectorInput>();
+                for (var i = start; i < Math.Min(n, start + 10_000); i++)
+                {
+                    var v = new float[d];
+                    SyntheticVectors.RandomUnit(ref rng, v);
+                    batch.Add(new VectorInput(i.ToString(CultureInfo.InvariantCulture), v));
+                    if (stored.Count < parse.GetValue(queries))
+                    {
+                        stored.Add(v);
+                    }
+                }
+
+                await engine.InsertAsync(batch, cancel);
+            }
+
+            Console.WriteLine($"scheme: {scheme}; loaded {n:N0} vectors in {clock.Elapsed.TotalSeconds:F1} s");
+            var probes = stored.Select(v =>
+            {
+                var q = new float[d];
+                SyntheticVectors.NearDuplicate(v, 0.9, ref rng, q);
+                return q;
+            }).ToList();
+            var found = 0;
+            clock.Restart();
+            for (var i = 0; i < probes.Count; i++)
+            {
+                var neighbours = await engine.FindNearDuplicatesAsync(probes[i], 0.9f - 1e-4f);
+                if (neighbours.Any(x => x.ExternalId == i.ToString(CultureInfo.InvariantCulture)))
+                {
+                    found++;
+                }
+            }
+
+            Console.WriteLine($"query: {clock.Elapsed.TotalMicroseconds / probes.Count:F1} µs per query (one caller), recall {(double)found / probes.Count:F4} at cos 0.9");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Memory()
+    {
+        var count = new Option<int>("--vectors") { Description = "Vectors to store", DefaultValueFactory = _ => 70_000 };
+        var tables = new Option<int>("--tables") { Description = "L", DefaultValueFactory = _ => 20 };
+        var command = new Command("memory", "Managed memory per stored vector at d = 784 (Fashion-MNIST, or random vectors when it is absent)") { count, tables };
+        command.SetAction(async (parse, cancel) =>
+        {
+            var vectors = Dataset(false, parse.GetValue(count));
+            var d = vectors[0].Length;
+            var scheme = new LshScheme(LshFamily.CrossPolytope, d, 3, parse.GetValue(tables), 7, [0.98f], 1024);
+            var path = Path.Combine(Directory.CreateTempSubdirectory("lshc-bench-").FullName, "memory.db");
+            await DedupEngine.CreateAsync(DedupStores.Open($"sqlite:{path}"), scheme, cancel);
+            await using (var engine = await DedupEngine.OpenAsync(DedupStores.Open($"sqlite:{path}"), cancellationToken: cancel))
+            {
+                await IngestCommand.RunAsync(engine, vectors.Select((v, i) => new VectorRecord(i.ToString(CultureInfo.InvariantCulture), v)), 5000, cancel);
+            }
+
+            // Measure a freshly loaded engine: what a restarted silo holds, without the ingest's transient garbage.
+            vectors = [];
+            var before = Settle();
+            await using var loaded = await DedupEngine.OpenAsync(DedupStores.Open($"sqlite:{path}"), cancellationToken: cancel);
+            var after = Settle();
+            var stats = await loaded.GetStatsAsync();
+            var perVector = (double)(after - before) / stats.Vectors;
+            Console.WriteLine($"memory: {stats.Vectors:N0} vectors, d = {d}, L = {scheme.Tables}: {perVector:N0} bytes per vector of managed heap = {perVector / (4.0 * d):F2} × 4d");
+            GC.KeepAlive(loaded);
+            return 0;
+        });
+        return command;
+    }
+
+    private static long Settle()
+    {
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
+
+    private static List<float[]> Dataset(bool synthetic, int limit)
+    {
+        var fashion = synthetic ? null : IdxReader.TryReadFashionMnist();
+        return [.. (fashion ?? PlantedSet.Generate(384, limit, seed: 2026)).Take(limit)];
+    }
+
+    /// <summary>Pair recall and precision per rung against one exact brute-force pass at the lowest rung.</summary>
+    internal static async Task PrintRecallAsync(DedupEngine engine, List<float[]> vectors, float[] rungs)
+    {
+        var lowest = ExactNeighbours.Pairs(vectors, rungs[^1]);
+        for (var r = 0; r < rungs.Length; r++)
+        {
+            var rung = rungs[r];
+            var exactLabels = PairMetrics.Components(vectors.Count, lowest.Where(p => p.Cosine >= rung).Select(p => (p.I, p.J)));
+            var labels = new long[vectors.Count];
+            for (var i = 0; i < labels.Length; i++)
+            {
+                labels[i] = -1 - i;
+            }
+
+            var clusters = await engine.ExportClustersAsync(r);
+            for (var c = 0; c < clusters.Count; c++)
+            {
+                foreach (var id in clusters[c])
+                {
+                    labels[int.Parse(id, CultureInfo.InvariantCulture)] = c;
+                }
+            }
+
+            var (recall, precision, exactPairs, clusteredPairs) = PairMetrics.Compute(exactLabels, labels);
+            Console.WriteLine($"rung {StoreOptions.Format(rung)}: pair recall {recall:F4}, pair precision {precision:F4} ({exactPairs:N0} pairs in exact components, {clusteredPairs:N0} in clusters)");
+        }
+    }
+}
