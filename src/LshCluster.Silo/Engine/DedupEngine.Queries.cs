@@ -34,12 +34,12 @@ public sealed partial class DedupEngine
         var deadline = Deadline();
         var home = Scheme.HomeShard(externalId);
         var record = await _mailboxes[home].Post(() => _shards[home].Find(externalId), deadline).ConfigureAwait(false);
-        if (record is null || !record.Verdict.IsCompletedSuccessfully)
+        if (record is null || !record.IsAcknowledged)
         {
             return null;
         }
 
-        return await DescribeAsync(record, record.Verdict.Result, repeated: false, deadline).ConfigureAwait(false);
+        return await DescribeAsync(record, record.AcknowledgedVerdict, repeated: false, deadline).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -549,8 +549,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         {
             var projection = new float[hasher.ProjectionLength];
             hasher.ComputeSketch(v.Values, projection);
-            var record = new HomeRecord(v.VectorId, v.ExternalId, v.Values, VectorMath.SquaredNorm(v.Values), projection, v.InsertedAt);
-            record.Acknowledge(v.Verdict);
+            var record = new HomeRecord(v.VectorId, v.ExternalId, v.Values, VectorMath.SquaredNorm(v.Values), projection, v.InsertedAt, v.Verdict);
             shards[VectorId.HomeShard(v.VectorId)].LoadRecord(record);
             for (var t = 0; t < v.BucketKeys.Length; t++)
             {

@@ -1,34 +1,86 @@
+using LshCluster.Core.Kernels;
 using LshCluster.Storage;
 
 namespace LshCluster.Silo.Shards;
 
 /// <summary>
-/// A vector at its home shard: the values (stored once in the cluster), the squared norm used by every cosine, and
-/// the verdict — pending until the insert that registered it has committed.
+/// A vector at its home shard: the values (stored once in the cluster), the squared norm used by every cosine, the
+/// screening projection, and the verdict — pending until the insert that registered it has committed.
 /// </summary>
-internal sealed class HomeRecord(long id, string externalId, float[] values, float squaredNorm, float[] projection, DateTimeOffset insertedAt)
+internal sealed class HomeRecord
 {
-    private readonly TaskCompletionSource<StoredVerdict> _verdict = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private StoredVerdict _verdict;
+    private volatile bool _acknowledged;
 
-    public long Id { get; } = id;
+    // Only while the verdict is pending: a record costs no completion source once acknowledged or loaded.
+    private volatile TaskCompletionSource<StoredVerdict>? _pending;
 
-    public string ExternalId { get; } = externalId;
+    /// <summary>A record registered now, whose verdict is pending.</summary>
+    public HomeRecord(long id, string externalId, float[] values, float squaredNorm, float[] projection, DateTimeOffset insertedAt)
+        : this(id, externalId, values, squaredNorm, projection, insertedAt, default, acknowledged: false)
+    {
+    }
 
-    public float[] Values { get; } = values;
+    /// <summary>A record loaded from the store, with its stored verdict.</summary>
+    public HomeRecord(long id, string externalId, float[] values, float squaredNorm, float[] projection, DateTimeOffset insertedAt, StoredVerdict verdict)
+        : this(id, externalId, values, squaredNorm, projection, insertedAt, verdict, acknowledged: true)
+    {
+    }
 
-    public float SquaredNorm { get; } = squaredNorm;
+    private HomeRecord(long id, string externalId, float[] values, float squaredNorm, float[] projection, DateTimeOffset insertedAt, StoredVerdict verdict, bool acknowledged)
+    {
+        Id = id;
+        ExternalId = externalId;
+        Values = values;
+        SquaredNorm = squaredNorm;
+        Projection = projection;
+        ProjectionSquaredNorm = VectorMath.SquaredNorm(projection);
+        InsertedAt = insertedAt;
+        _verdict = verdict;
+        _acknowledged = acknowledged;
+        _pending = acknowledged ? null : new TaskCompletionSource<StoredVerdict>(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    public long Id { get; }
+
+    public string ExternalId { get; }
+
+    public float[] Values { get; }
+
+    public float SquaredNorm { get; }
 
     /// <summary>A short random projection (see LshHasher.ComputeSketch) that screens candidates cheaply.</summary>
-    public float[] Projection { get; } = projection;
+    public float[] Projection { get; }
 
-    public float ProjectionSquaredNorm { get; } = Core.Kernels.VectorMath.SquaredNorm(projection);
+    public float ProjectionSquaredNorm { get; }
 
-    public DateTimeOffset InsertedAt { get; } = insertedAt;
+    public DateTimeOffset InsertedAt { get; }
+
+    /// <summary>True once the verdict is durable.</summary>
+    public bool IsAcknowledged => _acknowledged;
+
+    /// <summary>The durable verdict; meaningful only when <see cref="IsAcknowledged"/>.</summary>
+    public StoredVerdict AcknowledgedVerdict => _verdict;
 
     /// <summary>Completes once the verdict is durable; a re-send of the same external id waits on it.</summary>
-    public Task<StoredVerdict> Verdict => _verdict.Task;
+    public Task<StoredVerdict> Verdict
+    {
+        get
+        {
+            // Read the completion source before the flag: Acknowledge sets the flag before it drops the source.
+            var pending = _pending;
+            return _acknowledged ? Task.FromResult(_verdict) : pending!.Task;
+        }
+    }
 
-    public void Acknowledge(StoredVerdict verdict) => _verdict.TrySetResult(verdict);
+    public void Acknowledge(StoredVerdict verdict)
+    {
+        _verdict = verdict;
+        _acknowledged = true;
+        var pending = _pending;
+        _pending = null;
+        pending?.TrySetResult(verdict);
+    }
 
-    public void Fail(Exception error) => _verdict.TrySetException(error);
+    public void Fail(Exception error) => _pending?.TrySetException(error);
 }

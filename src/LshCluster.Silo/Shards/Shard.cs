@@ -182,7 +182,7 @@ internal sealed class Shard
         var duplicates = 0;
         foreach (var record in _byId.Values)
         {
-            if (record.Verdict.IsCompletedSuccessfully && record.Verdict.Result.IsDuplicate)
+            if (record.IsAcknowledged && record.AcknowledgedVerdict.IsDuplicate)
             {
                 duplicates++;
             }
