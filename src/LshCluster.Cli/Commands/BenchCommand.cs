@@ -35,13 +35,16 @@ internal static class BenchCommand
             await DedupEngine.CreateAsync(DedupStores.Open(target), scheme, cancel);
             await using var engine = await DedupEngine.OpenAsync(DedupStores.Open(target), cancellationToken: cancel);
             var records = vectors.Select((v, i) => new VectorRecord(i.ToString(CultureInfo.InvariantCulture), v));
-            var (total, duplicates, refused, elapsed) = await IngestCommand.RunAsync(engine, records, 5000, cancel);
+            var (total, duplicates, refused, elapsed) = await Progress.RunAsync("ingesting", vectors.Count, advanced => IngestCommand.RunAsync(engine, records, 5000, cancel, advanced: advanced));
             Console.WriteLine($"scheme: {scheme}");
             Console.WriteLine($"store: {DedupStores.Open(target).Description}");
             Console.WriteLine($"ingest: {total - refused:N0} vectors durable in {elapsed.TotalSeconds:F2} s = {(total - refused) / elapsed.TotalSeconds:N0} vectors/s; {duplicates:N0} duplicates; {engine.Commits:N0} commits");
             if (parse.GetValue(check))
             {
-                await PrintRecallAsync(engine, vectors, rungs);
+                foreach (var line in await Progress.SpinAsync("exact brute force …", () => RecallReportAsync(engine, vectors, rungs)))
+                {
+                    Console.WriteLine(line);
+                }
             }
 
             return 0;
@@ -152,9 +155,10 @@ internal static class BenchCommand
         return [.. (fashion ?? PlantedSet.Generate(384, limit, seed: 2026)).Take(limit)];
     }
 
-    /// <summary>Pair recall and precision per rung against one exact brute-force pass at the lowest rung.</summary>
-    internal static async Task PrintRecallAsync(DedupEngine engine, List<float[]> vectors, float[] rungs)
+    /// <summary>Pair recall and precision per rung against one exact brute-force pass at the lowest rung, as report lines.</summary>
+    internal static async Task<List<string>> RecallReportAsync(DedupEngine engine, List<float[]> vectors, float[] rungs)
     {
+        var lines = new List<string>();
         var lowest = ExactNeighbours.Pairs(vectors, rungs[^1]);
         for (var r = 0; r < rungs.Length; r++)
         {
@@ -176,7 +180,9 @@ internal static class BenchCommand
             }
 
             var (recall, precision, exactPairs, clusteredPairs) = PairMetrics.Compute(exactLabels, labels);
-            Console.WriteLine($"rung {StoreOptions.Format(rung)}: pair recall {recall:F4}, pair precision {precision:F4} ({exactPairs:N0} pairs in exact components, {clusteredPairs:N0} in clusters)");
+            lines.Add($"rung {StoreOptions.Format(rung)}: pair recall {recall:F4}, pair precision {precision:F4} ({exactPairs:N0} pairs in exact components, {clusteredPairs:N0} in clusters)");
         }
+
+        return lines;
     }
 }

@@ -44,13 +44,14 @@ internal static class DemoCommand
             data.Create();
             var store = $"sqlite:{Path.Combine(data.FullName, "demo.db")}";
             var clock = Stopwatch.StartNew();
-            var scheme = CreateCommand.Plan(vectors[0].Length, rungs, parse.GetValue(recall), 1024, parse.GetValue(probes), [.. vectors.Take(2000)]);
+            var scheme = await Progress.SpinAsync("planning k, L and probes from a sample …", () =>
+                Task.Run(() => CreateCommand.Plan(vectors[0].Length, rungs, parse.GetValue(recall), 1024, parse.GetValue(probes), [.. vectors.Take(2000)])));
             await DedupEngine.CreateAsync(DedupStores.Open(store), scheme, cancel);
             Console.WriteLine($"cluster: {scheme} (planned in {clock.Elapsed.TotalSeconds:F1} s)");
 
             await using var engine = await DedupEngine.OpenAsync(DedupStores.Open(store), cancellationToken: cancel);
             var records = vectors.Select((v, i) => new VectorRecord(i.ToString(System.Globalization.CultureInfo.InvariantCulture), v));
-            var (total, duplicates, refused, elapsed) = await IngestCommand.RunAsync(engine, records, 5000, cancel);
+            var (total, duplicates, refused, elapsed) = await Progress.RunAsync("ingesting", vectors.Count, advanced => IngestCommand.RunAsync(engine, records, 5000, cancel, advanced: advanced));
             Console.WriteLine($"ingest: {total - refused:N0} vectors acknowledged and durable in {elapsed.TotalSeconds:F1} s = {(total - refused) / elapsed.TotalSeconds:N0} vectors/s; {duplicates:N0} duplicates; {refused:N0} refused");
 
             for (var r = 0; r < rungs.Length; r++)
@@ -65,7 +66,10 @@ internal static class DemoCommand
 
             clock.Restart();
             Console.WriteLine($"exact brute force over all {vectors.Count:N0} x {vectors.Count:N0} / 2 pairs …");
-            await BenchCommand.PrintRecallAsync(engine, vectors, rungs);
+            foreach (var line in await Progress.SpinAsync("exact brute force …", () => BenchCommand.RecallReportAsync(engine, vectors, rungs)))
+            {
+                Console.WriteLine(line);
+            }
             Console.WriteLine($"brute force took {clock.Elapsed.TotalSeconds:F1} s; the store is {store}");
             return 0;
         });

@@ -27,7 +27,10 @@ internal static class IngestCommand
                 records = WithIds(records, File.ReadLines(idFile.FullName));
             }
 
-            var (total, duplicates, refused, elapsed) = await RunAsync(engine, records, parse.GetValue(batch), cancel, parse.GetValue(verdicts));
+            var printVerdicts = parse.GetValue(verdicts);
+            var (total, duplicates, refused, elapsed) = printVerdicts
+                ? await RunAsync(engine, records, parse.GetValue(batch), cancel, printVerdicts: true)
+                : await Progress.RunAsync("ingesting", null, advanced => RunAsync(engine, records, parse.GetValue(batch), cancel, advanced: advanced));
             Console.WriteLine($"ingested {total - refused:N0} vectors in {elapsed.TotalSeconds:F1} s ({(total - refused) / Math.Max(elapsed.TotalSeconds, 1e-9):N0}/s): {duplicates:N0} duplicates, {refused:N0} refused");
             return refused == 0 ? 0 : 3;
         });
@@ -35,7 +38,7 @@ internal static class IngestCommand
     }
 
     public static async Task<(int Total, int Duplicates, int Refused, TimeSpan Elapsed)> RunAsync(
-        DedupEngine engine, IEnumerable<VectorRecord> records, int batchSize, CancellationToken cancel, bool printVerdicts = false)
+        DedupEngine engine, IEnumerable<VectorRecord> records, int batchSize, CancellationToken cancel, bool printVerdicts = false, Action<long>? advanced = null)
     {
         if (batchSize < 1)
         {
@@ -73,6 +76,8 @@ internal static class IngestCommand
                 // A verdict line is a promise that the vector is durable: let it reach the reader now.
                 Console.Out.Flush();
             }
+
+            advanced?.Invoke(chunk.Length);
         }
 
         foreach (var chunk in records.Chunk(batchSize))
