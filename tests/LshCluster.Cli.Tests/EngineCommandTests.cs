@@ -18,18 +18,21 @@ public sealed class EngineCommandTests : IDisposable
             """{"id":"","vector":[0,1,0,0]}""",
             """{"id":"inf","vector":[1e39,0,0,0]}""",
             $$"""{"id":"{{new string('x', 300)}}","vector":[0,1,0,0]}""",
-            """{"id":"ok2","vector":[0,0,1,0]}""");
+            """{"id":"ok2","vector":[0,0,1,0]}""",
+            """{"id":"broken","vector":[0,0,""",
+            """{"id":"ok3","vector":[0,0,0,1]}""");
 
         var (code, output, error) = Lshc.Run(input, "ingest", "--store", Store, "-");
 
         Assert.Equal(3, code);
-        Assert.Contains("ingested 2 vectors", output, StringComparison.Ordinal);
+        Assert.Contains("ingested 3 vectors", output, StringComparison.Ordinal);
         Assert.Contains("item 1 (id 'bad-dim') refused: vector: expected 4 values, got 3", error, StringComparison.Ordinal);
         Assert.Contains("item 2 (id 'zero') refused: vector is all zeros", error, StringComparison.Ordinal);
         Assert.Contains("item 3 (id '') refused: id is empty", error, StringComparison.Ordinal);
         Assert.Contains("item 4 (id 'inf') refused: vector[0] is +infinity", error, StringComparison.Ordinal);
         Assert.Contains("refused: id has 300 characters", error, StringComparison.Ordinal);
-        Assert.Contains("vectors 2 ", Lshc.Run(null, "stats", "--store", Store).Out, StringComparison.Ordinal);
+        Assert.Contains("line 8 refused: -: line 8 is not valid JSON", error, StringComparison.Ordinal);
+        Assert.Contains("vectors 3 ", Lshc.Run(null, "stats", "--store", Store).Out, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -21,7 +21,7 @@ internal static class IngestCommand
         command.SetAction(async (parse, cancel) =>
         {
             await using var engine = await StoreOptions.OpenAsync(parse.GetValue(store)!);
-            var records = VectorFileReader.Read(parse.GetValue(file)!, parse.GetValue(format));
+            var records = VectorFileReader.Read(parse.GetValue(file)!, parse.GetValue(format), tolerateMalformed: true);
             if (parse.GetValue(ids) is { } idFile)
             {
                 records = WithIds(records, File.ReadLines(idFile.FullName));
@@ -80,7 +80,19 @@ internal static class IngestCommand
             advanced?.Invoke(chunk.Length);
         }
 
-        foreach (var chunk in records.Chunk(batchSize))
+        var malformed = 0;
+        var wellFormed = records.Where(r =>
+        {
+            if (r.Malformed is null)
+            {
+                return true;
+            }
+
+            malformed++;
+            Console.Error.WriteLine($"lshc: {r.Id} refused: {r.Malformed}");
+            return false;
+        });
+        foreach (var chunk in wellFormed.Chunk(batchSize))
         {
             inFlight.Enqueue((chunk, total, engine.InsertAsync([.. chunk.Select(r => new VectorInput(r.Id, r.Values))], cancel)));
             total += chunk.Length;
@@ -95,7 +107,8 @@ internal static class IngestCommand
             await ReportOldestAsync();
         }
 
-        return (total, duplicates, refused, clock.Elapsed);
+        // Items are numbered among the well-formed ones; malformed lines count as input refused.
+        return (total + malformed, duplicates, refused + malformed, clock.Elapsed);
     }
 
     private static IEnumerable<VectorRecord> WithIds(IEnumerable<VectorRecord> records, IEnumerable<string> ids)

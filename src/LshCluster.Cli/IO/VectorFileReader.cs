@@ -8,7 +8,8 @@ namespace LshCluster.Cli.IO;
 /// <summary>One vector read from a file: its id (the row number when the file has none) and its values.</summary>
 /// <param name="Id">The external id.</param>
 /// <param name="Values">The values.</param>
-public sealed record VectorRecord(string Id, float[] Values);
+/// <param name="Malformed">Why the line could not be read (JSON lines only, when read tolerantly); null when it could.</param>
+public sealed record VectorRecord(string Id, float[] Values, string? Malformed = null);
 
 /// <summary>
 /// Reads vectors from <c>.fvecs</c> (int32 dimension + float32 values per vector), <c>.npy</c> (float32, 2-D,
@@ -32,8 +33,12 @@ public static class VectorFileReader
             : throw new FormatException($"--format: cannot tell the format of '{path}'; use --format fvecs|npy|jsonl");
     }
 
-    /// <summary>Streams the vectors of <paramref name="path"/> (<c>-</c> for standard input).</summary>
-    public static IEnumerable<VectorRecord> Read(string path, string? format = null)
+    /// <summary>
+    /// Streams the vectors of <paramref name="path"/> (<c>-</c> for standard input). A malformed JSON line throws,
+    /// unless <paramref name="tolerateMalformed"/>: then it comes back as a record whose <c>Malformed</c> says why, so
+    /// that an ingest can refuse that one item and go on.
+    /// </summary>
+    public static IEnumerable<VectorRecord> Read(string path, string? format = null, bool tolerateMalformed = false)
     {
         var resolved = ResolveFormat(path, format ?? (path == "-" ? "jsonl" : null));
         var stream = path == "-" ? Console.OpenStandardInput() : File.OpenRead(path);
@@ -41,7 +46,7 @@ public static class VectorFileReader
         {
             "fvecs" => ReadFvecs(stream, path),
             "npy" => ReadNpy(stream, path),
-            _ => ReadJsonLines(stream, path),
+            _ => ReadJsonLines(stream, path, tolerateMalformed),
         };
     }
 
@@ -141,7 +146,7 @@ public static class VectorFileReader
         return new VectorRecord(row.ToString(CultureInfo.InvariantCulture), values);
     }
 
-    private static IEnumerable<VectorRecord> ReadJsonLines(Stream stream, string path)
+    private static IEnumerable<VectorRecord> ReadJsonLines(Stream stream, string path, bool tolerateMalformed)
     {
         using var reader = new StreamReader(stream);
         var row = -1L;
@@ -180,9 +185,15 @@ public static class VectorFileReader
 
                 record = new VectorRecord(id, values);
             }
-            catch (JsonException e)
+            catch (Exception e) when (e is JsonException or FormatException)
             {
-                throw new FormatException($"{path}: line {row + 1} is not valid JSON: {e.Message}", e);
+                var message = e is JsonException ? $"{path}: line {row + 1} is not valid JSON: {e.Message}" : e.Message;
+                if (!tolerateMalformed)
+                {
+                    throw new FormatException(message, e);
+                }
+
+                record = new VectorRecord($"line {row + 1}", [], message);
             }
 
             yield return record;
