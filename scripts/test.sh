@@ -27,7 +27,8 @@ echo "== build (Release, warnings as errors)"
 dotnet build LshCluster.sln -c Release
 
 echo "== all tests"
-dotnet test LshCluster.sln -c Release --no-build
+# Detailed verbosity so that the quality tests' recall, precision and edge recall appear in the CI log.
+dotnet test LshCluster.sln -c Release --no-build --logger "console;verbosity=detailed"
 
 hashing_filter='FullyQualifiedName~LshCluster.Core.Tests.Hashing|FullyQualifiedName~LshCluster.Core.Tests.Kernels'
 for switch in DOTNET_EnableAVX512=0 DOTNET_EnableAVX2=0 DOTNET_EnableHWIntrinsic=0; do

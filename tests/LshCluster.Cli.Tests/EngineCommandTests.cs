@@ -64,6 +64,42 @@ public sealed class EngineCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_NaN_in_a_binary_file_is_refused_naming_the_value_and_the_rest_go_in()
+    {
+        Create(dim: 4);
+        var file = Path.Combine(_directory, "nan.fvecs");
+        using (var writer = new BinaryWriter(File.Create(file)))
+        {
+            foreach (var row in new[] { new[] { 1f, 0, 0, 0 }, new[] { 0f, float.NaN, 0, 0 }, new[] { 0f, 0, 1, 0 } })
+            {
+                writer.Write(4);
+                foreach (var value in row)
+                {
+                    writer.Write(value);
+                }
+            }
+        }
+
+        var (code, output, error) = Lshc.Run(null, "ingest", "--store", Store, file);
+
+        Assert.Equal(3, code);
+        Assert.Contains("item 1 (id '1') refused: vector[1] is NaN", error, StringComparison.Ordinal);
+        Assert.Contains("ingested 2 vectors", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_batch_larger_than_the_limit_is_refused_naming_the_limit()
+    {
+        Create(dim: 4);
+        var input = string.Join('\n', Enumerable.Range(0, 3).Select(i => $$"""{"id":"v{{i}}","vector":[1,{{i}},0,0]}"""));
+
+        var (code, _, error) = Lshc.Run(input, "ingest", "--store", Store, "-", "--batch", "20000");
+
+        Assert.Equal(2, code);
+        Assert.Contains("--batch must be 1 … 10000: a batch holds at most 10000 vectors; got 20000", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_store_string_of_an_unknown_kind_is_refused_naming_the_option()
     {
         var (code, _, error) = Lshc.Run(null, "stats", "--store", "mysql:nope");

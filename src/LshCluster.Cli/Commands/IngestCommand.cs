@@ -40,9 +40,9 @@ internal static class IngestCommand
     public static async Task<(int Total, int Duplicates, int Refused, TimeSpan Elapsed)> RunAsync(
         DedupEngine engine, IEnumerable<VectorRecord> records, int batchSize, CancellationToken cancel, bool printVerdicts = false, Action<long>? advanced = null)
     {
-        if (batchSize < 1)
+        if (batchSize < 1 || batchSize > engine.MaxBatchSize)
         {
-            throw new ArgumentException($"--batch must be at least 1; got {batchSize}", "batch");
+            throw new ArgumentException($"--batch must be 1 … {engine.MaxBatchSize}: a batch holds at most {engine.MaxBatchSize} vectors; got {batchSize}", "batch");
         }
 
         var clock = Stopwatch.StartNew();

@@ -48,6 +48,9 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// <summary>The rungs, highest first.</summary>
     public IReadOnlyList<float> Rungs => _rungs;
 
+    /// <summary>The most vectors one insert batch may hold.</summary>
+    public int MaxBatchSize => _options.MaxBatchSize;
+
     /// <summary>Storage transactions committed since start.</summary>
     public long Commits => _committer.Commits;
 
