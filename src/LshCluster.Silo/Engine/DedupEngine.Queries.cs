@@ -124,7 +124,11 @@ public sealed partial class DedupEngine
     {
         var components = await ComponentsAsync(rung).ConfigureAwait(false);
         var names = await ExternalIdsAsync().ConfigureAwait(false);
-        var clusters = components.OrderBy(c => c.Key).Select(c => (IReadOnlyList<string>)[.. c.Value.Order().Select(id => names[id])]).ToList();
+        // An id without a record (an insert that failed after linking, before its commit) is left out.
+        var clusters = components.OrderBy(c => c.Key)
+            .Select(c => (IReadOnlyList<string>)[.. c.Value.Order().Where(names.ContainsKey).Select(id => names[id])])
+            .Where(c => c.Count >= 2)
+            .ToList();
         if (includeSingletons)
         {
             var clustered = components.Values.SelectMany(m => m).ToHashSet();

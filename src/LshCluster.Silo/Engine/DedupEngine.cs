@@ -292,9 +292,10 @@ public sealed partial class DedupEngine : IAsyncDisposable
         var fences = rows.Select(r => r.HomeShard).Distinct().Select(s => new ShardFence(s, _shards[s].Epoch)).ToList();
         try
         {
-            await _committer.CommitAsync(new WriteBatch(fences, rows, edges)).WaitAsync(cancellationToken).ConfigureAwait(false);
+            // Not cancellable once queued: the rows may commit anyway, and the records must stay to match them.
+            await _committer.CommitAsync(new WriteBatch(fences, rows, edges)).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
             // Bucket entries and links of unacknowledged vectors stay in memory, so this process can no longer be
             // trusted to match the store: refuse further work until it is restarted and reloads.
