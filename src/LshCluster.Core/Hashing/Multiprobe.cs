@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace LshCluster.Core.Hashing;
 
@@ -21,17 +22,9 @@ internal static class Multiprobe
         var m = y.Length;
         var capacity = codes.Length;
         Span<float> values = stackalloc float[capacity];
-        var count = 0;
-        for (var j = 0; j < m; j++)
-        {
-            var a = Math.Abs(y[j]);
-            if (count == capacity && !(a > values[count - 1]))
-            {
-                continue;
-            }
-
-            count = Insert(values, codes, count, a, IsNegative(y[j]) ? j + m : j);
-        }
+        var count = m % BlockSize == 0 && m <= MaxBlockedLength && capacity < m / BlockSize
+            ? TopOfBlocks(y, values, codes)
+            : TopOfRange(y, 0, m, m, values, codes, 0);
 
         // Opposite signs only matter when T exceeds the number of coordinates.
         for (var j = 0; j < m && m < capacity; j++)
@@ -142,6 +135,75 @@ internal static class Multiprobe
         {
             probes[written] = probes[0];
         }
+    }
+
+    private const int BlockSize = 8;
+    private const int MaxBlockedLength = 4096;
+
+    /// <summary>
+    /// The T largest |y_j| with their codes, scanning only the blocks of 8 whose maximum reaches the T-th largest
+    /// block maximum: every other value is strictly smaller than T values in other blocks, so it cannot be among the
+    /// T largest nor decide a tie. Scanning the kept blocks in index order gives exactly the full scan's answer.
+    /// </summary>
+    private static int TopOfBlocks(ReadOnlySpan<float> y, Span<float> values, Span<int> codes)
+    {
+        var m = y.Length;
+        var blocks = m / BlockSize;
+        Span<float> blockMax = stackalloc float[blocks];
+        for (var b = 0; b < blocks; b++)
+        {
+            blockMax[b] = MaxOf(Vector256.Abs(Vector256.Create(y.Slice(b * BlockSize, BlockSize))));
+        }
+
+        // The T-th largest block maximum (ties kept), by the same bounded insertion as the values.
+        var capacity = values.Length;
+        Span<float> top = stackalloc float[capacity];
+        Span<int> unused = stackalloc int[capacity];
+        var filled = 0;
+        for (var b = 0; b < blocks; b++)
+        {
+            if (filled < capacity || blockMax[b] > top[filled - 1])
+            {
+                filled = Insert(top, unused, filled, blockMax[b], b);
+            }
+        }
+
+        var threshold = top[filled - 1];
+        var count = 0;
+        for (var b = 0; b < blocks; b++)
+        {
+            if (blockMax[b] >= threshold)
+            {
+                count = TopOfRange(y, b * BlockSize, BlockSize, m, values, codes, count);
+            }
+        }
+
+        return count;
+    }
+
+    private static int TopOfRange(ReadOnlySpan<float> y, int start, int length, int m, Span<float> values, Span<int> codes, int count)
+    {
+        var capacity = values.Length;
+        for (var j = start; j < start + length; j++)
+        {
+            var a = Math.Abs(y[j]);
+            if (count == capacity && !(a > values[count - 1]))
+            {
+                continue;
+            }
+
+            count = Insert(values, codes, count, a, IsNegative(y[j]) ? j + m : j);
+        }
+
+        return count;
+    }
+
+    private static float MaxOf(Vector256<float> v)
+    {
+        var m = Vector128.Max(v.GetLower(), v.GetUpper());
+        m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create(2, 3, 0, 1)));
+        m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create(1, 0, 3, 2)));
+        return m.ToScalar();
     }
 
     private static int Insert(Span<float> values, Span<int> codes, int count, float value, int code)
