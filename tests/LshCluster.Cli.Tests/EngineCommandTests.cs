@@ -100,6 +100,45 @@ public sealed class EngineCommandTests : IDisposable
     }
 
     [Fact]
+    public void Fvecs_with_an_ids_file_ingest_under_those_ids_and_a_vector_file_query_finds_them()
+    {
+        Create(dim: 4);
+        var file = Path.Combine(_directory, "three.fvecs");
+        WriteFvecs(file, [1f, 0.01f, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]);
+        var ids = Path.Combine(_directory, "ids.txt");
+        File.WriteAllLines(ids, ["shirt-17", "shoe-4", "bag-9"]);
+        var probe = Path.Combine(_directory, "probe.fvecs");
+        WriteFvecs(probe, [1f, 0.02f, 0, 0]);
+
+        var ingest = Lshc.Run(null, "ingest", "--store", Store, file, "--ids", ids);
+        var byId = Lshc.Run(null, "query", "--store", Store, "--id", "shoe-4");
+        var byVector = Lshc.Run(null, "query", "--store", Store, "--vector-file", probe);
+        var shortIds = Path.Combine(_directory, "ids-short.txt");
+        File.WriteAllLines(shortIds, ["a", "b"]);
+        var tooFewIds = Lshc.Run(null, "ingest", "--store", Store, file, "--ids", shortIds);
+
+        Assert.Equal(0, ingest.ExitCode);
+        Assert.Contains("\"external_id\":\"shoe-4\"", byId.Out, StringComparison.Ordinal);
+        Assert.Contains("\"external_id\":\"shirt-17\"", byVector.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("shoe-4", byVector.Out, StringComparison.Ordinal);
+        Assert.Equal(2, tooFewIds.ExitCode);
+        Assert.Contains("--ids: the file has 2 ids but the vectors go on", tooFewIds.Error, StringComparison.Ordinal);
+    }
+
+    private static void WriteFvecs(string path, params float[][] rows)
+    {
+        using var writer = new BinaryWriter(File.Create(path));
+        foreach (var row in rows)
+        {
+            writer.Write(row.Length);
+            foreach (var value in row)
+            {
+                writer.Write(value);
+            }
+        }
+    }
+
+    [Fact]
     public void A_store_string_of_an_unknown_kind_is_refused_naming_the_option()
     {
         var (code, _, error) = Lshc.Run(null, "stats", "--store", "mysql:nope");
