@@ -159,17 +159,20 @@ public static class LshPlanner
 
     private static double CachedCrossPolytope(int n, double rho)
     {
-        // Interpolate between thousandths: the integral is smooth in ρ and costs tens of milliseconds.
+        // Interpolate linearly on a grid: the integral is smooth in ρ and costs tens of milliseconds. Steps of 0.005
+        // keep the error below 2·10⁻⁴ (h² p''/8 with p'' ≈ 50 at d′ = 1024); above 0.99, where p bends towards 1,
+        // the grid is 0.001.
         var scaled = Math.Clamp(rho, -0.999, 1.0) * 1000;
-        var lower = (int)Math.Floor(scaled);
-        var fraction = scaled - lower;
+        var step = scaled >= 990 ? 1 : 5;
+        var lower = (int)Math.Floor(scaled / step) * step;
+        var fraction = (scaled - lower) / step;
         var a = CrossPolytopeCache.GetOrAdd((n, lower), key => CollisionProbability.CrossPolytope(key.N, key.RhoMillis / 1000.0));
         if (fraction == 0)
         {
             return a;
         }
 
-        var b = CrossPolytopeCache.GetOrAdd((n, lower + 1), key => CollisionProbability.CrossPolytope(key.N, key.RhoMillis / 1000.0));
+        var b = CrossPolytopeCache.GetOrAdd((n, lower + step), key => CollisionProbability.CrossPolytope(key.N, key.RhoMillis / 1000.0));
         return a + ((b - a) * fraction);
     }
 
