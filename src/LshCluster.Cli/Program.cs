@@ -21,13 +21,19 @@ try
     // Bad input is reported as one line naming the field, not as a stack trace.
     return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
-catch (Exception e) when (e is ArgumentException or FormatException or IOException or InvalidOperationException or LshCluster.Runtime.OverloadedException)
+catch (Exception e) when (e is ArgumentException or FormatException or IOException or InvalidOperationException)
 {
     var message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : e.Message;
     Console.Error.WriteLine($"lshc: {message}");
     return 2;
 }
-catch (System.Data.Common.DbException e)
+catch (Exception e) when (e is LshCluster.Runtime.OverloadedException or LshCluster.Runtime.DeadlineExceededException)
+{
+    // Busy, not broken: nothing of the refused request was stored, and sending it again later is safe.
+    Console.Error.WriteLine($"lshc: {e.Message}");
+    return 5;
+}
+catch (Exception e) when (e is System.Data.Common.DbException or LshCluster.Silo.Engine.EngineStoppedException)
 {
     // The store itself failed (unreachable, refused, full): say so in one line; nothing unacknowledged is implied.
     Console.Error.WriteLine($"lshc: the store failed: {e.Message}");

@@ -14,6 +14,7 @@ public sealed class Mailbox : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Task _loop;
     private int _depth;
+    private volatile bool _closed;
 
     /// <summary>Starts the mailbox of actor <paramref name="name"/>.</summary>
     /// <param name="name">Used in error messages, e.g. "shard 17".</param>
@@ -56,7 +57,7 @@ public sealed class Mailbox : IAsyncDisposable
         if (!_channel.Writer.TryWrite(item))
         {
             Interlocked.Decrement(ref _depth);
-            if (_channel.Reader.Completion.IsCompleted)
+            if (_closed)
             {
                 throw new ObjectDisposedException(Name, $"{Name} is shut down");
             }
@@ -98,6 +99,7 @@ public sealed class Mailbox : IAsyncDisposable
     /// <summary>Stops taking messages, lets the queued ones run, and waits for the loop to end.</summary>
     public async ValueTask DisposeAsync()
     {
+        _closed = true;
         _channel.Writer.TryComplete();
         await _loop.ConfigureAwait(false);
     }

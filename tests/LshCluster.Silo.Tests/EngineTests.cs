@@ -131,7 +131,9 @@ public sealed class EngineTests : IDisposable
         Assert.Equal(before with { Repeated = true }, again);
         Assert.Equal(3, (await reopened.GetStatsAsync()).Vectors);
         Assert.Equal(2, (await reopened.GetClusterOfAsync("a", 0))!.Size);
-        var (_, d) = Pair(5, 0.995);
+        var rng = new SplitMix64(555);
+        var d = new float[64];
+        SyntheticVectors.NearDuplicate(a, 0.995, ref rng, d);
         var late = (await reopened.InsertAsync(new VectorInput("d", d))).Verdict!;
         Assert.Equal("a", late.Canonical);
         Assert.True(late.VectorId > before.VectorId, "ids issued after a restart stay larger than stored ones");
@@ -167,6 +169,29 @@ public sealed class EngineTests : IDisposable
         Assert.Contains(field, results[1].Error!.Message, StringComparison.Ordinal);
         Assert.Equal(2, (await engine.GetStatsAsync()).Vectors);
         Assert.Null(await engine.GetVerdictAsync("bad"));
+    }
+
+    [Fact]
+    public async Task An_engine_whose_shards_were_claimed_by_another_stops_and_stores_nothing_more()
+    {
+        var store = _stores.NewSqlite();
+        await using var first = await TempStores.CreateAsync(store, Scheme);
+        await first.InsertAsync(new VectorInput("before", Random(30)));
+
+        // A second process opens the same store: its claim moves every shard to a new epoch.
+        await using (var second = await DedupEngine.OpenAsync(Storage.DedupStores.Open(store)))
+        {
+            Assert.Equal(1, (await second.GetStatsAsync()).Vectors);
+        }
+
+        var refused = await Assert.ThrowsAsync<EngineStoppedException>(() => first.InsertAsync(new VectorInput("after", Random(31))));
+        var later = await Assert.ThrowsAsync<EngineStoppedException>(() => first.InsertAsync(new VectorInput("later", Random(32))));
+
+        Assert.IsType<Storage.StaleEpochException>(refused.InnerException);
+        Assert.Contains("restart", later.Message, StringComparison.Ordinal);
+        await using var reopened = await DedupEngine.OpenAsync(Storage.DedupStores.Open(store));
+        Assert.Equal(1, (await reopened.GetStatsAsync()).Vectors);
+        Assert.Null(await reopened.GetVerdictAsync("after"));
     }
 
     [Fact]

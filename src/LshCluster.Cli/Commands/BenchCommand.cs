@@ -32,12 +32,12 @@ internal static class BenchCommand
             float[] rungs = vectors[0].Length == 784 ? [0.99f, 0.98f] : [0.99f, 0.98f, 0.95f];
             var target = parse.GetValue(store) ?? $"sqlite:{Path.Combine(Directory.CreateTempSubdirectory("lshc-bench-").FullName, "bench.db")}";
             var scheme = CreateCommand.Plan(vectors[0].Length, rungs, parse.GetValue(recall), 1024, 1, [.. vectors.Take(2000)]);
-            await DedupEngine.CreateAsync(DedupStores.Open(target), scheme, cancel);
+            await StoreOptions.CreateClusterAsync(target, scheme, cancel);
             await using var engine = await DedupEngine.OpenAsync(DedupStores.Open(target), cancellationToken: cancel);
             var records = vectors.Select((v, i) => new VectorRecord(i.ToString(CultureInfo.InvariantCulture), v));
             var (total, duplicates, refused, elapsed) = await Progress.RunAsync("ingesting", vectors.Count, advanced => IngestCommand.RunAsync(engine, records, 5000, cancel, advanced: advanced));
             Console.WriteLine($"scheme: {scheme}");
-            Console.WriteLine($"store: {DedupStores.Open(target).Description}");
+            Console.WriteLine($"store: {engine.StoreDescription}");
             Console.WriteLine($"ingest: {total - refused:N0} vectors durable in {elapsed.TotalSeconds:F2} s = {(total - refused) / elapsed.TotalSeconds:N0} vectors/s; {duplicates:N0} duplicates; {engine.Commits:N0} commits");
             if (parse.GetValue(check))
             {
@@ -65,7 +65,7 @@ internal static class BenchCommand
             var rng = new SplitMix64(99);
             var scheme = CreateCommand.Plan(d, [0.9f], 0.99, 1024, 1, null);
             var path = Path.Combine(Directory.CreateTempSubdirectory("lshc-bench-").FullName, "query.db");
-            await DedupEngine.CreateAsync(DedupStores.Open($"sqlite:{path}"), scheme, cancel);
+            await StoreOptions.CreateClusterAsync($"sqlite:{path}", scheme, cancel);
             await using var engine = await DedupEngine.OpenAsync(DedupStores.Open($"sqlite:{path}"), cancellationToken: cancel);
             var stored = new List<float[]>();
             var clock = Stopwatch.StartNew();
@@ -121,7 +121,7 @@ internal static class BenchCommand
             var d = vectors[0].Length;
             var scheme = new LshScheme(LshFamily.CrossPolytope, d, 3, parse.GetValue(tables), 7, [0.98f], 1024);
             var path = Path.Combine(Directory.CreateTempSubdirectory("lshc-bench-").FullName, "memory.db");
-            await DedupEngine.CreateAsync(DedupStores.Open($"sqlite:{path}"), scheme, cancel);
+            await StoreOptions.CreateClusterAsync($"sqlite:{path}", scheme, cancel);
             await using (var engine = await DedupEngine.OpenAsync(DedupStores.Open($"sqlite:{path}"), cancellationToken: cancel))
             {
                 await IngestCommand.RunAsync(engine, vectors.Select((v, i) => new VectorRecord(i.ToString(CultureInfo.InvariantCulture), v)), 5000, cancel);

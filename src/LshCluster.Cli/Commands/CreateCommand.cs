@@ -2,8 +2,6 @@ using System.CommandLine;
 using LshCluster.Cli.IO;
 using LshCluster.Core.Hashing;
 using LshCluster.Core.Planning;
-using LshCluster.Silo.Engine;
-using LshCluster.Storage;
 
 namespace LshCluster.Cli.Commands;
 
@@ -28,7 +26,7 @@ internal static class CreateCommand
             var ladder = PlanCommand.ParseRungs(parse.GetValue(rungs)) ?? throw new ArgumentException("--rungs: give at least one threshold", "rungs");
             var scheme = Plan(parse.GetValue(dim), ladder, parse.GetValue(recall), parse.GetValue(shards), parse.GetValue(probes),
                 parse.GetValue(sample) is { } file ? [.. VectorFileReader.Read(file.FullName).Take(2000).Select(r => r.Values)] : null);
-            await DedupEngine.CreateAsync(DedupStores.Open(parse.GetValue(store)!), scheme, cancel);
+            await StoreOptions.CreateClusterAsync(parse.GetValue(store)!, scheme, cancel);
             Console.WriteLine($"created cluster: {scheme}");
             return 0;
         });

@@ -46,7 +46,7 @@ internal static class DemoCommand
             var clock = Stopwatch.StartNew();
             var scheme = await Progress.SpinAsync("planning k, L and probes from a sample …", () =>
                 Task.Run(() => CreateCommand.Plan(vectors[0].Length, rungs, parse.GetValue(recall), 1024, parse.GetValue(probes), [.. vectors.Take(2000)])));
-            await DedupEngine.CreateAsync(DedupStores.Open(store), scheme, cancel);
+            await StoreOptions.CreateClusterAsync(store, scheme, cancel);
             Console.WriteLine($"cluster: {scheme} (planned in {clock.Elapsed.TotalSeconds:F1} s)");
 
             await using var engine = await DedupEngine.OpenAsync(DedupStores.Open(store), cancellationToken: cancel);

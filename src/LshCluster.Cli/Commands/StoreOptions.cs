@@ -18,5 +18,12 @@ internal static class StoreOptions
 
     public static Task<DedupEngine> OpenAsync(string store) => DedupEngine.OpenAsync(DedupStores.Open(store));
 
+    /// <summary>Creates a cluster with <paramref name="scheme"/> in <paramref name="store"/> and closes the store again.</summary>
+    public static async Task CreateClusterAsync(string store, Core.Hashing.LshScheme scheme, CancellationToken cancellationToken)
+    {
+        await using var opened = DedupStores.Open(store);
+        await DedupEngine.CreateAsync(opened, scheme, cancellationToken);
+    }
+
     public static string Format(float value) => value.ToString("0.####", CultureInfo.InvariantCulture);
 }

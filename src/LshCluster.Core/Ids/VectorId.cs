@@ -4,7 +4,7 @@ namespace LshCluster.Core.Ids;
 /// The 64-bit internal id of a stored vector: <c>0 | 41 bits of milliseconds since 2025-01-01 UTC | 16 bits of home
 /// shard | 6 bits of sequence</c>. Ids grow with time, so the smallest id of a cluster — its root, canonical member
 /// and cluster id — is the member registered first; the home shard is readable from the id, so a parent pointer
-/// or an edge endpoint needs no lookup to be routed. See docs/adr/0002-vector-ids-and-verdicts.md.
+/// or an edge endpoint needs no lookup to be routed. See docs/adr/0002-vector-ids-verdicts-and-clusters.md.
 /// </summary>
 public static class VectorId
 {

@@ -39,7 +39,7 @@ public sealed partial class DedupEngine
             return null;
         }
 
-        return await DescribeAsync(record, record.AcknowledgedVerdict, repeated: false, deadline).ConfigureAwait(false);
+        return await DescribeAsync(record, record.AcknowledgedVerdict, repeated: false).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -64,6 +64,13 @@ public sealed partial class DedupEngine
     /// <summary>The cluster whose id (canonical member's internal id) is <paramref name="clusterId"/>; null if no such root.</summary>
     public async Task<ClusterView?> GetClusterAsync(long clusterId, int rung, int skip = 0, int take = 100)
     {
+        var home = VectorId.HomeShard(clusterId);
+        if (home >= _shards.Length
+            || !(await _mailboxes[home].Post(() => _shards[home].Find(clusterId) is not null && _shards[home].IsRoot(clusterId, rung), Deadline()).ConfigureAwait(false)))
+        {
+            return null;
+        }
+
         var components = await ComponentsAsync(rung).ConfigureAwait(false);
         var members = components.TryGetValue(clusterId, out var list) ? list : [clusterId];
         var page = members.Order().Skip(skip).Take(take).ToList();

@@ -48,6 +48,9 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// <summary>The rungs, highest first.</summary>
     public IReadOnlyList<float> Rungs => _rungs;
 
+    /// <summary>The store, described without secrets.</summary>
+    public string StoreDescription => _store.Description;
+
     /// <summary>The most vectors one insert batch may hold.</summary>
     public int MaxBatchSize => _options.MaxBatchSize;
 
@@ -100,7 +103,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// durable. An external id sent before gets its original verdict (<see cref="Verdict.Repeated"/>).
     /// </summary>
     /// <exception cref="ArgumentException">The batch is larger than <see cref="DedupEngineOptions.MaxBatchSize"/>.</exception>
-    /// <exception cref="OverloadedException">A shard's mailbox is full; nothing of the batch was acknowledged.</exception>
+    /// <exception cref="OverloadedException">A shard's mailbox is full; nothing of the batch was stored.</exception>
+    /// <exception cref="EngineStoppedException">The store refused a write; the engine takes no more work until restarted.</exception>
     public async Task<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<VectorInput> items, CancellationToken cancellationToken = default)
     {
         ThrowIfFaulted();
@@ -167,18 +171,24 @@ public sealed partial class DedupEngine : IAsyncDisposable
         {
             // A shard refused (overloaded) after others registered their part: take those back so that nothing of
             // the batch stays half-registered, then report the refusal.
-            await ForgetAsync(Enumerable.Range(0, valid.Count).Where(j => isNew[j]).Select(j => records[j].Id), e).ConfigureAwait(false);
+            await ForgetAsync(Enumerable.Range(0, valid.Count).Where(j => isNew[j]).Select(j => records[j]), e).ConfigureAwait(false);
             throw;
         }
 
         var fresh = Enumerable.Range(0, valid.Count).Where(j => isNew[j]).ToList();
         try
         {
-            await InsertNewAsync(fresh, records, keys, probeKeys, sketches, deadline, cancellationToken).ConfigureAwait(false);
+            // Once its bucket entries may be visible to other requests, a batch is carried through to its commit: no
+            // deadline or cancellation stops it half-way (DESIGN.md section 6 applies the deadline to the request's
+            // admission, its registration).
+            await InsertNewAsync(fresh, records, keys, probeKeys, sketches).ConfigureAwait(false);
         }
         catch (Exception e)
         {
-            await ForgetAsync(fresh.Select(j => records[j].Id), e).ConfigureAwait(false);
+            // Only a failed commit (or shutdown) gets here. Other batches may already have linked to these vectors,
+            // so the engine stops: the committer refuses everything after a failure, and a restart reloads.
+            _fault ??= e;
+            await ForgetAsync(fresh.Select(j => records[j]), e).ConfigureAwait(false);
             throw;
         }
 
@@ -186,15 +196,28 @@ public sealed partial class DedupEngine : IAsyncDisposable
         for (var j = 0; j < valid.Count; j++)
         {
             var i = valid[j];
-            var stored = await records[j].Verdict.WaitAsync(cancellationToken).ConfigureAwait(false);
-            results[i] = new InsertResult(i, await DescribeAsync(records[j], stored, repeated: !isNew[j], deadline).ConfigureAwait(false), null);
+            StoredVerdict stored;
+            try
+            {
+                stored = await records[j].Verdict.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!isNew[j] && e is not OperationCanceledException)
+            {
+                // The request that first sent this id failed; this batch's own items are unaffected.
+                results[i] = new InsertResult(i, null, new ItemError($"items[{i}].id", "retry",
+                    $"items[{i}].id: an earlier request with this id failed before it was stored ({e.Message}); nothing is stored for it, send it again"));
+                continue;
+            }
+
+            results[i] = new InsertResult(i, await DescribeAsync(records[j], stored, repeated: !isNew[j]).ConfigureAwait(false), null);
         }
 
         return results!;
     }
 
-    private async Task InsertNewAsync(List<int> fresh, HomeRecord[] records, ulong[] keys, ulong[] probeKeys, Sketch128[] sketches, DateTimeOffset deadline, CancellationToken cancellationToken)
+    private async Task InsertNewAsync(List<int> fresh, HomeRecord[] records, ulong[] keys, ulong[] probeKeys, Sketch128[] sketches)
     {
+        var deadline = DateTimeOffset.MaxValue;
         if (fresh.Count == 0)
         {
             return;
@@ -230,7 +253,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
         var candidates = new HashSet<long>[records.Length];
         var gathered = await Task.WhenAll(operations.Select(pair =>
-            _mailboxes[pair.Key].SendAsync(() => _shards[pair.Key].RunBucketOperations(pair.Value, _maxHamming), deadline, cancellationToken))).ConfigureAwait(false);
+            _mailboxes[pair.Key].SendAsync(() => _shards[pair.Key].RunBucketOperations(pair.Value, _maxHamming), deadline))).ConfigureAwait(false);
         foreach (var list in gathered)
         {
             foreach (var c in list)
@@ -256,7 +279,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
         var lowest = Scheme.LowestRung;
         var verified = await Task.WhenAll(checks.Select(pair =>
-            _mailboxes[pair.Key].SendAsync(() => _shards[pair.Key].Verify(pair.Value, lowest, _screen), deadline, cancellationToken))).ConfigureAwait(false);
+            _mailboxes[pair.Key].SendAsync(() => _shards[pair.Key].Verify(pair.Value, lowest, _screen), deadline))).ConfigureAwait(false);
         var edgesOf = new List<FoundEdge>?[records.Length];
         var edges = new List<VerifiedEdge>();
         foreach (var list in verified)
@@ -300,24 +323,12 @@ public sealed partial class DedupEngine : IAsyncDisposable
             // Bucket entries and links of unacknowledged vectors stay in memory, so this process can no longer be
             // trusted to match the store: refuse further work until it is restarted and reloads.
             _fault = e;
-            throw new InvalidOperationException($"the store refused a write ({e.Message}); nothing of this batch was acknowledged. The engine stops taking work: restart it to reload from {_store.Description}", e);
+            throw new EngineStoppedException($"the store refused a write ({e.Message}); nothing of this batch was acknowledged. The engine stops taking work: restart it to reload from {_store.Description}", e);
         }
 
         foreach (var j in fresh)
         {
             records[j].Acknowledge(verdicts[j]);
-        }
-    }
-
-    private async Task UnionAllRungsAsync(VerifiedEdge edge, DateTimeOffset deadline)
-    {
-        // Rungs run highest first, so an edge reaches a suffix of them: every rung from the first it reaches on.
-        for (var r = RungIndex(edge.Cosine); r < _rungs.Length; r++)
-        {
-            if (edge.Cosine >= _rungs[r])
-            {
-                await UnionAsync(edge.A, edge.B, r, deadline).ConfigureAwait(false);
-            }
         }
     }
 
@@ -370,7 +381,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
     /// <summary>Applies one edge through the shard protocol (for the protocol tests).</summary>
     internal Task UnionForTestsAsync(long a, long b, float cosine) =>
-        UnionAllRungsAsync(new VerifiedEdge(a, b, cosine), _options.Time.GetUtcNow() + _options.RequestTimeout);
+        Task.WhenAll(SpanningEdges([new VerifiedEdge(a, b, cosine)]).Select(u => UnionAsync(u.A, u.B, u.Rung, DateTimeOffset.MaxValue)));
 
     /// <summary>The root of <paramref name="id"/> at rung index <paramref name="rung"/> (for the protocol tests).</summary>
     internal Task<long> FindForTestsAsync(long id, int rung) => FindAsync(id, rung, _options.Time.GetUtcNow() + _options.RequestTimeout);
@@ -392,27 +403,17 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
     }
 
-    private async Task<Verdict> DescribeAsync(HomeRecord record, StoredVerdict stored, bool repeated, DateTimeOffset deadline)
+    private async Task<Verdict> DescribeAsync(HomeRecord record, StoredVerdict stored, bool repeated)
     {
+        var deadline = DateTimeOffset.MaxValue;
         if (!stored.IsDuplicate)
         {
             return new Verdict(record.ExternalId, record.Id, VerdictKind.New, null, null, null, null, null, repeated);
         }
 
-        var canonical = await ExternalIdOfAsync(stored.Canonical, deadline).ConfigureAwait(false);
-        var best = await ExternalIdOfAsync(stored.BestMatch, deadline).ConfigureAwait(false);
+        var canonical = (await RecordAsync(stored.Canonical).ConfigureAwait(false))?.ExternalId;
+        var best = (await RecordAsync(stored.BestMatch).ConfigureAwait(false))?.ExternalId;
         return new Verdict(record.ExternalId, record.Id, VerdictKind.Duplicate, _rungs[RungIndex(stored.BestCosine)], stored.Canonical, canonical, best, stored.BestCosine, repeated);
-    }
-
-    private async Task<string?> ExternalIdOfAsync(long id, DateTimeOffset deadline)
-    {
-        var home = VectorId.HomeShard(id);
-        if (home >= _shards.Length)
-        {
-            return null;
-        }
-
-        return await _mailboxes[home].SendAsync(() => _shards[home].Find(id)?.ExternalId, deadline).ConfigureAwait(false);
     }
 
     private int RungIndex(float cosine)
@@ -428,22 +429,26 @@ public sealed partial class DedupEngine : IAsyncDisposable
         return _rungs.Length - 1;
     }
 
-    private async Task ForgetAsync(IEnumerable<long> ids, Exception error)
+    private async Task ForgetAsync(IEnumerable<HomeRecord> records, Exception error)
     {
-        foreach (var group in ids.GroupBy(VectorId.HomeShard))
+        foreach (var group in records.GroupBy(r => VectorId.HomeShard(r.Id)))
         {
             var list = group.ToList();
             try
             {
                 await _mailboxes[group.Key].SendAsync(() =>
                 {
-                    _shards[group.Key].Unregister(list, error);
+                    _shards[group.Key].Unregister([.. list.Select(r => r.Id)], error);
                     return true;
                 }, DateTimeOffset.MaxValue).ConfigureAwait(false);
             }
             catch (ObjectDisposedException)
             {
-                _fault ??= error;
+                // Shutting down: the records go with the process, but whoever waits on them must not hang.
+                foreach (var record in list)
+                {
+                    record.Fail(error);
+                }
             }
         }
     }
@@ -489,7 +494,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     {
         if (_fault is { } fault)
         {
-            throw new InvalidOperationException($"the engine stopped taking work after a failed write ({fault.Message}); restart it to reload from {_store.Description}", fault);
+            throw new EngineStoppedException($"the engine stopped taking work after a failed write ({fault.Message}); restart it to reload from {_store.Description}", fault);
         }
     }
 

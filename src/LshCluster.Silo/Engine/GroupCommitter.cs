@@ -14,6 +14,7 @@ internal sealed class GroupCommitter : IAsyncDisposable
     private readonly int _maxVectors;
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _loop;
+    private volatile Exception? _failure;
 
     public GroupCommitter(IDedupStore store, int maxVectors)
     {
@@ -25,9 +26,17 @@ internal sealed class GroupCommitter : IAsyncDisposable
     /// <summary>Transactions committed so far.</summary>
     public long Commits { get; private set; }
 
-    /// <summary>Queues a batch; the task completes when it is durable, or fails with the store's error.</summary>
+    /// <summary>
+    /// Queues a batch; the task completes when it is durable, or fails with the store's error. After one failure every
+    /// later batch fails too (fail-stop): a later batch may name vectors of the failed one.
+    /// </summary>
     public Task CommitAsync(WriteBatch batch)
     {
+        if (_failure is { } failure)
+        {
+            return Task.FromException(failure);
+        }
+
         var pending = new Pending(batch);
         if (!_queue.Writer.TryWrite(pending))
         {
@@ -57,6 +66,16 @@ internal sealed class GroupCommitter : IAsyncDisposable
                 vectors += pending.Batch.Vectors.Count;
             }
 
+            if (_failure is { } failure)
+            {
+                foreach (var p in group)
+                {
+                    p.Done.TrySetException(failure);
+                }
+
+                continue;
+            }
+
             var merged = group.Count == 1 ? group[0].Batch : Merge(group);
             try
             {
@@ -69,6 +88,7 @@ internal sealed class GroupCommitter : IAsyncDisposable
             }
             catch (Exception e)
             {
+                _failure = e;
                 foreach (var p in group)
                 {
                     p.Done.TrySetException(e);

@@ -42,10 +42,11 @@ internal sealed class BucketIndex
     }
 
     /// <summary>
-    /// Adds to <paramref name="found"/> the members of bucket <paramref name="key"/> whose sketch lies within
-    /// <paramref name="maxHamming"/> bits of the given one, except <paramref name="self"/>.
+    /// Adds to <paramref name="found"/>, as candidates of batch item <paramref name="item"/>, the members of bucket
+    /// <paramref name="key"/> whose sketch lies within <paramref name="maxHamming"/> bits of the given one, except
+    /// <paramref name="self"/>. A vector is in a bucket at most once, so no member is reported twice.
     /// </summary>
-    public void Collect(ulong key, ulong sketchLow, ulong sketchHigh, int maxHamming, long self, HashSet<long> found)
+    public void Collect(ulong key, ulong sketchLow, ulong sketchHigh, int maxHamming, long self, int item, List<Candidate> found)
     {
         if (!_heads.TryGetValue(key, out var slot))
         {
@@ -57,7 +58,7 @@ internal sealed class BucketIndex
             var distance = ulong.PopCount(_sketchLow[slot] ^ sketchLow) + ulong.PopCount(_sketchHigh[slot] ^ sketchHigh);
             if ((int)distance <= maxHamming && _ids[slot] != self)
             {
-                found.Add(_ids[slot]);
+                found.Add(new Candidate(item, _ids[slot]));
             }
         }
     }

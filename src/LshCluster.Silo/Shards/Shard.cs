@@ -74,20 +74,15 @@ internal sealed class Shard
     public List<Candidate> RunBucketOperations(IReadOnlyList<BucketOperation> operations, int maxHamming)
     {
         var found = new List<Candidate>();
-        var scratch = new HashSet<long>();
         foreach (var op in operations)
         {
             if (op.Insert)
             {
                 _buckets.Add(op.Key, op.VectorId, op.SketchLow, op.SketchHigh);
-                continue;
             }
-
-            scratch.Clear();
-            _buckets.Collect(op.Key, op.SketchLow, op.SketchHigh, maxHamming, op.VectorId, scratch);
-            foreach (var id in scratch)
+            else
             {
-                found.Add(new Candidate(op.Item, id));
+                _buckets.Collect(op.Key, op.SketchLow, op.SketchHigh, maxHamming, op.VectorId, op.Item, found);
             }
         }
 
@@ -166,6 +161,8 @@ internal sealed class Shard
 
         return _parents[rung].TryAdd(child, parent);
     }
+
+    public bool IsRoot(long id, int rung) => !_parents[rung].ContainsKey(id);
 
     public HomeRecord? Find(string externalId) => _byExternalId.GetValueOrDefault(externalId);
 
