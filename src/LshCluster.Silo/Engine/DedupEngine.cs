@@ -193,7 +193,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
 
         // Repeats (and ids sent twice in this batch) answer with the verdict of the first insert once it is durable.
-        for (var j = 0; j < valid.Count; j++)
+        // Describing a duplicate looks up two external ids at their homes: all items at once, not one after another.
+        await Task.WhenAll(Enumerable.Range(0, valid.Count).Select(async j =>
         {
             var i = valid[j];
             StoredVerdict stored;
@@ -206,11 +207,11 @@ public sealed partial class DedupEngine : IAsyncDisposable
                 // The request that first sent this id failed; this batch's own items are unaffected.
                 results[i] = new InsertResult(i, null, new ItemError($"items[{i}].id", "retry",
                     $"items[{i}].id: an earlier request with this id failed before it was stored ({e.Message}); nothing is stored for it, send it again"));
-                continue;
+                return;
             }
 
             results[i] = new InsertResult(i, await DescribeAsync(records[j], stored, repeated: !isNew[j]).ConfigureAwait(false), null);
-        }
+        })).ConfigureAwait(false);
 
         return results!;
     }
