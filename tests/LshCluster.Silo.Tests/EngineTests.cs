@@ -1,4 +1,6 @@
 using LshCluster.Core.Hashing;
+using LshCluster.Core.Ids;
+using LshCluster.Core.Kernels;
 using LshCluster.Core.Vectors;
 using LshCluster.Silo.Engine;
 
@@ -192,6 +194,42 @@ public sealed class EngineTests : IDisposable
         await using var reopened = await DedupEngine.OpenAsync(Storage.DedupStores.Open(store));
         Assert.Equal(1, (await reopened.GetStatsAsync()).Vectors);
         Assert.Null(await reopened.GetVerdictAsync("after"));
+    }
+
+    [Fact]
+    public async Task A_stored_verdict_naming_a_vector_that_was_never_stored_is_derived_again_at_load()
+    {
+        // What a failed concurrent commit can leave behind: q's verdict names m, whose own commit never happened.
+        var store = _stores.NewSqlite();
+        await using (var created = Storage.DedupStores.Open(store))
+        {
+            await DedupEngine.CreateAsync(created, Scheme);
+            var hasher = new LshHasher(Scheme);
+            var (p, q) = Pair(40, 0.995);
+            var missing = VectorId.Create(1_000, Scheme.HomeShard("m"), 0);
+            var rows = new[] { ("p", p, 2_000L, new Storage.StoredVerdict(false, 0, 0, 0)), ("q", q, 3_000L, new Storage.StoredVerdict(true, missing, missing, 0.999f)), ("r", Random(41), 4_000L, new Storage.StoredVerdict(true, missing, missing, 0.999f)) }
+                .Select(x =>
+                {
+                    var keys = new ulong[Scheme.Tables];
+                    hasher.ComputeBucketKeys(x.Item2, keys);
+                    var sketch = hasher.ComputeSketch(x.Item2);
+                    var home = Scheme.HomeShard(x.Item1);
+                    return new Storage.StoredVector(VectorId.Create(x.Item3, home, 0), x.Item1, home, x.Item2, keys, sketch.Low, sketch.High, x.Item4, DateTimeOffset.UtcNow);
+                }).ToList();
+            var shards = rows.Select(r => r.HomeShard).Distinct().ToList();
+            var epochs = await created.ClaimShardsAsync("test", shards);
+            var edge = new Storage.VerifiedEdge(rows[0].VectorId, rows[1].VectorId, VectorMath.Cosine(p, q));
+            await created.CommitAsync(new Storage.WriteBatch([.. shards.Select((s, i) => new Storage.ShardFence(s, epochs[i]))], rows, [edge]));
+        }
+
+        await using var engine = await DedupEngine.OpenAsync(Storage.DedupStores.Open(store));
+        var q2 = await engine.GetVerdictAsync("q");
+        var r2 = await engine.GetVerdictAsync("r");
+
+        Assert.Equal(VerdictKind.Duplicate, q2!.Kind);
+        Assert.Equal("p", q2.Canonical);
+        Assert.Equal("p", q2.BestMatch);
+        Assert.Equal(VerdictKind.New, r2!.Kind);
     }
 
     [Fact]

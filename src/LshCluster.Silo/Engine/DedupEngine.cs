@@ -554,6 +554,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     private static async Task LoadAsync(IDedupStore store, LshScheme scheme, Shard[] shards, CancellationToken cancellationToken)
     {
         var known = new HashSet<long>();
+        var loaded = new List<HomeRecord>();
         var hasher = new LshHasher(scheme);
         await foreach (var v in store.ReadVectorsAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -567,7 +568,17 @@ public sealed partial class DedupEngine : IAsyncDisposable
             }
 
             known.Add(v.VectorId);
+            if (v.Verdict.IsDuplicate)
+            {
+                loaded.Add(record);
+            }
         }
+
+        // A verdict can name a vector that never got stored: a concurrent batch whose commit failed (the engine then
+        // stopped). Those verdicts are derived again from the stored edges below.
+        var orphans = loaded.Where(r => !known.Contains(r.AcknowledgedVerdict.Canonical) || !known.Contains(r.AcknowledgedVerdict.BestMatch))
+            .ToDictionary(r => r.Id);
+        var bestOf = new Dictionary<long, (float Cosine, long Other)>();
 
         // Replay every edge whose two ends are stored (an edge to a vector whose own commit never happened is moot).
         var forests = new UnionFind[scheme.Rungs.Count];
@@ -581,6 +592,14 @@ public sealed partial class DedupEngine : IAsyncDisposable
             if (!known.Contains(e.A) || !known.Contains(e.B))
             {
                 continue;
+            }
+
+            foreach (var (self, other) in new[] { (e.A, e.B), (e.B, e.A) })
+            {
+                if (orphans.ContainsKey(self) && (!bestOf.TryGetValue(self, out var best) || e.Cosine > best.Cosine))
+                {
+                    bestOf[self] = (e.Cosine, other);
+                }
             }
 
             for (var r = 0; r < forests.Length; r++)
@@ -598,6 +617,23 @@ public sealed partial class DedupEngine : IAsyncDisposable
             {
                 shards[VectorId.HomeShard(child)].Link(child, root, r);
             }
+        }
+
+        foreach (var orphan in orphans.Values)
+        {
+            if (!bestOf.TryGetValue(orphan.Id, out var best))
+            {
+                orphan.ReplaceVerdictAtLoad(new StoredVerdict(false, orphan.Id, 0, 0));
+                continue;
+            }
+
+            var rung = 0;
+            while (rung < scheme.Rungs.Count - 1 && best.Cosine < scheme.Rungs[rung])
+            {
+                rung++;
+            }
+
+            orphan.ReplaceVerdictAtLoad(new StoredVerdict(true, forests[rung].Find(orphan.Id), best.Other, best.Cosine));
         }
     }
 }

@@ -83,4 +83,7 @@ internal sealed class HomeRecord
     }
 
     public void Fail(Exception error) => _pending?.TrySetException(error);
+
+    /// <summary>At load only (one thread, before any turn): a verdict re-derived because the stored one names a missing vector.</summary>
+    public void ReplaceVerdictAtLoad(StoredVerdict verdict) => _verdict = verdict;
 }
