@@ -180,10 +180,11 @@ public sealed partial class DedupEngine
             _mailboxes[pair.Key].Post(() => _shards[pair.Key].RunBucketOperations(pair.Value, maxHamming), deadline))).ConfigureAwait(false);
         var candidates = found.SelectMany(list => list.Select(c => c.CandidateId)).ToHashSet();
         var norm = VectorMath.SquaredNorm(vector);
+        var projectionNorm = VectorMath.SquaredNorm(projection);
         var checks = candidates.GroupBy(VectorId.HomeShard).ToList();
         var edges = await Task.WhenAll(checks.Select(g =>
         {
-            var list = g.Select(id => new Verification(0, -1, vector, norm, projection, id)).ToList();
+            var list = g.Select(id => new Verification(0, -1, vector, norm, projection, projectionNorm, id)).ToList();
             return _mailboxes[g.Key].Post(() => _shards[g.Key].Verify(list, threshold, ProjectionScreen(threshold, projection.Length)), deadline);
         })).ConfigureAwait(false);
         var result = new List<Neighbour>();

@@ -274,7 +274,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
             foreach (var other in set)
             {
-                Add(checks, VectorId.HomeShard(other), new Verification(j, records[j].Id, records[j].Values, records[j].SquaredNorm, records[j].Projection, other));
+                Add(checks, VectorId.HomeShard(other), new Verification(j, records[j].Id, records[j].Values, records[j].SquaredNorm, records[j].Projection, records[j].ProjectionSquaredNorm, other));
             }
         }
 

@@ -19,12 +19,6 @@ internal sealed class BucketIndex
     private int[] _next = new int[1024];
     private int _count;
 
-    /// <summary>Entries stored.</summary>
-    public int Count => _count;
-
-    /// <summary>Distinct buckets.</summary>
-    public int Buckets => _buckets;
-
     /// <summary>Adds <paramref name="id"/> to bucket <paramref name="key"/>.</summary>
     public void Add(ulong key, long id, ulong sketchLow, ulong sketchHigh)
     {

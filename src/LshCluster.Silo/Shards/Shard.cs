@@ -34,10 +34,6 @@ internal sealed class Shard
     /// <summary>The ownership epoch this process holds; every write of the shard is fenced by it.</summary>
     public long Epoch { get; set; }
 
-    public int VectorCount => _byId.Count;
-
-    public int BucketEntries => _buckets.Count;
-
     /// <summary>
     /// Registers each vector at its home, or finds it already registered (a re-send, perhaps still in flight).
     /// An external id appearing twice in <paramref name="items"/> is registered once.
@@ -96,8 +92,6 @@ internal sealed class Shard
     public List<FoundEdge> Verify(IReadOnlyList<Verification> checks, float lowestRung, float screen)
     {
         var edges = new List<FoundEdge>();
-        var newProjectionNorm = float.NaN;
-        float[]? lastProjection = null;
         foreach (var check in checks)
         {
             if (!_byId.TryGetValue(check.CandidateId, out var candidate))
@@ -105,13 +99,7 @@ internal sealed class Shard
                 continue;
             }
 
-            if (!ReferenceEquals(lastProjection, check.Projection))
-            {
-                lastProjection = check.Projection;
-                newProjectionNorm = VectorMath.SquaredNorm(check.Projection);
-            }
-
-            var estimate = VectorMath.Cosine(VectorMath.Dot(check.Projection, candidate.Projection), newProjectionNorm, candidate.ProjectionSquaredNorm);
+            var estimate = VectorMath.Cosine(VectorMath.Dot(check.Projection, candidate.Projection), check.ProjectionSquaredNorm, candidate.ProjectionSquaredNorm);
             if (estimate < screen)
             {
                 continue;
@@ -222,7 +210,7 @@ internal readonly record struct BucketOperation(int Item, long VectorId, ulong K
 internal readonly record struct Candidate(int Item, long CandidateId);
 
 /// <summary>An exact-cosine check between a new vector and a candidate homed at the shard.</summary>
-internal readonly record struct Verification(int Item, long VectorId, float[] Values, float SquaredNorm, float[] Projection, long CandidateId);
+internal readonly record struct Verification(int Item, long VectorId, float[] Values, float SquaredNorm, float[] Projection, float ProjectionSquaredNorm, long CandidateId);
 
 /// <summary>A verified edge found for the vector at <c>Item</c> of a batch.</summary>
 internal readonly record struct FoundEdge(int Item, long VectorId, long OtherId, float Cosine);
