@@ -8,11 +8,13 @@ cd "$(dirname "$0")/.."
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-# What the tests need from Debian: a PostgreSQL server binary (tests initdb their own throwaway server) and the
-# Fashion-MNIST idx files for the quality tests. Installed only when missing.
+# What the tests need from Debian: a PostgreSQL server binary (tests initdb their own throwaway server), the
+# Fashion-MNIST idx files for the quality tests, and Python grpcio with its code generator for the interop test
+# (a real non-.NET gRPC client). Installed only when missing.
 need=()
 [ -x /usr/lib/postgresql/15/bin/pg_ctl ] || command -v pg_ctl >/dev/null 2>&1 || need+=(postgresql)
 [ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
+/usr/bin/python3 -c 'import grpc, grpc_tools.protoc' >/dev/null 2>&1 || need+=(python3-grpcio python3-grpc-tools python3-protobuf)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
