@@ -14,6 +14,7 @@ var root = new RootCommand("lshc — LshCluster: near-duplicate detection for em
     BenchCommand.Create(),
     PlanCommand.Create(),
     CodesCommand.Create(),
+    SiloCommand.Create(),
 };
 
 try

@@ -13,6 +13,13 @@ public sealed class OverloadedException : Exception
         Actor = actor;
     }
 
+    /// <summary>The refusal of <paramref name="actor"/> as another process reported it.</summary>
+    public OverloadedException(string actor, string message)
+        : base(message)
+    {
+        Actor = actor;
+    }
+
     /// <summary>The actor that refused.</summary>
     public string Actor { get; }
 }

@@ -55,11 +55,12 @@ public interface IDedupStore : IAsyncDisposable
     Task CommitAsync(WriteBatch batch, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Streams every stored vector that is not deleted, in vector id order, reading rows as they are consumed (never
-    /// the whole table at once). Rows committed while the stream runs may or may not appear.
+    /// Streams every stored vector that is not deleted and whose id is at least <paramref name="fromVectorId"/>, in
+    /// vector id order, reading rows as they are consumed (never the whole table at once). Rows committed while the
+    /// stream runs may or may not appear.
     /// </summary>
-    IAsyncEnumerable<StoredVector> ReadVectorsAsync(CancellationToken cancellationToken = default);
+    IAsyncEnumerable<StoredVector> ReadVectorsAsync(long fromVectorId = 0, CancellationToken cancellationToken = default);
 
-    /// <summary>Streams every verified edge, ordered by (A, B).</summary>
-    IAsyncEnumerable<VerifiedEdge> ReadEdgesAsync(CancellationToken cancellationToken = default);
+    /// <summary>Streams every verified edge whose larger end is at least <paramref name="minB"/>, ordered by (A, B).</summary>
+    IAsyncEnumerable<VerifiedEdge> ReadEdgesAsync(long minB = 0, CancellationToken cancellationToken = default);
 }

@@ -31,15 +31,13 @@ public sealed partial class DedupEngine
     /// <summary>The stored verdict of <paramref name="externalId"/>, or null when it is not stored.</summary>
     public async Task<Verdict?> GetVerdictAsync(string externalId)
     {
-        var deadline = Deadline();
-        var home = Scheme.HomeShard(externalId);
-        var record = await _mailboxes[home].Post(() => _shards[home].Find(externalId), deadline).ConfigureAwait(false);
-        if (record is null || !record.IsAcknowledged)
+        var record = await _router.LookupExternalAsync(Scheme.HomeShard(externalId), externalId, withValues: false, Deadline()).ConfigureAwait(false);
+        if (record is null || !record.Acknowledged)
         {
             return null;
         }
 
-        return await DescribeAsync(record, record.AcknowledgedVerdict, repeated: false).ConfigureAwait(false);
+        return await DescribeAsync(record.ExternalId, record.Id, record.Verdict, repeated: false).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -50,8 +48,7 @@ public sealed partial class DedupEngine
     public async Task<ClusterView?> GetClusterOfAsync(string externalId, int rung, int skip = 0, int take = 100)
     {
         var deadline = Deadline();
-        var home = Scheme.HomeShard(externalId);
-        var record = await _mailboxes[home].Post(() => _shards[home].Find(externalId), deadline).ConfigureAwait(false);
+        var record = await _router.LookupExternalAsync(Scheme.HomeShard(externalId), externalId, withValues: false, deadline).ConfigureAwait(false);
         if (record is null)
         {
             return null;
@@ -64,9 +61,15 @@ public sealed partial class DedupEngine
     /// <summary>The cluster whose id (canonical member's internal id) is <paramref name="clusterId"/>; null if no such root.</summary>
     public async Task<ClusterView?> GetClusterAsync(long clusterId, int rung, int skip = 0, int take = 100)
     {
+        var deadline = Deadline();
         var home = VectorId.HomeShard(clusterId);
-        if (home >= _shards.Length
-            || !(await _mailboxes[home].Post(() => _shards[home].Find(clusterId) is not null && _shards[home].IsRoot(clusterId, rung), Deadline()).ConfigureAwait(false)))
+        if (home >= Scheme.ShardCount || clusterId < 0)
+        {
+            return null;
+        }
+
+        var canonical = (await _router.LookupAsync(home, [clusterId], withValues: true, deadline).ConfigureAwait(false))[0];
+        if (canonical is null || !(await _router.AscendAsync(home, clusterId, rung, deadline).ConfigureAwait(false)).IsRoot)
         {
             return null;
         }
@@ -74,23 +77,7 @@ public sealed partial class DedupEngine
         var components = await ComponentsAsync(rung).ConfigureAwait(false);
         var members = components.TryGetValue(clusterId, out var list) ? list : [clusterId];
         var page = members.Order().Skip(skip).Take(take).ToList();
-        var canonical = await RecordAsync(clusterId).ConfigureAwait(false);
-        if (canonical is null)
-        {
-            return null;
-        }
-
-        var views = new List<ClusterMember>(page.Count);
-        foreach (var id in page)
-        {
-            var member = await RecordAsync(id).ConfigureAwait(false);
-            if (member is not null)
-            {
-                views.Add(new ClusterMember(member.ExternalId, id,
-                    VectorMath.Cosine(VectorMath.Dot(member.Values, canonical.Values), member.SquaredNorm, canonical.SquaredNorm)));
-            }
-        }
-
+        var views = await MembersAsync(canonical, page).ConfigureAwait(false);
         return new ClusterView(_rungs[rung], clusterId, canonical.ExternalId, members.Count, views);
     }
 
@@ -103,20 +90,14 @@ public sealed partial class DedupEngine
         var components = await ComponentsAsync(rung).ConfigureAwait(false);
         var chosen = components.Where(c => c.Value.Count >= minSize)
             .OrderByDescending(c => c.Value.Count).ThenBy(c => c.Key).Skip(skip).Take(take).ToList();
+        var canonicals = await LookupManyAsync(chosen.Select(c => c.Key), withValues: membersPerCluster > 0).ConfigureAwait(false);
         var views = new List<ClusterView>(chosen.Count);
         foreach (var (root, members) in chosen)
         {
-            var canonical = await RecordAsync(root).ConfigureAwait(false);
-            var shown = new List<ClusterMember>();
-            foreach (var id in members.Order().Take(membersPerCluster))
-            {
-                var m = await RecordAsync(id).ConfigureAwait(false);
-                if (m is not null && canonical is not null)
-                {
-                    shown.Add(new ClusterMember(m.ExternalId, id, VectorMath.Cosine(VectorMath.Dot(m.Values, canonical.Values), m.SquaredNorm, canonical.SquaredNorm)));
-                }
-            }
-
+            var canonical = canonicals.GetValueOrDefault(root);
+            var shown = canonical is null || membersPerCluster == 0
+                ? []
+                : await MembersAsync(canonical, [.. members.Order().Take(membersPerCluster)]).ConfigureAwait(false);
             views.Add(new ClusterView(_rungs[rung], root, canonical?.ExternalId ?? string.Empty, members.Count, shown));
         }
 
@@ -177,32 +158,24 @@ public sealed partial class DedupEngine
         }
 
         var found = await Task.WhenAll(operations.Select(pair =>
-            _mailboxes[pair.Key].Post(() => _shards[pair.Key].RunBucketOperations(pair.Value, maxHamming), deadline))).ConfigureAwait(false);
+            _router.BucketOperationsAsync(pair.Key, pair.Value, maxHamming, admission: true, deadline))).ConfigureAwait(false);
         var candidates = found.SelectMany(list => list.Select(c => c.CandidateId)).ToHashSet();
         var norm = VectorMath.SquaredNorm(vector);
         var projectionNorm = VectorMath.SquaredNorm(projection);
-        var checks = candidates.GroupBy(VectorId.HomeShard).ToList();
-        var edges = await Task.WhenAll(checks.Select(g =>
-        {
-            var list = g.Select(id => new Verification(0, -1, vector, norm, projection, projectionNorm, id)).ToList();
-            return _mailboxes[g.Key].Post(() => _shards[g.Key].Verify(list, threshold, ProjectionScreen(threshold, projection.Length)), deadline);
-        })).ConfigureAwait(false);
-        var result = new List<Neighbour>();
-        foreach (var e in edges.SelectMany(x => x).OrderByDescending(e => e.Cosine).ThenBy(e => e.OtherId).Take(limit))
-        {
-            var record = await RecordAsync(e.OtherId).ConfigureAwait(false);
-            var root = await FindAsync(e.OtherId, RungIndex(e.Cosine), deadline).ConfigureAwait(false);
-            result.Add(new Neighbour(record?.ExternalId ?? string.Empty, e.OtherId, e.Cosine, root));
-        }
-
-        return result;
+        var screen = ProjectionScreen(threshold, projection.Length);
+        var edges = await Task.WhenAll(candidates.GroupBy(VectorId.HomeShard).Select(g =>
+            _router.VerifyAsync(g.Key, [.. g.Select(id => new Verification(0, -1, vector, norm, projection, projectionNorm, id))], threshold, screen, admission: true, deadline))).ConfigureAwait(false);
+        var best = edges.SelectMany(x => x).OrderByDescending(e => e.Cosine).ThenBy(e => e.OtherId).Take(limit).ToList();
+        var records = await LookupManyAsync(best.Select(e => e.OtherId), withValues: false).ConfigureAwait(false);
+        var roots = await Task.WhenAll(best.Select(e => FindAsync(e.OtherId, RungIndex(e.Cosine), deadline))).ConfigureAwait(false);
+        return [.. best.Select((e, i) => new Neighbour(records.GetValueOrDefault(e.OtherId)?.ExternalId ?? string.Empty, e.OtherId, e.Cosine, roots[i]))];
     }
 
     /// <summary>Vectors, duplicate verdicts, and per rung the clusters of size ≥ 2.</summary>
     public async Task<EngineStats> GetStatsAsync()
     {
         var deadline = Deadline();
-        var counts = await Task.WhenAll(_shards.Select(s => _mailboxes[s.Index].Post(s.Counts, deadline))).ConfigureAwait(false);
+        var counts = await Task.WhenAll(AllShards().Select(s => _router.CountsAsync(s, deadline))).ConfigureAwait(false);
         var rungs = new List<RungStats>();
         for (var r = 0; r < _rungs.Length; r++)
         {
@@ -211,14 +184,14 @@ public sealed partial class DedupEngine
                 components.Count == 0 ? 0 : components.Max(c => c.Value.Count)));
         }
 
-        return new EngineStats(counts.Sum(c => c.Vectors), counts.Sum(c => c.Duplicates), _shards.Length, rungs);
+        return new EngineStats(counts.Sum(c => c.Vectors), counts.Sum(c => c.Duplicates), Scheme.ShardCount, rungs);
     }
 
     /// <summary>Every component of size ≥ 2 at a rung: root → member ids, from a snapshot of all parent pointers.</summary>
     private async Task<Dictionary<long, List<long>>> ComponentsAsync(int rung)
     {
         var deadline = Deadline();
-        var pointers = await Task.WhenAll(_shards.Select(s => _mailboxes[s.Index].Post(() => s.Parents(rung), deadline))).ConfigureAwait(false);
+        var pointers = await Task.WhenAll(AllShards().Select(s => _router.ParentsAsync(s, rung, deadline))).ConfigureAwait(false);
         var forest = new UnionFind();
         foreach (var shardPointers in pointers)
         {
@@ -242,18 +215,44 @@ public sealed partial class DedupEngine
         return components;
     }
 
+    private async Task<List<ClusterMember>> MembersAsync(RecordView canonical, IReadOnlyList<long> ids)
+    {
+        var records = await LookupManyAsync(ids, withValues: true).ConfigureAwait(false);
+        var members = new List<ClusterMember>(ids.Count);
+        foreach (var id in ids)
+        {
+            if (records.GetValueOrDefault(id) is { Values: { } values } member && canonical.Values is { } canonicalValues)
+            {
+                members.Add(new ClusterMember(member.ExternalId, id, VectorMath.Cosine(VectorMath.Dot(values, canonicalValues), member.SquaredNorm, canonical.SquaredNorm)));
+            }
+        }
+
+        return members;
+    }
+
+    /// <summary>Records of many ids, one call per home shard.</summary>
+    private async Task<Dictionary<long, RecordView>> LookupManyAsync(IEnumerable<long> ids, bool withValues)
+    {
+        var deadline = Deadline();
+        var groups = ids.Distinct().Where(id => id >= 0 && VectorId.HomeShard(id) < Scheme.ShardCount).GroupBy(VectorId.HomeShard).ToList();
+        var found = await Task.WhenAll(groups.Select(g => _router.LookupAsync(g.Key, [.. g], withValues, deadline))).ConfigureAwait(false);
+        return found.SelectMany(x => x).OfType<RecordView>().ToDictionary(r => r.Id);
+    }
+
     private async Task<Dictionary<long, string>> ExternalIdsAsync()
     {
         var deadline = Deadline();
-        var all = await Task.WhenAll(_shards.Select(s => _mailboxes[s.Index].Post(() => s.Records().Select(r => (r.Id, r.ExternalId)).ToArray(), deadline))).ConfigureAwait(false);
+        var all = await Task.WhenAll(AllShards().Select(s => _router.NamesAsync(s, deadline))).ConfigureAwait(false);
         return all.SelectMany(x => x).ToDictionary(x => x.Id, x => x.ExternalId);
     }
 
-    private async Task<HomeRecord?> RecordAsync(long id)
+    private async Task<RecordView?> RecordAsync(long id)
     {
         var home = VectorId.HomeShard(id);
-        return home < _shards.Length ? await _mailboxes[home].Post(() => _shards[home].Find(id), Deadline()).ConfigureAwait(false) : null;
+        return home < Scheme.ShardCount && id >= 0 ? (await _router.LookupAsync(home, [id], withValues: false, Deadline()).ConfigureAwait(false))[0] : null;
     }
+
+    private IEnumerable<int> AllShards() => Enumerable.Range(0, Scheme.ShardCount);
 
     private DateTimeOffset Deadline() => _options.Time.GetUtcNow() + _options.RequestTimeout;
 }

@@ -2,14 +2,17 @@ using LshCluster.Core.Hashing;
 using LshCluster.Core.Ids;
 using LshCluster.Core.Kernels;
 using LshCluster.Core.Vectors;
+using LshCluster.Protocol.Wire;
 using LshCluster.Runtime;
+using LshCluster.Silo.Cluster;
 using LshCluster.Silo.Shards;
 using LshCluster.Storage;
 
 namespace LshCluster.Silo.Engine;
 
 /// <summary>
-/// The dedup engine of one process: <c>S</c> shard actors, each behind its own mailbox, driven through the insert
+/// The dedup engine of one process (embedded: every shard; a silo: the shards it owns, reaching the others over the
+/// wire): <c>S</c> shard actors, each behind its own mailbox, driven through the insert
 /// pipeline of DESIGN.md section 4 — register at the home shard, bucket lookups and inserts at the bucket shards
 /// (sketch-filtered), exact cosine at the candidates' homes, union-find links by compare-and-set at the roots' homes,
 /// then one group commit; a request is answered only after its writes are durable. Shards talk only through
@@ -20,25 +23,27 @@ public sealed partial class DedupEngine : IAsyncDisposable
     private readonly IDedupStore _store;
     private readonly DedupEngineOptions _options;
     private readonly LshHasher _hasher;
-    private readonly Shard[] _shards;
-    private readonly Mailbox[] _mailboxes;
+    private readonly ShardRouter _router;
+    private readonly IShardPlacement? _placement;
+    private readonly IRemoteSilos? _remote;
     private readonly GroupCommitter _committer;
     private readonly float[] _rungs;
     private readonly int _maxHamming;
     private readonly float _screen;
     private volatile Exception? _fault;
 
-    private DedupEngine(IDedupStore store, LshScheme scheme, DedupEngineOptions options, Shard[] shards)
+    private DedupEngine(IDedupStore store, LshScheme scheme, DedupEngineOptions options, IShardPlacement? placement, IRemoteSilos? remote)
     {
         _store = store;
         _options = options;
         Scheme = scheme;
         _hasher = new LshHasher(scheme);
-        _shards = shards;
+        _placement = placement;
+        _remote = remote;
+        _router = new ShardRouter(scheme.ShardCount, placement, remote, options.Time, options.RequestTimeout);
         _rungs = [.. scheme.Rungs];
         _maxHamming = SketchThreshold(scheme.LowestRung);
         _screen = ProjectionScreen(scheme.LowestRung, _hasher.ProjectionLength);
-        _mailboxes = [.. shards.Select(s => new Mailbox($"shard {s.Index}", options.MailboxCapacity, options.Time))];
         _committer = new GroupCommitter(store, options.GroupCommitMaxVectors);
     }
 
@@ -57,33 +62,45 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// <summary>Storage transactions committed since start.</summary>
     public long Commits => _committer.Commits;
 
+    /// <summary>Why the engine stopped taking work, or null while it runs.</summary>
+    public Exception? Fault => _fault;
+
+    /// <summary>The shards active in this process.</summary>
+    public IReadOnlyList<int> LocalShards => [.. _router.LocalShards().Select(l => l.Shard.Index)];
+
+    /// <summary>Messages waiting in the mailboxes of the shards active here.</summary>
+    public int MailboxDepth => _router.LocalShards().Sum(l => l.Mailbox.Depth);
+
     /// <summary>
-    /// Opens the cluster stored in <paramref name="store"/>: migrates, reads the scheme, claims every shard (a new
-    /// epoch fences out any previous owner), and reloads vectors, bucket entries and the union-find forests
-    /// (replaying every stored edge; union is idempotent).
+    /// Opens the cluster stored in <paramref name="store"/> as one process (embedded): migrates, reads the scheme,
+    /// claims every shard (a new epoch fences out any previous owner), and reloads vectors, bucket entries and the
+    /// union-find forests (replaying every stored edge; union is idempotent).
     /// </summary>
     /// <exception cref="InvalidOperationException">The store holds no cluster (create one first).</exception>
     public static async Task<DedupEngine> OpenAsync(IDedupStore store, DedupEngineOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new DedupEngineOptions();
+        var engine = await OpenCoreAsync(store, options, null, null, cancellationToken).ConfigureAwait(false);
+        var all = Enumerable.Range(0, engine.Scheme.ShardCount).ToArray();
+        var epochs = await store.ClaimShardsAsync(options.Owner, all, cancellationToken).ConfigureAwait(false);
+        await engine.AddShardsAsync(all.ToDictionary(s => s, s => epochs[s]), cancellationToken).ConfigureAwait(false);
+        return engine;
+    }
+
+    /// <summary>
+    /// Opens the cluster as one silo of many: no shard is active until the silo claims some and calls
+    /// <see cref="AddShardsAsync"/>; calls for other shards go to their owners through <paramref name="remote"/>.
+    /// </summary>
+    internal static Task<DedupEngine> OpenSiloAsync(IDedupStore store, DedupEngineOptions options, IShardPlacement placement, IRemoteSilos remote, CancellationToken cancellationToken) =>
+        OpenCoreAsync(store, options, placement, remote, cancellationToken);
+
+    private static async Task<DedupEngine> OpenCoreAsync(IDedupStore store, DedupEngineOptions options, IShardPlacement? placement, IRemoteSilos? remote, CancellationToken cancellationToken)
+    {
         options.Validate();
         await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
         var scheme = await store.ReadSchemeAsync(cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"{store.Description} holds no cluster yet; create one first (lshc create)");
-        var shards = new Shard[scheme.ShardCount];
-        for (var s = 0; s < shards.Length; s++)
-        {
-            shards[s] = new Shard(s, scheme.Rungs.Count, options.Time);
-        }
-
-        var epochs = await store.ClaimShardsAsync(options.Owner, [.. Enumerable.Range(0, shards.Length)], cancellationToken).ConfigureAwait(false);
-        for (var s = 0; s < shards.Length; s++)
-        {
-            shards[s].Epoch = epochs[s];
-        }
-
-        await LoadAsync(store, scheme, shards, cancellationToken).ConfigureAwait(false);
-        return new DedupEngine(store, scheme, options, shards);
+        return new DedupEngine(store, scheme, options, placement, remote);
     }
 
     /// <summary>Creates a new cluster with <paramref name="scheme"/> in <paramref name="store"/>.</summary>
@@ -91,6 +108,91 @@ public sealed partial class DedupEngine : IAsyncDisposable
     {
         await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
         await store.CreateClusterAsync(scheme, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Loads shards this process has just claimed (at <paramref name="epochs"/>) from the store and activates them.
+    /// Returns the vector id from which <see cref="CatchUpAsync"/> should later read what other silos committed
+    /// while the load ran.
+    /// </summary>
+    internal async Task<long> AddShardsAsync(IReadOnlyDictionary<int, long> epochs, CancellationToken cancellationToken = default)
+    {
+        var since = VectorId.Create(
+            Math.Max(0, (long)(_options.Time.GetUtcNow() - _options.RequestTimeout - VectorId.Epoch).TotalMilliseconds), 0, 0);
+        var shards = new Shard?[Scheme.ShardCount];
+        foreach (var (s, epoch) in epochs)
+        {
+            shards[s] = new Shard(s, _rungs.Length, _options.Time) { Epoch = epoch };
+        }
+
+        await LoadAsync(_store, Scheme, shards, cancellationToken).ConfigureAwait(false);
+        foreach (var shard in shards)
+        {
+            if (shard is not null)
+            {
+                _router.Activate(shard.Index, new LocalShard(shard, new Mailbox($"shard {shard.Index}", _options.MailboxCapacity, _options.Time)));
+            }
+        }
+
+        return since;
+    }
+
+    /// <summary>
+    /// After a load: adds the bucket entries of vectors other silos committed from <paramref name="since"/> on (their
+    /// bucket inserts reached the previous owner), and applies again the unions of the edges committed since.
+    /// Idempotent.
+    /// </summary>
+    internal async Task CatchUpAsync(IReadOnlyCollection<int> shards, long since, CancellationToken cancellationToken = default)
+    {
+        var mine = shards.ToHashSet();
+        var entries = new Dictionary<int, List<(ulong, long, ulong, ulong)>>();
+        await foreach (var v in _store.ReadVectorsAsync(since, cancellationToken).ConfigureAwait(false))
+        {
+            for (var t = 0; t < v.BucketKeys.Length; t++)
+            {
+                var s = Scheme.ShardOfBucket(t, v.BucketKeys[t]);
+                if (mine.Contains(s))
+                {
+                    Add(entries, s, (v.BucketKeys[t], v.VectorId, v.SketchLow, v.SketchHigh));
+                }
+            }
+        }
+
+        foreach (var (s, list) in entries)
+        {
+            if (_router.Local(s) is { } local)
+            {
+                await local.Mailbox.SendAsync(() => local.Shard.CatchUpBucketEntries(list), DateTimeOffset.MaxValue, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        var edges = new List<VerifiedEdge>();
+        await foreach (var e in _store.ReadEdgesAsync(since, cancellationToken).ConfigureAwait(false))
+        {
+            edges.Add(e);
+        }
+
+        await Task.WhenAll(SpanningEdges(edges).Select(u => UnionAsync(u.A, u.B, u.Rung, DateTimeOffset.MaxValue))).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Seals shards for a move: new calls are answered "not owner", inserts homed there that already registered are
+    /// carried to their commit, then the shards' state is dropped. The caller releases their leases afterwards.
+    /// </summary>
+    internal async Task SealAsync(IReadOnlyCollection<int> shards, CancellationToken cancellationToken = default)
+    {
+        var sealedShards = shards.Select(_router.Deactivate).OfType<LocalShard>().ToList();
+        foreach (var local in sealedShards)
+        {
+            while (Volatile.Read(ref local.InFlight) > 0)
+            {
+                await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+            }
+
+            // Turns already queued (other silos' calls) finish; later ones are refused and rerouted.
+            await local.Mailbox.DisposeAsync().ConfigureAwait(false);
+            _router.Remove(local.Shard.Index);
+        }
     }
 
     /// <summary>Inserts one vector.</summary>
@@ -130,37 +232,183 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
 
         // Hash every valid vector (the CPU-heavy part, so in parallel): bucket keys, probes, sketch, squared norm.
-        var tables = Scheme.Tables;
-        var probes = Scheme.Probes;
-        var keys = new ulong[valid.Count * tables];
-        var probeKeys = probes > 1 ? new ulong[valid.Count * tables * probes] : [];
-        var sketches = new Sketch128[valid.Count];
-        var norms = new float[valid.Count];
-        var projections = new float[valid.Count][];
+        var hashed = new HashedItem[valid.Count];
         Parallel.For(0, valid.Count, new ParallelOptions { CancellationToken = cancellationToken }, j =>
         {
-            var values = items[valid[j]].Values;
-            _hasher.Hash(values, keys.AsSpan(j * tables, tables), default, probes > 1 ? probeKeys.AsSpan(j * tables * probes, tables * probes) : default);
-            projections[j] = new float[_hasher.ProjectionLength];
-            sketches[j] = _hasher.ComputeSketch(values, projections[j]);
-            norms[j] = VectorMath.SquaredNorm(values);
+            var item = items[valid[j]];
+            hashed[j] = Hash(valid[j], item.ExternalId, item.Values);
         });
 
-        // 1. Register at the home shards.
-        var records = new HomeRecord[valid.Count];
-        var isNew = new bool[valid.Count];
+        foreach (var result in await RouteInsertAsync(hashed, deadline, cancellationToken).ConfigureAwait(false))
+        {
+            results[result.Index] = result;
+        }
+
+        return results!;
+    }
+
+    /// <summary>Hashes one validated vector: bucket keys, probes, sketch and projection, squared norm.</summary>
+    internal HashedItem Hash(int index, string externalId, float[] values)
+    {
+        var tables = Scheme.Tables;
+        var probes = Scheme.Probes;
+        var keys = new ulong[tables];
+        var probeKeys = probes > 1 ? new ulong[tables * probes] : [];
+        _hasher.Hash(values, keys, default, probeKeys);
+        var projection = new float[_hasher.ProjectionLength];
+        var sketch = _hasher.ComputeSketch(values, projection);
+        return new HashedItem(index, externalId, values, keys, probeKeys, sketch, projection, VectorMath.SquaredNorm(values));
+    }
+
+    /// <summary>
+    /// Sends hashed items to their home shards' owners — this process for the shards active here, the owning silo for
+    /// the others — and gathers the results. Items whose home is moving or whose owner died wait for the shard map to
+    /// change and are sent again (re-sending is idempotent by external id) until the deadline.
+    /// </summary>
+    internal async Task<List<InsertResult>> RouteInsertAsync(IReadOnlyList<HashedItem> items, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        var results = new List<InsertResult>(items.Count);
+        var pending = items;
+        var backoff = TimeSpan.FromMilliseconds(20);
+        while (true)
+        {
+            var retry = new List<HashedItem>();
+            var groups = new Dictionary<string, List<HashedItem>>();
+            var local = new List<HashedItem>();
+            foreach (var item in pending)
+            {
+                var home = Scheme.HomeShard(item.ExternalId);
+                if (_router.Local(home) is not null)
+                {
+                    local.Add(item);
+                }
+                else if (_placement?.OwnerOf(home) is { } owner && owner != _placement.Self && _remote is not null)
+                {
+                    if (!groups.TryGetValue(owner, out var list))
+                    {
+                        groups[owner] = list = [];
+                    }
+
+                    list.Add(item);
+                }
+                else
+                {
+                    retry.Add(item);
+                }
+            }
+
+            var calls = groups.Select(async g => (g.Value, Response: await SendHomeAsync(g.Key, g.Value, deadline, cancellationToken).ConfigureAwait(false))).ToList();
+            if (local.Count > 0)
+            {
+                foreach (var r in await InsertAtHomeAsync(local, deadline, cancellationToken).ConfigureAwait(false))
+                {
+                    if (r.Error?.Code == NotOwnerCode)
+                    {
+                        retry.Add(local.First(x => x.Index == r.Index));
+                    }
+                    else
+                    {
+                        results.Add(r);
+                    }
+                }
+            }
+
+            foreach (var (sent, response) in await Task.WhenAll(calls).ConfigureAwait(false))
+            {
+                if (response is null)
+                {
+                    retry.AddRange(sent); // the owner could not be reached: ask the map again
+                    continue;
+                }
+
+                var byIndex = sent.ToDictionary(x => x.Index);
+                foreach (var r in response)
+                {
+                    if (r.Error?.Code == NotOwnerCode)
+                    {
+                        retry.Add(byIndex[r.Index]);
+                    }
+                    else
+                    {
+                        results.Add(r);
+                    }
+                }
+            }
+
+            if (retry.Count == 0)
+            {
+                return results;
+            }
+
+            if (_placement is null || _options.Time.GetUtcNow() + backoff > deadline)
+            {
+                results.AddRange(retry.Select(x => new InsertResult(x.Index, null, new ItemError($"items[{x.Index}]", "unavailable",
+                    $"items[{x.Index}]: home shard {Scheme.HomeShard(x.ExternalId)} has no reachable owner now (a silo is moving or restarting); nothing was stored for it, send it again"))));
+                return results;
+            }
+
+            await Task.Delay(backoff, _options.Time, cancellationToken).ConfigureAwait(false);
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromMilliseconds(500).Ticks));
+            await _placement.RefreshAsync(cancellationToken).ConfigureAwait(false);
+            pending = retry;
+        }
+    }
+
+    private async Task<List<InsertResult>?> SendHomeAsync(string owner, List<HashedItem> items, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
         try
         {
-            await ForEachShard(valid.Count, j => Scheme.HomeShard(items[valid[j]].ExternalId), (shard, js) =>
+            var response = await _remote!.InsertHashedAsync(owner, ProtoMapping.ToRequest(items), deadline, cancellationToken).ConfigureAwait(false);
+            return [.. response.Results.Select(ProtoMapping.ToResult)];
+        }
+        catch (RpcException e) when (e.Status is GrpcStatusCode.Unavailable)
+        {
+            return null;
+        }
+        catch (RpcException e) when (e.Status is GrpcStatusCode.ResourceExhausted)
+        {
+            throw new OverloadedException(owner, $"{owner}: {e.Detail}");
+        }
+    }
+
+    /// <summary>The error code of an item sent to a silo that does not own its home shard (it is sent again elsewhere).</summary>
+    internal const string NotOwnerCode = "not_owner";
+
+    /// <summary>
+    /// The insert pipeline for items whose home shards are active here (the others get <see cref="NotOwnerCode"/>):
+    /// register, buckets, verification, unions, one group commit. Results carry each item's <c>Index</c>.
+    /// </summary>
+    internal async Task<List<InsertResult>> InsertAtHomeAsync(IReadOnlyList<HashedItem> items, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        ThrowIfFaulted();
+        var results = new List<InsertResult>(items.Count);
+
+        // 1. Register at the home shards.
+        var records = new HomeRecord?[items.Count];
+        var isNew = new bool[items.Count];
+        var homes = new LocalShard?[items.Count];
+        try
+        {
+            await ForEachShard(items.Count, j => Scheme.HomeShard(items[j].ExternalId), (shard, js) =>
             {
-                var registrations = js.Select(j => new Registration(items[valid[j]].ExternalId, items[valid[j]].Values, norms[j], projections[j])).ToArray();
-                return _mailboxes[shard].Post(() =>
+                if (_router.Local(shard) is not { } local)
                 {
-                    var found = _shards[shard].Register(registrations, out var fresh);
+                    return Task.CompletedTask;
+                }
+
+                var registrations = js.Select(j => new Registration(items[j].ExternalId, items[j].Values, items[j].SquaredNorm, items[j].Projection)).ToArray();
+                return local.Mailbox.Post(() =>
+                {
+                    var found = local.Shard.Register(registrations, out var fresh);
                     for (var n = 0; n < js.Count; n++)
                     {
                         records[js[n]] = found[n];
                         isNew[js[n]] = fresh[n];
+                        homes[js[n]] = local;
+                        if (fresh[n])
+                        {
+                            Interlocked.Increment(ref local.InFlight);
+                        }
                     }
 
                     return true;
@@ -171,52 +419,68 @@ public sealed partial class DedupEngine : IAsyncDisposable
         {
             // A shard refused (overloaded) after others registered their part: take those back so that nothing of
             // the batch stays half-registered, then report the refusal.
-            await ForgetAsync(Enumerable.Range(0, valid.Count).Where(j => isNew[j]).Select(j => records[j]), e).ConfigureAwait(false);
+            await ForgetAsync(Enumerable.Range(0, items.Count).Where(j => isNew[j]).Select(j => (records[j]!, homes[j]!)), e).ConfigureAwait(false);
             throw;
         }
 
-        var fresh = Enumerable.Range(0, valid.Count).Where(j => isNew[j]).ToList();
+        var fresh = Enumerable.Range(0, items.Count).Where(j => isNew[j]).ToList();
         try
         {
             // Once its bucket entries may be visible to other requests, a batch is carried through to its commit: no
             // deadline or cancellation stops it half-way (DESIGN.md section 6 applies the deadline to the request's
             // admission, its registration).
-            await InsertNewAsync(fresh, records, keys, probeKeys, sketches).ConfigureAwait(false);
+            await InsertNewAsync(items, fresh, records!, homes!).ConfigureAwait(false);
         }
         catch (Exception e)
         {
-            // Only a failed commit (or shutdown) gets here. Other batches may already have linked to these vectors,
-            // so the engine stops: the committer refuses everything after a failure, and a restart reloads.
-            _fault ??= e;
-            await ForgetAsync(fresh.Select(j => records[j]), e).ConfigureAwait(false);
+            // A failed commit stops the engine: other batches may already have linked to these vectors, and the
+            // committer refuses everything after a failure; a restart reloads. A peer that could not be reached fails
+            // only this batch (its producer retries; re-sending is idempotent).
+            if (e is not ShardUnavailableException)
+            {
+                _fault ??= e;
+            }
+
+            await ForgetAsync(fresh.Select(j => (records[j]!, homes[j]!)), e).ConfigureAwait(false);
             throw;
+        }
+        finally
+        {
+            foreach (var j in fresh)
+            {
+                Interlocked.Decrement(ref homes[j]!.InFlight);
+            }
         }
 
         // Repeats (and ids sent twice in this batch) answer with the verdict of the first insert once it is durable.
         // Describing a duplicate looks up two external ids at their homes: all items at once, not one after another.
-        await Task.WhenAll(Enumerable.Range(0, valid.Count).Select(async j =>
+        var answers = await Task.WhenAll(Enumerable.Range(0, items.Count).Select(async j =>
         {
-            var i = valid[j];
+            var i = items[j].Index;
+            if (records[j] is not { } record)
+            {
+                return new InsertResult(i, null, new ItemError($"items[{i}]", NotOwnerCode, $"items[{i}]: this silo does not own the item's home shard"));
+            }
+
             StoredVerdict stored;
             try
             {
-                stored = await records[j].Verdict.WaitAsync(cancellationToken).ConfigureAwait(false);
+                stored = await record.Verdict.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (!isNew[j] && e is not OperationCanceledException)
             {
                 // The request that first sent this id failed; this batch's own items are unaffected.
-                results[i] = new InsertResult(i, null, new ItemError($"items[{i}].id", "retry",
+                return new InsertResult(i, null, new ItemError($"items[{i}].id", "retry",
                     $"items[{i}].id: an earlier request with this id failed before it was stored ({e.Message}); nothing is stored for it, send it again"));
-                return;
             }
 
-            results[i] = new InsertResult(i, await DescribeAsync(records[j], stored, repeated: !isNew[j]).ConfigureAwait(false), null);
+            return new InsertResult(i, await DescribeAsync(record.ExternalId, record.Id, stored, repeated: !isNew[j]).ConfigureAwait(false), null);
         })).ConfigureAwait(false);
-
-        return results!;
+        results.AddRange(answers);
+        return results;
     }
 
-    private async Task InsertNewAsync(List<int> fresh, HomeRecord[] records, ulong[] keys, ulong[] probeKeys, Sketch128[] sketches)
+    private async Task InsertNewAsync(IReadOnlyList<HashedItem> items, List<int> fresh, HomeRecord[] records, LocalShard[] homes)
     {
         var deadline = DateTimeOffset.MaxValue;
         if (fresh.Count == 0)
@@ -231,15 +495,16 @@ public sealed partial class DedupEngine : IAsyncDisposable
         foreach (var j in fresh)
         {
             var id = records[j].Id;
-            var sketch = sketches[j];
+            var item = items[j];
+            var sketch = item.Sketch;
             for (var t = 0; t < tables; t++)
             {
-                var key = keys[(j * tables) + t];
+                var key = item.Keys[t];
                 if (probes > 1)
                 {
                     for (var p = 0; p < probes; p++)
                     {
-                        var probe = probeKeys[(((j * tables) + t) * probes) + p];
+                        var probe = item.ProbeKeys[(t * probes) + p];
                         Add(operations, Scheme.ShardOfBucket(t, probe), new BucketOperation(j, id, probe, sketch.Low, sketch.High, Insert: false));
                     }
                 }
@@ -254,7 +519,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
         var candidates = new HashSet<long>[records.Length];
         var gathered = await Task.WhenAll(operations.Select(pair =>
-            _mailboxes[pair.Key].SendAsync(() => _shards[pair.Key].RunBucketOperations(pair.Value, _maxHamming), deadline))).ConfigureAwait(false);
+            _router.BucketOperationsAsync(pair.Key, pair.Value, _maxHamming, admission: false, deadline))).ConfigureAwait(false);
         foreach (var list in gathered)
         {
             foreach (var c in list)
@@ -272,15 +537,16 @@ public sealed partial class DedupEngine : IAsyncDisposable
                 continue;
             }
 
+            var r = records[j];
             foreach (var other in set)
             {
-                Add(checks, VectorId.HomeShard(other), new Verification(j, records[j].Id, records[j].Values, records[j].SquaredNorm, records[j].Projection, records[j].ProjectionSquaredNorm, other));
+                Add(checks, VectorId.HomeShard(other), new Verification(j, r.Id, r.Values, r.SquaredNorm, r.Projection, r.ProjectionSquaredNorm, other));
             }
         }
 
         var lowest = Scheme.LowestRung;
         var verified = await Task.WhenAll(checks.Select(pair =>
-            _mailboxes[pair.Key].SendAsync(() => _shards[pair.Key].Verify(pair.Value, lowest, _screen), deadline))).ConfigureAwait(false);
+            _router.VerifyAsync(pair.Key, pair.Value, lowest, _screen, admission: false, deadline))).ConfigureAwait(false);
         var edgesOf = new List<FoundEdge>?[records.Length];
         var edges = new List<VerifiedEdge>();
         foreach (var list in verified)
@@ -294,7 +560,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
         // 4. Union at every rung each edge reaches — only the edges of a spanning forest of this batch's edges, since
         // the others join vectors already joined — then each vector's verdict from its best match.
-        await Task.WhenAll(SpanningEdges(edges).Select(u => UnionAsync(u.A, u.B, u.Rung, deadline))).ConfigureAwait(false);
+        var unions = SpanningEdges(edges);
+        await Task.WhenAll(unions.Select(u => UnionAsync(u.A, u.B, u.Rung, deadline))).ConfigureAwait(false);
         var verdicts = new StoredVerdict[records.Length];
         await Task.WhenAll(fresh.Select(async j =>
         {
@@ -312,8 +579,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
         // 5. One group commit, fenced by the epochs of the home shards written for; then acknowledge.
         var rows = fresh.Select(j => new StoredVector(records[j].Id, records[j].ExternalId, VectorId.HomeShard(records[j].Id), records[j].Values,
-            keys.AsSpan(j * tables, tables).ToArray(), sketches[j].Low, sketches[j].High, verdicts[j], records[j].InsertedAt)).ToList();
-        var fences = rows.Select(r => r.HomeShard).Distinct().Select(s => new ShardFence(s, _shards[s].Epoch)).ToList();
+            items[j].Keys, items[j].Sketch.Low, items[j].Sketch.High, verdicts[j], records[j].InsertedAt)).ToList();
+        var fences = fresh.Select(j => homes[j]).Distinct().Select(h => new ShardFence(h.Shard.Index, h.Shard.Epoch)).ToList();
         try
         {
             // Not cancellable once queued: the rows may commit anyway, and the records must stay to match them.
@@ -330,6 +597,13 @@ public sealed partial class DedupEngine : IAsyncDisposable
         foreach (var j in fresh)
         {
             records[j].Acknowledge(verdicts[j]);
+        }
+
+        // A shard that moved while this batch ran may have loaded before these edges were stored: its new owner
+        // missed the links made at the old one. Linking again is idempotent and costs one find per union otherwise.
+        if (_placement is not null && unions.Count > 0)
+        {
+            await Task.WhenAll(unions.Select(u => UnionAsync(u.A, u.B, u.Rung, deadline))).ConfigureAwait(false);
         }
     }
 
@@ -372,8 +646,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
             }
 
             var (child, parent) = ra > rb ? (ra, rb) : (rb, ra);
-            var home = VectorId.HomeShard(child);
-            if (await _mailboxes[home].SendAsync(() => _shards[home].Link(child, parent, rung), deadline).ConfigureAwait(false))
+            if (await _router.LinkAsync(VectorId.HomeShard(child), child, parent, rung, deadline).ConfigureAwait(false))
             {
                 return;
             }
@@ -392,9 +665,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         var node = id;
         while (true)
         {
-            var home = VectorId.HomeShard(node);
-            var current = node;
-            var (next, isRoot) = await _mailboxes[home].SendAsync(() => _shards[home].Ascend(current, rung), deadline).ConfigureAwait(false);
+            var (next, isRoot) = await _router.AscendAsync(VectorId.HomeShard(node), node, rung, deadline).ConfigureAwait(false);
             if (isRoot)
             {
                 return next;
@@ -404,17 +675,17 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
     }
 
-    private async Task<Verdict> DescribeAsync(HomeRecord record, StoredVerdict stored, bool repeated)
+    private async Task<Verdict> DescribeAsync(string externalId, long id, StoredVerdict stored, bool repeated)
     {
-        var deadline = DateTimeOffset.MaxValue;
         if (!stored.IsDuplicate)
         {
-            return new Verdict(record.ExternalId, record.Id, VerdictKind.New, null, null, null, null, null, repeated);
+            return new Verdict(externalId, id, VerdictKind.New, null, null, null, null, null, repeated);
         }
 
-        var canonical = (await RecordAsync(stored.Canonical).ConfigureAwait(false))?.ExternalId;
-        var best = (await RecordAsync(stored.BestMatch).ConfigureAwait(false))?.ExternalId;
-        return new Verdict(record.ExternalId, record.Id, VerdictKind.Duplicate, _rungs[RungIndex(stored.BestCosine)], stored.Canonical, canonical, best, stored.BestCosine, repeated);
+        var canonical = RecordAsync(stored.Canonical);
+        var best = RecordAsync(stored.BestMatch);
+        return new Verdict(externalId, id, VerdictKind.Duplicate, _rungs[RungIndex(stored.BestCosine)], stored.Canonical,
+            (await canonical.ConfigureAwait(false))?.ExternalId, (await best.ConfigureAwait(false))?.ExternalId, stored.BestCosine, repeated);
     }
 
     private int RungIndex(float cosine)
@@ -430,16 +701,16 @@ public sealed partial class DedupEngine : IAsyncDisposable
         return _rungs.Length - 1;
     }
 
-    private async Task ForgetAsync(IEnumerable<HomeRecord> records, Exception error)
+    private static async Task ForgetAsync(IEnumerable<(HomeRecord Record, LocalShard Home)> records, Exception error)
     {
-        foreach (var group in records.GroupBy(r => VectorId.HomeShard(r.Id)))
+        foreach (var group in records.GroupBy(r => r.Home))
         {
-            var list = group.ToList();
+            var list = group.Select(r => r.Record).ToList();
             try
             {
-                await _mailboxes[group.Key].SendAsync(() =>
+                await group.Key.Mailbox.SendAsync(() =>
                 {
-                    _shards[group.Key].Unregister([.. list.Select(r => r.Id)], error);
+                    group.Key.Shard.Unregister([.. list.Select(r => r.Id)], error);
                     return true;
                 }, DateTimeOffset.MaxValue).ConfigureAwait(false);
             }
@@ -542,35 +813,44 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        foreach (var mailbox in _mailboxes)
+        foreach (var local in _router.LocalShards().ToList())
         {
-            await mailbox.DisposeAsync().ConfigureAwait(false);
+            await local.Mailbox.DisposeAsync().ConfigureAwait(false);
         }
 
         await _committer.DisposeAsync().ConfigureAwait(false);
         await _store.DisposeAsync().ConfigureAwait(false);
     }
 
-    private static async Task LoadAsync(IDedupStore store, LshScheme scheme, Shard[] shards, CancellationToken cancellationToken)
+    /// <summary>
+    /// Loads the shards present in <paramref name="shards"/> (the others are null: owned elsewhere): their home
+    /// records, their bucket entries, and the parent pointers of their vectors in forests rebuilt from every stored
+    /// edge. Each forest's roots are the smallest ids of their components, as the link protocol keeps them in memory,
+    /// so pointers loaded here agree with those other silos hold.
+    /// </summary>
+    private static async Task LoadAsync(IDedupStore store, LshScheme scheme, Shard?[] shards, CancellationToken cancellationToken)
     {
         var known = new HashSet<long>();
         var loaded = new List<HomeRecord>();
         var hasher = new LshHasher(scheme);
-        await foreach (var v in store.ReadVectorsAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var v in store.ReadVectorsAsync(0, cancellationToken).ConfigureAwait(false))
         {
-            var projection = new float[hasher.ProjectionLength];
-            hasher.ComputeSketch(v.Values, projection);
-            var record = new HomeRecord(v.VectorId, v.ExternalId, v.Values, VectorMath.SquaredNorm(v.Values), projection, v.InsertedAt, v.Verdict);
-            shards[VectorId.HomeShard(v.VectorId)].LoadRecord(record);
-            for (var t = 0; t < v.BucketKeys.Length; t++)
+            known.Add(v.VectorId);
+            if (shards[VectorId.HomeShard(v.VectorId)] is { } home)
             {
-                shards[scheme.ShardOfBucket(t, v.BucketKeys[t])].LoadBucketEntry(v.BucketKeys[t], v.VectorId, v.SketchLow, v.SketchHigh);
+                var projection = new float[hasher.ProjectionLength];
+                hasher.ComputeSketch(v.Values, projection);
+                var record = new HomeRecord(v.VectorId, v.ExternalId, v.Values, VectorMath.SquaredNorm(v.Values), projection, v.InsertedAt, v.Verdict);
+                home.LoadRecord(record);
+                if (v.Verdict.IsDuplicate)
+                {
+                    loaded.Add(record);
+                }
             }
 
-            known.Add(v.VectorId);
-            if (v.Verdict.IsDuplicate)
+            for (var t = 0; t < v.BucketKeys.Length; t++)
             {
-                loaded.Add(record);
+                shards[scheme.ShardOfBucket(t, v.BucketKeys[t])]?.LoadBucketEntry(v.BucketKeys[t], v.VectorId, v.SketchLow, v.SketchHigh);
             }
         }
 
@@ -587,7 +867,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
             forests[r] = new UnionFind();
         }
 
-        await foreach (var e in store.ReadEdgesAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var e in store.ReadEdgesAsync(0, cancellationToken).ConfigureAwait(false))
         {
             if (!known.Contains(e.A) || !known.Contains(e.B))
             {
@@ -615,7 +895,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         {
             foreach (var (child, root) in forests[r].NonRoots())
             {
-                shards[VectorId.HomeShard(child)].Link(child, root, r);
+                shards[VectorId.HomeShard(child)]?.Link(child, root, r);
             }
         }
 

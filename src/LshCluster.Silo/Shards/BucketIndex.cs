@@ -70,6 +70,20 @@ internal sealed class BucketIndex
         }
     }
 
+    /// <summary>Whether <paramref name="id"/> is in bucket <paramref name="key"/> (a catch-up after a move adds only what is missing).</summary>
+    public bool Contains(ulong key, long id)
+    {
+        for (var slot = _slotHeads[SlotOf(key)]; slot >= 0; slot = _next[slot])
+        {
+            if (_ids[slot] == id)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>The slot holding <paramref name="key"/>, or the empty slot where it belongs.</summary>
     private int SlotOf(ulong key)
     {

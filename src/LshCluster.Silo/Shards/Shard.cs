@@ -198,6 +198,25 @@ internal sealed class Shard
     }
 
     public void LoadBucketEntry(ulong key, long id, ulong sketchLow, ulong sketchHigh) => _buckets.Add(key, id, sketchLow, sketchHigh);
+
+    /// <summary>
+    /// A turn of the catch-up after a move: adds the bucket entries of vectors committed after this shard loaded
+    /// (their bucket inserts ran at the previous owner), skipping those already here.
+    /// </summary>
+    public int CatchUpBucketEntries(IReadOnlyList<(ulong Key, long Id, ulong SketchLow, ulong SketchHigh)> entries)
+    {
+        var added = 0;
+        foreach (var (key, id, low, high) in entries)
+        {
+            if (!_buckets.Contains(key, id))
+            {
+                _buckets.Add(key, id, low, high);
+                added++;
+            }
+        }
+
+        return added;
+    }
 }
 
 /// <summary>A vector to register at its home.</summary>

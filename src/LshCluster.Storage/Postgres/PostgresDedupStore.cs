@@ -30,7 +30,7 @@ public sealed class PostgresDedupStore : IDedupStore
     private const string SelectVectorsSql = """
         SELECT vector_id, external_id, home_shard, vector, bucket_keys, sketch_low, sketch_high,
                is_duplicate, canonical, best_match, best_cosine, inserted_at
-        FROM vectors WHERE NOT deleted ORDER BY vector_id
+        FROM vectors WHERE NOT deleted AND vector_id >= @from ORDER BY vector_id
         """;
 
     private readonly NpgsqlDataSource _dataSource;
@@ -232,10 +232,11 @@ public sealed class PostgresDedupStore : IDedupStore
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<StoredVector> ReadVectorsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<StoredVector> ReadVectorsAsync(long fromVectorId = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         // Npgsql reads rows from the socket as the reader advances, so the result is streamed, never held whole.
         await using var command = _dataSource.CreateCommand(SelectVectorsSql);
+        command.Parameters.AddWithValue("from", fromVectorId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         byte[]? scratch = null;
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -257,9 +258,10 @@ public sealed class PostgresDedupStore : IDedupStore
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<VerifiedEdge> ReadEdgesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<VerifiedEdge> ReadEdgesAsync(long minB = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        await using var command = _dataSource.CreateCommand("SELECT a, b, cosine FROM edges ORDER BY a, b");
+        await using var command = _dataSource.CreateCommand("SELECT a, b, cosine FROM edges WHERE b >= @minB ORDER BY a, b");
+        command.Parameters.AddWithValue("minB", minB);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {

@@ -28,7 +28,7 @@ public sealed class SqliteDedupStore : IDedupStore
     private const string SelectVectorsSql = """
         SELECT vector_id, external_id, home_shard, vector, bucket_keys, sketch_low, sketch_high,
                is_duplicate, canonical, best_match, best_cosine, inserted_at
-        FROM vectors WHERE deleted = 0 ORDER BY vector_id
+        FROM vectors WHERE deleted = 0 AND vector_id >= @from ORDER BY vector_id
         """;
 
     private readonly string _connectionString;
@@ -202,10 +202,11 @@ public sealed class SqliteDedupStore : IDedupStore
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<StoredVector> ReadVectorsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<StoredVector> ReadVectorsAsync(long fromVectorId = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(writer: false, cancellationToken).ConfigureAwait(false);
         await using var command = Command(connection, null, SelectVectorsSql);
+        command.Parameters.AddWithValue("@from", fromVectorId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         byte[]? scratch = null;
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -231,10 +232,11 @@ public sealed class SqliteDedupStore : IDedupStore
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<VerifiedEdge> ReadEdgesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<VerifiedEdge> ReadEdgesAsync(long minB = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(writer: false, cancellationToken).ConfigureAwait(false);
-        await using var command = Command(connection, null, "SELECT a, b, cosine FROM edges ORDER BY a, b");
+        await using var command = Command(connection, null, "SELECT a, b, cosine FROM edges WHERE b >= @minB ORDER BY a, b");
+        command.Parameters.AddWithValue("@minB", minB);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# A throwaway LshCluster on this machine: one PostgreSQL server and N silos on loopback.
+#
+#   deploy/local-cluster.sh up [N]        start PostgreSQL and N silos (default 3); print their URLs
+#   deploy/local-cluster.sh add           start one more silo (scale out)
+#   deploy/local-cluster.sh remove URL    drain the silo at URL and stop it (scale in)
+#   deploy/local-cluster.sh status        silos and shard counts as the membership table sees them
+#   deploy/local-cluster.sh down          stop every silo and PostgreSQL, delete the state
+#
+# Settings (environment): LSHC_CLUSTER_DIR (state; default ./.lshc-cluster), LSHC_DIM (default 784),
+# LSHC_RUNGS (default 0.99,0.98), LSHC_RECALL (default 0.99), LSHC_SHARDS (default 1024), LSHC_LEASE (seconds, 8).
+# The cluster is created on the first `up`; `up` again on the same state restarts the silos over the same data.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")/.." && pwd)"
+state="${LSHC_CLUSTER_DIR:-$PWD/.lshc-cluster}"
+mkdir -p "$state"
+state="$(cd "$state" && pwd)"
+pg_data="$state/pg"
+lshc_dll="$here/src/LshCluster.Cli/bin/Release/net10.0/lshc.dll"
+
+die() { echo "local-cluster: $*" >&2; exit 2; }
+
+pg_bin() {
+  local bin
+  for bin in "${LSHC_PG_BIN:-}" /usr/lib/postgresql/15/bin $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    [ -n "$bin" ] && [ -x "$bin/pg_ctl" ] && { echo "$bin"; return; }
+  done
+  echo "local-cluster: installing postgresql (pg_ctl not found)" >&2
+  local sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq postgresql >&2
+  ls -d /usr/lib/postgresql/*/bin | sort -V -r | head -1
+}
+
+# initdb and pg_ctl refuse to run as root: run them as the postgres user on a directory it owns.
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+store() { echo "postgres:Host=127.0.0.1;Port=$(cat "$state/pg.port");Username=lsh;Database=lsh"; }
+
+lshc() { dotnet "$lshc_dll" "$@"; }
+
+build() {
+  if [ ! -f "$lshc_dll" ] || [ -n "$(find "$here/src" -name '*.cs' -newer "$lshc_dll" -print -quit)" ]; then
+    echo "== building lshc (Release)" >&2
+    dotnet build "$here/src/LshCluster.Cli" -c Release -v quiet -nologo >&2
+  fi
+}
+
+start_pg() {
+  local bin; bin="$(pg_bin)"
+  if [ ! -d "$pg_data" ]; then
+    mkdir -p "$pg_data"
+    [ "$(id -u)" -ne 0 ] || chown postgres:postgres "$state" "$pg_data"
+    as_pg "$bin/initdb" -D "$pg_data" -A trust -U lsh -E UTF8 --locale=C >/dev/null
+  fi
+  if as_pg "$bin/pg_ctl" -D "$pg_data" status >/dev/null 2>&1; then return; fi
+  local port; port="$(free_port)"
+  echo "$port" > "$state/pg.port"
+  as_pg "$bin/pg_ctl" -D "$pg_data" -l "$pg_data/server.log" -w \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $pg_data -c max_connections=200" start >/dev/null
+  "$bin/psql" -h 127.0.0.1 -p "$port" -U lsh -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='lsh'" | grep -q 1 \
+    || "$bin/createdb" -h 127.0.0.1 -p "$port" -U lsh lsh
+}
+
+ensure_cluster() {
+  [ -f "$state/created" ] && return
+  lshc create --store "$(store)" --dim "${LSHC_DIM:-784}" --rungs "${LSHC_RUNGS:-0.99,0.98}" \
+    --recall "${LSHC_RECALL:-0.99}" --shards "${LSHC_SHARDS:-1024}" >&2
+  touch "$state/created"
+}
+
+start_silo() {
+  local port; port="$(free_port)"
+  local log="$state/silo-$port.log"
+  nohup dotnet "$lshc_dll" silo --store "$(store)" --listen "127.0.0.1:$port" --lease "${LSHC_LEASE:-8}" >"$log" 2>&1 &
+  echo "$!" > "$state/silo-$port.pid"
+  for _ in $(seq 1 300); do
+    grep -q "^silo listening on" "$log" 2>/dev/null && { echo "http://127.0.0.1:$port"; return; }
+    kill -0 "$(cat "$state/silo-$port.pid")" 2>/dev/null || { cat "$log" >&2; die "silo on port $port exited"; }
+    sleep 0.1
+  done
+  die "silo on port $port did not start within 30 s (log: $log)"
+}
+
+stop_silo() { # pid-file, signal
+  local pid; pid="$(cat "$1")"
+  kill "-$2" "$pid" 2>/dev/null || true
+  for _ in $(seq 1 900); do kill -0 "$pid" 2>/dev/null || { rm -f "$1"; return; }; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true; rm -f "$1"
+}
+
+case "${1:-}" in
+  up)
+    n="${2:-3}"
+    build; start_pg; ensure_cluster
+    echo "postgres: $(store)"
+    for _ in $(seq 1 "$n"); do echo "silo: $(start_silo)"; done
+    ;;
+  add)
+    build; start_pg
+    echo "silo: $(start_silo)"
+    ;;
+  remove)
+    [ -n "${2:-}" ] || die "remove URL: name the silo to drain"
+    port="${2##*:}"; port="${port%/}"
+    [ -f "$state/silo-$port.pid" ] || die "no silo of this cluster listens on port $port"
+    stop_silo "$state/silo-$port.pid" TERM
+    echo "removed: $2"
+    ;;
+  status)
+    [ -f "$state/pg.port" ] || die "no cluster in $state (run: $0 up)"
+    "$(pg_bin)/psql" -h 127.0.0.1 -p "$(cat "$state/pg.port")" -U lsh -d lsh -c "
+      SELECT s.address, s.generation, CASE WHEN s.lease_expires > now() AND s.status <> 'left' THEN s.status
+             WHEN s.status = 'left' THEN 'left' ELSE 'dead' END AS status,
+             (SELECT count(*) FROM shard_leases l WHERE l.owner = s.address || '#' || s.generation) AS shards
+      FROM silos s ORDER BY s.started_at"
+    ;;
+  down)
+    for f in "$state"/silo-*.pid; do [ -e "$f" ] && stop_silo "$f" KILL; done
+    if [ -d "$pg_data" ]; then as_pg "$(pg_bin)/pg_ctl" -D "$pg_data" -m immediate stop >/dev/null 2>&1 || true; fi
+    rm -rf "$state"
+    echo "down"
+    ;;
+  *)
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac

@@ -1,0 +1,71 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using LshCluster.Silo.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace LshCluster.Cli.Commands;
+
+/// <summary>
+/// <c>lshc silo</c>: one server process of a cluster. Prints <c>silo listening on URL</c> once it serves; on SIGTERM
+/// or SIGINT it drains (hands its shards to the other silos) and exits 0. Exits 4 when it had to stop serving
+/// (lease lost, store refused a write): a supervisor restarts it as a new incarnation.
+/// </summary>
+internal static class SiloCommand
+{
+    public static Command Create()
+    {
+        var store = StoreOptions.Store();
+        store.Description = "postgres:CONNECTION-STRING shared by every silo of the cluster";
+        var listen = new Option<string>("--listen") { Description = "HOST:PORT for gRPC (h2c); port 0 picks a free one", DefaultValueFactory = _ => "127.0.0.1:7001" };
+        var advertise = new Option<string?>("--advertise") { Description = "URL other silos and clients call (default: http://HOST:PORT listened on)" };
+        var lease = new Option<double>("--lease") { Description = "Lease in seconds: a silo that stops renewing is dead this long after (renewed every quarter of it)", DefaultValueFactory = _ => 8 };
+        var command = new Command("silo", "Run a silo: join the cluster in PostgreSQL, own a share of the shards, serve gRPC")
+        {
+            store, listen, advertise, lease,
+        };
+        command.SetAction(async (parse, cancel) =>
+        {
+            var storeText = parse.GetValue(store)!;
+            if (!storeText.StartsWith("postgres:", StringComparison.Ordinal))
+            {
+                throw new ArgumentException("--store: a silo needs postgres:CONNECTION-STRING (the cluster's shared state); sqlite: is for the embedded engine", "store");
+            }
+
+            var leaseSeconds = parse.GetValue(lease);
+            if (leaseSeconds is < 1 or > 600)
+            {
+                throw new ArgumentException("--lease: must be 1 … 600 seconds", "lease");
+            }
+
+            var options = new SiloOptions
+            {
+                ConnectionString = storeText["postgres:".Length..],
+                Listen = parse.GetValue(listen)!,
+                Advertise = parse.GetValue(advertise),
+                LeaseDuration = TimeSpan.FromSeconds(leaseSeconds),
+                RenewInterval = TimeSpan.FromSeconds(leaseSeconds / 4),
+            };
+            using var logs = LoggerFactory.Create(b => b.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss.fff ";
+            }).SetMinimumLevel(LogLevel.Information).AddFilter("Microsoft", LogLevel.Warning));
+            await using var silo = await SiloHost.StartAsync(options, logs, cancel);
+            Console.WriteLine($"silo listening on {silo.Address} as {silo.Identity}");
+
+            // SIGTERM (systemd, Kubernetes, docker stop) and Ctrl-C drain first; the process exits once drained.
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Drain);
+            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Drain);
+            var reason = await silo.Stopped;
+            Console.WriteLine($"silo {silo.Identity} stopped: {reason}");
+            return reason.StartsWith("drained", StringComparison.Ordinal) ? 0 : 4;
+
+            void Drain(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                _ = silo.DrainAsync();
+            }
+        });
+        return command;
+    }
+}

@@ -1,0 +1,102 @@
+using LshCluster.Core.Hashing;
+using LshCluster.Protocol.Internal;
+using LshCluster.Protocol.V1;
+using LshCluster.Silo.Engine;
+using EngineVerdict = LshCluster.Silo.Engine.Verdict;
+using WireVerdict = LshCluster.Protocol.V1.Verdict;
+
+namespace LshCluster.Silo.Cluster;
+
+/// <summary>Engine results and requests to and from their wire messages.</summary>
+internal static class ProtoMapping
+{
+    public static HashedInsertRequest ToRequest(IEnumerable<HashedItem> items)
+    {
+        var request = new HashedInsertRequest();
+        foreach (var item in items)
+        {
+            var v = new HashedVector
+            {
+                Index = item.Index,
+                Id = item.ExternalId,
+                SketchLow = item.Sketch.Low,
+                SketchHigh = item.Sketch.High,
+                SquaredNorm = item.SquaredNorm,
+            };
+            v.Values.Add(item.Values);
+            v.Keys.Add(item.Keys);
+            v.ProbeKeys.Add(item.ProbeKeys);
+            v.Projection.Add(item.Projection);
+            request.Vectors.Add(v);
+        }
+
+        return request;
+    }
+
+    /// <summary>A hashed vector from the wire, or an error when its shape does not match the scheme.</summary>
+    public static (HashedItem? Item, Engine.ItemError? Error) FromWire(HashedVector v, LshScheme scheme, int projectionLength)
+    {
+        var field = $"items[{v.Index}]";
+        if (v.Keys.Count != scheme.Tables || (scheme.Probes > 1 ? v.ProbeKeys.Count != scheme.Tables * scheme.Probes : v.ProbeKeys.Count != 0)
+            || v.Projection.Count != projectionLength || v.Values.Count != scheme.Dimension)
+        {
+            return (null, new Engine.ItemError(field, "malformed", $"{field}: the hashed vector does not match the cluster's scheme (was it hashed with another scheme?)"));
+        }
+
+        return (new HashedItem(v.Index, v.Id, [.. v.Values], [.. v.Keys], [.. v.ProbeKeys], new Sketch128(v.SketchLow, v.SketchHigh), [.. v.Projection], v.SquaredNorm), null);
+    }
+
+    public static InsertResponse ToResponse(IEnumerable<Engine.InsertResult> results)
+    {
+        var response = new InsertResponse();
+        foreach (var r in results.OrderBy(r => r.Index))
+        {
+            response.Results.Add(ToWire(r));
+        }
+
+        return response;
+    }
+
+    public static Protocol.V1.InsertResult ToWire(Engine.InsertResult r)
+    {
+        var result = new Protocol.V1.InsertResult { Index = r.Index };
+        if (r.Verdict is { } v)
+        {
+            result.Verdict = ToWire(v);
+        }
+        else if (r.Error is { } e)
+        {
+            result.Error = new Protocol.V1.ItemError { Field = e.Field, Code = e.Code, Message = e.Message };
+        }
+
+        return result;
+    }
+
+    public static WireVerdict ToWire(EngineVerdict v) => new()
+    {
+        Id = v.ExternalId,
+        VectorId = (ulong)v.VectorId,
+        Kind = v.Kind == Engine.VerdictKind.Duplicate ? Protocol.V1.VerdictKind.Duplicate : Protocol.V1.VerdictKind.New,
+        Rung = v.Rung ?? 0,
+        ClusterId = (ulong)(v.ClusterId ?? 0),
+        CanonicalId = v.Canonical ?? string.Empty,
+        BestMatchId = v.BestMatch ?? string.Empty,
+        BestCosine = v.BestCosine ?? 0,
+        Repeated = v.Repeated,
+    };
+
+    public static Engine.InsertResult ToResult(Protocol.V1.InsertResult r) => r.OutcomeCase switch
+    {
+        Protocol.V1.InsertResult.OutcomeOneofCase.Verdict => new Engine.InsertResult(r.Index, FromWire(r.Verdict), null),
+        Protocol.V1.InsertResult.OutcomeOneofCase.Error => new Engine.InsertResult(r.Index, null, new Engine.ItemError(r.Error.Field, r.Error.Code, r.Error.Message)),
+        _ => new Engine.InsertResult(r.Index, null, new Engine.ItemError($"items[{r.Index}]", "malformed", $"items[{r.Index}]: the silo sent a result without an outcome")),
+    };
+
+    public static EngineVerdict FromWire(WireVerdict v)
+    {
+        var duplicate = v.Kind == Protocol.V1.VerdictKind.Duplicate;
+        return new EngineVerdict(v.Id, (long)v.VectorId, duplicate ? Engine.VerdictKind.Duplicate : Engine.VerdictKind.New,
+            duplicate ? v.Rung : null, duplicate ? (long)v.ClusterId : null, duplicate ? v.CanonicalId : null,
+            duplicate ? v.BestMatchId : null, duplicate ? v.BestCosine : null, v.Repeated);
+    }
+}

@@ -1,0 +1,53 @@
+using LshCluster.Protocol.Internal;
+using LshCluster.Silo.Cluster;
+
+namespace LshCluster.Silo.Engine;
+
+/// <summary>The engine's side of the internal silo-to-silo service.</summary>
+public sealed partial class DedupEngine
+{
+    /// <summary>Runs shard calls from another silo on the shards active here.</summary>
+    internal Task<ShardReplies> ServeShardCallsAsync(ShardCalls calls, DateTimeOffset deadline)
+    {
+        ThrowIfFaulted();
+        return _router.ServeAsync(calls, deadline);
+    }
+
+    /// <summary>
+    /// Inserts vectors hashed elsewhere (a gateway silo or the .NET client) whose home shards are active here. Each
+    /// is checked again as a producer's item would be — the caller may be a client of another version.
+    /// </summary>
+    internal async Task<List<InsertResult>> InsertHashedAsync(HashedInsertRequest request, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        ThrowIfFaulted();
+        if (request.Vectors.Count > _options.MaxBatchSize)
+        {
+            throw new ArgumentException($"vectors: a batch holds at most {_options.MaxBatchSize} vectors; got {request.Vectors.Count}. Split it.");
+        }
+
+        var results = new List<InsertResult>(request.Vectors.Count);
+        var items = new List<HashedItem>(request.Vectors.Count);
+        foreach (var v in request.Vectors)
+        {
+            var error = Validate(new VectorInput(v.Id, [.. v.Values]), v.Index);
+            HashedItem? item = null;
+            if (error is null)
+            {
+                (item, error) = ProtoMapping.FromWire(v, Scheme, _hasher.ProjectionLength);
+            }
+
+            if (item is null)
+            {
+                results.Add(new InsertResult(v.Index, null, error));
+            }
+            else
+            {
+                items.Add(item);
+            }
+        }
+
+        var deadlineOrDefault = deadline == DateTimeOffset.MaxValue ? _options.Time.GetUtcNow() + _options.RequestTimeout : deadline;
+        results.AddRange(await InsertAtHomeAsync(items, deadlineOrDefault, cancellationToken).ConfigureAwait(false));
+        return results;
+    }
+}

@@ -1,0 +1,225 @@
+using Google.Protobuf;
+using LshCluster.Protocol.Internal;
+using LshCluster.Protocol.Wire;
+using LshCluster.Runtime;
+using LshCluster.Silo.Cluster;
+using LshCluster.Silo.Shards;
+using LshCluster.Storage;
+
+namespace LshCluster.Silo.Engine;
+
+/// <summary>A home record as any silo may see it (a copy: the record itself stays at its home).</summary>
+internal sealed record RecordView(long Id, string ExternalId, float[]? Values, float SquaredNorm, bool Acknowledged, StoredVerdict Verdict)
+{
+    public static RecordView Of(HomeRecord r, bool withValues) =>
+        new(r.Id, r.ExternalId, withValues ? r.Values : null, r.SquaredNorm, r.IsAcknowledged, r.IsAcknowledged ? r.AcknowledgedVerdict : default);
+}
+
+/// <summary>
+/// Every call the engine makes to a shard goes through here: to the local activation through its mailbox, or, when
+/// another silo owns the shard, over the wire (batched per silo by <see cref="IRemoteSilos"/>). A shard that is
+/// moving, or an owner that cannot be reached, makes the call wait for the shard map to change and try again until
+/// its deadline. Calls arriving from other silos are served by <see cref="ServeAsync"/>.
+/// </summary>
+internal sealed class ShardRouter
+{
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromMilliseconds(500);
+
+    private readonly LocalShard?[] _local;
+    private readonly IShardPlacement? _placement;
+    private readonly IRemoteSilos? _remote;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _patience;
+
+    /// <param name="shardCount">S.</param>
+    /// <param name="placement">Null in the embedded engine: every shard is local.</param>
+    /// <param name="remote">Null in the embedded engine.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="patience">How long a call without a deadline keeps trying to reach a moving shard.</param>
+    public ShardRouter(int shardCount, IShardPlacement? placement, IRemoteSilos? remote, TimeProvider time, TimeSpan patience)
+    {
+        _local = new LocalShard?[shardCount];
+        _placement = placement;
+        _remote = remote;
+        _time = time;
+        _patience = patience;
+    }
+
+    public int ShardCount => _local.Length;
+
+    /// <summary>The local activation of <paramref name="shard"/> if it is active here.</summary>
+    public LocalShard? Local(int shard) => _local[shard] is { Active: true } local ? local : null;
+
+    /// <summary>Every shard active here.</summary>
+    public IEnumerable<LocalShard> LocalShards() => _local.Where(l => l is { Active: true })!;
+
+    public void Activate(int shard, LocalShard local) => _local[shard] = local;
+
+    /// <summary>Takes a shard out of service here (sealed for a move, or released).</summary>
+    public LocalShard? Deactivate(int shard)
+    {
+        var local = _local[shard];
+        if (local is not null)
+        {
+            local.Active = false;
+        }
+
+        return local;
+    }
+
+    public void Remove(int shard) => _local[shard] = null;
+
+    // ---- the calls --------------------------------------------------------------------------------------------
+
+    public Task<List<Candidate>> BucketOperationsAsync(int shard, List<BucketOperation> operations, int maxHamming, bool admission, DateTimeOffset deadline) =>
+        RouteAsync(shard, s => s.RunBucketOperations(operations, maxHamming), () => ShardCallCodec.BucketOps(shard, operations, maxHamming), ShardCallCodec.ReadCandidates, admission, deadline);
+
+    public Task<List<FoundEdge>> VerifyAsync(int shard, List<Verification> checks, float lowestRung, float screen, bool admission, DateTimeOffset deadline) =>
+        RouteAsync(shard, s => s.Verify(checks, lowestRung, screen), () => ShardCallCodec.Verify(shard, checks, lowestRung, screen), ShardCallCodec.ReadEdges, admission, deadline);
+
+    public Task<(long Node, bool IsRoot)> AscendAsync(int shard, long id, int rung, DateTimeOffset deadline) =>
+        RouteAsync(shard, s => s.Ascend(id, rung), () => ShardCallCodec.Ascend(shard, id, rung), r => ((long)r.Ascend.Node, r.Ascend.IsRoot), admission: false, deadline);
+
+    public Task<bool> LinkAsync(int shard, long child, long parent, int rung, DateTimeOffset deadline) =>
+        RouteAsync(shard, s => s.Link(child, parent, rung), () => ShardCallCodec.Link(shard, child, parent, rung), r => r.Linked, admission: false, deadline);
+
+    public Task<RecordView?[]> LookupAsync(int shard, IReadOnlyList<long> ids, bool withValues, DateTimeOffset deadline) =>
+        RouteAsync(shard, s => ids.Select(id => s.Find(id) is { } r ? RecordView.Of(r, withValues) : null).ToArray(),
+            () => ShardCallCodec.Lookup(shard, ids, withValues), ShardCallCodec.ReadRecords, admission: true, deadline);
+
+    public Task<RecordView?> LookupExternalAsync(int shard, string externalId, bool withValues, DateTimeOffset deadline) =>
+        RouteAsync(shard, s => s.Find(externalId) is { } r ? RecordView.Of(r, withValues) : null,
+            () => ShardCallCodec.LookupExternal(shard, externalId, withValues), r => ShardCallCodec.ReadRecords(r)[0], admission: true, deadline);
+
+    public Task<KeyValuePair<long, long>[]> ParentsAsync(int shard, int rung, DateTimeOffset deadline) =>
+        RouteAsync(shard, s => s.Parents(rung), () => ShardCallCodec.Parents(shard, rung), ShardCallCodec.ReadPairs, admission: true, deadline);
+
+    public Task<(int Vectors, int Duplicates)> CountsAsync(int shard, DateTimeOffset deadline) =>
+        RouteAsync(shard, s => s.Counts(), () => new ShardCall { Shard = shard, Counts = new CountsOp() }, r => (r.Counts.Vectors, r.Counts.Duplicates), admission: true, deadline);
+
+    public Task<(long Id, string ExternalId)[]> NamesAsync(int shard, DateTimeOffset deadline) =>
+        RouteAsync(shard, s => s.Records().Select(r => (r.Id, r.ExternalId)).ToArray(),
+            () => new ShardCall { Shard = shard, Names = new NamesOp() },
+            r => r.Names.Records_.Select(x => ((long)x.Id, x.ExternalId)).ToArray(), admission: true, deadline);
+
+    private async Task<T> RouteAsync<T>(int shard, Func<Shard, T> turn, Func<ShardCall> call, Func<ShardReply, T> read, bool admission, DateTimeOffset deadline)
+    {
+        var giveUp = deadline != DateTimeOffset.MaxValue ? deadline : _time.GetUtcNow() + _patience;
+        var backoff = TimeSpan.FromMilliseconds(20);
+        string why;
+        while (true)
+        {
+            if (Local(shard) is { } local)
+            {
+                try
+                {
+                    return admission
+                        ? await local.Mailbox.Post(() => turn(local.Shard), deadline).ConfigureAwait(false)
+                        : await local.Mailbox.SendAsync(() => turn(local.Shard), deadline).ConfigureAwait(false);
+                }
+                catch (ObjectDisposedException) when (!local.Active)
+                {
+                    why = $"shard {shard} was sealed here while the call waited";
+                }
+            }
+            else if (_placement?.OwnerOf(shard) is { } owner && owner != _placement.Self && _remote is not null)
+            {
+                try
+                {
+                    var reply = await _remote.CallAsync(owner, call()).ConfigureAwait(false);
+                    switch (reply.ResultCase)
+                    {
+                        case ShardReply.ResultOneofCase.NotOwner:
+                            why = $"{owner} no longer owns shard {shard}";
+                            break;
+                        case ShardReply.ResultOneofCase.Failed:
+                            throw new InvalidOperationException($"shard {shard} at {owner} failed the call: {reply.Failed}");
+                        default:
+                            return read(reply);
+                    }
+                }
+                catch (RpcException e) when (e.Status is GrpcStatusCode.Unavailable or GrpcStatusCode.DeadlineExceeded or GrpcStatusCode.Cancelled)
+                {
+                    why = $"{owner} (owner of shard {shard}) did not answer: {e.Detail}";
+                }
+            }
+            else
+            {
+                why = $"shard {shard} has no live owner yet";
+            }
+
+            if (_placement is null)
+            {
+                throw new InvalidOperationException(why);
+            }
+
+            if (_time.GetUtcNow() + backoff > giveUp)
+            {
+                throw new ShardUnavailableException($"{why}; gave up at the deadline. Nothing of this request was acknowledged: retry it");
+            }
+
+            await Task.Delay(backoff, _time).ConfigureAwait(false);
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+            await _placement.RefreshAsync().ConfigureAwait(false);
+        }
+    }
+
+    // ---- serving calls from other silos ------------------------------------------------------------------------
+
+    /// <summary>Runs calls sent by other silos against the shards active here; "not owner" for the others.</summary>
+    public async Task<ShardReplies> ServeAsync(ShardCalls calls, DateTimeOffset deadline)
+    {
+        var replies = await Task.WhenAll(calls.Calls.Select(call => ServeOneAsync(call, deadline))).ConfigureAwait(false);
+        var result = new ShardReplies();
+        result.Replies.AddRange(replies);
+        return result;
+    }
+
+    private async Task<ShardReply> ServeOneAsync(ShardCall call, DateTimeOffset deadline)
+    {
+        if (call.Shard < 0 || call.Shard >= _local.Length || Local(call.Shard) is not { } local)
+        {
+            return new ShardReply { NotOwner = new NotOwner { Owner = call.Shard >= 0 && call.Shard < _local.Length ? _placement?.OwnerOf(call.Shard) ?? string.Empty : string.Empty } };
+        }
+
+        Func<Shard, ShardReply> turn = call.OpCase switch
+        {
+            ShardCall.OpOneofCase.BucketOps => ShardCallCodec.ServeBucketOps(call.BucketOps),
+            ShardCall.OpOneofCase.Verify => ShardCallCodec.ServeVerify(call.Verify),
+            ShardCall.OpOneofCase.Ascend => s =>
+            {
+                var (node, isRoot) = s.Ascend((long)call.Ascend.Id, call.Ascend.Rung);
+                return new ShardReply { Ascend = new AscendResult { Node = (ulong)node, IsRoot = isRoot } };
+            }
+            ,
+            ShardCall.OpOneofCase.Link => s => new ShardReply { Linked = s.Link((long)call.Link.Child, (long)call.Link.Parent, call.Link.Rung) },
+            ShardCall.OpOneofCase.Lookup => s => ShardCallCodec.RecordsReply(call.Lookup.Ids.Select(id => s.Find((long)id) is { } r ? RecordView.Of(r, call.Lookup.WithValues) : null)),
+            ShardCall.OpOneofCase.LookupExternal => s => ShardCallCodec.RecordsReply([s.Find(call.LookupExternal.ExternalId) is { } r ? RecordView.Of(r, call.LookupExternal.WithValues) : null]),
+            ShardCall.OpOneofCase.Parents => s => ShardCallCodec.PairsReply(s.Parents(call.Parents.Rung)),
+            ShardCall.OpOneofCase.Counts => s =>
+            {
+                var (vectors, duplicates) = s.Counts();
+                return new ShardReply { Counts = new Counts { Vectors = vectors, Duplicates = duplicates } };
+            }
+            ,
+            ShardCall.OpOneofCase.Names => s => ShardCallCodec.NamesReply(s.Records()),
+            _ => _ => new ShardReply { Failed = $"unknown shard call {call.OpCase}" },
+        };
+
+        try
+        {
+            return await local.Mailbox.SendAsync(() => turn(local.Shard), deadline).ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            return new ShardReply { NotOwner = new NotOwner() };
+        }
+        catch (Exception e) when (e is InvalidOperationException or DeadlineExceededException or InvalidProtocolBufferException)
+        {
+            return new ShardReply { Failed = e.Message };
+        }
+    }
+}
+
+/// <summary>A shard could not be reached before the request's deadline (it is moving, or its owner died).</summary>
+public sealed class ShardUnavailableException(string message) : Exception(message);

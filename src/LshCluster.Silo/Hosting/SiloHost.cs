@@ -1,0 +1,316 @@
+using System.Net;
+using LshCluster.Protocol.Wire;
+using LshCluster.Runtime.Membership;
+using LshCluster.Runtime.Placement;
+using LshCluster.Silo.Cluster;
+using LshCluster.Silo.Engine;
+using LshCluster.Storage.Postgres;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace LshCluster.Silo.Hosting;
+
+/// <summary>
+/// One silo: joins the membership table, keeps its lease, claims the shards rendezvous hashing gives it (and hands
+/// away those it no longer should own), and serves the public and internal gRPC services. Stops serving the moment
+/// it cannot prove its lease; on <see cref="DrainAsync"/> it hands every shard away before leaving.
+/// </summary>
+public sealed class SiloHost : IAsyncDisposable
+{
+    private readonly SiloOptions _options;
+    private readonly ILogger _log;
+    private readonly PostgresDedupStore _store;
+    private readonly PostgresMembershipStore _membership;
+    private readonly GrpcRemoteSilos _remote;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource<string> _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private WebApplication? _web;
+    private DedupEngine? _engine;
+    private MembershipPlacement? _placement;
+    private Task? _loop;
+    private volatile bool _draining;
+    private DateTimeOffset _lastRenewal;
+
+    private SiloHost(SiloOptions options, ILoggerFactory logs)
+    {
+        _options = options;
+        _log = logs.CreateLogger("LshCluster.Silo");
+        _store = new PostgresDedupStore(options.ConnectionString);
+        _membership = new PostgresMembershipStore(options.ConnectionString);
+        _remote = new GrpcRemoteSilos();
+    }
+
+    /// <summary>The URL other silos and clients call.</summary>
+    public string Address { get; private set; } = string.Empty;
+
+    /// <summary>This incarnation.</summary>
+    public SiloIdentity Identity { get; private set; }
+
+    /// <summary>The engine (its shards are those this silo owns).</summary>
+    public DedupEngine Engine => _engine ?? throw new InvalidOperationException("the silo has not started");
+
+    internal MembershipPlacement Placement => _placement ?? throw new InvalidOperationException("the silo has not started");
+
+    internal IMembershipStore Membership => _membership;
+
+    /// <summary>Completes with the reason when the silo stops serving (drained, lease lost, store refused a write).</summary>
+    public Task<string> Stopped => _stopped.Task;
+
+    /// <summary>Starts a silo: listens, joins, and begins claiming shards. Returns once it serves.</summary>
+    public static async Task<SiloHost> StartAsync(SiloOptions options, ILoggerFactory? logs = null, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        var host = new SiloHost(options, logs ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        try
+        {
+            await host.StartCoreAsync(logs, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await host.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return host;
+    }
+
+    private async Task StartCoreAsync(ILoggerFactory? logs, CancellationToken cancellationToken)
+    {
+        // Listen first: the advertised address must be known (port 0 picks one) before joining.
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        if (logs is not null)
+        {
+            builder.Services.AddSingleton(logs);
+        }
+
+        builder.Services.AddSingleton(new GrpcServerOptions { MapException = SiloServices.MapException });
+        var endpoint = ParseEndpoint(_options.Listen);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            // gRPC needs HTTP/2; on a plain-text port Kestrel speaks h2c only on an HTTP/2-only endpoint.
+            k.Listen(endpoint, l => l.Protocols = HttpProtocols.Http2);
+            k.Limits.MaxRequestBodySize = null;
+            k.Limits.Http2.InitialConnectionWindowSize = 4 * 1024 * 1024;
+            k.Limits.Http2.InitialStreamWindowSize = 2 * 1024 * 1024;
+        });
+        var web = builder.Build();
+        SiloServices.Map(web, this);
+        await web.StartAsync(cancellationToken).ConfigureAwait(false);
+        _web = web;
+        var bound = new Uri(web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        Address = _options.Advertise?.TrimEnd('/') ?? $"http://{bound.Host}:{bound.Port}";
+
+        await _store.MigrateAsync(cancellationToken).ConfigureAwait(false);
+        var scheme = await _store.ReadSchemeAsync(cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"{_store.Description} holds no cluster yet; create one first (lshc create --store postgres:…)");
+        Identity = await _membership.JoinAsync(Address, _options.LeaseDuration, cancellationToken).ConfigureAwait(false);
+        _lastRenewal = DateTimeOffset.UtcNow;
+        _options.Engine.Owner = Identity.ToString();
+        _placement = new MembershipPlacement(_membership, Address, scheme.ShardCount);
+        _engine = await DedupEngine.OpenSiloAsync(_store, _options.Engine, _placement, _remote, cancellationToken).ConfigureAwait(false);
+        _log.LogInformation("silo {Identity} joined; {Shards} shards in the cluster", Identity, scheme.ShardCount);
+        await RoundAsync(cancellationToken).ConfigureAwait(false);
+        _loop = Task.Run(RunAsync, CancellationToken.None);
+    }
+
+    /// <summary>Hands every shard to the other silos, then leaves the membership table and stops serving.</summary>
+    public async Task DrainAsync()
+    {
+        if (_draining || _engine is null)
+        {
+            return;
+        }
+
+        _draining = true;
+        _log.LogInformation("silo {Identity} draining", Identity);
+        await _membership.SetDrainingAsync(Identity).ConfigureAwait(false);
+        var until = DateTimeOffset.UtcNow + _options.DrainTimeout;
+        while (_engine.LocalShards.Count > 0 && DateTimeOffset.UtcNow < until && !_stopped.Task.IsCompleted)
+        {
+            await Task.Delay(100).ConfigureAwait(false);
+        }
+
+        // Wait until the new owners have claimed, so that requests already routed here find them.
+        while (DateTimeOffset.UtcNow < until && !_stopped.Task.IsCompleted)
+        {
+            await Placement.ReadAsync().ConfigureAwait(false);
+            var others = (await _membership.ReadSilosAsync().ConfigureAwait(false)).Any(s => s.Alive && s.Status == "active" && s.Identity != Identity);
+            if (!others || Placement.Leases.All(l => l.Owner is not null && l.Owner != Identity.ToString() && l.OwnerAlive))
+            {
+                break;
+            }
+
+            await Task.Delay(200).ConfigureAwait(false);
+        }
+
+        await _membership.LeaveAsync(Identity).ConfigureAwait(false);
+        Stop("drained: every shard was handed over and the silo left the cluster");
+    }
+
+    private async Task RunAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_options.RenewInterval, _stopping.Token).ConfigureAwait(false);
+                await RoundAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // The database is unreachable or refused: keep trying while the lease may still be valid; stop serving
+                // before it can have lapsed, since others may then claim our shards.
+                _log.LogWarning("silo {Identity}: membership round failed: {Message}", Identity, e.Message);
+                if (DateTimeOffset.UtcNow - _lastRenewal > _options.LeaseDuration - _options.RenewInterval)
+                {
+                    Stop($"the lease could not be renewed for {(DateTimeOffset.UtcNow - _lastRenewal).TotalSeconds:F0} s ({e.Message}); stopped serving before it lapsed");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>One round: renew the lease, read the map, hand away and claim shards.</summary>
+    private async Task RoundAsync(CancellationToken cancellationToken)
+    {
+        var engine = Engine;
+        if (engine.Fault is { } fault)
+        {
+            Stop($"the engine stopped: {fault.Message}");
+            return;
+        }
+
+        var started = DateTimeOffset.UtcNow;
+        if (!await _membership.RenewAsync(Identity, _options.LeaseDuration, cancellationToken).ConfigureAwait(false))
+        {
+            Stop("the lease had lapsed before it was renewed (the silo was paused or cut off); other silos may own its shards now");
+            return;
+        }
+
+        _lastRenewal = started;
+        var silos = await _membership.ReadSilosAsync(cancellationToken).ConfigureAwait(false);
+        var candidates = silos.Where(s => s.Alive && s.Status == "active").Select(s => s.Identity.Address).Distinct().ToList();
+        await Placement.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var desired = RendezvousPlacement.Owners(engine.Scheme.ShardCount, candidates);
+        var mine = engine.LocalShards.ToHashSet();
+
+        // Hand away what another live silo should own (all of it when draining): seal, flush, release.
+        var release = mine.Where(s => desired[s] != Address).Take(_options.MaxMovesPerRound).ToList();
+        if (release.Count > 0)
+        {
+            await engine.SealAsync(release, cancellationToken).ConfigureAwait(false);
+            await _membership.ReleaseShardsAsync(Identity, release, cancellationToken).ConfigureAwait(false);
+            _log.LogInformation("silo {Identity} handed {Count} shards away", Identity, release.Count);
+        }
+
+        // Claim what is ours and free: released, or held by a silo whose lease lapsed.
+        if (!_draining)
+        {
+            var me = Identity.ToString();
+            var claim = Placement.Leases
+                .Where(l => desired[l.Shard] == Address && !mine.Contains(l.Shard) && (l.Owner is null || !l.OwnerAlive || l.Owner == me))
+                .Select(l => l.Shard).Take(_options.MaxMovesPerRound).ToList();
+            if (claim.Count > 0)
+            {
+                var claimed = await _membership.TryClaimShardsAsync(Identity, claim, cancellationToken).ConfigureAwait(false);
+                if (claimed.Count > 0)
+                {
+                    var since = await engine.AddShardsAsync(claimed, cancellationToken).ConfigureAwait(false);
+                    _log.LogInformation("silo {Identity} took {Count} shards", Identity, claimed.Count);
+                    _ = CatchUpAsync([.. claimed.Keys], since);
+                }
+            }
+        }
+
+        if (release.Count > 0 || !_draining)
+        {
+            await Placement.ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // Other silos may commit bucket entries for these shards that reached the previous owner (or links made there)
+    // after this silo's load read the store: read them again once such requests have had time to finish.
+    private async Task CatchUpAsync(IReadOnlyCollection<int> shards, long since)
+    {
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), _stopping.Token).ConfigureAwait(false);
+            await Engine.CatchUpAsync(shards, since, _stopping.Token).ConfigureAwait(false);
+            await Task.Delay(_options.Engine.RequestTimeout, _stopping.Token).ConfigureAwait(false);
+            await Engine.CatchUpAsync(shards, since, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e)
+        {
+            _log.LogWarning("silo {Identity}: catch-up of {Count} shards failed: {Message}", Identity, shards.Count, e.Message);
+        }
+    }
+
+    private void Stop(string reason)
+    {
+        if (_stopped.TrySetResult(reason))
+        {
+            _log.LogWarning("silo {Identity} stops serving: {Reason}", Identity, reason);
+            _stopping.Cancel();
+        }
+    }
+
+    /// <summary>Whether the silo still serves (calls get UNAVAILABLE once it stopped).</summary>
+    internal bool Serving => !_stopped.Task.IsCompleted && _engine is not null;
+
+    internal string? StopReason => _stopped.Task.IsCompleted ? _stopped.Task.Result : null;
+
+    private static IPEndPoint ParseEndpoint(string listen)
+    {
+        var text = listen.Contains("://", StringComparison.Ordinal) ? new Uri(listen).Authority : listen;
+        if (text.StartsWith("localhost:", StringComparison.OrdinalIgnoreCase))
+        {
+            text = "127.0.0.1" + text["localhost".Length..];
+        }
+
+        return IPEndPoint.TryParse(text, out var endpoint) && endpoint.Port is >= 0 and <= 65535
+            ? endpoint
+            : throw new ArgumentException($"listen: '{listen}' is not HOST:PORT with a numeric host (e.g. 127.0.0.1:7001 or 0.0.0.0:7001)", nameof(listen));
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        Stop("disposed");
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(false);
+        }
+
+        if (_web is not null)
+        {
+            await _web.StopAsync().ConfigureAwait(false);
+            await _web.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_engine is not null)
+        {
+            await _engine.DisposeAsync().ConfigureAwait(false);
+        }
+        else
+        {
+            await _store.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _remote.Dispose();
+        await _membership.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,52 @@
+using LshCluster.Silo.Engine;
+
+namespace LshCluster.Silo.Hosting;
+
+/// <summary>Settings of one silo process, with production defaults.</summary>
+public sealed class SiloOptions
+{
+    /// <summary>The PostgreSQL connection string of the cluster's store (shared by every silo).</summary>
+    public string ConnectionString { get; set; } = string.Empty;
+
+    /// <summary>Where the gRPC endpoint listens (h2c), e.g. <c>127.0.0.1:7001</c>; port 0 picks a free one.</summary>
+    public string Listen { get; set; } = "127.0.0.1:7001";
+
+    /// <summary>The URL other silos and clients call; default: <c>http://</c> + the address listened on.</summary>
+    public string? Advertise { get; set; }
+
+    /// <summary>How long a lease lasts unless renewed: a silo that stops renewing is dead this long after its last renewal.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(8);
+
+    /// <summary>How often the lease is renewed and the shard map re-read.</summary>
+    public TimeSpan RenewInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Most shards this silo claims or hands away per round (moves are rate-limited).</summary>
+    public int MaxMovesPerRound { get; set; } = 256;
+
+    /// <summary>How long a draining silo waits for its shards' new owners before it leaves anyway.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The engine's settings (mailboxes, deadlines, batch limits).</summary>
+    public DedupEngineOptions Engine { get; set; } = new();
+
+    /// <summary>Throws when a setting is out of range, naming it.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(ConnectionString))
+        {
+            throw new ArgumentException("store: a silo needs a postgres: store (the cluster's shared state)", nameof(ConnectionString));
+        }
+
+        if (RenewInterval <= TimeSpan.Zero || LeaseDuration < RenewInterval * 2)
+        {
+            throw new ArgumentException($"lease: the lease ({LeaseDuration.TotalSeconds} s) must last at least two renewals ({RenewInterval.TotalSeconds} s each)", nameof(LeaseDuration));
+        }
+
+        if (MaxMovesPerRound < 1)
+        {
+            throw new ArgumentException("MaxMovesPerRound must be at least 1", nameof(MaxMovesPerRound));
+        }
+
+        Engine.Validate();
+    }
+}
