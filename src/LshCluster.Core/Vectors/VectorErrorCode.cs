@@ -18,3 +18,18 @@ public enum VectorErrorCode
     /// <summary>The values are so large that the squared norm overflows float32.</summary>
     NormOverflow = 5,
 }
+
+/// <summary>The stable names of <see cref="VectorErrorCode"/> that APIs report in an item's error code.</summary>
+public static class VectorErrorCodes
+{
+    /// <summary>The wire name of <paramref name="code"/>, e.g. <c>wrong_dimension</c>.</summary>
+    public static string Name(this VectorErrorCode code) => code switch
+    {
+        VectorErrorCode.WrongDimension => "wrong_dimension",
+        VectorErrorCode.NotANumber => "not_a_number",
+        VectorErrorCode.Infinite => "infinite",
+        VectorErrorCode.ZeroNorm => "zero_norm",
+        VectorErrorCode.NormOverflow => "norm_overflow",
+        _ => "invalid_vector",
+    };
+}

@@ -749,18 +749,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
 
         var error = VectorValidator.Validate(item.Values, Scheme.Dimension, $"{prefix}.vector");
-        return error is null ? null : new ItemError(error.Field, CodeOf(error.Code), error.Message);
+        return error is null ? null : new ItemError(error.Field, error.Code.Name(), error.Message);
     }
-
-    private static string CodeOf(VectorErrorCode code) => code switch
-    {
-        VectorErrorCode.WrongDimension => "wrong_dimension",
-        VectorErrorCode.NotANumber => "not_a_number",
-        VectorErrorCode.Infinite => "infinite",
-        VectorErrorCode.ZeroNorm => "zero_norm",
-        VectorErrorCode.NormOverflow => "norm_overflow",
-        _ => "invalid_vector",
-    };
 
     private void ThrowIfFaulted()
     {

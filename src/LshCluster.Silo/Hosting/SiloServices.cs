@@ -168,6 +168,8 @@ internal static class SiloServices
 
         // ---- Internal
         endpoints.MapGrpcUnary(InternalApi.Call, (request, call) => Engine().ServeShardCallsAsync(request, call.Deadline));
+        endpoints.MapGrpcUnary(InternalApi.GetScheme, (_, _) =>
+            Task.FromResult(new Protocol.Internal.SchemeBlob { Scheme = Google.Protobuf.ByteString.CopyFrom(Engine().Scheme.ToBytes()) }));
         endpoints.MapGrpcUnary(InternalApi.InsertHashed, async (request, call) =>
             ProtoMapping.ToResponse(await Engine().InsertHashedAsync(request, call.Deadline, call.CancellationToken).ConfigureAwait(false)));
     }

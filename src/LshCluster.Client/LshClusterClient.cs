@@ -1,0 +1,320 @@
+using System.Collections.Concurrent;
+using Google.Protobuf;
+using LshCluster.Core.Hashing;
+using LshCluster.Core.Kernels;
+using LshCluster.Core.Vectors;
+using LshCluster.Protocol;
+using LshCluster.Protocol.Internal;
+using LshCluster.Protocol.V1;
+using LshCluster.Protocol.Wire;
+
+namespace LshCluster.Client;
+
+/// <summary>
+/// A producer's connection to an LshCluster. Inserts are hashed here, in the producer's process, with the cluster's
+/// scheme, then sent straight to the silo that owns each vector's home shard according to a cached shard map. A silo
+/// that answers "not owner" or cannot be reached makes the client read the map again and resend what was not
+/// acknowledged — safe, because re-sending an id returns its original verdict. Thread-safe.
+/// </summary>
+public sealed class LshClusterClient : IAsyncDisposable, IDisposable
+{
+    private readonly LshClusterClientOptions _options;
+    private readonly SocketsHttpHandler _handler = GrpcConnection.CreateHandler();
+    private readonly ConcurrentDictionary<string, GrpcConnection> _connections = new(StringComparer.Ordinal);
+    private readonly LshHasher _hasher;
+    private readonly SemaphoreSlim _refreshing = new(1, 1);
+    private volatile ShardMap _map = new();
+
+    private LshClusterClient(LshClusterClientOptions options, LshScheme scheme)
+    {
+        _options = options;
+        Scheme = scheme;
+        _hasher = new LshHasher(scheme);
+    }
+
+    /// <summary>The cluster's LSH scheme, as the silos hash.</summary>
+    public LshScheme Scheme { get; }
+
+    /// <summary>The version of the shard map in use.</summary>
+    public long ShardMapVersion => _map.Version;
+
+    /// <summary>Inserts sent again after a "not owner" answer or an unreachable silo, since the client was created.</summary>
+    public long Retries => Interlocked.Read(ref _retries);
+
+    private long _retries;
+
+    /// <summary>Reads the scheme and the shard map from the first seed that answers.</summary>
+    /// <exception cref="RpcException">UNAVAILABLE: no seed answered.</exception>
+    public static async Task<LshClusterClient> ConnectAsync(LshClusterClientOptions options, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        var errors = new List<string>();
+        foreach (var seed in options.Seeds)
+        {
+            using var probe = new GrpcConnection(seed);
+            foreach (var (name, value) in options.Headers)
+            {
+                probe.DefaultHeaders[name] = value;
+            }
+
+            try
+            {
+                var blob = await probe.UnaryAsync(InternalApi.GetScheme, new GetSchemeRequest(), DateTimeOffset.UtcNow + TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+                var client = new LshClusterClient(options, LshScheme.FromBytes(blob.Scheme.Span));
+                await client.RefreshMapAsync(cancellationToken).ConfigureAwait(false);
+                return client;
+            }
+            catch (RpcException e) when (e.Status is GrpcStatusCode.Unavailable or GrpcStatusCode.DeadlineExceeded)
+            {
+                errors.Add($"{seed}: {e.Detail}");
+            }
+        }
+
+        throw new RpcException(GrpcStatusCode.Unavailable, $"no seed silo answered ({string.Join("; ", errors)})");
+    }
+
+    /// <summary>
+    /// Inserts a batch; returns one result per vector, in order: a verdict, or an error naming the field (nothing was
+    /// stored for it). Vectors whose home silo is moving or died are resent until <see cref="LshClusterClientOptions.Deadline"/>;
+    /// those still unplaced then get the error code <c>unavailable</c>.
+    /// </summary>
+    public async Task<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<Vector> vectors, CancellationToken cancellationToken = default)
+    {
+        var deadline = DateTimeOffset.UtcNow + _options.Deadline;
+        var results = new InsertResult?[vectors.Count];
+        var hashed = new HashedVector?[vectors.Count];
+        Parallel.For(0, vectors.Count, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+        {
+            var error = VectorValidator.Validate(vectors[i].Values.ToArray(), Scheme.Dimension, $"items[{i}].vector");
+            if (error is not null)
+            {
+                results[i] = new InsertResult { Index = i, Error = new ItemError { Field = error.Field, Code = error.Code.Name(), Message = error.Message } };
+            }
+            else
+            {
+                hashed[i] = Hash(i, vectors[i]);
+            }
+        });
+
+        var pending = Enumerable.Range(0, vectors.Count).Where(i => hashed[i] is not null).ToList();
+        var backoff = TimeSpan.FromMilliseconds(20);
+        while (pending.Count > 0)
+        {
+            var map = _map;
+            var retry = new ConcurrentBag<int>();
+            var sends = new List<Task>();
+            foreach (var group in pending.GroupBy(i => OwnerOf(map, vectors[i].Id)))
+            {
+                if (group.Key is null)
+                {
+                    foreach (var i in group)
+                    {
+                        retry.Add(i);
+                    }
+
+                    continue;
+                }
+
+                foreach (var chunk in group.Chunk(_options.MaxVectorsPerRequest))
+                {
+                    sends.Add(SendAsync(group.Key, chunk, hashed, results, retry, deadline, cancellationToken));
+                }
+            }
+
+            await Task.WhenAll(sends).ConfigureAwait(false);
+            pending = [.. retry.Order()];
+            if (pending.Count == 0)
+            {
+                break;
+            }
+
+            Interlocked.Add(ref _retries, pending.Count);
+            if (DateTimeOffset.UtcNow + backoff > deadline)
+            {
+                foreach (var i in pending)
+                {
+                    results[i] = new InsertResult
+                    {
+                        Index = i,
+                        Error = new ItemError { Field = $"items[{i}]", Code = "unavailable", Message = $"items[{i}]: no silo took it before the deadline (its home shard is moving or its silo died); nothing was stored, send it again" },
+                    };
+                }
+
+                break;
+            }
+
+            await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromMilliseconds(500).Ticks));
+            await RefreshMapAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return results!;
+    }
+
+    private async Task SendAsync(string owner, int[] chunk, HashedVector?[] hashed, InsertResult?[] results, ConcurrentBag<int> retry, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        var request = new HashedInsertRequest();
+        foreach (var i in chunk)
+        {
+            request.Vectors.Add(hashed[i]);
+        }
+
+        try
+        {
+            var response = await Connection(owner).UnaryAsync(InternalApi.InsertHashed, request, deadline, cancellationToken).ConfigureAwait(false);
+            foreach (var r in response.Results)
+            {
+                if (r.Error?.Code == "not_owner" || r.Error?.Code == "unavailable")
+                {
+                    retry.Add(r.Index);
+                }
+                else
+                {
+                    results[r.Index] = r;
+                }
+            }
+        }
+        catch (RpcException e) when (e.Status is GrpcStatusCode.Unavailable or GrpcStatusCode.ResourceExhausted
+            || (e.Status is GrpcStatusCode.DeadlineExceeded && DateTimeOffset.UtcNow < deadline))
+        {
+            // Unreachable, stopping, or overloaded: nothing acknowledged; the items go again after a pause.
+            foreach (var i in chunk)
+            {
+                retry.Add(i);
+            }
+        }
+    }
+
+    private HashedVector Hash(int index, Vector vector)
+    {
+        var values = vector.Values.ToArray();
+        var keys = new ulong[Scheme.Tables];
+        var probes = Scheme.Probes > 1 ? new ulong[Scheme.Tables * Scheme.Probes] : [];
+        _hasher.Hash(values, keys, default, probes);
+        var projection = new float[_hasher.ProjectionLength];
+        var sketch = _hasher.ComputeSketch(values, projection);
+        var hashed = new HashedVector
+        {
+            Index = index,
+            Id = vector.Id,
+            SketchLow = sketch.Low,
+            SketchHigh = sketch.High,
+            SquaredNorm = VectorMath.SquaredNorm(values),
+        };
+        hashed.Values.Add(vector.Values);
+        hashed.Keys.Add(keys);
+        hashed.ProbeKeys.Add(probes);
+        hashed.Projection.Add(projection);
+        return hashed;
+    }
+
+    private string? OwnerOf(ShardMap map, string externalId)
+    {
+        var shard = Scheme.HomeShard(externalId);
+        return shard < map.Owners.Count && map.Owners[shard] is { Length: > 0 } owner ? owner : null;
+    }
+
+    /// <summary>Reads the shard map again from any silo that answers (one read at a time).</summary>
+    public async Task RefreshMapAsync(CancellationToken cancellationToken = default)
+    {
+        var before = _map.Version;
+        await _refreshing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_map.Version != before && _map.Owners.Count > 0)
+            {
+                return; // another caller refreshed meanwhile
+            }
+
+            _map = await AnySiloAsync(PublicApi.GetShardMap, new GetShardMapRequest(), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _refreshing.Release();
+        }
+    }
+
+    /// <summary>Query.GetVector on any silo.</summary>
+    public Task<GetVectorResponse> GetVectorAsync(string id, CancellationToken cancellationToken = default) =>
+        AnySiloAsync(PublicApi.GetVector, new GetVectorRequest { Id = id }, cancellationToken);
+
+    /// <summary>Query.GetCluster on any silo.</summary>
+    public Task<Cluster> GetClusterAsync(GetClusterRequest request, CancellationToken cancellationToken = default) =>
+        AnySiloAsync(PublicApi.GetCluster, request, cancellationToken);
+
+    /// <summary>Query.NearDuplicates on any silo.</summary>
+    public Task<NearDuplicatesResponse> NearDuplicatesAsync(NearDuplicatesRequest request, CancellationToken cancellationToken = default) =>
+        AnySiloAsync(PublicApi.NearDuplicates, request, cancellationToken);
+
+    /// <summary>Query.ListClusters on any silo.</summary>
+    public Task<ListClustersResponse> ListClustersAsync(ListClustersRequest request, CancellationToken cancellationToken = default) =>
+        AnySiloAsync(PublicApi.ListClusters, request, cancellationToken);
+
+    /// <summary>Query.GetStats on any silo.</summary>
+    public Task<Stats> GetStatsAsync(CancellationToken cancellationToken = default) =>
+        AnySiloAsync(PublicApi.GetStats, new GetStatsRequest(), cancellationToken);
+
+    /// <summary>Admin.ListSilos on any silo.</summary>
+    public Task<ListSilosResponse> ListSilosAsync(CancellationToken cancellationToken = default) =>
+        AnySiloAsync(PublicApi.ListSilos, new ListSilosRequest(), cancellationToken);
+
+    /// <summary>
+    /// Calls <paramref name="method"/> on the first silo that answers: those in the shard map, then the seeds.
+    /// </summary>
+    private async Task<TResponse> AnySiloAsync<TRequest, TResponse>(GrpcMethod<TRequest, TResponse> method, TRequest request, CancellationToken cancellationToken)
+        where TRequest : class, IMessage<TRequest>
+        where TResponse : class, IMessage<TResponse>
+    {
+        var deadline = DateTimeOffset.UtcNow + _options.Deadline;
+        RpcException? last = null;
+        var candidates = _map.Owners.Where(o => o.Length > 0).Distinct().Concat(_options.Seeds.Select(s => s.ToString().TrimEnd('/'))).Distinct().ToList();
+        while (DateTimeOffset.UtcNow < deadline)
+        {
+            foreach (var address in candidates)
+            {
+                try
+                {
+                    return await Connection(address).UnaryAsync(method, request, deadline, cancellationToken).ConfigureAwait(false);
+                }
+                catch (RpcException e) when (e.Status is GrpcStatusCode.Unavailable)
+                {
+                    last = e;
+                }
+            }
+
+            await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+        }
+
+        throw last ?? new RpcException(GrpcStatusCode.Unavailable, $"{method}: no silo answered before the deadline");
+    }
+
+    private GrpcConnection Connection(string address) => _connections.GetOrAdd(address, a =>
+    {
+        var connection = new GrpcConnection(new Uri(a), _handler);
+        foreach (var (name, value) in _options.Headers)
+        {
+            connection.DefaultHeaders[name] = value;
+        }
+
+        return connection;
+    });
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var connection in _connections.Values)
+        {
+            connection.Dispose();
+        }
+
+        _handler.Dispose();
+        _refreshing.Dispose();
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

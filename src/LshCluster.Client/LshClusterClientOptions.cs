@@ -1,0 +1,36 @@
+namespace LshCluster.Client;
+
+/// <summary>Settings of an <see cref="LshClusterClient"/>.</summary>
+public sealed class LshClusterClientOptions
+{
+    /// <summary>Silos to ask first for the scheme and the shard map; any live one will do.</summary>
+    public IList<Uri> Seeds { get; } = [];
+
+    /// <summary>How long one call (an insert batch with its retries) may take in all.</summary>
+    public TimeSpan Deadline { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Most vectors in one request to one silo; larger batches are split.</summary>
+    public int MaxVectorsPerRequest { get; set; } = 2_000;
+
+    /// <summary>Headers sent with every call (credentials such as <c>x-api-key</c>).</summary>
+    public IDictionary<string, string> Headers { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Throws when a setting is out of range, naming it.</summary>
+    public void Validate()
+    {
+        if (Seeds.Count == 0)
+        {
+            throw new ArgumentException("Seeds: name at least one silo URL", nameof(Seeds));
+        }
+
+        if (Deadline <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("Deadline must be positive", nameof(Deadline));
+        }
+
+        if (MaxVectorsPerRequest is < 1 or > 10_000)
+        {
+            throw new ArgumentException("MaxVectorsPerRequest must be 1 … 10,000", nameof(MaxVectorsPerRequest));
+        }
+    }
+}
