@@ -20,7 +20,9 @@ var root = new RootCommand("lshc — LshCluster: near-duplicate detection for em
 try
 {
     // Bad input is reported as one line naming the field, not as a stack trace.
-    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    // No process-termination handler: System.CommandLine's would end the process 2 s after SIGTERM, cutting a silo's
+    // drain short (lshc silo handles SIGTERM itself; the other commands are safe to stop at any moment).
+    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
 }
 catch (Exception e) when (e is ArgumentException or FormatException or IOException or InvalidOperationException)
 {

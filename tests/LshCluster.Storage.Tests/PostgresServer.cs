@@ -76,6 +76,19 @@ public sealed class PostgresServer : IDisposable
         return ConnectionString(name);
     }
 
+    /// <summary>
+    /// Crashes the server (<c>pg_ctl stop -m immediate</c>: clients see their connections drop, committed data survives
+    /// through WAL recovery), keeps it down for <paramref name="downtime"/>, and starts it again on the same port.
+    /// </summary>
+    public async Task RestartAsync(TimeSpan downtime)
+    {
+        Run(Path.Combine(_binDirectory, "pg_ctl"), ["stop", "-D", _dataDirectory, "-m", "immediate", "-w"], _asPostgresUser);
+        await Task.Delay(downtime);
+        Run(Path.Combine(_binDirectory, "pg_ctl"),
+            ["start", "-D", _dataDirectory, "-l", Path.Combine(_root, "server.log"), "-w", "-t", "60", "-o", $"-c listen_addresses=127.0.0.1 -k {_root} -p {Port}"],
+            _asPostgresUser);
+    }
+
     /// <summary>Stops the server at once (no shutdown checkpoint: nothing here must survive) and deletes its files.</summary>
     public void Dispose()
     {

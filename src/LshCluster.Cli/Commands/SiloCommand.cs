@@ -50,12 +50,14 @@ internal static class SiloCommand
                 o.SingleLine = true;
                 o.TimestampFormat = "HH:mm:ss.fff ";
             }).SetMinimumLevel(LogLevel.Information).AddFilter("Microsoft", LogLevel.Warning));
-            await using var silo = await SiloHost.StartAsync(options, logs, cancel);
-            Console.WriteLine($"silo listening on {silo.Address} as {silo.Identity}");
-
-            // SIGTERM (systemd, Kubernetes, docker stop) and Ctrl-C drain first; the process exits once drained.
+            // SIGTERM (systemd, Kubernetes, docker stop) and Ctrl-C drain first; the process exits once drained. The
+            // handlers are in place before the silo announces itself, so that no signal can end it unannounced.
+            var drainRequested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Drain);
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Drain);
+            await using var silo = await SiloHost.StartAsync(options, logs, cancel);
+            _ = drainRequested.Task.ContinueWith(_ => silo.DrainAsync(), TaskScheduler.Default);
+            Console.WriteLine($"silo listening on {silo.Address} as {silo.Identity}");
             var reason = await silo.Stopped;
             Console.WriteLine($"silo {silo.Identity} stopped: {reason}");
             return reason.StartsWith("drained", StringComparison.Ordinal) ? 0 : 4;
@@ -63,7 +65,7 @@ internal static class SiloCommand
             void Drain(PosixSignalContext context)
             {
                 context.Cancel = true;
-                _ = silo.DrainAsync();
+                drainRequested.TrySetResult();
             }
         });
         return command;

@@ -176,23 +176,45 @@ public sealed partial class DedupEngine : IAsyncDisposable
     }
 
     /// <summary>
-    /// Seals shards for a move: new calls are answered "not owner", inserts homed there that already registered are
-    /// carried to their commit, then the shards' state is dropped. The caller releases their leases afterwards.
+    /// Seals shards for a move: inserts homed there are refused from now on (their producers resend them to the next
+    /// owner), those already registered are carried to their commit — their calls to these shards still served —
+    /// and then the shards are dropped. Returns the shards released; a shard whose inserts do not finish within
+    /// <paramref name="patience"/> is unsealed and kept, to be moved in a later round.
     /// </summary>
-    internal async Task SealAsync(IReadOnlyCollection<int> shards, CancellationToken cancellationToken = default)
+    internal async Task<List<int>> SealAsync(IReadOnlyCollection<int> shards, TimeSpan patience, CancellationToken cancellationToken = default)
     {
-        var sealedShards = shards.Select(_router.Deactivate).OfType<LocalShard>().ToList();
-        foreach (var local in sealedShards)
+        var sealing = shards.Select(_router.Local).OfType<LocalShard>().ToList();
+        foreach (var local in sealing)
         {
-            while (Volatile.Read(ref local.InFlight) > 0)
+            local.Sealing = true;
+        }
+
+        var released = new List<int>();
+        var until = _options.Time.GetUtcNow() + patience;
+        foreach (var local in sealing)
+        {
+            // A registration queued before the seal may still run: it sees the seal and refuses. One turn through the
+            // mailbox after it means every registration that did get in has counted itself in InFlight.
+            await local.Mailbox.SendAsync(() => true, DateTimeOffset.MaxValue, cancellationToken).ConfigureAwait(false);
+            while (Volatile.Read(ref local.InFlight) > 0 && _options.Time.GetUtcNow() < until)
             {
                 await Task.Delay(10, cancellationToken).ConfigureAwait(false);
             }
 
+            if (Volatile.Read(ref local.InFlight) > 0)
+            {
+                local.Sealing = false;
+                continue;
+            }
+
             // Turns already queued (other silos' calls) finish; later ones are refused and rerouted.
+            _router.Deactivate(local.Shard.Index);
             await local.Mailbox.DisposeAsync().ConfigureAwait(false);
             _router.Remove(local.Shard.Index);
+            released.Add(local.Shard.Index);
         }
+
+        return released;
     }
 
     /// <summary>Inserts one vector.</summary>
@@ -397,8 +419,13 @@ public sealed partial class DedupEngine : IAsyncDisposable
                 }
 
                 var registrations = js.Select(j => new Registration(items[j].ExternalId, items[j].Values, items[j].SquaredNorm, items[j].Projection)).ToArray();
-                return local.Mailbox.Post(() =>
+                return IgnoreSealed(local, local.Mailbox.Post(() =>
                 {
+                    if (!local.Active || local.Sealing)
+                    {
+                        return false; // sealed for a move since the batch was routed here: not_owner, sent again
+                    }
+
                     var found = local.Shard.Register(registrations, out var fresh);
                     for (var n = 0; n < js.Count; n++)
                     {
@@ -412,7 +439,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
                     }
 
                     return true;
-                }, deadline);
+                }, deadline));
             }).ConfigureAwait(false);
         }
         catch (Exception e)
@@ -600,10 +627,23 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
 
         // A shard that moved while this batch ran may have loaded before these edges were stored: its new owner
-        // missed the links made at the old one. Linking again is idempotent and costs one find per union otherwise.
+        // missed the links made at the old one. Linking again is idempotent; it runs after the acknowledgement, and
+        // a failure here changes nothing acknowledged (the new owner's catch-up replays the stored edges anyway).
         if (_placement is not null && unions.Count > 0)
         {
-            await Task.WhenAll(unions.Select(u => UnionAsync(u.A, u.B, u.Rung, deadline))).ConfigureAwait(false);
+            _ = RelinkAsync(unions);
+        }
+    }
+
+    private async Task RelinkAsync(List<(long A, long B, int Rung)> unions)
+    {
+        try
+        {
+            await Task.WhenAll(unions.Select(u => UnionAsync(u.A, u.B, u.Rung, DateTimeOffset.MaxValue))).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ShardUnavailableException or InvalidOperationException or ObjectDisposedException)
+        {
+            // Best effort: see above.
         }
     }
 
@@ -768,6 +808,19 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
 
         list.Add(item);
+    }
+
+    // A shard sealed (its mailbox closed) while a registration was on its way: the items stay unregistered and are
+    // answered not_owner, so that the caller sends them to the next owner.
+    private static async Task IgnoreSealed(LocalShard local, Task turn)
+    {
+        try
+        {
+            await turn.ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException) when (!local.Active)
+        {
+        }
     }
 
     private static async Task ForEachShard(int count, Func<int, int> shardOf, Func<int, List<int>, Task> send)

@@ -24,23 +24,22 @@ public sealed class SiloHost : IAsyncDisposable
 {
     private readonly SiloOptions _options;
     private readonly ILogger _log;
-    private readonly PostgresDedupStore _store;
     private readonly PostgresMembershipStore _membership;
     private readonly GrpcRemoteSilos _remote;
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource<string> _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private WebApplication? _web;
-    private DedupEngine? _engine;
+    private volatile DedupEngine? _engine;
     private MembershipPlacement? _placement;
     private Task? _loop;
     private volatile bool _draining;
+    private Task? _handOver;
     private DateTimeOffset _lastRenewal;
 
     private SiloHost(SiloOptions options, ILoggerFactory logs)
     {
         _options = options;
         _log = logs.CreateLogger("LshCluster.Silo");
-        _store = new PostgresDedupStore(options.ConnectionString);
         _membership = new PostgresMembershipStore(options.ConnectionString);
         _remote = new GrpcRemoteSilos();
     }
@@ -90,6 +89,10 @@ public sealed class SiloHost : IAsyncDisposable
         }
 
         builder.Services.AddSingleton(new GrpcServerOptions { MapException = SiloServices.MapException });
+
+        // Signals belong to the silo, not to the web host: SIGTERM must drain first (ASP.NET's console lifetime would
+        // stop the server at once and let the runtime end the process).
+        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, ManualLifetime>();
         var endpoint = ParseEndpoint(_options.Listen);
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -106,17 +109,30 @@ public sealed class SiloHost : IAsyncDisposable
         var bound = new Uri(web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         Address = _options.Advertise?.TrimEnd('/') ?? $"http://{bound.Host}:{bound.Port}";
 
-        await _store.MigrateAsync(cancellationToken).ConfigureAwait(false);
-        var scheme = await _store.ReadSchemeAsync(cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidOperationException($"{_store.Description} holds no cluster yet; create one first (lshc create --store postgres:…)");
-        Identity = await _membership.JoinAsync(Address, _options.LeaseDuration, cancellationToken).ConfigureAwait(false);
-        _lastRenewal = DateTimeOffset.UtcNow;
-        _options.Engine.Owner = Identity.ToString();
-        _placement = new MembershipPlacement(_membership, Address, scheme.ShardCount);
-        _engine = await DedupEngine.OpenSiloAsync(_store, _options.Engine, _placement, _remote, cancellationToken).ConfigureAwait(false);
-        _log.LogInformation("silo {Identity} joined; {Shards} shards in the cluster", Identity, scheme.ShardCount);
+        var store = new PostgresDedupStore(_options.ConnectionString);
+        try
+        {
+            await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
+            var scheme = await store.ReadSchemeAsync(cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"{store.Description} holds no cluster yet; create one first (lshc create --store postgres:…)");
+            Identity = await _membership.JoinAsync(Address, _options.LeaseDuration, cancellationToken).ConfigureAwait(false);
+            _lastRenewal = DateTimeOffset.UtcNow;
+            _options.Engine.Owner = Identity.ToString();
+            _placement = new MembershipPlacement(_membership, Address, scheme.ShardCount);
+            _engine = await DedupEngine.OpenSiloAsync(store, _options.Engine, _placement, _remote, cancellationToken).ConfigureAwait(false);
+            _log.LogInformation("silo {Identity} joined; {Shards} shards in the cluster", Identity, scheme.ShardCount);
+        }
+        catch
+        {
+            if (_engine is null)
+            {
+                await store.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw;
+        }
         await RoundAsync(cancellationToken).ConfigureAwait(false);
-        _loop = Task.Run(RunAsync, CancellationToken.None);
+        _loop = Task.WhenAll(Task.Run(RenewAsync, CancellationToken.None), Task.Run(RebalanceAsync, CancellationToken.None));
     }
 
     /// <summary>Hands every shard to the other silos, then leaves the membership table and stops serving.</summary>
@@ -153,7 +169,42 @@ public sealed class SiloHost : IAsyncDisposable
         Stop("drained: every shard was handed over and the silo left the cluster");
     }
 
-    private async Task RunAsync()
+    // The lease is renewed by a loop of its own, so that a long load or a slow hand-over never delays it.
+    private async Task RenewAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_options.RenewInterval, _stopping.Token).ConfigureAwait(false);
+                var started = DateTimeOffset.UtcNow;
+                if (!await _membership.RenewAsync(Identity, _options.LeaseDuration, _stopping.Token).ConfigureAwait(false))
+                {
+                    Stop("the lease had lapsed before it was renewed (the silo was paused or cut off); other silos may own its shards now");
+                    return;
+                }
+
+                _lastRenewal = started;
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // The database is unreachable or refused: keep trying while the lease may still be valid; stop serving
+                // before it can have lapsed, since others may then claim our shards.
+                _log.LogWarning("silo {Identity}: lease renewal failed: {Message}", Identity, e.Message);
+                if (DateTimeOffset.UtcNow - _lastRenewal > _options.LeaseDuration - _options.RenewInterval)
+                {
+                    Stop($"the lease could not be renewed for {(DateTimeOffset.UtcNow - _lastRenewal).TotalSeconds:F0} s ({e.Message}); stopped serving before it lapsed");
+                    return;
+                }
+            }
+        }
+    }
+
+    private async Task RebalanceAsync()
     {
         while (!_stopping.IsCancellationRequested)
         {
@@ -168,49 +219,41 @@ public sealed class SiloHost : IAsyncDisposable
             }
             catch (Exception e)
             {
-                // The database is unreachable or refused: keep trying while the lease may still be valid; stop serving
-                // before it can have lapsed, since others may then claim our shards.
-                _log.LogWarning("silo {Identity}: membership round failed: {Message}", Identity, e.Message);
-                if (DateTimeOffset.UtcNow - _lastRenewal > _options.LeaseDuration - _options.RenewInterval)
-                {
-                    Stop($"the lease could not be renewed for {(DateTimeOffset.UtcNow - _lastRenewal).TotalSeconds:F0} s ({e.Message}); stopped serving before it lapsed");
-                    return;
-                }
+                _log.LogWarning("silo {Identity}: rebalancing round failed: {Message}", Identity, e.Message);
             }
         }
     }
 
-    /// <summary>One round: renew the lease, read the map, hand away and claim shards.</summary>
+    /// <summary>One round: read the map, hand away and claim shards.</summary>
     private async Task RoundAsync(CancellationToken cancellationToken)
     {
         var engine = Engine;
         if (engine.Fault is { } fault)
         {
-            Stop($"the engine stopped: {fault.Message}");
-            return;
+            if (IsFenced(fault))
+            {
+                Stop($"a write was refused because another silo now owns its shard ({fault.Message})");
+                return;
+            }
+
+            engine = await RecoverAsync(engine, fault, cancellationToken).ConfigureAwait(false);
         }
 
-        var started = DateTimeOffset.UtcNow;
-        if (!await _membership.RenewAsync(Identity, _options.LeaseDuration, cancellationToken).ConfigureAwait(false))
-        {
-            Stop("the lease had lapsed before it was renewed (the silo was paused or cut off); other silos may own its shards now");
-            return;
-        }
-
-        _lastRenewal = started;
         var silos = await _membership.ReadSilosAsync(cancellationToken).ConfigureAwait(false);
         var candidates = silos.Where(s => s.Alive && s.Status == "active").Select(s => s.Identity.Address).Distinct().ToList();
         await Placement.ReadAsync(cancellationToken).ConfigureAwait(false);
         var desired = RendezvousPlacement.Owners(engine.Scheme.ShardCount, candidates);
         var mine = engine.LocalShards.ToHashSet();
 
-        // Hand away what another live silo should own (all of it when draining): seal, flush, release.
-        var release = mine.Where(s => desired[s] != Address).Take(_options.MaxMovesPerRound).ToList();
-        if (release.Count > 0)
+        // Hand away what another live silo should own (all of it when draining): seal, flush, release. In the
+        // background: a seal waits for inserts under way, which may wait for shards this loop has still to claim.
+        if (_handOver is null || _handOver.IsCompleted)
         {
-            await engine.SealAsync(release, cancellationToken).ConfigureAwait(false);
-            await _membership.ReleaseShardsAsync(Identity, release, cancellationToken).ConfigureAwait(false);
-            _log.LogInformation("silo {Identity} handed {Count} shards away", Identity, release.Count);
+            var release = mine.Where(s => desired[s] != Address).Take(_options.MaxMovesPerRound).ToList();
+            if (release.Count > 0)
+            {
+                _handOver = HandOverAsync(engine, release, cancellationToken);
+            }
         }
 
         // Claim what is ours and free: released, or held by a silo whose lease lapsed.
@@ -232,10 +275,69 @@ public sealed class SiloHost : IAsyncDisposable
             }
         }
 
-        if (release.Count > 0 || !_draining)
+        await Placement.ReadAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task HandOverAsync(DedupEngine engine, List<int> shards, CancellationToken cancellationToken)
+    {
+        try
         {
+            var released = await engine.SealAsync(shards, SealPatience, cancellationToken).ConfigureAwait(false);
+            await _membership.ReleaseShardsAsync(Identity, released, cancellationToken).ConfigureAwait(false);
             await Placement.ReadAsync(cancellationToken).ConfigureAwait(false);
+            _log.LogInformation("silo {Identity} handed {Count} shards away", Identity, released.Count);
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            _log.LogWarning("silo {Identity}: handing {Count} shards away failed: {Message}", Identity, shards.Count, e.Message);
+        }
+    }
+
+    // How long a sealed shard waits for its inserts under way; meanwhile new inserts homed there are refused.
+    private static readonly TimeSpan SealPatience = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// After a write failed for a reason other than fencing (the database restarted, a connection broke), the engine's
+    /// memory may hold state of unacknowledged batches: replace it with a fresh engine that claims the same shards
+    /// again (new epochs fence anything the old one still had queued) and reloads them from the database.
+    /// </summary>
+    private async Task<DedupEngine> RecoverAsync(DedupEngine failed, Exception fault, CancellationToken cancellationToken)
+    {
+        _log.LogWarning("silo {Identity}: a write failed ({Message}); reloading its {Count} shards from the database", Identity, fault.Message, failed.LocalShards.Count);
+        var shards = failed.LocalShards;
+        var fresh = await DedupEngine.OpenSiloAsync(new PostgresDedupStore(_options.ConnectionString), _options.Engine, Placement, _remote, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var claimed = await _membership.TryClaimShardsAsync(Identity, shards, cancellationToken).ConfigureAwait(false);
+            var since = await fresh.AddShardsAsync(claimed, cancellationToken).ConfigureAwait(false);
+            _engine = fresh;
+            _ = CatchUpAsync([.. claimed.Keys], since);
+        }
+        catch
+        {
+            await fresh.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        await failed.DisposeAsync().ConfigureAwait(false);
+        _log.LogInformation("silo {Identity} serves again with {Count} shards reloaded", Identity, fresh.LocalShards.Count);
+        return fresh;
+    }
+
+    private static bool IsFenced(Exception e)
+    {
+        for (var x = e; x is not null; x = x.InnerException)
+        {
+            if (x is Storage.StaleEpochException)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     // Other silos may commit bucket entries for these shards that reached the previous owner (or links made there)
@@ -262,7 +364,7 @@ public sealed class SiloHost : IAsyncDisposable
     {
         if (_stopped.TrySetResult(reason))
         {
-            _log.LogWarning("silo {Identity} stops serving: {Reason}", Identity, reason);
+            _log.Log(reason.StartsWith("drained", StringComparison.Ordinal) ? LogLevel.Information : LogLevel.Warning, "silo {Identity} stops serving: {Reason}", Identity, reason);
             _stopping.Cancel();
         }
     }
@@ -294,6 +396,11 @@ public sealed class SiloHost : IAsyncDisposable
             await _loop.ConfigureAwait(false);
         }
 
+        if (_handOver is not null)
+        {
+            await _handOver.ConfigureAwait(false);
+        }
+
         if (_web is not null)
         {
             await _web.StopAsync().ConfigureAwait(false);
@@ -304,13 +411,17 @@ public sealed class SiloHost : IAsyncDisposable
         {
             await _engine.DisposeAsync().ConfigureAwait(false);
         }
-        else
-        {
-            await _store.DisposeAsync().ConfigureAwait(false);
-        }
 
         _remote.Dispose();
         await _membership.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
     }
+}
+
+/// <summary>A host lifetime that reacts to no signal: the silo decides when its web server stops.</summary>
+internal sealed class ManualLifetime : Microsoft.Extensions.Hosting.IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -19,6 +19,8 @@ internal static class SiloServices
         ArgumentException a => new RpcException(GrpcStatusCode.InvalidArgument,
             a.ParamName is { } name ? a.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : a.Message),
         EngineStoppedException or ShardUnavailableException => new RpcException(GrpcStatusCode.Unavailable, e.Message),
+        System.Data.Common.DbException or IOException or System.Net.Sockets.SocketException or TimeoutException =>
+            new RpcException(GrpcStatusCode.Unavailable, $"the cluster's database cannot be reached now ({e.Message}); nothing was changed by this call, retry it"),
         _ => null,
     };
 

@@ -9,7 +9,13 @@ internal sealed class LocalShard(Shard shard, Mailbox mailbox)
 
     public Mailbox Mailbox { get; } = mailbox;
 
-    /// <summary>False once sealed for a move: calls are answered "not owner" and go to the next owner.</summary>
+    /// <summary>
+    /// True while a move hands the shard away: new inserts homed here are refused (they go to the next owner), but
+    /// the calls of inserts already under way are still served so that they can reach their commit.
+    /// </summary>
+    public volatile bool Sealing;
+
+    /// <summary>False once released: every call is answered "not owner" and goes to the next owner.</summary>
     public volatile bool Active = true;
 
     /// <summary>Insert batches homed here that registered and have not yet committed (a seal waits for them).</summary>

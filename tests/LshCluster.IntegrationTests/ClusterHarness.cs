@@ -1,0 +1,233 @@
+using LshCluster.Client;
+using LshCluster.Core.Hashing;
+using LshCluster.Core.Planning;
+using LshCluster.Core.Vectors;
+using LshCluster.Protocol.V1;
+using LshCluster.Silo.Engine;
+using LshCluster.Storage.Postgres;
+using LshCluster.Storage.Tests;
+using Npgsql;
+
+namespace LshCluster.IntegrationTests;
+
+/// <summary>A cluster for one test: its own database on the shared PostgreSQL server, and silo processes.</summary>
+internal sealed class ClusterHarness : IAsyncDisposable
+{
+    private readonly List<SiloProcess> _silos = [];
+
+    private ClusterHarness(PostgresServer server, string connectionString, LshScheme scheme)
+    {
+        Server = server;
+        ConnectionString = connectionString;
+        Scheme = scheme;
+    }
+
+    public PostgresServer Server { get; }
+
+    public string ConnectionString { get; }
+
+    public LshScheme Scheme { get; }
+
+    public IReadOnlyList<SiloProcess> Silos => _silos;
+
+    /// <summary>The scheme every test uses: d = 64, rungs 0.99 / 0.98 / 0.95, 1,024 shards.</summary>
+    public static LshScheme TestScheme(int shards = 1024) => LshPlanner.Plan(new PlanRequest
+    {
+        Dimension = Dimension,
+        Threshold = 0.95f,
+        Recall = 0.99,
+        Rungs = [0.99f, 0.98f, 0.95f],
+        ShardCount = shards,
+        StoredVectors = 10_000,
+    }).Scheme;
+
+    public const int Dimension = 64;
+
+    public static async Task<ClusterHarness> CreateAsync(PostgresServer server, LshScheme scheme)
+    {
+        var connectionString = await server.CreateDatabaseAsync("cluster");
+        await DedupEngine.CreateAsync(new PostgresDedupStore(connectionString), scheme);
+        return new ClusterHarness(server, connectionString, scheme);
+    }
+
+    public async Task<SiloProcess> StartSiloAsync(double leaseSeconds = 4)
+    {
+        var silo = await SiloProcess.StartAsync(ConnectionString, leaseSeconds);
+        _silos.Add(silo);
+        return silo;
+    }
+
+    public async Task<LshClusterClient> ClientAsync(TimeSpan? deadline = null)
+    {
+        var options = new LshClusterClientOptions { Deadline = deadline ?? TimeSpan.FromSeconds(90) };
+        foreach (var silo in _silos.Where(s => !s.HasExited))
+        {
+            options.Seeds.Add(new Uri(silo.Address));
+        }
+
+        return await LshClusterClient.ConnectAsync(options);
+    }
+
+    /// <summary>Waits until every shard has a live owner and the live silos own them all.</summary>
+    public async Task WaitForOwnersAsync(int silos, TimeSpan timeout)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var counts = await OwnedShardsAsync();
+            if (counts.Count == silos && counts.Values.Sum() == Scheme.ShardCount)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > until)
+            {
+                throw new TimeoutException($"after {timeout}: live owners {string.Join(", ", counts.Select(c => $"{c.Key}={c.Value}"))}\n{Logs()}");
+            }
+
+            await Task.Delay(200);
+        }
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="silos"/> live silos own every shard, each within ±10 % of an even share (moves are
+    /// rate-limited, so a newcomer fills up over a few rounds).
+    /// </summary>
+    public async Task WaitForBalanceAsync(int silos, TimeSpan timeout)
+    {
+        var until = DateTime.UtcNow + timeout;
+        var even = (double)Scheme.ShardCount / silos;
+        while (true)
+        {
+            var counts = await OwnedShardsAsync();
+            if (counts.Count == silos && counts.Values.Sum() == Scheme.ShardCount && counts.Values.All(n => n >= even * 0.9 && n <= even * 1.1))
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > until)
+            {
+                throw new TimeoutException($"after {timeout}: live owners {string.Join(", ", counts.Select(c => $"{c.Key}={c.Value}"))}, not {silos} even shares\n{Logs()}");
+            }
+
+            await Task.Delay(200);
+        }
+    }
+
+    /// <summary>The last lines each silo printed, for failure messages.</summary>
+    public string Logs() => string.Join("\n", _silos.Select(s =>
+        $"--- silo {s.Address} (pid {s.Pid}){(s.HasExited ? " exited" : string.Empty)}:\n{string.Join("\n", s.Output.Split('\n').TakeLast(25))}"));
+
+    /// <summary>Shards owned per live silo address, as the membership table says.</summary>
+    public async Task<Dictionary<string, int>> OwnedShardsAsync()
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString + ";Pooling=false");
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("""
+            SELECT s.address, count(*) FROM shard_leases l
+            JOIN silos s ON s.address || '#' || s.generation = l.owner
+            WHERE s.lease_expires > now() AND s.status <> 'left'
+            GROUP BY s.address
+            """, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var counts = new Dictionary<string, int>();
+        while (await reader.ReadAsync())
+        {
+            counts[reader.GetString(0)] = (int)reader.GetInt64(1);
+        }
+
+        return counts;
+    }
+
+    /// <summary>The external ids stored, with how many rows each has (a unique key makes more than one impossible).</summary>
+    public async Task<List<string>> StoredIdsAsync()
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString + ";Pooling=false");
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT external_id FROM vectors WHERE NOT deleted", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var ids = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            ids.Add(reader.GetString(0));
+        }
+
+        return ids;
+    }
+
+    /// <summary>
+    /// The clusters at every rung as sorted lists of external ids, read by an embedded engine over the cluster's
+    /// database once every silo is stopped (it claims every shard).
+    /// </summary>
+    public async Task<List<List<string>>[]> ClustersFromStoreAsync()
+    {
+        await StopAllAsync();
+        await using var engine = await DedupEngine.OpenAsync(new PostgresDedupStore(ConnectionString));
+        return await ClustersAsync(engine);
+    }
+
+    public static async Task<List<List<string>>[]> ClustersAsync(DedupEngine engine)
+    {
+        var rungs = new List<List<string>>[engine.Rungs.Count];
+        for (var r = 0; r < rungs.Length; r++)
+        {
+            rungs[r] = [.. (await engine.ExportClustersAsync(r)).Select(c => c.Order(StringComparer.Ordinal).ToList()).OrderBy(c => c[0], StringComparer.Ordinal)];
+        }
+
+        return rungs;
+    }
+
+    public async Task StopAllAsync()
+    {
+        foreach (var silo in _silos)
+        {
+            await silo.DisposeAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await StopAllAsync();
+
+    /// <summary>
+    /// Test vectors in rounds: round 0 holds the originals; each later round holds at most one near-duplicate of each
+    /// original (at cosine 0.995, 0.985 or 0.96), so that no vector has a near-duplicate in its own round and every
+    /// verdict depends only on earlier rounds — the same in any engine that finishes a round before the next.
+    /// </summary>
+    public static List<List<Vector>> Rounds(int originals, int rounds, int copiesPerRound, ulong seed)
+    {
+        var rng = SplitMix64.ForStream(seed, 42);
+        var result = new List<List<Vector>>();
+        var bases = new List<float[]>();
+        var first = new List<Vector>();
+        for (var i = 0; i < originals; i++)
+        {
+            var v = new float[Dimension];
+            SyntheticVectors.RandomUnit(ref rng, v);
+            bases.Add(v);
+            first.Add(new Vector { Id = $"o{i}", Values = { v } });
+        }
+
+        result.Add(first);
+        double[] cosines = [0.995, 0.985, 0.96];
+        for (var r = 1; r < rounds; r++)
+        {
+            var round = new List<Vector>();
+            var picked = new HashSet<int>();
+            while (round.Count < copiesPerRound)
+            {
+                var o = (int)(rng.NextDouble() * originals);
+                if (!picked.Add(o))
+                {
+                    continue;
+                }
+
+                var copy = new float[Dimension];
+                SyntheticVectors.NearDuplicate(bases[o], cosines[(int)(rng.NextDouble() * 3)], ref rng, copy);
+                round.Add(new Vector { Id = $"c{r}-{o}", Values = { copy } });
+            }
+
+            result.Add(round);
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,276 @@
+using System.Diagnostics;
+using LshCluster.Client;
+using LshCluster.Protocol.V1;
+using LshCluster.Silo.Engine;
+using LshCluster.Storage.Sqlite;
+using LshCluster.Storage.Tests;
+using Xunit.Abstractions;
+using Verdict = LshCluster.Protocol.V1.Verdict;
+
+namespace LshCluster.IntegrationTests;
+
+/// <summary>
+/// The cluster as users run it: <c>lshc silo</c> processes on loopback over one real PostgreSQL, fed by the .NET
+/// client, compared with the embedded engine on the same input, through scaling and faults.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class ClusterTests(PostgresServer server, ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Three_silos_give_the_verdicts_and_clusters_of_the_embedded_engine()
+    {
+        var scheme = ClusterHarness.TestScheme();
+        await using var cluster = await ClusterHarness.CreateAsync(server, scheme);
+        for (var i = 0; i < 3; i++)
+        {
+            await cluster.StartSiloAsync();
+        }
+
+        await cluster.WaitForOwnersAsync(3, TimeSpan.FromSeconds(30));
+        var rounds = ClusterHarness.Rounds(originals: 1500, rounds: 5, copiesPerRound: 300, seed: 11);
+        await using var client = await cluster.ClientAsync();
+        var clusterVerdicts = await StreamAsync(client, rounds, chunk: 100);
+
+        var embedded = await EmbeddedAsync(scheme, rounds);
+        var live = await client.GetStatsAsync();
+        Assert.Equal(embedded.Stats.Vectors, live.Vectors);
+        Assert.Equal(embedded.Stats.Duplicates, live.Duplicates);
+        for (var r = 0; r < scheme.Rungs.Count; r++)
+        {
+            Assert.Equal(embedded.Stats.Rungs[r].Clusters, live.Rungs[r].Clusters);
+            Assert.Equal(embedded.Stats.Rungs[r].LargestCluster, live.Rungs[r].LargestCluster);
+        }
+
+        AssertSameVerdicts(embedded.Verdicts, clusterVerdicts);
+        var stored = await cluster.ClustersFromStoreAsync();
+        AssertSameClusters(embedded.Clusters, stored);
+        output.WriteLine($"{live.Vectors} vectors, {live.Duplicates} duplicates; clusters per rung {string.Join(", ", live.Rungs.Select(r => $"{r.Rung}: {r.Clusters}"))} — equal to the embedded engine");
+    }
+
+    [Fact]
+    public async Task Scaling_out_and_in_while_streaming_loses_and_duplicates_nothing()
+    {
+        var scheme = ClusterHarness.TestScheme();
+        await using var cluster = await ClusterHarness.CreateAsync(server, scheme);
+        for (var i = 0; i < 3; i++)
+        {
+            await cluster.StartSiloAsync();
+        }
+
+        await cluster.WaitForOwnersAsync(3, TimeSpan.FromSeconds(30));
+        var rounds = ClusterHarness.Rounds(originals: 1200, rounds: 8, copiesPerRound: 250, seed: 12);
+        await using var client = await cluster.ClientAsync();
+        var producer = StreamAsync(client, rounds, chunk: 50, pause: TimeSpan.FromMilliseconds(100));
+
+        // Out: a fourth silo joins mid-stream and gets its even share.
+        var fourth = await cluster.StartSiloAsync();
+        await cluster.WaitForBalanceAsync(4, TimeSpan.FromSeconds(60));
+        Assert.False(producer.IsCompleted, "the stream should still run while the cluster scales out");
+
+        // In: it drains (SIGTERM) while the stream goes on, and exits 0 once its shards are handed over.
+        fourth.Signal("TERM");
+        Assert.Equal(0, await fourth.WaitForExitAsync(TimeSpan.FromSeconds(90)));
+        await cluster.WaitForBalanceAsync(3, TimeSpan.FromSeconds(60));
+
+        var verdicts = await producer;
+        output.WriteLine($"client retries during the moves: {client.Retries}");
+        await AssertStoredExactlyOnceAsync(cluster, verdicts);
+        var embedded = await EmbeddedAsync(scheme, rounds);
+        AssertSameVerdicts(embedded.Verdicts, verdicts);
+        AssertSameClusters(embedded.Clusters, await cluster.ClustersFromStoreAsync());
+    }
+
+    [Fact]
+    public async Task Killed_silos_lose_nothing_acknowledged_and_their_shards_are_served_again()
+    {
+        var scheme = ClusterHarness.TestScheme();
+        await using var cluster = await ClusterHarness.CreateAsync(server, scheme);
+        for (var i = 0; i < 4; i++)
+        {
+            await cluster.StartSiloAsync(leaseSeconds: 8); // the default lease: the takeover time is measured with it
+        }
+
+        await cluster.WaitForOwnersAsync(4, TimeSpan.FromSeconds(30));
+        var rounds = ClusterHarness.Rounds(originals: 1200, rounds: 8, copiesPerRound: 250, seed: 13);
+        await using var client = await cluster.ClientAsync(TimeSpan.FromSeconds(120));
+        var producer = StreamAsync(client, rounds, chunk: 50, pause: TimeSpan.FromMilliseconds(250));
+
+        await Task.Delay(1500);
+        var clock = Stopwatch.StartNew();
+        cluster.Silos[0].Signal("KILL");
+        await cluster.WaitForOwnersAsync(3, TimeSpan.FromSeconds(60));
+        var takeover = clock.Elapsed;
+        output.WriteLine($"one silo killed: its shards were served again {takeover.TotalSeconds:F1} s after the kill (lease 8 s, target ≤ 15 s)");
+        Assert.True(takeover < TimeSpan.FromSeconds(15), $"takeover took {takeover.TotalSeconds:F1} s");
+
+        await Task.Delay(1000);
+        cluster.Silos[1].Signal("KILL");
+        cluster.Silos[2].Signal("KILL");
+        await cluster.WaitForOwnersAsync(1, TimeSpan.FromSeconds(60));
+
+        var verdicts = await producer;
+        output.WriteLine($"client retries: {client.Retries}");
+        Assert.True(client.Retries > 0, "the kills should have made the client resend something");
+        await AssertStoredExactlyOnceAsync(cluster, verdicts);
+        var embedded = await EmbeddedAsync(scheme, rounds);
+        AssertSameVerdicts(embedded.Verdicts, verdicts);
+        AssertSameClusters(embedded.Clusters, await cluster.ClustersFromStoreAsync());
+    }
+
+    [Fact]
+    public async Task Frozen_silo_is_fenced_out_and_stops_serving()
+    {
+        var scheme = ClusterHarness.TestScheme();
+        await using var cluster = await ClusterHarness.CreateAsync(server, scheme);
+        var frozen = await cluster.StartSiloAsync(leaseSeconds: 2);
+        var other = await cluster.StartSiloAsync(leaseSeconds: 2);
+        await cluster.WaitForOwnersAsync(2, TimeSpan.FromSeconds(30));
+
+        frozen.Signal("STOP");
+        await cluster.WaitForOwnersAsync(1, TimeSpan.FromSeconds(30)); // the other silo took every shard
+        frozen.Signal("CONT");
+
+        // Whatever the resumed silo still tries to write carries epochs that moved: it is refused, and the silo
+        // stops serving and exits (a supervisor would start a new incarnation).
+        using var direct = new Protocol.Wire.GrpcConnection(new Uri(frozen.Address));
+        var batch = new InsertRequest();
+        batch.Vectors.AddRange(ClusterHarness.Rounds(50, 1, 0, seed: 14)[0]);
+        try
+        {
+            var response = await direct.UnaryAsync(Protocol.PublicApi.Insert, batch, DateTimeOffset.UtcNow.AddSeconds(10));
+            Assert.All(response.Results, r => Assert.NotNull(r.Error));
+        }
+        catch (Protocol.Wire.RpcException e)
+        {
+            output.WriteLine($"the resumed silo answered {e.Status}: {e.Detail}");
+        }
+
+        Assert.Equal(4, await frozen.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        output.WriteLine(frozen.Output.Split('\n').LastOrDefault(l => l.Contains("stops serving", StringComparison.Ordinal)));
+        Assert.Empty((await cluster.StoredIdsAsync()).Intersect(batch.Vectors.Select(v => v.Id)));
+        Assert.False(other.HasExited);
+    }
+
+    [Fact]
+    public async Task PostgreSQL_restart_mid_stream_loses_nothing_acknowledged()
+    {
+        var scheme = ClusterHarness.TestScheme();
+        await using var cluster = await ClusterHarness.CreateAsync(server, scheme);
+        await cluster.StartSiloAsync(leaseSeconds: 10);
+        await cluster.StartSiloAsync(leaseSeconds: 10);
+        await cluster.WaitForOwnersAsync(2, TimeSpan.FromSeconds(30));
+        var rounds = ClusterHarness.Rounds(originals: 1000, rounds: 6, copiesPerRound: 250, seed: 15);
+        await using var client = await cluster.ClientAsync(TimeSpan.FromSeconds(120));
+        var producer = StreamAsync(client, rounds, chunk: 50, pause: TimeSpan.FromMilliseconds(200));
+
+        await Task.Delay(1500);
+        Assert.False(producer.IsCompleted, "the stream should still run when the database restarts");
+        await server.RestartAsync(TimeSpan.FromSeconds(2));
+        var verdicts = await producer;
+        output.WriteLine($"client retries across the database restart: {client.Retries}");
+        Assert.All(cluster.Silos, s => Assert.False(s.HasExited, s.Output));
+        await AssertStoredExactlyOnceAsync(cluster, verdicts);
+        var embedded = await EmbeddedAsync(scheme, rounds);
+        AssertSameClusters(embedded.Clusters, await cluster.ClustersFromStoreAsync());
+    }
+
+    /// <summary>
+    /// Sends each round in chunks, rounds one after another: all chunks of a round at once, or, with a
+    /// <paramref name="pause"/>, one chunk at a time with that pause between them (a steady stream that lasts while
+    /// the test moves shards or kills processes).
+    /// </summary>
+    private static async Task<Dictionary<string, Verdict>> StreamAsync(LshClusterClient client, List<List<Vector>> rounds, int chunk, TimeSpan? pause = null)
+    {
+        var verdicts = new Dictionary<string, Verdict>();
+        void Take(IEnumerable<(Vector Vector, Protocol.V1.InsertResult Result)> answered)
+        {
+            foreach (var (vector, result) in answered)
+            {
+                Assert.True(result.Verdict is not null, $"{vector.Id}: {result.Error}");
+                verdicts[vector.Id] = result.Verdict;
+            }
+        }
+
+        foreach (var round in rounds)
+        {
+            if (pause is { } p)
+            {
+                foreach (var part in round.Chunk(chunk))
+                {
+                    await Task.Delay(p);
+                    Take(part.Zip(await client.InsertAsync(part)));
+                }
+
+                continue;
+            }
+
+            var sends = round.Chunk(chunk).Select(async part => part.Zip(await client.InsertAsync(part))).ToList();
+            Take((await Task.WhenAll(sends)).SelectMany(x => x));
+        }
+
+        return verdicts;
+    }
+
+    private static async Task<(Dictionary<string, Verdict> Verdicts, EngineStats Stats, List<List<string>>[] Clusters)> EmbeddedAsync(Core.Hashing.LshScheme scheme, List<List<Vector>> rounds)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"lshc-embedded-{Guid.NewGuid():N}.db");
+        try
+        {
+            await DedupEngine.CreateAsync(new SqliteDedupStore(path), scheme);
+            await using var engine = await DedupEngine.OpenAsync(new SqliteDedupStore(path));
+            var verdicts = new Dictionary<string, Verdict>();
+            foreach (var round in rounds)
+            {
+                var results = await engine.InsertAsync([.. round.Select(v => new VectorInput(v.Id, [.. v.Values]))]);
+                foreach (var (vector, result) in round.Zip(results))
+                {
+                    var v = result.Verdict!;
+                    verdicts[vector.Id] = new Verdict
+                    {
+                        Id = v.ExternalId,
+                        Kind = v.Kind == Silo.Engine.VerdictKind.Duplicate ? Protocol.V1.VerdictKind.Duplicate : Protocol.V1.VerdictKind.New,
+                        BestMatchId = v.BestMatch ?? string.Empty,
+                        BestCosine = v.BestCosine ?? 0,
+                    };
+                }
+            }
+
+            return (verdicts, await engine.GetStatsAsync(), await ClusterHarness.ClustersAsync(engine));
+        }
+        finally
+        {
+            foreach (var file in Directory.GetFiles(Path.GetTempPath(), Path.GetFileName(path) + "*"))
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
+    private static void AssertSameVerdicts(Dictionary<string, Verdict> expected, Dictionary<string, Verdict> actual)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        var kinds = expected.Count(e => actual[e.Key].Kind != e.Value.Kind);
+        var best = expected.Count(e => actual[e.Key].BestMatchId != e.Value.BestMatchId);
+        Assert.True(kinds == 0 && best == 0, $"{kinds} verdict kinds and {best} best matches differ from the embedded engine's");
+        Assert.Equal(expected.Count(e => e.Value.Kind == Protocol.V1.VerdictKind.Duplicate), actual.Count(a => a.Value.Kind == Protocol.V1.VerdictKind.Duplicate));
+    }
+
+    private static void AssertSameClusters(List<List<string>>[] expected, List<List<string>>[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (var r = 0; r < expected.Length; r++)
+        {
+            Assert.True(expected[r].Count > 0, $"rung {r}: the test data should form clusters");
+            Assert.Equal(expected[r].Select(c => string.Join(' ', c)), actual[r].Select(c => string.Join(' ', c)));
+        }
+    }
+
+    private static async Task AssertStoredExactlyOnceAsync(ClusterHarness cluster, Dictionary<string, Verdict> acknowledged)
+    {
+        var stored = await cluster.StoredIdsAsync();
+        Assert.Equal(stored.Count, stored.Distinct().Count());
+        Assert.Empty(acknowledged.Keys.Except(stored));
+        Assert.Equal(acknowledged.Count, stored.Count);
+    }
+
+}
