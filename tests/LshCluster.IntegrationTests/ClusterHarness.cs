@@ -116,7 +116,7 @@ internal sealed class ClusterHarness : IAsyncDisposable
 
     /// <summary>The last lines each silo printed, for failure messages.</summary>
     public string Logs() => string.Join("\n", _silos.Select(s =>
-        $"--- silo {s.Address} (pid {s.Pid}){(s.HasExited ? " exited" : string.Empty)}:\n{string.Join("\n", s.Output.Split('\n').TakeLast(25))}"));
+        $"--- silo {s.Address} (pid {s.Pid}){(s.HasExited ? " exited" : string.Empty)}:\n{string.Join("\n", s.Output.Split('\n').TakeLast(40))}"));
 
     /// <summary>Shards owned per live silo address, as the membership table says.</summary>
     public async Task<Dictionary<string, int>> OwnedShardsAsync()

@@ -75,6 +75,11 @@ public sealed class ClusterTests(PostgresServer server, ITestOutputHelper output
         var verdicts = await producer;
         output.WriteLine($"client retries during the moves: {client.Retries}");
         await AssertStoredExactlyOnceAsync(cluster, verdicts);
+
+        // What the silos hold in memory after the moves (loaded while others committed) agrees with what they said.
+        var live = await client.GetStatsAsync();
+        Assert.Equal(verdicts.Count, live.Vectors);
+        Assert.Equal(verdicts.Count(v => v.Value.Kind == Protocol.V1.VerdictKind.Duplicate), live.Duplicates);
         var embedded = await EmbeddedAsync(scheme, rounds);
         AssertSameVerdicts(embedded.Verdicts, verdicts);
         AssertSameClusters(embedded.Clusters, await cluster.ClustersFromStoreAsync());
@@ -93,7 +98,7 @@ public sealed class ClusterTests(PostgresServer server, ITestOutputHelper output
         await cluster.WaitForOwnersAsync(4, TimeSpan.FromSeconds(30));
         var rounds = ClusterHarness.Rounds(originals: 1200, rounds: 8, copiesPerRound: 250, seed: 13);
         await using var client = await cluster.ClientAsync(TimeSpan.FromSeconds(120));
-        var producer = StreamAsync(client, rounds, chunk: 50, pause: TimeSpan.FromMilliseconds(250));
+        var producer = StreamAsync(client, rounds, chunk: 50, pause: TimeSpan.FromMilliseconds(250), cluster: cluster);
 
         await Task.Delay(1500);
         var clock = Stopwatch.StartNew();
@@ -179,14 +184,14 @@ public sealed class ClusterTests(PostgresServer server, ITestOutputHelper output
     /// <paramref name="pause"/>, one chunk at a time with that pause between them (a steady stream that lasts while
     /// the test moves shards or kills processes).
     /// </summary>
-    private static async Task<Dictionary<string, Verdict>> StreamAsync(LshClusterClient client, List<List<Vector>> rounds, int chunk, TimeSpan? pause = null)
+    private static async Task<Dictionary<string, Verdict>> StreamAsync(LshClusterClient client, List<List<Vector>> rounds, int chunk, TimeSpan? pause = null, ClusterHarness? cluster = null)
     {
         var verdicts = new Dictionary<string, Verdict>();
         void Take(IEnumerable<(Vector Vector, Protocol.V1.InsertResult Result)> answered)
         {
             foreach (var (vector, result) in answered)
             {
-                Assert.True(result.Verdict is not null, $"{vector.Id}: {result.Error}");
+                Assert.True(result.Verdict is not null, $"{vector.Id}: {result.Error}\n{cluster?.Logs()}");
                 verdicts[vector.Id] = result.Verdict;
             }
         }

@@ -10,17 +10,18 @@ internal static class IngestCommand
 {
     public static Command Create()
     {
-        var store = StoreOptions.Store();
+        var store = Target.Store();
+        var server = Target.Server();
         var file = new Argument<string>("FILE") { Description = ".fvecs, .npy or .jsonl; - reads JSON lines from standard input" };
         var ids = new Option<FileInfo?>("--ids") { Description = "One external id per line (default: 0-based row numbers)" };
         var format = new Option<string?>("--format") { Description = "fvecs, npy or jsonl (default: from the extension)" };
         format.AcceptOnlyFromAmong("fvecs", "npy", "jsonl");
         var batch = new Option<int>("--batch") { Description = "Vectors per request", DefaultValueFactory = _ => 5000 };
         var verdicts = new Option<bool>("--verdicts") { Description = "Print each verdict as a JSON line once it is durable" };
-        var command = new Command("ingest", "Insert vectors and report duplicates") { store, file, ids, format, batch, verdicts };
+        var command = new Command("ingest", "Insert vectors and report duplicates") { store, server, file, ids, format, batch, verdicts };
         command.SetAction(async (parse, cancel) =>
         {
-            await using var engine = await StoreOptions.OpenAsync(parse.GetValue(store)!);
+            await using var target = await Target.OpenAsync(parse.GetValue(store), parse.GetValue(server));
             var records = VectorFileReader.Read(parse.GetValue(file)!, parse.GetValue(format), tolerateMalformed: true);
             if (parse.GetValue(ids) is { } idFile)
             {
@@ -29,20 +30,25 @@ internal static class IngestCommand
 
             var printVerdicts = parse.GetValue(verdicts);
             var (total, duplicates, refused, elapsed) = printVerdicts
-                ? await RunAsync(engine, records, parse.GetValue(batch), cancel, printVerdicts: true)
-                : await Progress.RunAsync("ingesting", null, advanced => RunAsync(engine, records, parse.GetValue(batch), cancel, advanced: advanced));
+                ? await RunAsync(target.InsertAsync, target.MaxBatchSize, records, parse.GetValue(batch), cancel, printVerdicts: true)
+                : await Progress.RunAsync("ingesting", null, advanced => RunAsync(target.InsertAsync, target.MaxBatchSize, records, parse.GetValue(batch), cancel, advanced: advanced));
             Console.WriteLine($"ingested {total - refused:N0} vectors in {elapsed.TotalSeconds:F1} s ({(total - refused) / Math.Max(elapsed.TotalSeconds, 1e-9):N0}/s): {duplicates:N0} duplicates, {refused:N0} refused");
             return refused == 0 ? 0 : 3;
         });
         return command;
     }
 
+    public static Task<(int Total, int Duplicates, int Refused, TimeSpan Elapsed)> RunAsync(
+        DedupEngine engine, IEnumerable<VectorRecord> records, int batchSize, CancellationToken cancel, bool printVerdicts = false, Action<long>? advanced = null) =>
+        RunAsync(engine.InsertAsync, engine.MaxBatchSize, records, batchSize, cancel, printVerdicts, advanced);
+
     public static async Task<(int Total, int Duplicates, int Refused, TimeSpan Elapsed)> RunAsync(
-        DedupEngine engine, IEnumerable<VectorRecord> records, int batchSize, CancellationToken cancel, bool printVerdicts = false, Action<long>? advanced = null)
+        Func<IReadOnlyList<VectorInput>, CancellationToken, Task<IReadOnlyList<InsertResult>>> insert, int maxBatchSize,
+        IEnumerable<VectorRecord> records, int batchSize, CancellationToken cancel, bool printVerdicts = false, Action<long>? advanced = null)
     {
-        if (batchSize < 1 || batchSize > engine.MaxBatchSize)
+        if (batchSize < 1 || batchSize > maxBatchSize)
         {
-            throw new ArgumentException($"--batch must be 1 … {engine.MaxBatchSize}: a batch holds at most {engine.MaxBatchSize} vectors; got {batchSize}", "batch");
+            throw new ArgumentException($"--batch must be 1 … {maxBatchSize}: a batch holds at most {maxBatchSize} vectors; got {batchSize}", "batch");
         }
 
         var clock = Stopwatch.StartNew();
@@ -94,7 +100,7 @@ internal static class IngestCommand
         });
         foreach (var chunk in wellFormed.Chunk(batchSize))
         {
-            inFlight.Enqueue((chunk, total, engine.InsertAsync([.. chunk.Select(r => new VectorInput(r.Id, r.Values))], cancel)));
+            inFlight.Enqueue((chunk, total, insert([.. chunk.Select(r => new VectorInput(r.Id, r.Values))], cancel)));
             total += chunk.Length;
             if (inFlight.Count == 2)
             {

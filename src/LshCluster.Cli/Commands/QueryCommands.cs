@@ -9,14 +9,15 @@ internal static class QueryCommands
 {
     public static Command Query()
     {
-        var store = StoreOptions.Store();
+        var store = Target.Store();
+        var server = Target.Server();
         var rung = StoreOptions.Rung();
         var id = new Option<string?>("--id") { Description = "External id of a stored vector: its verdict and cluster" };
         var vectorFile = new Option<FileInfo?>("--vector-file") { Description = "A vector file: near-duplicates of its first vector, nothing stored" };
-        var command = new Command("query", "The verdict and cluster of a stored id, or the near-duplicates of a vector") { store, id, vectorFile, rung };
+        var command = new Command("query", "The verdict and cluster of a stored id, or the near-duplicates of a vector") { store, server, id, vectorFile, rung };
         command.SetAction(async (parse, cancel) =>
         {
-            await using var engine = await StoreOptions.OpenAsync(parse.GetValue(store)!);
+            await using var engine = await Target.OpenAsync(parse.GetValue(store), parse.GetValue(server));
             var r = engine.RungIndexOf(parse.GetValue(rung));
             if (parse.GetValue(id) is { } externalId)
             {
@@ -37,16 +38,17 @@ internal static class QueryCommands
 
     public static Command Clusters()
     {
-        var store = StoreOptions.Store();
+        var store = Target.Store();
+        var server = Target.Server();
         var rung = StoreOptions.Rung();
         var minSize = new Option<int>("--min-size") { Description = "Smallest cluster to list", DefaultValueFactory = _ => 2 };
         var top = new Option<int>("--top") { Description = "How many clusters, largest first", DefaultValueFactory = _ => 20 };
-        var command = new Command("clusters", "The largest clusters at a rung") { store, rung, minSize, top };
+        var command = new Command("clusters", "The largest clusters at a rung") { store, server, rung, minSize, top };
         command.SetAction(async (parse, cancel) =>
         {
-            await using var engine = await StoreOptions.OpenAsync(parse.GetValue(store)!);
+            await using var engine = await Target.OpenAsync(parse.GetValue(store), parse.GetValue(server));
             var r = engine.RungIndexOf(parse.GetValue(rung));
-            var clusters = await engine.ListClustersAsync(r, Math.Max(1, parse.GetValue(minSize)), 0, parse.GetValue(top), membersPerCluster: 8);
+            var clusters = await engine.ListClustersAsync(r, Math.Max(1, parse.GetValue(minSize)), parse.GetValue(top), membersPerCluster: 8);
             Console.WriteLine($"rung {StoreOptions.Format(engine.Rungs[r])}: {clusters.Count} clusters shown");
             foreach (var c in clusters)
             {
@@ -60,11 +62,12 @@ internal static class QueryCommands
 
     public static Command Stats()
     {
-        var store = StoreOptions.Store();
-        var command = new Command("stats", "Vectors, duplicates and clusters per rung") { store };
+        var store = Target.Store();
+        var server = Target.Server();
+        var command = new Command("stats", "Vectors, duplicates and clusters per rung") { store, server };
         command.SetAction(async (parse, cancel) =>
         {
-            await using var engine = await StoreOptions.OpenAsync(parse.GetValue(store)!);
+            await using var engine = await Target.OpenAsync(parse.GetValue(store), parse.GetValue(server));
             var stats = await engine.GetStatsAsync();
             Console.WriteLine($"vectors {stats.Vectors}  duplicates {stats.Duplicates}  shards {stats.Shards}");
             foreach (var r in stats.Rungs)
@@ -79,15 +82,16 @@ internal static class QueryCommands
 
     public static Command Export()
     {
-        var store = StoreOptions.Store();
+        var store = Target.Store();
+        var server = Target.Server();
         var rung = StoreOptions.Rung();
         var format = new Option<string>("--format") { Description = "clusters (one line of member ids per cluster), jsonl or csv", DefaultValueFactory = _ => "clusters" };
         format.AcceptOnlyFromAmong("clusters", "jsonl", "csv");
         var all = new Option<bool>("--all") { Description = "Also write every vector that is in no cluster, as a cluster of one" };
-        var command = new Command("export", "Write every cluster of size >= 2 at a rung") { store, rung, format, all };
+        var command = new Command("export", "Write every cluster of size >= 2 at a rung") { store, server, rung, format, all };
         command.SetAction(async (parse, cancel) =>
         {
-            await using var engine = await StoreOptions.OpenAsync(parse.GetValue(store)!);
+            await using var engine = await Target.OpenAsync(parse.GetValue(store), parse.GetValue(server));
             var r = engine.RungIndexOf(parse.GetValue(rung));
             var clusters = await engine.ExportClustersAsync(r, parse.GetValue(all));
             var kind = parse.GetValue(format);

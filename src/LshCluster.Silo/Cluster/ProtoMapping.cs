@@ -8,9 +8,9 @@ using WireVerdict = LshCluster.Protocol.V1.Verdict;
 namespace LshCluster.Silo.Cluster;
 
 /// <summary>Engine results and requests to and from their wire messages.</summary>
-internal static class ProtoMapping
+public static class ProtoMapping
 {
-    public static HashedInsertRequest ToRequest(IEnumerable<HashedItem> items)
+    internal static HashedInsertRequest ToRequest(IEnumerable<HashedItem> items)
     {
         var request = new HashedInsertRequest();
         foreach (var item in items)
@@ -34,7 +34,7 @@ internal static class ProtoMapping
     }
 
     /// <summary>A hashed vector from the wire, or an error when its shape does not match the scheme.</summary>
-    public static (HashedItem? Item, Engine.ItemError? Error) FromWire(HashedVector v, LshScheme scheme, int projectionLength)
+    internal static (HashedItem? Item, Engine.ItemError? Error) FromWire(HashedVector v, LshScheme scheme, int projectionLength)
     {
         var field = $"items[{v.Index}]";
         if (v.Keys.Count != scheme.Tables || (scheme.Probes > 1 ? v.ProbeKeys.Count != scheme.Tables * scheme.Probes : v.ProbeKeys.Count != 0)
@@ -46,6 +46,7 @@ internal static class ProtoMapping
         return (new HashedItem(v.Index, v.Id, [.. v.Values], [.. v.Keys], [.. v.ProbeKeys], new Sketch128(v.SketchLow, v.SketchHigh), [.. v.Projection], v.SquaredNorm), null);
     }
 
+    /// <summary>Engine results as a response, in item order.</summary>
     public static InsertResponse ToResponse(IEnumerable<Engine.InsertResult> results)
     {
         var response = new InsertResponse();
@@ -57,6 +58,7 @@ internal static class ProtoMapping
         return response;
     }
 
+    /// <summary>One engine result on the wire.</summary>
     public static Protocol.V1.InsertResult ToWire(Engine.InsertResult r)
     {
         var result = new Protocol.V1.InsertResult { Index = r.Index };
@@ -72,6 +74,7 @@ internal static class ProtoMapping
         return result;
     }
 
+    /// <summary>An engine verdict on the wire.</summary>
     public static WireVerdict ToWire(EngineVerdict v) => new()
     {
         Id = v.ExternalId,
@@ -85,6 +88,7 @@ internal static class ProtoMapping
         Repeated = v.Repeated,
     };
 
+    /// <summary>A result from the wire as the engine's type.</summary>
     public static Engine.InsertResult ToResult(Protocol.V1.InsertResult r) => r.OutcomeCase switch
     {
         Protocol.V1.InsertResult.OutcomeOneofCase.Verdict => new Engine.InsertResult(r.Index, FromWire(r.Verdict), null),
@@ -92,6 +96,7 @@ internal static class ProtoMapping
         _ => new Engine.InsertResult(r.Index, null, new Engine.ItemError($"items[{r.Index}]", "malformed", $"items[{r.Index}]: the silo sent a result without an outcome")),
     };
 
+    /// <summary>A verdict from the wire as the engine's type.</summary>
     public static EngineVerdict FromWire(WireVerdict v)
     {
         var duplicate = v.Kind == Protocol.V1.VerdictKind.Duplicate;

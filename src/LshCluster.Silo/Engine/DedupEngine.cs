@@ -125,7 +125,11 @@ public sealed partial class DedupEngine : IAsyncDisposable
             shards[s] = new Shard(s, _rungs.Length, _options.Time) { Epoch = epoch };
         }
 
-        await LoadAsync(_store, Scheme, shards, cancellationToken).ConfigureAwait(false);
+        // A verdict naming a vector that is not stored is derived again from the edges only when that vector is old
+        // enough that its batch must have ended: in a cluster, other silos commit while this load reads.
+        var orphansBefore = _placement is null ? long.MaxValue : VectorId.Create(
+            Math.Max(0, (long)(_options.Time.GetUtcNow() - (2 * _options.RequestTimeout) - VectorId.Epoch).TotalMilliseconds), 0, 0);
+        await LoadAsync(_store, Scheme, shards, orphansBefore, cancellationToken).ConfigureAwait(false);
         foreach (var shard in shards)
         {
             if (shard is not null)
@@ -871,7 +875,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// edge. Each forest's roots are the smallest ids of their components, as the link protocol keeps them in memory,
     /// so pointers loaded here agree with those other silos hold.
     /// </summary>
-    private static async Task LoadAsync(IDedupStore store, LshScheme scheme, Shard?[] shards, CancellationToken cancellationToken)
+    private static async Task LoadAsync(IDedupStore store, LshScheme scheme, Shard?[] shards, long orphansBefore, CancellationToken cancellationToken)
     {
         var known = new HashSet<long>();
         var loaded = new List<HomeRecord>();
@@ -898,8 +902,10 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
 
         // A verdict can name a vector that never got stored: a concurrent batch whose commit failed (the engine then
-        // stopped). Those verdicts are derived again from the stored edges below.
-        var orphans = loaded.Where(r => !known.Contains(r.AcknowledgedVerdict.Canonical) || !known.Contains(r.AcknowledgedVerdict.BestMatch))
+        // stopped). Those verdicts are derived again from the stored edges below — but only for vectors older than
+        // orphansBefore: a younger one may belong to a batch another silo has yet to commit.
+        bool Missing(long id) => !known.Contains(id) && id < orphansBefore;
+        var orphans = loaded.Where(r => Missing(r.AcknowledgedVerdict.Canonical) || Missing(r.AcknowledgedVerdict.BestMatch))
             .ToDictionary(r => r.Id);
         var bestOf = new Dictionary<long, (float Cosine, long Other)>();
 

@@ -1,0 +1,214 @@
+using System.CommandLine;
+using LshCluster.Client;
+using LshCluster.Protocol.V1;
+using LshCluster.Protocol.Wire;
+using LshCluster.Silo.Cluster;
+using LshCluster.Silo.Engine;
+using EngineVerdict = LshCluster.Silo.Engine.Verdict;
+using InsertResult = LshCluster.Silo.Engine.InsertResult;
+
+namespace LshCluster.Cli.Commands;
+
+/// <summary>
+/// What the data commands talk to: an embedded engine over <c>--store</c>, or a running cluster at <c>--server</c>
+/// through <see cref="LshClusterClient"/>. Both answer with the engine's types, so that each command prints the same.
+/// </summary>
+internal abstract class Target : IAsyncDisposable
+{
+    public static Option<string?> Store() => new("--store") { Description = "sqlite:PATH (embedded) or postgres:CONNECTION-STRING" };
+
+    public static Option<string?> Server() => new("--server") { Description = "URL of any silo of a running cluster (e.g. http://127.0.0.1:7001)" };
+
+    /// <summary>Opens the target named by exactly one of <c>--store</c> and <c>--server</c>.</summary>
+    public static async Task<Target> OpenAsync(string? store, string? server)
+    {
+        if ((store is null) == (server is null))
+        {
+            throw new ArgumentException("give exactly one of --store STORE (embedded) and --server URL (a running cluster)", "store");
+        }
+
+        if (store is not null)
+        {
+            return new EngineTarget(await StoreOptions.OpenAsync(store));
+        }
+
+        if (!Uri.TryCreate(server, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+        {
+            throw new ArgumentException($"--server: '{server}' is not an http:// or https:// URL of a silo", "server");
+        }
+
+        var options = new LshClusterClientOptions();
+        options.Seeds.Add(url);
+        try
+        {
+            return new ClusterTarget(await LshClusterClient.ConnectAsync(options));
+        }
+        catch (RpcException e)
+        {
+            throw new InvalidOperationException($"--server: {server} did not answer ({e.Detail})", e);
+        }
+    }
+
+    public abstract IReadOnlyList<float> Rungs { get; }
+
+    public abstract int MaxBatchSize { get; }
+
+    public int RungIndexOf(float? rung)
+    {
+        if (rung is null)
+        {
+            return 0;
+        }
+
+        for (var r = 0; r < Rungs.Count; r++)
+        {
+            if (Math.Abs(Rungs[r] - rung.Value) < 1e-6f)
+            {
+                return r;
+            }
+        }
+
+        throw new ArgumentException($"--rung: {rung.Value} is not a rung of this cluster; its rungs are {string.Join(", ", Rungs)}", "rung");
+    }
+
+    public abstract Task<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<VectorInput> items, CancellationToken cancellationToken);
+
+    public abstract Task<EngineVerdict?> GetVerdictAsync(string externalId);
+
+    public abstract Task<ClusterView?> GetClusterOfAsync(string externalId, int rung);
+
+    public abstract Task<IReadOnlyList<Silo.Engine.Neighbour>> FindNearDuplicatesAsync(float[] vector, float? minCosine);
+
+    public abstract Task<IReadOnlyList<ClusterView>> ListClustersAsync(int rung, int minSize, int top, int membersPerCluster);
+
+    public abstract Task<EngineStats> GetStatsAsync();
+
+    public abstract Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung, bool includeSingletons);
+
+    public abstract ValueTask DisposeAsync();
+
+    private sealed class EngineTarget(DedupEngine engine) : Target
+    {
+        public override IReadOnlyList<float> Rungs => engine.Rungs;
+
+        public override int MaxBatchSize => engine.MaxBatchSize;
+
+        public override Task<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<VectorInput> items, CancellationToken cancellationToken) => engine.InsertAsync(items, cancellationToken);
+
+        public override Task<EngineVerdict?> GetVerdictAsync(string externalId) => engine.GetVerdictAsync(externalId);
+
+        public override Task<ClusterView?> GetClusterOfAsync(string externalId, int rung) => engine.GetClusterOfAsync(externalId, rung);
+
+        public override Task<IReadOnlyList<Silo.Engine.Neighbour>> FindNearDuplicatesAsync(float[] vector, float? minCosine) => engine.FindNearDuplicatesAsync(vector, minCosine);
+
+        public override Task<IReadOnlyList<ClusterView>> ListClustersAsync(int rung, int minSize, int top, int membersPerCluster) =>
+            engine.ListClustersAsync(rung, minSize, 0, top, membersPerCluster);
+
+        public override Task<EngineStats> GetStatsAsync() => engine.GetStatsAsync();
+
+        public override Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung, bool includeSingletons) => engine.ExportClustersAsync(rung, includeSingletons);
+
+        public override ValueTask DisposeAsync() => engine.DisposeAsync();
+    }
+
+    private sealed class ClusterTarget(LshClusterClient client) : Target
+    {
+        private const int Page = 1_000;
+
+        public override IReadOnlyList<float> Rungs => client.Scheme.Rungs;
+
+        public override int MaxBatchSize => 10_000;
+
+        public override async Task<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<VectorInput> items, CancellationToken cancellationToken)
+        {
+            var results = await client.InsertAsync([.. items.Select(i => new Protocol.V1.Vector { Id = i.ExternalId, Values = { i.Values } })], cancellationToken);
+            return [.. results.Select(ProtoMapping.ToResult)];
+        }
+
+        public override async Task<EngineVerdict?> GetVerdictAsync(string externalId)
+        {
+            try
+            {
+                return ProtoMapping.FromWire((await client.GetVectorAsync(externalId)).Verdict);
+            }
+            catch (RpcException e) when (e.Status == GrpcStatusCode.NotFound)
+            {
+                return null;
+            }
+        }
+
+        public override async Task<ClusterView?> GetClusterOfAsync(string externalId, int rung)
+        {
+            try
+            {
+                return View(await client.GetClusterAsync(new GetClusterRequest { Id = externalId, Rung = Rungs[rung] }));
+            }
+            catch (RpcException e) when (e.Status == GrpcStatusCode.NotFound)
+            {
+                return null;
+            }
+        }
+
+        public override async Task<IReadOnlyList<Silo.Engine.Neighbour>> FindNearDuplicatesAsync(float[] vector, float? minCosine)
+        {
+            var found = await client.NearDuplicatesAsync(new NearDuplicatesRequest { Values = { vector }, MinCosine = minCosine ?? 0 });
+            return [.. found.Neighbours.Select(n => new Silo.Engine.Neighbour(n.Id, (long)n.VectorId, n.Cosine, (long)n.ClusterId))];
+        }
+
+        public override async Task<IReadOnlyList<ClusterView>> ListClustersAsync(int rung, int minSize, int top, int membersPerCluster)
+        {
+            var listed = await client.ListClustersAsync(new ListClustersRequest { Rung = Rungs[rung], MinSize = minSize, Take = top });
+            var views = new List<ClusterView>(listed.Clusters.Count);
+            foreach (var c in listed.Clusters)
+            {
+                var full = membersPerCluster == 0 ? c : await client.GetClusterAsync(new GetClusterRequest { ClusterId = c.ClusterId, Rung = Rungs[rung], Take = membersPerCluster });
+                views.Add(View(full));
+            }
+
+            return views;
+        }
+
+        public override async Task<EngineStats> GetStatsAsync()
+        {
+            var s = await client.GetStatsAsync();
+            return new EngineStats((int)s.Vectors, (int)s.Duplicates, s.Shards,
+                [.. s.Rungs.Select(r => new Silo.Engine.RungStats(r.Rung, r.Clusters, r.ClusteredVectors, r.LargestCluster))]);
+        }
+
+        public override async Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung, bool includeSingletons)
+        {
+            if (includeSingletons)
+            {
+                throw new ArgumentException("--all: listing every vector needs --store (the cluster's API lists clusters of two or more)", "all");
+            }
+
+            var clusters = new List<(ulong Id, IReadOnlyList<string> Members)>();
+            for (var skip = 0; ; skip += Page)
+            {
+                var page = await client.ListClustersAsync(new ListClustersRequest { Rung = Rungs[rung], MinSize = 2, Skip = skip, Take = Page });
+                foreach (var c in page.Clusters)
+                {
+                    var members = new List<Protocol.V1.ClusterMember>();
+                    for (var from = 0; from < c.Size; from += 10_000)
+                    {
+                        members.AddRange((await client.GetClusterAsync(new GetClusterRequest { ClusterId = c.ClusterId, Rung = Rungs[rung], Skip = from, Take = 10_000 })).Members);
+                    }
+
+                    // The canonical member first, then in id order (first registered first), as the embedded export.
+                    clusters.Add((c.ClusterId, [.. members.OrderBy(m => m.VectorId).Select(m => m.Id)]));
+                }
+
+                if (page.Clusters.Count < Page)
+                {
+                    // In cluster id order (the canonical member's id), as the embedded export.
+                    return [.. clusters.OrderBy(c => c.Id).Select(c => c.Members)];
+                }
+            }
+        }
+
+        public override ValueTask DisposeAsync() => client.DisposeAsync();
+
+        private static ClusterView View(Protocol.V1.Cluster c) =>
+            new(c.Rung, (long)c.ClusterId, c.CanonicalId, c.Size, [.. c.Members.Select(m => new Silo.Engine.ClusterMember(m.Id, (long)m.VectorId, m.CosineToCanonical))]);
+    }
+}
