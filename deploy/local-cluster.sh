@@ -8,7 +8,8 @@
 #   deploy/local-cluster.sh down          stop every silo and PostgreSQL, delete the state
 #
 # Settings (environment): LSHC_CLUSTER_DIR (state; default ./.lshc-cluster), LSHC_DIM (default 784),
-# LSHC_RUNGS (default 0.99,0.98), LSHC_RECALL (default 0.99), LSHC_SHARDS (default 1024), LSHC_LEASE (seconds, 8).
+# LSHC_RUNGS (default 0.99,0.98), LSHC_RECALL (default 0.99), LSHC_SHARDS (default 1024), LSHC_LEASE (seconds, 8),
+# LSHC_SAMPLE (a vector file the planner centres the hashing on; e.g. the Fashion-MNIST idx file).
 # The cluster is created on the first `up`; `up` again on the same state restarts the silos over the same data.
 set -euo pipefail
 
@@ -67,7 +68,7 @@ start_pg() {
 ensure_cluster() {
   [ -f "$state/created" ] && return
   lshc create --store "$(store)" --dim "${LSHC_DIM:-784}" --rungs "${LSHC_RUNGS:-0.99,0.98}" \
-    --recall "${LSHC_RECALL:-0.99}" --shards "${LSHC_SHARDS:-1024}" >&2
+    --recall "${LSHC_RECALL:-0.99}" --shards "${LSHC_SHARDS:-1024}" ${LSHC_SAMPLE:+--sample "$LSHC_SAMPLE"} >&2
   touch "$state/created"
 }
 

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Google.Protobuf;
 using LshCluster.Core.Hashing;
-using LshCluster.Core.Kernels;
 using LshCluster.Core.Vectors;
 using LshCluster.Protocol;
 using LshCluster.Protocol.Internal;
@@ -21,7 +20,7 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
     private readonly LshClusterClientOptions _options;
     private readonly SocketsHttpHandler _handler = GrpcConnection.CreateHandler();
     private readonly ConcurrentDictionary<string, GrpcConnection> _connections = new(StringComparer.Ordinal);
-    private readonly LshHasher _hasher;
+    private readonly HashRouter _router;
     private readonly SemaphoreSlim _refreshing = new(1, 1);
     private volatile ShardMap _map = new();
 
@@ -29,7 +28,7 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
     {
         _options = options;
         Scheme = scheme;
-        _hasher = new LshHasher(scheme);
+        _router = new HashRouter(scheme);
     }
 
     /// <summary>The cluster's LSH scheme, as the silos hash.</summary>
@@ -85,14 +84,15 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
         var hashed = new HashedVector?[vectors.Count];
         Parallel.For(0, vectors.Count, new ParallelOptions { CancellationToken = cancellationToken }, i =>
         {
-            var error = VectorValidator.Validate(vectors[i].Values.ToArray(), Scheme.Dimension, $"items[{i}].vector");
+            var values = vectors[i].Values.ToArray();
+            var error = VectorValidator.Validate(values, Scheme.Dimension, $"items[{i}].vector");
             if (error is not null)
             {
                 results[i] = new InsertResult { Index = i, Error = new ItemError { Field = error.Field, Code = error.Code.Name(), Message = error.Message } };
             }
             else
             {
-                hashed[i] = Hash(i, vectors[i]);
+                hashed[i] = Hash(i, vectors[i], values);
             }
         });
 
@@ -185,23 +185,21 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
         }
     }
 
-    private HashedVector Hash(int index, Vector vector)
+    private HashedVector Hash(int index, Vector vector, float[] values)
     {
-        var values = vector.Values.ToArray();
         var keys = new ulong[Scheme.Tables];
-        var probes = Scheme.Probes > 1 ? new ulong[Scheme.Tables * Scheme.Probes] : [];
-        _hasher.Hash(values, keys, default, probes);
-        var projection = new float[_hasher.ProjectionLength];
-        var sketch = _hasher.ComputeSketch(values, projection);
+        var probes = new ulong[_router.ProbeKeyCount];
+        var projection = new float[_router.ProjectionLength];
+        _router.Route(vector.Id, values, keys, probes, projection, out var sketch, out var squaredNorm);
         var hashed = new HashedVector
         {
             Index = index,
             Id = vector.Id,
             SketchLow = sketch.Low,
             SketchHigh = sketch.High,
-            SquaredNorm = VectorMath.SquaredNorm(values),
+            SquaredNorm = squaredNorm,
         };
-        hashed.Values.Add(vector.Values);
+        hashed.Values.Add(values);
         hashed.Keys.Add(keys);
         hashed.ProbeKeys.Add(probes);
         hashed.Projection.Add(projection);

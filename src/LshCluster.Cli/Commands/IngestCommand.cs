@@ -12,10 +12,10 @@ internal static class IngestCommand
     {
         var store = Target.Store();
         var server = Target.Server();
-        var file = new Argument<string>("FILE") { Description = ".fvecs, .npy or .jsonl; - reads JSON lines from standard input" };
+        var file = new Argument<string>("FILE") { Description = ".fvecs, .npy, .jsonl or an idx3 image file (Fashion-MNIST); - reads JSON lines from standard input" };
         var ids = new Option<FileInfo?>("--ids") { Description = "One external id per line (default: 0-based row numbers)" };
-        var format = new Option<string?>("--format") { Description = "fvecs, npy or jsonl (default: from the extension)" };
-        format.AcceptOnlyFromAmong("fvecs", "npy", "jsonl");
+        var format = new Option<string?>("--format") { Description = "fvecs, npy, jsonl or idx (default: from the file name)" };
+        format.AcceptOnlyFromAmong("fvecs", "npy", "jsonl", "idx");
         var batch = new Option<int>("--batch") { Description = "Vectors per request", DefaultValueFactory = _ => 5000 };
         var verdicts = new Option<bool>("--verdicts") { Description = "Print each verdict as a JSON line once it is durable" };
         var command = new Command("ingest", "Insert vectors and report duplicates") { store, server, file, ids, format, batch, verdicts };

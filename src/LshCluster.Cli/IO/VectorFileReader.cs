@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using LshCluster.Core.Evaluation;
 
 namespace LshCluster.Cli.IO;
 
@@ -13,7 +14,8 @@ public sealed record VectorRecord(string Id, float[] Values, string? Malformed =
 
 /// <summary>
 /// Reads vectors from <c>.fvecs</c> (int32 dimension + float32 values per vector), <c>.npy</c> (float32, 2-D,
-/// C order) or JSON lines (<c>{"id": …, "vector": […]}</c>). Errors name the file, the row and the problem.
+/// C order), JSON lines (<c>{"id": …, "vector": […]}</c>) or idx3 image files (MNIST / Fashion-MNIST, gzipped or
+/// not; one vector of pixel values per image). Errors name the file, the row and the problem.
 /// </summary>
 public static class VectorFileReader
 {
@@ -21,16 +23,17 @@ public static class VectorFileReader
     /// <exception cref="FormatException">Neither names a known format.</exception>
     public static string ResolveFormat(string path, string? format)
     {
-        var resolved = format ?? Path.GetExtension(path).TrimStart('.').ToLowerInvariant() switch
-        {
-            "fvecs" => "fvecs",
-            "npy" => "npy",
-            "jsonl" or "json" or "ndjson" => "jsonl",
-            _ => null,
-        };
-        return resolved is "fvecs" or "npy" or "jsonl"
+        var resolved = format ?? (Path.GetFileName(path).Contains("idx3", StringComparison.OrdinalIgnoreCase) ? "idx" : null)
+            ?? Path.GetExtension(path).TrimStart('.').ToLowerInvariant() switch
+            {
+                "fvecs" => "fvecs",
+                "npy" => "npy",
+                "jsonl" or "json" or "ndjson" => "jsonl",
+                _ => null,
+            };
+        return resolved is "fvecs" or "npy" or "jsonl" or "idx"
             ? resolved
-            : throw new FormatException($"--format: cannot tell the format of '{path}'; use --format fvecs|npy|jsonl");
+            : throw new FormatException($"--format: cannot tell the format of '{path}'; use --format fvecs|npy|jsonl|idx");
     }
 
     /// <summary>
@@ -41,6 +44,11 @@ public static class VectorFileReader
     public static IEnumerable<VectorRecord> Read(string path, string? format = null, bool tolerateMalformed = false)
     {
         var resolved = ResolveFormat(path, format ?? (path == "-" ? "jsonl" : null));
+        if (resolved == "idx")
+        {
+            return IdxReader.Read(path).Select((v, i) => new VectorRecord(i.ToString(System.Globalization.CultureInfo.InvariantCulture), v));
+        }
+
         var stream = path == "-" ? Console.OpenStandardInput() : File.OpenRead(path);
         return resolved switch
         {

@@ -32,6 +32,7 @@ public sealed class SiloHost : IAsyncDisposable
     private volatile DedupEngine? _engine;
     private MembershipPlacement? _placement;
     private Task? _loop;
+    private Task? _renewing;
     private volatile bool _draining;
     private Task? _handOver;
     private DateTimeOffset _lastRenewal;
@@ -117,6 +118,9 @@ public sealed class SiloHost : IAsyncDisposable
                 ?? throw new InvalidOperationException($"{store.Description} holds no cluster yet; create one first (lshc create --store postgres:…)");
             Identity = await _membership.JoinAsync(Address, _options.LeaseDuration, cancellationToken).ConfigureAwait(false);
             _lastRenewal = DateTimeOffset.UtcNow;
+
+            // Renew from the start: the first claim and load may take longer than a lease.
+            _renewing = Task.Run(RenewAsync, CancellationToken.None);
             _options.Engine.Owner = Identity.ToString();
             _placement = new MembershipPlacement(_membership, Address, scheme.ShardCount);
             _engine = await DedupEngine.OpenSiloAsync(store, _options.Engine, _placement, _remote, cancellationToken).ConfigureAwait(false);
@@ -132,7 +136,7 @@ public sealed class SiloHost : IAsyncDisposable
             throw;
         }
         await RoundAsync(cancellationToken).ConfigureAwait(false);
-        _loop = Task.WhenAll(Task.Run(RenewAsync, CancellationToken.None), Task.Run(RebalanceAsync, CancellationToken.None));
+        _loop = Task.Run(RebalanceAsync, CancellationToken.None);
     }
 
     /// <summary>Hands every shard to the other silos, then leaves the membership table and stops serving.</summary>
@@ -394,6 +398,11 @@ public sealed class SiloHost : IAsyncDisposable
         if (_loop is not null)
         {
             await _loop.ConfigureAwait(false);
+        }
+
+        if (_renewing is not null)
+        {
+            await _renewing.ConfigureAwait(false);
         }
 
         if (_handOver is not null)
