@@ -18,7 +18,7 @@ namespace LshCluster.Client;
 public sealed class LshClusterClient : IAsyncDisposable, IDisposable
 {
     private readonly LshClusterClientOptions _options;
-    private readonly SocketsHttpHandler _handler = GrpcConnection.CreateHandler();
+    private readonly SocketsHttpHandler _handler;
     private readonly ConcurrentDictionary<string, GrpcConnection> _connections = new(StringComparer.Ordinal);
     private readonly HashRouter _router;
     private readonly SemaphoreSlim _refreshing = new(1, 1);
@@ -27,6 +27,7 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
     private LshClusterClient(LshClusterClientOptions options, LshScheme scheme)
     {
         _options = options;
+        _handler = GrpcConnection.CreateHandler(options.TrustedCertificate);
         Scheme = scheme;
         _router = new HashRouter(scheme);
     }
@@ -50,7 +51,8 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
         var errors = new List<string>();
         foreach (var seed in options.Seeds)
         {
-            using var probe = new GrpcConnection(seed);
+            using var handler = GrpcConnection.CreateHandler(options.TrustedCertificate);
+            using var probe = new GrpcConnection(seed, handler);
             foreach (var (name, value) in options.Headers)
             {
                 probe.DefaultHeaders[name] = value;

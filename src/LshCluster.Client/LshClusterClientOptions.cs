@@ -12,6 +12,12 @@ public sealed class LshClusterClientOptions
     /// <summary>Most vectors in one request to one silo; larger batches are split.</summary>
     public int MaxVectorsPerRequest { get; set; } = 2_000;
 
+    /// <summary>
+    /// For https:// silos with certificates of the cluster's own CA (or a shared self-signed certificate): what they
+    /// must chain to. Null: the machine's trust store.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? TrustedCertificate { get; set; }
+
     /// <summary>Headers sent with every call (credentials such as <c>x-api-key</c>).</summary>
     public IDictionary<string, string> Headers { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 

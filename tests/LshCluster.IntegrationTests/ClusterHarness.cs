@@ -50,16 +50,16 @@ internal sealed class ClusterHarness : IAsyncDisposable
         return new ClusterHarness(server, connectionString, scheme);
     }
 
-    public async Task<SiloProcess> StartSiloAsync(double leaseSeconds = 4)
+    public async Task<SiloProcess> StartSiloAsync(double leaseSeconds = 4, params string[] extraArguments)
     {
-        var silo = await SiloProcess.StartAsync(ConnectionString, leaseSeconds);
+        var silo = await SiloProcess.StartAsync(ConnectionString, leaseSeconds, extraArguments);
         _silos.Add(silo);
         return silo;
     }
 
-    public async Task<LshClusterClient> ClientAsync(TimeSpan? deadline = null)
+    public async Task<LshClusterClient> ClientAsync(TimeSpan? deadline = null, System.Security.Cryptography.X509Certificates.X509Certificate2? trusted = null)
     {
-        var options = new LshClusterClientOptions { Deadline = deadline ?? TimeSpan.FromSeconds(90) };
+        var options = new LshClusterClientOptions { Deadline = deadline ?? TimeSpan.FromSeconds(90), TrustedCertificate = trusted };
         foreach (var silo in _silos.Where(s => !s.HasExited))
         {
             options.Seeds.Add(new Uri(silo.Address));

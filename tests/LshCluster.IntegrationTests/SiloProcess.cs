@@ -36,10 +36,10 @@ internal sealed partial class SiloProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<SiloProcess> StartAsync(string connectionString, double leaseSeconds = 4)
+    public static async Task<SiloProcess> StartAsync(string connectionString, double leaseSeconds = 4, params string[] extraArguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "lshc.dll"), "silo", "--store", $"postgres:{connectionString}", "--listen", "127.0.0.1:0", "--lease", leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "lshc.dll"), "silo", "--store", $"postgres:{connectionString}", "--listen", "127.0.0.1:0", "--lease", leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(extraArguments))
         {
             start.ArgumentList.Add(a);
         }

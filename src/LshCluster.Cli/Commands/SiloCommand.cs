@@ -19,9 +19,12 @@ internal static class SiloCommand
         var listen = new Option<string>("--listen") { Description = "HOST:PORT for gRPC (h2c); port 0 picks a free one", DefaultValueFactory = _ => "127.0.0.1:7001" };
         var advertise = new Option<string?>("--advertise") { Description = "URL other silos and clients call (default: http://HOST:PORT listened on)" };
         var lease = new Option<double>("--lease") { Description = "Lease in seconds: a silo that stops renewing is dead this long after (renewed every quarter of it)", DefaultValueFactory = _ => 8 };
+        var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "PEM certificate: serve gRPC over TLS instead of h2c (with --tls-key)" };
+        var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of --tls-cert" };
+        var tlsCa = new Option<FileInfo?>("--tls-ca") { Description = "PEM certificate the other silos' certificates must chain to (default: the system's trust store)" };
         var command = new Command("silo", "Run a silo: join the cluster in PostgreSQL, own a share of the shards, serve gRPC")
         {
-            store, listen, advertise, lease,
+            store, listen, advertise, lease, tlsCert, tlsKey, tlsCa,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -44,6 +47,9 @@ internal static class SiloCommand
                 Advertise = parse.GetValue(advertise),
                 LeaseDuration = TimeSpan.FromSeconds(leaseSeconds),
                 RenewInterval = TimeSpan.FromSeconds(leaseSeconds / 4),
+                TlsCertificatePath = parse.GetValue(tlsCert)?.FullName,
+                TlsKeyPath = parse.GetValue(tlsKey)?.FullName,
+                TlsTrustPath = parse.GetValue(tlsCa)?.FullName,
             };
             using var logs = LoggerFactory.Create(b => b.AddSimpleConsole(o =>
             {

@@ -44,17 +44,48 @@ public sealed class GrpcConnection : IDisposable
     /// <summary>Headers sent with every call (credentials).</summary>
     public IDictionary<string, string> DefaultHeaders { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>A handler suited to gRPC: several HTTP/2 connections when one fills, keep-alive pings, no proxy.</summary>
-    public static SocketsHttpHandler CreateHandler() => new()
+    /// <summary>
+    /// A handler suited to gRPC: several HTTP/2 connections when one fills, keep-alive pings, no proxy. With
+    /// <paramref name="trustedRoot"/>, https:// servers must present a certificate that chains to it (a cluster's own
+    /// CA or self-signed certificate) instead of one the machine trusts.
+    /// </summary>
+    public static SocketsHttpHandler CreateHandler(System.Security.Cryptography.X509Certificates.X509Certificate2? trustedRoot = null)
     {
-        EnableMultipleHttp2Connections = true,
-        KeepAlivePingDelay = TimeSpan.FromSeconds(20),
-        KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
-        KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
-        PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-        ConnectTimeout = TimeSpan.FromSeconds(5),
-        UseProxy = false,
-    };
+        var handler = new SocketsHttpHandler
+        {
+            EnableMultipleHttp2Connections = true,
+            KeepAlivePingDelay = TimeSpan.FromSeconds(20),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
+            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            ConnectTimeout = TimeSpan.FromSeconds(5),
+            UseProxy = false,
+        };
+        if (trustedRoot is not null)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+            {
+                if (certificate is null)
+                {
+                    return false;
+                }
+
+                // Names must still match; only the trust anchor is ours.
+                if ((errors & System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
+                {
+                    return false;
+                }
+
+                using var chain = new System.Security.Cryptography.X509Certificates.X509Chain();
+                chain.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(trustedRoot);
+                chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+                return chain.Build(new System.Security.Cryptography.X509Certificates.X509Certificate2(certificate));
+            };
+        }
+
+        return handler;
+    }
 
     /// <summary>Sends one request and returns the one response.</summary>
     /// <exception cref="RpcException">The call ended with a non-OK status (DEADLINE_EXCEEDED when <paramref name="deadline"/> passed, UNAVAILABLE when the server could not be reached).</exception>

@@ -19,11 +19,16 @@ internal sealed class GrpcRemoteSilos : IRemoteSilos, IDisposable
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
 
     private readonly ConcurrentDictionary<string, RemoteSilo> _silos = new(StringComparer.Ordinal);
-    private readonly SocketsHttpHandler _handler = GrpcConnection.CreateHandler();
+    private readonly SocketsHttpHandler _handler;
     private readonly Action<GrpcConnection>? _configure;
 
+    /// <param name="trustedRoot">What the other silos' TLS certificates must chain to; null: the machine's trust store.</param>
     /// <param name="configure">Adds what every call carries (the cluster's shared secret).</param>
-    public GrpcRemoteSilos(Action<GrpcConnection>? configure = null) => _configure = configure;
+    public GrpcRemoteSilos(System.Security.Cryptography.X509Certificates.X509Certificate2? trustedRoot = null, Action<GrpcConnection>? configure = null)
+    {
+        _handler = GrpcConnection.CreateHandler(trustedRoot);
+        _configure = configure;
+    }
 
     public Task<ShardReply> CallAsync(string address, ShardCall call, CancellationToken cancellationToken = default) =>
         Silo(address).CallAsync(call, cancellationToken);

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using LshCluster.Protocol.Wire;
 using LshCluster.Runtime.Membership;
 using LshCluster.Runtime.Placement;
@@ -42,7 +43,7 @@ public sealed class SiloHost : IAsyncDisposable
         _options = options;
         _log = logs.CreateLogger("LshCluster.Silo");
         _membership = new PostgresMembershipStore(options.ConnectionString);
-        _remote = new GrpcRemoteSilos();
+        _remote = new GrpcRemoteSilos(options.TlsTrustPath is { } trust ? LoadTls(() => X509CertificateLoader.LoadCertificateFromFile(trust), trust) : null);
     }
 
     /// <summary>The URL other silos and clients call.</summary>
@@ -98,7 +99,14 @@ public sealed class SiloHost : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             // gRPC needs HTTP/2; on a plain-text port Kestrel speaks h2c only on an HTTP/2-only endpoint.
-            k.Listen(endpoint, l => l.Protocols = HttpProtocols.Http2);
+            k.Listen(endpoint, l =>
+            {
+                l.Protocols = HttpProtocols.Http2;
+                if (_options.TlsCertificatePath is { } certificate)
+                {
+                    l.UseHttps(LoadTls(() => X509Certificate2.CreateFromPemFile(certificate, _options.TlsKeyPath), certificate));
+                }
+            });
             k.Limits.MaxRequestBodySize = null;
             k.Limits.Http2.InitialConnectionWindowSize = 4 * 1024 * 1024;
             k.Limits.Http2.InitialStreamWindowSize = 2 * 1024 * 1024;
@@ -108,7 +116,7 @@ public sealed class SiloHost : IAsyncDisposable
         await web.StartAsync(cancellationToken).ConfigureAwait(false);
         _web = web;
         var bound = new Uri(web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
-        Address = _options.Advertise?.TrimEnd('/') ?? $"http://{bound.Host}:{bound.Port}";
+        Address = _options.Advertise?.TrimEnd('/') ?? $"{(_options.TlsCertificatePath is null ? "http" : "https")}://{bound.Host}:{bound.Port}";
 
         var store = new PostgresDedupStore(_options.ConnectionString);
         try
@@ -377,6 +385,18 @@ public sealed class SiloHost : IAsyncDisposable
     internal bool Serving => !_stopped.Task.IsCompleted && _engine is not null;
 
     internal string? StopReason => _stopped.Task.IsCompleted ? _stopped.Task.Result : null;
+
+    private static X509Certificate2 LoadTls(Func<X509Certificate2> load, string path)
+    {
+        try
+        {
+            return load();
+        }
+        catch (System.Security.Cryptography.CryptographicException e)
+        {
+            throw new ArgumentException($"tls: '{path}' cannot be used: {e.Message}", nameof(SiloOptions.TlsCertificatePath), e);
+        }
+    }
 
     private static IPEndPoint ParseEndpoint(string listen)
     {

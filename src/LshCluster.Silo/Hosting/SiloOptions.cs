@@ -14,6 +14,18 @@ public sealed class SiloOptions
     /// <summary>The URL other silos and clients call; default: <c>http://</c> + the address listened on.</summary>
     public string? Advertise { get; set; }
 
+    /// <summary>PEM certificate to serve TLS with (with <see cref="TlsKeyPath"/>); null: plain h2c.</summary>
+    public string? TlsCertificatePath { get; set; }
+
+    /// <summary>PEM private key of <see cref="TlsCertificatePath"/>.</summary>
+    public string? TlsKeyPath { get; set; }
+
+    /// <summary>
+    /// PEM certificate the other silos' certificates must chain to (the cluster's CA, or a shared self-signed
+    /// certificate); null: the machine's trust store.
+    /// </summary>
+    public string? TlsTrustPath { get; set; }
+
     /// <summary>How long a lease lasts unless renewed: a silo that stops renewing is dead this long after its last renewal.</summary>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(8);
 
@@ -40,6 +52,19 @@ public sealed class SiloOptions
         if (RenewInterval <= TimeSpan.Zero || LeaseDuration < RenewInterval * 2)
         {
             throw new ArgumentException($"lease: the lease ({LeaseDuration.TotalSeconds} s) must last at least two renewals ({RenewInterval.TotalSeconds} s each)", nameof(LeaseDuration));
+        }
+
+        if ((TlsCertificatePath is null) != (TlsKeyPath is null))
+        {
+            throw new ArgumentException("tls: give both the certificate and its key (PEM files), or neither", nameof(TlsCertificatePath));
+        }
+
+        foreach (var path in new[] { TlsCertificatePath, TlsKeyPath, TlsTrustPath })
+        {
+            if (path is not null && !File.Exists(path))
+            {
+                throw new ArgumentException($"tls: '{path}' does not exist", nameof(TlsCertificatePath));
+            }
         }
 
         if (MaxMovesPerRound < 1)
