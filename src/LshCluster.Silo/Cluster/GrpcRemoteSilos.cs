@@ -15,6 +15,9 @@ namespace LshCluster.Silo.Cluster;
 internal sealed class GrpcRemoteSilos : IRemoteSilos, IDisposable
 {
     private const int MaxCallsPerMessage = 4096;
+
+    // Well under the receiver's message limit (64 MiB): verifications carry whole vectors.
+    private const int MaxBytesPerMessage = 4 * 1024 * 1024;
     private const int SendersPerSilo = 4;
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
 
@@ -87,9 +90,11 @@ internal sealed class GrpcRemoteSilos : IRemoteSilos, IDisposable
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
                 batch.Clear();
-                while (batch.Count < MaxCallsPerMessage && reader.TryRead(out var item))
+                var bytes = 0;
+                while (batch.Count < MaxCallsPerMessage && bytes < MaxBytesPerMessage && reader.TryRead(out var item))
                 {
                     batch.Add(item);
+                    bytes += item.Call.CalculateSize();
                 }
 
                 if (batch.Count == 0)

@@ -9,6 +9,9 @@ internal interface IShardPlacement
     /// <summary>This silo's address.</summary>
     string Self { get; }
 
+    /// <summary>Increases whenever a read of the map finds an owner changed.</summary>
+    long Version { get; }
+
     /// <summary>The address of the silo that owns <paramref name="shard"/>, or null while it has no live owner.</summary>
     string? OwnerOf(int shard);
 

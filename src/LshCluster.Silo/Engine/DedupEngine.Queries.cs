@@ -163,9 +163,10 @@ public sealed partial class DedupEngine
         var norm = VectorMath.SquaredNorm(vector);
         var projectionNorm = VectorMath.SquaredNorm(projection);
         var screen = ProjectionScreen(threshold, projection.Length);
-        var edges = await Task.WhenAll(candidates.GroupBy(VectorId.HomeShard).Select(g =>
-            _router.VerifyAsync(g.Key, [.. g.Select(id => new Verification(0, -1, vector, norm, projection, projectionNorm, id))], threshold, screen, admission: true, deadline))).ConfigureAwait(false);
-        var best = edges.SelectMany(x => x).OrderByDescending(e => e.Cosine).ThenBy(e => e.OtherId).Take(limit).ToList();
+        var checks = candidates.GroupBy(VectorId.HomeShard)
+            .ToDictionary(g => g.Key, g => g.Select(id => new Verification(0, -1, vector, norm, projection, projectionNorm, id)).ToList());
+        var edges = await _router.VerifyAllAsync(checks, threshold, screen, admission: true, deadline).ConfigureAwait(false);
+        var best = edges.OrderByDescending(e => e.Cosine).ThenBy(e => e.OtherId).Take(limit).ToList();
         var records = await LookupManyAsync(best.Select(e => e.OtherId), withValues: false).ConfigureAwait(false);
         var roots = await Task.WhenAll(best.Select(e => FindAsync(e.OtherId, RungIndex(e.Cosine), deadline))).ConfigureAwait(false);
         return [.. best.Select((e, i) => new Neighbour(records.GetValueOrDefault(e.OtherId)?.ExternalId ?? string.Empty, e.OtherId, e.Cosine, roots[i]))];

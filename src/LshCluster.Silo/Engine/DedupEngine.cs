@@ -464,10 +464,10 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
         catch (Exception e)
         {
-            // A failed commit stops the engine: other batches may already have linked to these vectors, and the
-            // committer refuses everything after a failure; a restart reloads. A peer that could not be reached fails
-            // only this batch (its producer retries; re-sending is idempotent).
-            if (e is not ShardUnavailableException)
+            // A failed commit has stopped the engine already (the committer refuses everything after a failure; a
+            // restart reloads). Any other failure fails only this batch in a cluster — a peer that could not be
+            // reached, or refused — and its producer resends; the embedded engine stops, as it has no peers to blame.
+            if (_placement is null)
             {
                 _fault ??= e;
             }
@@ -518,6 +518,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
         {
             return;
         }
+
+        var mapVersion = _placement?.Version;
 
         // 2. Bucket lookups then inserts, grouped by bucket shard, in batch order within each shard.
         var tables = Scheme.Tables;
@@ -576,17 +578,13 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
 
         var lowest = Scheme.LowestRung;
-        var verified = await Task.WhenAll(checks.Select(pair =>
-            _router.VerifyAsync(pair.Key, pair.Value, lowest, _screen, admission: false, deadline))).ConfigureAwait(false);
+        var verified = await _router.VerifyAllAsync(checks, lowest, _screen, admission: false, deadline).ConfigureAwait(false);
         var edgesOf = new List<FoundEdge>?[records.Length];
         var edges = new List<VerifiedEdge>();
-        foreach (var list in verified)
+        foreach (var e in verified)
         {
-            foreach (var e in list)
-            {
-                (edgesOf[e.Item] ??= []).Add(e);
-                edges.Add(new VerifiedEdge(Math.Min(e.VectorId, e.OtherId), Math.Max(e.VectorId, e.OtherId), e.Cosine));
-            }
+            (edgesOf[e.Item] ??= []).Add(e);
+            edges.Add(new VerifiedEdge(Math.Min(e.VectorId, e.OtherId), Math.Max(e.VectorId, e.OtherId), e.Cosine));
         }
 
         // 4. Union at every rung each edge reaches — only the edges of a spanning forest of this batch's edges, since
@@ -633,7 +631,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         // A shard that moved while this batch ran may have loaded before these edges were stored: its new owner
         // missed the links made at the old one. Linking again is idempotent; it runs after the acknowledgement, and
         // a failure here changes nothing acknowledged (the new owner's catch-up replays the stored edges anyway).
-        if (_placement is not null && unions.Count > 0)
+        if (_placement is not null && unions.Count > 0 && _placement.Version != mapVersion)
         {
             _ = RelinkAsync(unions);
         }

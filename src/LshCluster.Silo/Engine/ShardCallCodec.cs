@@ -13,25 +13,41 @@ internal static class ShardCallCodec
     public static ShardCall BucketOps(int shard, List<BucketOperation> operations, int maxHamming)
     {
         var ops = new BucketOps { MaxHamming = maxHamming };
-        foreach (var op in operations)
+        var items = new int[operations.Count];
+        var ids = new ulong[operations.Count];
+        var keys = new ulong[operations.Count];
+        var lows = new ulong[operations.Count];
+        var highs = new ulong[operations.Count];
+        var inserts = new bool[operations.Count];
+        for (var i = 0; i < operations.Count; i++)
         {
-            ops.Ops.Add(new BucketOp
-            {
-                Item = op.Item,
-                VectorId = (ulong)op.VectorId,
-                Key = op.Key,
-                SketchLow = op.SketchLow,
-                SketchHigh = op.SketchHigh,
-                Insert = op.Insert,
-            });
+            var op = operations[i];
+            (items[i], ids[i], keys[i], lows[i], highs[i], inserts[i]) = (op.Item, (ulong)op.VectorId, op.Key, op.SketchLow, op.SketchHigh, op.Insert);
         }
 
+        ops.Items.Add(items);
+        ops.VectorIds.Add(ids);
+        ops.Keys.Add(keys);
+        ops.SketchLows.Add(lows);
+        ops.SketchHighs.Add(highs);
+        ops.Inserts.Add(inserts);
         return new ShardCall { Shard = shard, BucketOps = ops };
     }
 
     public static Func<Shard, ShardReply> ServeBucketOps(BucketOps ops)
     {
-        var operations = ops.Ops.Select(o => new BucketOperation(o.Item, (long)o.VectorId, o.Key, o.SketchLow, o.SketchHigh, o.Insert)).ToList();
+        var count = ops.Items.Count;
+        if (ops.VectorIds.Count != count || ops.Keys.Count != count || ops.SketchLows.Count != count || ops.SketchHighs.Count != count || ops.Inserts.Count != count)
+        {
+            throw new InvalidOperationException("bucket operations: the columns differ in length");
+        }
+
+        var operations = new List<BucketOperation>(count);
+        for (var i = 0; i < count; i++)
+        {
+            operations.Add(new BucketOperation(ops.Items[i], (long)ops.VectorIds[i], ops.Keys[i], ops.SketchLows[i], ops.SketchHighs[i], ops.Inserts[i]));
+        }
+
         return s =>
         {
             var found = s.RunBucketOperations(operations, ops.MaxHamming);
@@ -59,7 +75,14 @@ internal static class ShardCallCodec
     }
 
     /// <summary>Checks grouped by new vector, so that each vector's values travel once per shard.</summary>
-    public static ShardCall Verify(int shard, List<Verification> checks, float lowestRung, float screen)
+    public static ShardCall Verify(int shard, List<Verification> checks, float lowestRung, float screen) =>
+        new() { Shard = shard, Verify = VerifyOp(checks, lowestRung, screen) };
+
+    /// <summary>Checks at every shard of one silo, each vector's values once.</summary>
+    public static ShardCall VerifyMany(List<Verification> checks, float lowestRung, float screen) =>
+        new() { Shard = -1, VerifyMany = VerifyOp(checks, lowestRung, screen) };
+
+    private static VerifyOp VerifyOp(List<Verification> checks, float lowestRung, float screen)
     {
         var op = new VerifyOp { LowestRung = lowestRung, Screen = screen };
         foreach (var group in checks.GroupBy(c => (c.Item, c.VectorId)))
@@ -78,10 +101,11 @@ internal static class ShardCallCodec
             op.Vectors.Add(vector);
         }
 
-        return new ShardCall { Shard = shard, Verify = op };
+        return op;
     }
 
-    public static Func<Shard, ShardReply> ServeVerify(VerifyOp op)
+    /// <summary>The checks of a verification op (each vector's arrays parsed once, shared by its candidates).</summary>
+    public static List<Verification> ReadChecks(VerifyOp op)
     {
         var checks = new List<Verification>();
         foreach (var v in op.Vectors)
@@ -94,24 +118,33 @@ internal static class ShardCallCodec
             }
         }
 
-        return s =>
-        {
-            var edges = new Edges();
-            foreach (var e in s.Verify(checks, op.LowestRung, op.Screen))
-            {
-                edges.Items.Add(e.Item);
-                edges.VectorIds.Add((ulong)e.VectorId);
-                edges.OtherIds.Add((ulong)e.OtherId);
-                edges.Cosines.Add(e.Cosine);
-            }
-
-            return new ShardReply { Edges = edges };
-        };
+        return checks;
     }
 
-    public static List<FoundEdge> ReadEdges(ShardReply reply)
+    public static Func<Shard, ShardReply> ServeVerify(VerifyOp op)
     {
-        var e = reply.Edges;
+        var checks = ReadChecks(op);
+        return s => new ShardReply { Edges = EdgesOf(s.Verify(checks, op.LowestRung, op.Screen)) };
+    }
+
+    public static Edges EdgesOf(IEnumerable<FoundEdge> found)
+    {
+        var edges = new Edges();
+        foreach (var e in found)
+        {
+            edges.Items.Add(e.Item);
+            edges.VectorIds.Add((ulong)e.VectorId);
+            edges.OtherIds.Add((ulong)e.OtherId);
+            edges.Cosines.Add(e.Cosine);
+        }
+
+        return edges;
+    }
+
+    public static List<FoundEdge> ReadEdges(ShardReply reply) => ReadEdges(reply.Edges);
+
+    public static List<FoundEdge> ReadEdges(Edges e)
+    {
         var list = new List<FoundEdge>(e.Items.Count);
         for (var i = 0; i < e.Items.Count; i++)
         {

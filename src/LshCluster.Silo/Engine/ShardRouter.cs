@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using LshCluster.Core.Ids;
 using LshCluster.Protocol.Internal;
 using LshCluster.Protocol.Wire;
 using LshCluster.Runtime;
@@ -76,6 +77,72 @@ internal sealed class ShardRouter
 
     public Task<List<FoundEdge>> VerifyAsync(int shard, List<Verification> checks, float lowestRung, float screen, bool admission, DateTimeOffset deadline) =>
         RouteAsync(shard, s => s.Verify(checks, lowestRung, screen), () => ShardCallCodec.Verify(shard, checks, lowestRung, screen), ShardCallCodec.ReadEdges, admission, deadline);
+
+    /// <summary>
+    /// Verifications at many shards: local ones through their mailboxes, and for each other silo one call that
+    /// carries every new vector once, however many of that silo's shards hold its candidates. What the other silo no
+    /// longer owns goes again shard by shard (with the waiting and retries of <see cref="VerifyAsync"/>).
+    /// </summary>
+    public async Task<List<FoundEdge>> VerifyAllAsync(Dictionary<int, List<Verification>> byShard, float lowestRung, float screen, bool admission, DateTimeOffset deadline)
+    {
+        var work = new List<Task<List<FoundEdge>>>();
+        var bySilo = new Dictionary<string, List<Verification>>();
+        foreach (var (shard, checks) in byShard)
+        {
+            if (Local(shard) is null && _remote is not null && _placement?.OwnerOf(shard) is { } owner && owner != _placement.Self)
+            {
+                if (!bySilo.TryGetValue(owner, out var list))
+                {
+                    bySilo[owner] = list = [];
+                }
+
+                list.AddRange(checks);
+            }
+            else
+            {
+                work.Add(VerifyAsync(shard, checks, lowestRung, screen, admission, deadline));
+            }
+        }
+
+        work.AddRange(bySilo.Select(pair => VerifyAtSiloAsync(pair.Key, pair.Value, lowestRung, screen, admission, deadline)));
+        return [.. (await Task.WhenAll(work).ConfigureAwait(false)).SelectMany(x => x)];
+    }
+
+    private async Task<List<FoundEdge>> VerifyAtSiloAsync(string owner, List<Verification> checks, float lowestRung, float screen, bool admission, DateTimeOffset deadline)
+    {
+        List<Verification> again;
+        var found = new List<FoundEdge>();
+        try
+        {
+            var reply = await _remote!.CallAsync(owner, ShardCallCodec.VerifyMany(checks, lowestRung, screen)).ConfigureAwait(false);
+            if (reply.ResultCase != ShardReply.ResultOneofCase.Verified)
+            {
+                throw new InvalidOperationException($"{owner} failed a verification: {(reply.ResultCase == ShardReply.ResultOneofCase.Failed ? reply.Failed : reply.ResultCase.ToString())}");
+            }
+
+            found.AddRange(ShardCallCodec.ReadEdges(reply.Verified.Edges));
+            var unserved = new HashSet<(int, long)>();
+            for (var i = 0; i < reply.Verified.UnservedItems.Count; i++)
+            {
+                unserved.Add((reply.Verified.UnservedItems[i], (long)reply.Verified.UnservedCandidates[i]));
+            }
+
+            again = [.. checks.Where(c => unserved.Contains((c.Item, c.CandidateId)))];
+        }
+        catch (RpcException e) when (e.Status is GrpcStatusCode.Unavailable or GrpcStatusCode.DeadlineExceeded or GrpcStatusCode.Cancelled)
+        {
+            again = checks;
+        }
+
+        if (again.Count > 0)
+        {
+            var retried = await Task.WhenAll(again.GroupBy(c => VectorId.HomeShard(c.CandidateId))
+                .Select(g => VerifyAsync(g.Key, [.. g], lowestRung, screen, admission, deadline))).ConfigureAwait(false);
+            found.AddRange(retried.SelectMany(x => x));
+        }
+
+        return found;
+    }
 
     public Task<(long Node, bool IsRoot)> AscendAsync(int shard, long id, int rung, DateTimeOffset deadline) =>
         RouteAsync(shard, s => s.Ascend(id, rung), () => ShardCallCodec.Ascend(shard, id, rung), r => ((long)r.Ascend.Node, r.Ascend.IsRoot), admission: false, deadline);
@@ -175,8 +242,65 @@ internal sealed class ShardRouter
         return result;
     }
 
+    private async Task<ShardReply> ServeVerifyManyAsync(VerifyOp op, DateTimeOffset deadline)
+    {
+        var result = new VerifyManyResult();
+        var edges = new List<FoundEdge>();
+        var turns = new List<Task<List<FoundEdge>>>();
+        foreach (var group in ShardCallCodec.ReadChecks(op).GroupBy(c => VectorId.HomeShard(c.CandidateId)))
+        {
+            var checks = group.ToList();
+            if (group.Key < _local.Length && Local(group.Key) is { } local)
+            {
+                turns.Add(VerifyHereAsync(local, checks));
+            }
+            else
+            {
+                Unserved(checks);
+            }
+        }
+
+        foreach (var found in await Task.WhenAll(turns).ConfigureAwait(false))
+        {
+            edges.AddRange(found);
+        }
+
+        result.Edges = ShardCallCodec.EdgesOf(edges);
+        return new ShardReply { Verified = result };
+
+        void Unserved(List<Verification> checks)
+        {
+            lock (result)
+            {
+                foreach (var c in checks)
+                {
+                    result.UnservedItems.Add(c.Item);
+                    result.UnservedCandidates.Add((ulong)c.CandidateId);
+                }
+            }
+        }
+
+        async Task<List<FoundEdge>> VerifyHereAsync(LocalShard local, List<Verification> checks)
+        {
+            try
+            {
+                return await local.Mailbox.SendAsync(() => local.Shard.Verify(checks, op.LowestRung, op.Screen), deadline).ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                Unserved(checks);
+                return [];
+            }
+        }
+    }
+
     private async Task<ShardReply> ServeOneAsync(ShardCall call, DateTimeOffset deadline)
     {
+        if (call.OpCase == ShardCall.OpOneofCase.VerifyMany)
+        {
+            return await ServeVerifyManyAsync(call.VerifyMany, deadline).ConfigureAwait(false);
+        }
+
         if (call.Shard < 0 || call.Shard >= _local.Length || Local(call.Shard) is not { } local)
         {
             return new ShardReply { NotOwner = new NotOwner { Owner = call.Shard >= 0 && call.Shard < _local.Length ? _placement?.OwnerOf(call.Shard) ?? string.Empty : string.Empty } };
