@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Xunit.Abstractions;
+
+namespace LshCluster.IntegrationTests;
+
+/// <summary>
+/// The README's cluster walk-through, as a user types it: <c>deploy/local-cluster.sh up 3</c>, <c>lshc ingest --server</c>,
+/// <c>lshc stats/export --server</c>, <c>add</c>, <c>remove</c>, <c>status</c>, <c>down</c>; the clusters it reports equal
+/// those of <c>lshc ingest --store</c> (embedded) on the same file.
+/// </summary>
+public sealed partial class LocalClusterScriptTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task The_script_runs_a_three_silo_cluster_that_lshc_streams_into_scales_and_stops()
+    {
+        var root = RepositoryRoot();
+        var state = Directory.CreateTempSubdirectory("lshc-local-cluster-");
+        var environment = new Dictionary<string, string>
+        {
+            ["LSHC_CLUSTER_DIR"] = state.FullName,
+            ["LSHC_DIM"] = "64",
+            ["LSHC_RUNGS"] = "0.99,0.98,0.95",
+            ["LSHC_LEASE"] = "4",
+        };
+        var script = Path.Combine(root, "deploy", "local-cluster.sh");
+        try
+        {
+            var up = await RunAsync(script, ["up", "3"], environment);
+            var silos = SiloLine().Matches(up).Select(m => m.Groups[1].Value).ToList();
+            Assert.Equal(3, silos.Count);
+
+            var data = Path.Combine(state.FullName, "vectors.fvecs");
+            WriteFvecs(data, ClusterHarness.Rounds(originals: 800, rounds: 3, copiesPerRound: 200, seed: 31).SelectMany(r => r).ToList());
+            var ingested = await LshcAsync(["ingest", "--server", silos[1], data]);
+            Assert.Contains("ingested 1,200 vectors", ingested, StringComparison.Ordinal);
+            Assert.Contains("0 refused", ingested, StringComparison.Ordinal);
+
+            var added = await RunAsync(script, ["add"], environment);
+            var fourth = SiloLine().Match(added).Groups[1].Value;
+            Assert.StartsWith("http://127.0.0.1:", fourth, StringComparison.Ordinal);
+            await RunAsync(script, ["remove", silos[0]], environment);
+            var status = await RunAsync(script, ["status"], environment);
+            output.WriteLine(status);
+            Assert.Matches($@"{Regex.Escape(silos[0])}\s*\|\s*\d+\s*\|\s*left\s*\|\s*0", status);
+            Assert.Matches($@"{Regex.Escape(fourth)}\s*\|\s*\d+\s*\|\s*active", status);
+
+            var stats = await LshcAsync(["stats", "--server", fourth]);
+            Assert.Contains("vectors 1200", stats, StringComparison.Ordinal);
+            var fromCluster = await LshcAsync(["export", "--server", silos[2], "--rung", "0.98"]);
+
+            var embedded = $"sqlite:{Path.Combine(state.FullName, "embedded.db")}";
+            await LshcAsync(["create", "--store", embedded, "--dim", "64", "--rungs", "0.99,0.98,0.95"]);
+            await LshcAsync(["ingest", "--store", embedded, data]);
+            var fromEmbedded = await LshcAsync(["export", "--store", embedded, "--rung", "0.98"]);
+            Assert.True(Normalise(fromEmbedded).Count > 100, "the data should form clusters");
+            Assert.Equal(Normalise(fromEmbedded), Normalise(fromCluster));
+        }
+        finally
+        {
+            output.WriteLine(await RunAsync(script, ["down"], environment, check: false));
+            if (state.Exists)
+            {
+                state.Delete(recursive: true);
+            }
+        }
+    }
+
+    private static List<string> Normalise(string export) =>
+        [.. export.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => string.Join(' ', l.Split(' ').Order(StringComparer.Ordinal))).Order(StringComparer.Ordinal)];
+
+    private static void WriteFvecs(string path, List<Protocol.V1.Vector> vectors)
+    {
+        using var file = new BinaryWriter(File.Create(path));
+        foreach (var v in vectors)
+        {
+            file.Write(v.Values.Count);
+            foreach (var x in v.Values)
+            {
+                file.Write(x);
+            }
+        }
+    }
+
+    private Task<string> LshcAsync(string[] arguments) =>
+        RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "lshc.dll"), .. arguments], new Dictionary<string, string>());
+
+    private async Task<string> RunAsync(string program, string[] arguments, Dictionary<string, string> environment, bool check = true)
+    {
+        var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await process.WaitForExitAsync(timeout.Token);
+        var text = await stdout + await stderr;
+        output.WriteLine($"$ {Path.GetFileName(program)} {string.Join(' ', arguments)}\n{text}");
+        if (check)
+        {
+            Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', arguments)} exited {process.ExitCode}:\n{text}");
+        }
+
+        return await stdout;
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "LshCluster.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("the repository root (LshCluster.sln) was not found above the test binaries");
+    }
+
+    [GeneratedRegex(@"^silo: (\S+)$", RegexOptions.Multiline)]
+    private static partial Regex SiloLine();
+}
