@@ -154,7 +154,7 @@ public sealed partial class DedupEngine
         var operations = new Dictionary<int, List<BucketOperation>>();
         for (var k = 0; k < keys.Length; k++)
         {
-            Add(operations, Scheme.ShardOfBucket(k / probes, keys[k]), new BucketOperation(0, -1, keys[k], sketch.Low, sketch.High, Insert: false));
+            Add(operations, Scheme.ShardOfBucket(k / probes, keys[k]), new BucketOperation(0, -1, keys[k], sketch.Low, sketch.High, Lookup: true, Insert: false));
         }
 
         var found = await Task.WhenAll(operations.Select(pair =>

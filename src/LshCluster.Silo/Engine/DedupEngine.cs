@@ -538,15 +538,16 @@ public sealed partial class DedupEngine : IAsyncDisposable
                     for (var p = 0; p < probes; p++)
                     {
                         var probe = item.ProbeKeys[(t * probes) + p];
-                        Add(operations, Scheme.ShardOfBucket(t, probe), new BucketOperation(j, id, probe, sketch.Low, sketch.High, Insert: false));
+                        Add(operations, Scheme.ShardOfBucket(t, probe), new BucketOperation(j, id, probe, sketch.Low, sketch.High, Lookup: true, Insert: false));
                     }
+
+                    Add(operations, Scheme.ShardOfBucket(t, key), new BucketOperation(j, id, key, sketch.Low, sketch.High, Lookup: false, Insert: true));
                 }
                 else
                 {
-                    Add(operations, Scheme.ShardOfBucket(t, key), new BucketOperation(j, id, key, sketch.Low, sketch.High, Insert: false));
+                    // Look up, then join, the same bucket: one operation (half the messages between silos).
+                    Add(operations, Scheme.ShardOfBucket(t, key), new BucketOperation(j, id, key, sketch.Low, sketch.High, Lookup: true, Insert: true));
                 }
-
-                Add(operations, Scheme.ShardOfBucket(t, key), new BucketOperation(j, id, key, sketch.Low, sketch.High, Insert: true));
             }
         }
 

@@ -18,11 +18,12 @@ internal static class ShardCallCodec
         var keys = new ulong[operations.Count];
         var lows = new ulong[operations.Count];
         var highs = new ulong[operations.Count];
+        var lookups = new bool[operations.Count];
         var inserts = new bool[operations.Count];
         for (var i = 0; i < operations.Count; i++)
         {
             var op = operations[i];
-            (items[i], ids[i], keys[i], lows[i], highs[i], inserts[i]) = (op.Item, (ulong)op.VectorId, op.Key, op.SketchLow, op.SketchHigh, op.Insert);
+            (items[i], ids[i], keys[i], lows[i], highs[i], lookups[i], inserts[i]) = (op.Item, (ulong)op.VectorId, op.Key, op.SketchLow, op.SketchHigh, op.Lookup, op.Insert);
         }
 
         ops.Items.Add(items);
@@ -30,6 +31,7 @@ internal static class ShardCallCodec
         ops.Keys.Add(keys);
         ops.SketchLows.Add(lows);
         ops.SketchHighs.Add(highs);
+        ops.Lookups.Add(lookups);
         ops.Inserts.Add(inserts);
         return new ShardCall { Shard = shard, BucketOps = ops };
     }
@@ -37,7 +39,7 @@ internal static class ShardCallCodec
     public static Func<Shard, ShardReply> ServeBucketOps(BucketOps ops)
     {
         var count = ops.Items.Count;
-        if (ops.VectorIds.Count != count || ops.Keys.Count != count || ops.SketchLows.Count != count || ops.SketchHighs.Count != count || ops.Inserts.Count != count)
+        if (ops.VectorIds.Count != count || ops.Keys.Count != count || ops.SketchLows.Count != count || ops.SketchHighs.Count != count || ops.Lookups.Count != count || ops.Inserts.Count != count)
         {
             throw new InvalidOperationException("bucket operations: the columns differ in length");
         }
@@ -45,7 +47,7 @@ internal static class ShardCallCodec
         var operations = new List<BucketOperation>(count);
         for (var i = 0; i < count; i++)
         {
-            operations.Add(new BucketOperation(ops.Items[i], (long)ops.VectorIds[i], ops.Keys[i], ops.SketchLows[i], ops.SketchHighs[i], ops.Inserts[i]));
+            operations.Add(new BucketOperation(ops.Items[i], (long)ops.VectorIds[i], ops.Keys[i], ops.SketchLows[i], ops.SketchHighs[i], ops.Lookups[i], ops.Inserts[i]));
         }
 
         return s =>

@@ -64,7 +64,7 @@ internal sealed class Shard
 
     /// <summary>
     /// Runs bucket operations in order: a lookup collects the members of a bucket (sketch-filtered) as candidates of
-    /// its vector; an insert adds the vector to its bucket. Because the shard runs one turn at a time and the
+    /// its vector; an insert adds the vector to its bucket (after the lookup, when an operation does both). Because the shard runs one turn at a time and the
     /// operations in order, of two near-duplicates the one whose operations run second sees the first.
     /// </summary>
     public List<Candidate> RunBucketOperations(IReadOnlyList<BucketOperation> operations, int maxHamming)
@@ -72,13 +72,14 @@ internal sealed class Shard
         var found = new List<Candidate>();
         foreach (var op in operations)
         {
+            if (op.Lookup)
+            {
+                _buckets.Collect(op.Key, op.SketchLow, op.SketchHigh, maxHamming, op.VectorId, op.Item, found);
+            }
+
             if (op.Insert)
             {
                 _buckets.Add(op.Key, op.VectorId, op.SketchLow, op.SketchHigh);
-            }
-            else
-            {
-                _buckets.Collect(op.Key, op.SketchLow, op.SketchHigh, maxHamming, op.VectorId, op.Item, found);
             }
         }
 
@@ -222,8 +223,8 @@ internal sealed class Shard
 /// <summary>A vector to register at its home.</summary>
 internal readonly record struct Registration(string ExternalId, float[] Values, float SquaredNorm, float[] Projection);
 
-/// <summary>A bucket lookup (collect candidates) or insert for the vector at <c>Item</c> of a batch.</summary>
-internal readonly record struct BucketOperation(int Item, long VectorId, ulong Key, ulong SketchLow, ulong SketchHigh, bool Insert);
+/// <summary>A bucket lookup (collect candidates), insert, or both (lookup first) for the vector at <c>Item</c> of a batch.</summary>
+internal readonly record struct BucketOperation(int Item, long VectorId, ulong Key, ulong SketchLow, ulong SketchHigh, bool Lookup, bool Insert);
 
 /// <summary>A candidate found for the vector at <c>Item</c> of a batch.</summary>
 internal readonly record struct Candidate(int Item, long CandidateId);
