@@ -104,7 +104,8 @@ public static class GrpcEndpoints
             limit.MaxRequestBodySize = null;
         }
 
-        var timeout = GrpcWire.ParseTimeout(context.Request.Headers["grpc-timeout"]);
+        // A timeout longer than a day is no deadline at all (and CancelAfter cannot take ~50 days or more).
+        var timeout = GrpcWire.ParseTimeout(context.Request.Headers["grpc-timeout"]) is { } parsed && parsed <= TimeSpan.FromDays(1) ? parsed : (TimeSpan?)null;
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         var deadline = DateTimeOffset.MaxValue;
         if (timeout is { } t)

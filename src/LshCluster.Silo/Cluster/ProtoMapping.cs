@@ -43,7 +43,9 @@ public static class ProtoMapping
             return (null, new Engine.ItemError(field, "malformed", $"{field}: the hashed vector does not match the cluster's scheme (was it hashed with another scheme?)"));
         }
 
-        return (new HashedItem(v.Index, v.Id, [.. v.Values], [.. v.Keys], [.. v.ProbeKeys], new Sketch128(v.SketchLow, v.SketchHigh), [.. v.Projection], v.SquaredNorm), null);
+        // The norm is recomputed (cheap, and every cosine depends on it); the keys and sketch are the caller's word.
+        float[] values = [.. v.Values];
+        return (new HashedItem(v.Index, v.Id, values, [.. v.Keys], [.. v.ProbeKeys], new Sketch128(v.SketchLow, v.SketchHigh), [.. v.Projection], Core.Kernels.VectorMath.SquaredNorm(values)), null);
     }
 
     /// <summary>Engine results as a response, in item order.</summary>

@@ -247,10 +247,10 @@ public sealed partial class DedupEngine
         return all.SelectMany(x => x).ToDictionary(x => x.Id, x => x.ExternalId);
     }
 
-    private async Task<RecordView?> RecordAsync(long id)
+    private async Task<RecordView?> RecordAsync(long id, bool admission = true)
     {
         var home = VectorId.HomeShard(id);
-        return home < Scheme.ShardCount && id >= 0 ? (await _router.LookupAsync(home, [id], withValues: false, Deadline()).ConfigureAwait(false))[0] : null;
+        return home < Scheme.ShardCount && id >= 0 ? (await _router.LookupAsync(home, [id], withValues: false, Deadline(), admission).ConfigureAwait(false))[0] : null;
     }
 
     private IEnumerable<int> AllShards() => Enumerable.Range(0, Scheme.ShardCount);

@@ -450,7 +450,13 @@ public sealed partial class DedupEngine : IAsyncDisposable
         {
             // A shard refused (overloaded) after others registered their part: take those back so that nothing of
             // the batch stays half-registered, then report the refusal.
-            await ForgetAsync(Enumerable.Range(0, items.Count).Where(j => isNew[j]).Select(j => (records[j]!, homes[j]!)), e).ConfigureAwait(false);
+            var registered = Enumerable.Range(0, items.Count).Where(j => isNew[j]).ToList();
+            await ForgetAsync(registered.Select(j => (records[j]!, homes[j]!)), e).ConfigureAwait(false);
+            foreach (var j in registered)
+            {
+                Interlocked.Decrement(ref homes[j]!.InFlight);
+            }
+
             throw;
         }
 
@@ -725,8 +731,9 @@ public sealed partial class DedupEngine : IAsyncDisposable
             return new Verdict(externalId, id, VerdictKind.New, null, null, null, null, null, repeated);
         }
 
-        var canonical = RecordAsync(stored.Canonical);
-        var best = RecordAsync(stored.BestMatch);
+        // Not subject to admission: the verdict is durable already, and a busy shard must not turn it into an error.
+        var canonical = RecordAsync(stored.Canonical, admission: false);
+        var best = RecordAsync(stored.BestMatch, admission: false);
         return new Verdict(externalId, id, VerdictKind.Duplicate, _rungs[RungIndex(stored.BestCosine)], stored.Canonical,
             (await canonical.ConfigureAwait(false))?.ExternalId, (await best.ConfigureAwait(false))?.ExternalId, stored.BestCosine, repeated);
     }

@@ -150,9 +150,9 @@ internal sealed class ShardRouter
     public Task<bool> LinkAsync(int shard, long child, long parent, int rung, DateTimeOffset deadline) =>
         RouteAsync(shard, s => s.Link(child, parent, rung), () => ShardCallCodec.Link(shard, child, parent, rung), r => r.Linked, admission: false, deadline);
 
-    public Task<RecordView?[]> LookupAsync(int shard, IReadOnlyList<long> ids, bool withValues, DateTimeOffset deadline) =>
+    public Task<RecordView?[]> LookupAsync(int shard, IReadOnlyList<long> ids, bool withValues, DateTimeOffset deadline, bool admission = true) =>
         RouteAsync(shard, s => ids.Select(id => s.Find(id) is { } r ? RecordView.Of(r, withValues) : null).ToArray(),
-            () => ShardCallCodec.Lookup(shard, ids, withValues), ShardCallCodec.ReadRecords, admission: true, deadline);
+            () => ShardCallCodec.Lookup(shard, ids, withValues), ShardCallCodec.ReadRecords, admission, deadline);
 
     public Task<RecordView?> LookupExternalAsync(int shard, string externalId, bool withValues, DateTimeOffset deadline) =>
         RouteAsync(shard, s => s.Find(externalId) is { } r ? RecordView.Of(r, withValues) : null,

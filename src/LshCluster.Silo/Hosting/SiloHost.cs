@@ -36,7 +36,7 @@ public sealed class SiloHost : IAsyncDisposable
     private Task? _renewing;
     private volatile bool _draining;
     private Task? _handOver;
-    private DateTimeOffset _lastRenewal;
+    private long _lastRenewalTicks;
 
     private SiloHost(SiloOptions options, ILoggerFactory logs)
     {
@@ -44,6 +44,13 @@ public sealed class SiloHost : IAsyncDisposable
         _log = logs.CreateLogger("LshCluster.Silo");
         _membership = new PostgresMembershipStore(options.ConnectionString);
         _remote = new GrpcRemoteSilos(options.TlsTrustPath is { } trust ? LoadTls(() => X509CertificateLoader.LoadCertificateFromFile(trust), trust) : null);
+    }
+
+    // When the last successful renewal started (read by request threads, written by the renewal loop).
+    private DateTimeOffset _lastRenewal
+    {
+        get => new(Volatile.Read(ref _lastRenewalTicks), TimeSpan.Zero);
+        set => Volatile.Write(ref _lastRenewalTicks, value.UtcTicks);
     }
 
     /// <summary>The URL other silos and clients call.</summary>
@@ -157,7 +164,18 @@ public sealed class SiloHost : IAsyncDisposable
 
         _draining = true;
         _log.LogInformation("silo {Identity} draining", Identity);
-        await _membership.SetDrainingAsync(Identity).ConfigureAwait(false);
+        try
+        {
+            await _membership.SetDrainingAsync(Identity).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // Still active in the table: keep serving as before; a later SIGTERM or Drain call tries again.
+            _draining = false;
+            _log.LogWarning("silo {Identity}: cannot mark itself draining ({Message}); still serving", Identity, e.Message);
+            return;
+        }
+
         var until = DateTimeOffset.UtcNow + _options.DrainTimeout;
         while (_engine.LocalShards.Count > 0 && DateTimeOffset.UtcNow < until && !_stopped.Task.IsCompleted)
         {
@@ -190,7 +208,11 @@ public sealed class SiloHost : IAsyncDisposable
             {
                 await Task.Delay(_options.RenewInterval, _stopping.Token).ConfigureAwait(false);
                 var started = DateTimeOffset.UtcNow;
-                if (!await _membership.RenewAsync(Identity, _options.LeaseDuration, _stopping.Token).ConfigureAwait(false))
+
+                // A renewal that hangs (a dropped network) must not outlive the margin the lease leaves.
+                using var bounded = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+                bounded.CancelAfter(_options.RenewInterval);
+                if (!await _membership.RenewAsync(Identity, _options.LeaseDuration, bounded.Token).ConfigureAwait(false))
                 {
                     Stop("the lease had lapsed before it was renewed (the silo was paused or cut off); other silos may own its shards now");
                     return;
@@ -268,6 +290,19 @@ public sealed class SiloHost : IAsyncDisposable
             }
         }
 
+        // A lease that names this silo for a shard it no longer holds (its release failed) would keep the shard from
+        // everyone: release it again, unless a hand-over is still on its way with it.
+        if (_handOver is null || _handOver.IsCompleted)
+        {
+            var me = Identity.ToString();
+            var stray = Placement.Leases.Where(l => l.Owner == me && !mine.Contains(l.Shard) && desired[l.Shard] != Address).Select(l => l.Shard).ToList();
+            if (stray.Count > 0)
+            {
+                await _membership.ReleaseShardsAsync(Identity, stray, cancellationToken).ConfigureAwait(false);
+                _log.LogInformation("silo {Identity} released {Count} shards it no longer held", Identity, stray.Count);
+            }
+        }
+
         // Claim what is ours and free: released, or held by a silo whose lease lapsed.
         if (!_draining)
         {
@@ -319,8 +354,25 @@ public sealed class SiloHost : IAsyncDisposable
     private async Task<DedupEngine> RecoverAsync(DedupEngine failed, Exception fault, CancellationToken cancellationToken)
     {
         _log.LogWarning("silo {Identity}: a write failed ({Message}); reloading its {Count} shards from the database", Identity, fault.Message, failed.LocalShards.Count);
+        if (_handOver is { } handOver)
+        {
+            // The old engine's hand-over must not release shards the fresh engine is about to claim again.
+            await handOver.ConfigureAwait(false);
+        }
+
         var shards = failed.LocalShards;
-        var fresh = await DedupEngine.OpenSiloAsync(new PostgresDedupStore(_options.ConnectionString), _options.Engine, Placement, _remote, cancellationToken).ConfigureAwait(false);
+        var store = new PostgresDedupStore(_options.ConnectionString);
+        DedupEngine fresh;
+        try
+        {
+            fresh = await DedupEngine.OpenSiloAsync(store, _options.Engine, Placement, _remote, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
         try
         {
             var claimed = await _membership.TryClaimShardsAsync(Identity, shards, cancellationToken).ConfigureAwait(false);
@@ -382,7 +434,12 @@ public sealed class SiloHost : IAsyncDisposable
     }
 
     /// <summary>Whether the silo still serves (calls get UNAVAILABLE once it stopped).</summary>
-    internal bool Serving => !_stopped.Task.IsCompleted && _engine is not null;
+    /// <remarks>
+    /// Also false once the last successful renewal is so old that the lease may have lapsed: the silo must not answer
+    /// (other silos' calls included) while someone else may own its shards, even before the renewal loop notices.
+    /// </remarks>
+    internal bool Serving => !_stopped.Task.IsCompleted && _engine is not null
+        && DateTimeOffset.UtcNow - _lastRenewal < _options.LeaseDuration - _options.RenewInterval;
 
     internal string? StopReason => _stopped.Task.IsCompleted ? _stopped.Task.Result : null;
 

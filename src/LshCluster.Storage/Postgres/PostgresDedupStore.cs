@@ -43,6 +43,11 @@ public sealed class PostgresDedupStore : IDedupStore
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         var builder = new NpgsqlDataSourceBuilder(connectionString);
         builder.ConnectionStringBuilder.ApplicationName ??= "lshcluster";
+
+        // A writer frozen or cut off inside a transaction must not hold its shards' lease rows (FOR SHARE) for ever:
+        // the server ends such a session after 10 s idle in a transaction, and TCP keepalives find dead peers.
+        builder.ConnectionStringBuilder.Options = $"{builder.ConnectionStringBuilder.Options} -c idle_in_transaction_session_timeout=10000".Trim();
+        builder.ConnectionStringBuilder.KeepAlive = builder.ConnectionStringBuilder.KeepAlive == 0 ? 10 : builder.ConnectionStringBuilder.KeepAlive;
         Description = Describe(builder.ConnectionStringBuilder);
         _dataSource = builder.Build();
     }

@@ -119,12 +119,19 @@ public sealed class PostgresMembershipStore : IMembershipStore, IAsyncDisposable
     /// <inheritdoc />
     public async Task<IReadOnlyDictionary<int, long>> TryClaimShardsAsync(SiloIdentity silo, IReadOnlyList<int> shards, CancellationToken cancellationToken = default)
     {
-        // One statement: PostgreSQL re-checks the WHERE clause of a row another claimer updated concurrently, so of
-        // two silos claiming the same free shard exactly one succeeds.
+        // One statement: the free rows are locked (FOR UPDATE) before the update, so of two silos claiming the same
+        // free shard exactly one gets it; the other skips the locked row.
+        // Rows locked by a writer still in its transaction are skipped, not waited for (the writer is frozen perhaps:
+        // its session ends after idle_in_transaction_session_timeout), so that the other shards are claimed now.
         await using var command = _dataSource.CreateCommand($"""
+            WITH free AS (
+                SELECT l.shard FROM shard_leases AS l
+                WHERE l.shard = ANY(@shards)
+                  AND (l.owner IS NULL OR l.owner = @owner OR NOT {OwnerAliveSql})
+                FOR UPDATE SKIP LOCKED)
             UPDATE shard_leases AS l SET epoch = l.epoch + 1, owner = @owner
-            WHERE l.shard = ANY(@shards)
-              AND (l.owner IS NULL OR l.owner = @owner OR NOT {OwnerAliveSql})
+            FROM free
+            WHERE l.shard = free.shard
               AND EXISTS (SELECT 1 FROM silos m WHERE m.address = @address AND m.generation = @generation
                           AND m.lease_expires > now() AND m.status <> 'left')
             RETURNING l.shard, l.epoch
