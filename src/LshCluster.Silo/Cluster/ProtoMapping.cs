@@ -33,18 +33,17 @@ public static class ProtoMapping
         return request;
     }
 
-    /// <summary>A hashed vector from the wire, or an error when its shape does not match the scheme.</summary>
-    internal static (HashedItem? Item, Engine.ItemError? Error) FromWire(HashedVector v, LshScheme scheme, int projectionLength)
+    /// <summary>A hashed vector from the wire (its values already copied out), or an error when its shape does not match the scheme.</summary>
+    internal static (HashedItem? Item, Engine.ItemError? Error) FromWire(HashedVector v, float[] values, LshScheme scheme, int projectionLength)
     {
         var field = $"items[{v.Index}]";
         if (v.Keys.Count != scheme.Tables || (scheme.Probes > 1 ? v.ProbeKeys.Count != scheme.Tables * scheme.Probes : v.ProbeKeys.Count != 0)
-            || v.Projection.Count != projectionLength || v.Values.Count != scheme.Dimension)
+            || v.Projection.Count != projectionLength || values.Length != scheme.Dimension)
         {
             return (null, new Engine.ItemError(field, "malformed", $"{field}: the hashed vector does not match the cluster's scheme (was it hashed with another scheme?)"));
         }
 
         // The norm is recomputed (cheap, and every cosine depends on it); the keys and sketch are the caller's word.
-        float[] values = [.. v.Values];
         return (new HashedItem(v.Index, v.Id, values, [.. v.Keys], [.. v.ProbeKeys], new Sketch128(v.SketchLow, v.SketchHigh), [.. v.Projection], Core.Kernels.VectorMath.SquaredNorm(values)), null);
     }
 

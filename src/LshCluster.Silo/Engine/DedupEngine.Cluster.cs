@@ -29,11 +29,12 @@ public sealed partial class DedupEngine
         var items = new List<HashedItem>(request.Vectors.Count);
         foreach (var v in request.Vectors)
         {
-            var error = Validate(new VectorInput(v.Id, [.. v.Values]), v.Index);
+            float[] values = [.. v.Values]; // copied once: validated, then kept by the home record
+            var error = Validate(new VectorInput(v.Id, values), v.Index);
             HashedItem? item = null;
             if (error is null)
             {
-                (item, error) = ProtoMapping.FromWire(v, Scheme, _hasher.ProjectionLength);
+                (item, error) = ProtoMapping.FromWire(v, values, Scheme, _hasher.ProjectionLength);
             }
 
             if (item is null)
