@@ -156,6 +156,33 @@ public sealed class GrpcWireTests
         Assert.InRange(remaining, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(500));
     }
 
+    [Theory]
+    [InlineData("99999999S")]
+    [InlineData("2000H")]
+    public async Task A_timeout_too_long_to_schedule_means_no_deadline(string header)
+    {
+        var serverSaw = new TaskCompletionSource<DateTimeOffset>();
+        await using var server = await TestServer.StartAsync(e => e.MapGrpcUnary(PublicApi.Insert, (request, call) =>
+        {
+            serverSaw.TrySetResult(call.Deadline);
+            return Task.FromResult(Echo(request.Vectors));
+        }));
+        using var http = new HttpClient(new SocketsHttpHandler()) { BaseAddress = server.Address };
+        using var message = new HttpRequestMessage(HttpMethod.Post, PublicApi.Insert.Path)
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new ByteArrayContent(GrpcWire.Frame(Batch(1))),
+        };
+        message.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(GrpcWire.ContentType);
+        message.Headers.TryAddWithoutValidation("grpc-timeout", header);
+        using var response = await http.SendAsync(message);
+        await response.Content.ReadAsByteArrayAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("0", response.TrailingHeaders.GetValues("grpc-status").Single());
+        Assert.Equal(DateTimeOffset.MaxValue, await serverSaw.Task);
+    }
+
     [Fact]
     public async Task Message_over_the_limit_is_refused_with_resource_exhausted()
     {
