@@ -43,6 +43,20 @@ internal sealed class ClusterHarness : IAsyncDisposable
 
     public const int Dimension = 64;
 
+    /// <summary>The checkout the tests run from (scripts and the Python client live there).</summary>
+    public static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "LshCluster.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("the repository root (LshCluster.sln) was not found above the test binaries");
+    }
+
     public static async Task<ClusterHarness> CreateAsync(PostgresServer server, LshScheme scheme)
     {
         var connectionString = await server.CreateDatabaseAsync("cluster");

@@ -14,7 +14,7 @@ public sealed partial class LocalClusterScriptTests(ITestOutputHelper output)
     [Fact]
     public async Task The_script_runs_a_three_silo_cluster_that_lshc_streams_into_scales_and_stops()
     {
-        var root = RepositoryRoot();
+        var root = ClusterHarness.RepositoryRoot();
         var state = Directory.CreateTempSubdirectory("lshc-local-cluster-");
         var environment = new Dictionary<string, string>
         {
@@ -106,19 +106,6 @@ public sealed partial class LocalClusterScriptTests(ITestOutputHelper output)
         }
 
         return await stdout;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "LshCluster.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("the repository root (LshCluster.sln) was not found above the test binaries");
     }
 
     [GeneratedRegex(@"^silo: (\S+)$", RegexOptions.Multiline)]

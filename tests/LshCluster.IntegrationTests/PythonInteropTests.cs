@@ -16,7 +16,7 @@ public sealed class PythonInteropTests(PostgresServer server, ITestOutputHelper 
         await cluster.StartSiloAsync();
         await cluster.WaitForOwnersAsync(2, TimeSpan.FromSeconds(30));
 
-        var script = Path.Combine(RepositoryRoot(), "tests", "interop", "python_client.py");
+        var script = Path.Combine(ClusterHarness.RepositoryRoot(), "tests", "interop", "python_client.py");
         var start = new ProcessStartInfo("/usr/bin/python3", [script, gateway.Address, ClusterHarness.Dimension.ToString(System.Globalization.CultureInfo.InvariantCulture)])
         {
             RedirectStandardOutput = true,
@@ -31,18 +31,5 @@ public sealed class PythonInteropTests(PostgresServer server, ITestOutputHelper 
         output.WriteLine(await stderr);
         Assert.True(python.ExitCode == 0, $"the Python client failed:\n{await stdout}\n{await stderr}\nsilo:\n{gateway.Output}");
         Assert.Contains("python interop: all checks passed", await stdout, StringComparison.Ordinal);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "LshCluster.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("the repository root (LshCluster.sln) was not found above the test binaries");
     }
 }

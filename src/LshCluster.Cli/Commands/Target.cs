@@ -49,27 +49,13 @@ internal abstract class Target : IAsyncDisposable
         }
     }
 
-    public abstract IReadOnlyList<float> Rungs { get; }
+    public abstract Core.Hashing.LshScheme Scheme { get; }
+
+    public IReadOnlyList<float> Rungs => Scheme.Rungs;
 
     public abstract int MaxBatchSize { get; }
 
-    public int RungIndexOf(float? rung)
-    {
-        if (rung is null)
-        {
-            return 0;
-        }
-
-        for (var r = 0; r < Rungs.Count; r++)
-        {
-            if (Math.Abs(Rungs[r] - rung.Value) < 1e-6f)
-            {
-                return r;
-            }
-        }
-
-        throw new ArgumentException($"--rung: {rung.Value} is not a rung of this cluster; its rungs are {string.Join(", ", Rungs)}", "rung");
-    }
+    public int RungIndexOf(float? rung) => Scheme.RungIndex(rung);
 
     public abstract Task<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<VectorInput> items, CancellationToken cancellationToken);
 
@@ -89,7 +75,7 @@ internal abstract class Target : IAsyncDisposable
 
     private sealed class EngineTarget(DedupEngine engine) : Target
     {
-        public override IReadOnlyList<float> Rungs => engine.Rungs;
+        public override Core.Hashing.LshScheme Scheme => engine.Scheme;
 
         public override int MaxBatchSize => engine.MaxBatchSize;
 
@@ -115,7 +101,7 @@ internal abstract class Target : IAsyncDisposable
     {
         private const int Page = 1_000;
 
-        public override IReadOnlyList<float> Rungs => client.Scheme.Rungs;
+        public override Core.Hashing.LshScheme Scheme => client.Scheme;
 
         public override int MaxBatchSize => 10_000;
 

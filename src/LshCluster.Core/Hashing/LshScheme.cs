@@ -143,6 +143,26 @@ public sealed class LshScheme : IEquatable<LshScheme>
     /// <summary>Thresholds, strictly decreasing; rung 0 is the highest.</summary>
     public IReadOnlyList<float> Rungs => _rungs;
 
+    /// <summary>The index of rung <paramref name="rung"/> (null: the highest), or an error naming the known rungs.</summary>
+    /// <exception cref="ArgumentException">The scheme has no such rung.</exception>
+    public int RungIndex(float? rung)
+    {
+        if (rung is null)
+        {
+            return 0;
+        }
+
+        for (var r = 0; r < _rungs.Length; r++)
+        {
+            if (Math.Abs(_rungs[r] - rung.Value) < 1e-6f)
+            {
+                return r;
+            }
+        }
+
+        throw new ArgumentException($"rung: {rung.Value} is not a rung of this cluster; its rungs are {string.Join(", ", _rungs)}", nameof(rung));
+    }
+
     /// <summary>The lowest threshold: verified edges need at least this cosine.</summary>
     public float LowestRung => _rungs[^1];
 

@@ -23,15 +23,10 @@ internal sealed class GrpcRemoteSilos : IRemoteSilos, IDisposable
 
     private readonly ConcurrentDictionary<string, RemoteSilo> _silos = new(StringComparer.Ordinal);
     private readonly SocketsHttpHandler _handler;
-    private readonly Action<GrpcConnection>? _configure;
 
     /// <param name="trustedRoot">What the other silos' TLS certificates must chain to; null: the machine's trust store.</param>
-    /// <param name="configure">Adds what every call carries (the cluster's shared secret).</param>
-    public GrpcRemoteSilos(System.Security.Cryptography.X509Certificates.X509Certificate2? trustedRoot = null, Action<GrpcConnection>? configure = null)
-    {
+    public GrpcRemoteSilos(System.Security.Cryptography.X509Certificates.X509Certificate2? trustedRoot = null) =>
         _handler = GrpcConnection.CreateHandler(trustedRoot);
-        _configure = configure;
-    }
 
     public Task<ShardReply> CallAsync(string address, ShardCall call, CancellationToken cancellationToken = default) =>
         Silo(address).CallAsync(call, cancellationToken);
@@ -39,12 +34,7 @@ internal sealed class GrpcRemoteSilos : IRemoteSilos, IDisposable
     public Task<InsertResponse> InsertHashedAsync(string address, HashedInsertRequest request, DateTimeOffset deadline, CancellationToken cancellationToken = default) =>
         Silo(address).Connection.UnaryAsync(InternalApi.InsertHashed, request, deadline, cancellationToken);
 
-    private RemoteSilo Silo(string address) => _silos.GetOrAdd(address, a =>
-    {
-        var connection = new GrpcConnection(new Uri(a), _handler);
-        _configure?.Invoke(connection);
-        return new RemoteSilo(connection);
-    });
+    private RemoteSilo Silo(string address) => _silos.GetOrAdd(address, a => new RemoteSilo(new GrpcConnection(new Uri(a), _handler)));
 
     public void Dispose()
     {

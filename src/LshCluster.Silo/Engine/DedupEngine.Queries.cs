@@ -10,23 +10,7 @@ public sealed partial class DedupEngine
 {
     /// <summary>The index of rung <paramref name="rung"/> (null: the highest), or an error naming the known rungs.</summary>
     /// <exception cref="ArgumentException">The cluster has no such rung.</exception>
-    public int RungIndexOf(float? rung)
-    {
-        if (rung is null)
-        {
-            return 0;
-        }
-
-        for (var r = 0; r < _rungs.Length; r++)
-        {
-            if (Math.Abs(_rungs[r] - rung.Value) < 1e-6f)
-            {
-                return r;
-            }
-        }
-
-        throw new ArgumentException($"rung: {rung.Value} is not a rung of this cluster; its rungs are {string.Join(", ", _rungs)}", nameof(rung));
-    }
+    public int RungIndexOf(float? rung) => Scheme.RungIndex(rung);
 
     /// <summary>The stored verdict of <paramref name="externalId"/>, or null when it is not stored.</summary>
     public async Task<Verdict?> GetVerdictAsync(string externalId)
