@@ -189,23 +189,22 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
 
     private HashedVector Hash(int index, Vector vector, float[] values)
     {
-        var keys = new ulong[Scheme.Tables];
-        var probes = new ulong[_router.ProbeKeyCount];
-        var projection = new float[_router.ProjectionLength];
-        _router.Route(vector.Id, values, keys, probes, projection, out var sketch, out var squaredNorm);
-        var hashed = new HashedVector
+        var keys = PackedArrays.Writer<ulong>(Scheme.Tables);
+        var probes = PackedArrays.Writer<ulong>(_router.ProbeKeyCount);
+        var projection = PackedArrays.Writer<float>(_router.ProjectionLength);
+        _router.Route(vector.Id, values, keys.Span, probes.Span, projection.Span, out var sketch, out var squaredNorm);
+        return new HashedVector
         {
             Index = index,
             Id = vector.Id,
+            Values = PackedArrays.From<float>(values),
+            Keys = keys.ToByteString(),
+            ProbeKeys = probes.ToByteString(),
             SketchLow = sketch.Low,
             SketchHigh = sketch.High,
+            Projection = projection.ToByteString(),
             SquaredNorm = squaredNorm,
         };
-        hashed.Values.Add(values);
-        hashed.Keys.Add(keys);
-        hashed.ProbeKeys.Add(probes);
-        hashed.Projection.Add(projection);
-        return hashed;
     }
 
     private string? OwnerOf(ShardMap map, string externalId)

@@ -93,8 +93,7 @@ public sealed class GrpcConnection : IDisposable
         where TRequest : class, IMessage<TRequest>
         where TResponse : class, IMessage<TResponse>
     {
-        var content = new ByteArrayContent(GrpcWire.Frame(request));
-        return await CallAsync(method, content, deadline, cancellationToken).ConfigureAwait(false);
+        return await CallAsync(method, new MessageContent(request), deadline, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -219,6 +218,25 @@ public sealed class GrpcConnection : IDisposable
         if (_ownsHttp)
         {
             _http.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// One message, framed into a pooled buffer when HttpClient sends it: batches of vectors are megabytes, and a new
+    /// array for each would be a large-object allocation per call.
+    /// </summary>
+    private sealed class MessageContent(IMessage message) : HttpContent
+    {
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+            SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken) =>
+            GrpcWire.WriteMessageAsync(stream, message, cancellationToken).AsTask();
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = GrpcWire.FramedLength(message);
+            return true;
         }
     }
 

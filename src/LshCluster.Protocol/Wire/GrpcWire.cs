@@ -93,7 +93,10 @@ public static class GrpcWire
         }
     }
 
-    /// <summary>One message framed into a new array (for request bodies sent whole).</summary>
+    /// <summary>The length of a message with its prefix.</summary>
+    public static long FramedLength(IMessage message) => HeaderSize + message.CalculateSize();
+
+    /// <summary>One message framed into a new array.</summary>
     public static byte[] Frame(IMessage message)
     {
         var length = message.CalculateSize();

@@ -1,4 +1,5 @@
 using LshCluster.Core.Hashing;
+using LshCluster.Protocol;
 using LshCluster.Protocol.Internal;
 using LshCluster.Protocol.V1;
 using LshCluster.Silo.Engine;
@@ -22,11 +23,11 @@ public static class ProtoMapping
                 SketchLow = item.Sketch.Low,
                 SketchHigh = item.Sketch.High,
                 SquaredNorm = item.SquaredNorm,
+                Values = PackedArrays.From<float>(item.Values),
+                Keys = PackedArrays.From<ulong>(item.Keys),
+                ProbeKeys = PackedArrays.From<ulong>(item.ProbeKeys),
+                Projection = PackedArrays.From<float>(item.Projection),
             };
-            v.Values.Add(item.Values);
-            v.Keys.Add(item.Keys);
-            v.ProbeKeys.Add(item.ProbeKeys);
-            v.Projection.Add(item.Projection);
             request.Vectors.Add(v);
         }
 
@@ -37,14 +38,23 @@ public static class ProtoMapping
     internal static (HashedItem? Item, Engine.ItemError? Error) FromWire(HashedVector v, float[] values, LshScheme scheme, int projectionLength)
     {
         var field = $"items[{v.Index}]";
-        if (v.Keys.Count != scheme.Tables || (scheme.Probes > 1 ? v.ProbeKeys.Count != scheme.Tables * scheme.Probes : v.ProbeKeys.Count != 0)
-            || v.Projection.Count != projectionLength || values.Length != scheme.Dimension)
+        var probeCount = scheme.Probes > 1 ? scheme.Tables * scheme.Probes : 0;
+        if (v.Keys.Length != scheme.Tables * sizeof(ulong) || v.ProbeKeys.Length != probeCount * sizeof(ulong)
+            || v.Projection.Length != projectionLength * sizeof(float) || values.Length != scheme.Dimension)
         {
             return (null, new Engine.ItemError(field, "malformed", $"{field}: the hashed vector does not match the cluster's scheme (was it hashed with another scheme?)"));
         }
 
         // The norm is recomputed (cheap, and every cosine depends on it); the keys and sketch are the caller's word.
-        return (new HashedItem(v.Index, v.Id, values, [.. v.Keys], [.. v.ProbeKeys], new Sketch128(v.SketchLow, v.SketchHigh), [.. v.Projection], Core.Kernels.VectorMath.SquaredNorm(values)), null);
+        return (new HashedItem(
+            v.Index,
+            v.Id,
+            values,
+            PackedArrays.ToArray<ulong>(v.Keys, $"{field}.keys"),
+            PackedArrays.ToArray<ulong>(v.ProbeKeys, $"{field}.probe_keys"),
+            new Sketch128(v.SketchLow, v.SketchHigh),
+            PackedArrays.ToArray<float>(v.Projection, $"{field}.projection"),
+            Core.Kernels.VectorMath.SquaredNorm(values)), null);
     }
 
     /// <summary>Engine results as a response, in item order.</summary>

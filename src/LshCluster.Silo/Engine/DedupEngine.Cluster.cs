@@ -1,3 +1,4 @@
+using LshCluster.Protocol;
 using LshCluster.Protocol.Internal;
 using LshCluster.Silo.Cluster;
 
@@ -29,8 +30,11 @@ public sealed partial class DedupEngine
         var items = new List<HashedItem>(request.Vectors.Count);
         foreach (var v in request.Vectors)
         {
-            float[] values = [.. v.Values]; // copied once: validated, then kept by the home record
-            var error = Validate(new VectorInput(v.Id, values), v.Index);
+            // Copied once: validated, then kept by the home record.
+            var values = v.Values.Length % sizeof(float) == 0 ? PackedArrays.ToArray<float>(v.Values, "values") : [];
+            var error = v.Values.Length % sizeof(float) == 0
+                ? Validate(new VectorInput(v.Id, values), v.Index)
+                : new ItemError($"items[{v.Index}].vector", "malformed", $"items[{v.Index}].vector: {v.Values.Length} bytes is not a whole number of floats");
             HashedItem? item = null;
             if (error is null)
             {

@@ -147,8 +147,8 @@ public sealed partial class DedupEngine
         var norm = VectorMath.SquaredNorm(vector);
         var projectionNorm = VectorMath.SquaredNorm(projection);
         var screen = ProjectionScreen(threshold, projection.Length);
-        var checks = candidates.GroupBy(VectorId.HomeShard)
-            .ToDictionary(g => g.Key, g => g.Select(id => new Verification(0, -1, vector, norm, projection, projectionNorm, id)).ToList());
+        var query = new VerifyQuery(0, -1, vector, norm, projection, projectionNorm);
+        var checks = candidates.GroupBy(VectorId.HomeShard).ToDictionary(g => g.Key, g => g.Select(id => new Verification(query, id)).ToList());
         var edges = await _router.VerifyAllAsync(checks, threshold, screen, admission: true, deadline).ConfigureAwait(false);
         var best = edges.OrderByDescending(e => e.Cosine).ThenBy(e => e.OtherId).Take(limit).ToList();
         var records = await LookupManyAsync(best.Select(e => e.OtherId), withValues: false).ConfigureAwait(false);

@@ -578,9 +578,10 @@ public sealed partial class DedupEngine : IAsyncDisposable
             }
 
             var r = records[j];
+            var query = new VerifyQuery(j, r.Id, r.Values, r.SquaredNorm, r.Projection, r.ProjectionSquaredNorm);
             foreach (var other in set)
             {
-                Add(checks, VectorId.HomeShard(other), new Verification(j, r.Id, r.Values, r.SquaredNorm, r.Projection, r.ProjectionSquaredNorm, other));
+                Add(checks, VectorId.HomeShard(other), new Verification(query, other));
             }
         }
 

@@ -1,3 +1,4 @@
+using LshCluster.Protocol;
 using LshCluster.Protocol.Internal;
 using LshCluster.Silo.Shards;
 using LshCluster.Storage;
@@ -10,67 +11,91 @@ namespace LshCluster.Silo.Engine;
 /// </summary>
 internal static class ShardCallCodec
 {
+    private const byte LookupFlag = 1;
+    private const byte InsertFlag = 2;
+
     public static ShardCall BucketOps(int shard, List<BucketOperation> operations, int maxHamming)
     {
-        var ops = new BucketOps { MaxHamming = maxHamming };
-        var items = new int[operations.Count];
-        var ids = new ulong[operations.Count];
-        var keys = new ulong[operations.Count];
-        var lows = new ulong[operations.Count];
-        var highs = new ulong[operations.Count];
-        var lookups = new bool[operations.Count];
-        var inserts = new bool[operations.Count];
-        for (var i = 0; i < operations.Count; i++)
+        var count = operations.Count;
+        var items = PackedArrays.Writer<int>(count);
+        var ids = PackedArrays.Writer<long>(count);
+        var keys = PackedArrays.Writer<ulong>(count);
+        var lows = PackedArrays.Writer<ulong>(count);
+        var highs = PackedArrays.Writer<ulong>(count);
+        var flags = PackedArrays.Writer<byte>(count);
+        for (var i = 0; i < count; i++)
         {
             var op = operations[i];
-            (items[i], ids[i], keys[i], lows[i], highs[i], lookups[i], inserts[i]) = (op.Item, (ulong)op.VectorId, op.Key, op.SketchLow, op.SketchHigh, op.Lookup, op.Insert);
+            items.Span[i] = op.Item;
+            ids.Span[i] = op.VectorId;
+            keys.Span[i] = op.Key;
+            lows.Span[i] = op.SketchLow;
+            highs.Span[i] = op.SketchHigh;
+            flags.Span[i] = (byte)((op.Lookup ? LookupFlag : 0) | (op.Insert ? InsertFlag : 0));
         }
 
-        ops.Items.Add(items);
-        ops.VectorIds.Add(ids);
-        ops.Keys.Add(keys);
-        ops.SketchLows.Add(lows);
-        ops.SketchHighs.Add(highs);
-        ops.Lookups.Add(lookups);
-        ops.Inserts.Add(inserts);
+        var ops = new BucketOps
+        {
+            MaxHamming = maxHamming,
+            Items = items.ToByteString(),
+            VectorIds = ids.ToByteString(),
+            Keys = keys.ToByteString(),
+            SketchLows = lows.ToByteString(),
+            SketchHighs = highs.ToByteString(),
+            Flags = flags.ToByteString(),
+        };
         return new ShardCall { Shard = shard, BucketOps = ops };
     }
 
     public static Func<Shard, ShardReply> ServeBucketOps(BucketOps ops)
     {
-        var count = ops.Items.Count;
-        if (ops.VectorIds.Count != count || ops.Keys.Count != count || ops.SketchLows.Count != count || ops.SketchHighs.Count != count || ops.Lookups.Count != count || ops.Inserts.Count != count)
+        var items = PackedArrays.View<int>(ops.Items, "bucket_ops.items");
+        var ids = PackedArrays.View<long>(ops.VectorIds, "bucket_ops.vector_ids");
+        var keys = PackedArrays.View<ulong>(ops.Keys, "bucket_ops.keys");
+        var lows = PackedArrays.View<ulong>(ops.SketchLows, "bucket_ops.sketch_lows");
+        var highs = PackedArrays.View<ulong>(ops.SketchHighs, "bucket_ops.sketch_highs");
+        var flags = ops.Flags.Span;
+        var count = items.Length;
+        if (ids.Length != count || keys.Length != count || lows.Length != count || highs.Length != count || flags.Length != count)
         {
-            throw new InvalidOperationException("bucket operations: the columns differ in length");
+            throw new InvalidDataException("bucket_ops: the columns differ in length");
         }
 
-        var operations = new List<BucketOperation>(count);
+        var operations = new BucketOperation[count];
         for (var i = 0; i < count; i++)
         {
-            operations.Add(new BucketOperation(ops.Items[i], (long)ops.VectorIds[i], ops.Keys[i], ops.SketchLows[i], ops.SketchHighs[i], ops.Lookups[i], ops.Inserts[i]));
+            operations[i] = new BucketOperation(items[i], ids[i], keys[i], lows[i], highs[i], (flags[i] & LookupFlag) != 0, (flags[i] & InsertFlag) != 0);
         }
 
-        return s =>
-        {
-            var found = s.RunBucketOperations(operations, ops.MaxHamming);
-            var candidates = new Candidates();
-            foreach (var c in found)
-            {
-                candidates.Items.Add(c.Item);
-                candidates.Ids.Add((ulong)c.CandidateId);
-            }
+        return s => new ShardReply { Candidates = CandidatesOf(s.RunBucketOperations(operations, ops.MaxHamming)) };
+    }
 
-            return new ShardReply { Candidates = candidates };
-        };
+    private static Candidates CandidatesOf(List<Candidate> found)
+    {
+        var items = PackedArrays.Writer<int>(found.Count);
+        var ids = PackedArrays.Writer<long>(found.Count);
+        for (var i = 0; i < found.Count; i++)
+        {
+            items.Span[i] = found[i].Item;
+            ids.Span[i] = found[i].CandidateId;
+        }
+
+        return new Candidates { Items = items.ToByteString(), Ids = ids.ToByteString() };
     }
 
     public static List<Candidate> ReadCandidates(ShardReply reply)
     {
-        var c = reply.Candidates;
-        var list = new List<Candidate>(c.Items.Count);
-        for (var i = 0; i < c.Items.Count; i++)
+        var items = PackedArrays.View<int>(reply.Candidates.Items, "candidates.items");
+        var ids = PackedArrays.View<long>(reply.Candidates.Ids, "candidates.ids");
+        if (ids.Length != items.Length)
         {
-            list.Add(new Candidate(c.Items[i], (long)c.Ids[i]));
+            throw new InvalidDataException("candidates: the columns differ in length");
+        }
+
+        var list = new List<Candidate>(items.Length);
+        for (var i = 0; i < items.Length; i++)
+        {
+            list.Add(new Candidate(items[i], ids[i]));
         }
 
         return list;
@@ -86,37 +111,67 @@ internal static class ShardCallCodec
 
     private static VerifyOp VerifyOp(List<Verification> checks, float lowestRung, float screen)
     {
-        var op = new VerifyOp { LowestRung = lowestRung, Screen = screen };
-        foreach (var group in checks.GroupBy(c => (c.Item, c.VectorId)))
+        // Two passes: count each vector's candidates, then fill one packed array per vector.
+        var slotOf = new Dictionary<VerifyQuery, int>(ReferenceEqualityComparer.Instance);
+        var queries = new List<VerifyQuery>();
+        var counts = new List<int>();
+        foreach (var check in checks)
         {
-            var first = group.First();
-            var vector = new VerifyVector
+            if (slotOf.TryGetValue(check.Query, out var slot))
             {
-                Item = first.Item,
-                VectorId = (ulong)first.VectorId,
-                SquaredNorm = first.SquaredNorm,
-                ProjectionSquaredNorm = first.ProjectionSquaredNorm,
-            };
-            vector.Values.Add(first.Values);
-            vector.Projection.Add(first.Projection);
-            vector.Candidates.AddRange(group.Select(c => (ulong)c.CandidateId));
-            op.Vectors.Add(vector);
+                counts[slot]++;
+            }
+            else
+            {
+                slotOf[check.Query] = queries.Count;
+                queries.Add(check.Query);
+                counts.Add(1);
+            }
+        }
+
+        var candidates = counts.Select(PackedArrays.Writer<long>).ToArray();
+        var filled = new int[candidates.Length];
+        foreach (var check in checks)
+        {
+            var slot = slotOf[check.Query];
+            candidates[slot].Span[filled[slot]++] = check.CandidateId;
+        }
+
+        var op = new VerifyOp { LowestRung = lowestRung, Screen = screen };
+        for (var slot = 0; slot < queries.Count; slot++)
+        {
+            var q = queries[slot];
+            op.Vectors.Add(new VerifyVector
+            {
+                Item = q.Item,
+                VectorId = (ulong)q.VectorId,
+                Values = PackedArrays.From<float>(q.Values),
+                SquaredNorm = q.SquaredNorm,
+                Projection = PackedArrays.From<float>(q.Projection),
+                ProjectionSquaredNorm = q.ProjectionSquaredNorm,
+                Candidates = candidates[slot].ToByteString(),
+            });
         }
 
         return op;
     }
 
-    /// <summary>The checks of a verification op (each vector's arrays parsed once, shared by its candidates).</summary>
+    /// <summary>The checks of a verification op (each vector's arrays read once, shared by its candidates).</summary>
     public static List<Verification> ReadChecks(VerifyOp op)
     {
-        var checks = new List<Verification>();
+        var checks = new List<Verification>(op.Vectors.Sum(v => PackedArrays.Count<long>(v.Candidates)));
         foreach (var v in op.Vectors)
         {
-            float[] values = [.. v.Values];
-            float[] projection = [.. v.Projection];
-            foreach (var candidate in v.Candidates)
+            var query = new VerifyQuery(
+                v.Item,
+                (long)v.VectorId,
+                PackedArrays.ToArray<float>(v.Values, "verify.vectors.values"),
+                v.SquaredNorm,
+                PackedArrays.ToArray<float>(v.Projection, "verify.vectors.projection"),
+                v.ProjectionSquaredNorm);
+            foreach (var candidate in PackedArrays.View<long>(v.Candidates, "verify.vectors.candidates"))
             {
-                checks.Add(new Verification(v.Item, (long)v.VectorId, values, v.SquaredNorm, projection, v.ProjectionSquaredNorm, (long)candidate));
+                checks.Add(new Verification(query, candidate));
             }
         }
 
@@ -129,28 +184,41 @@ internal static class ShardCallCodec
         return s => new ShardReply { Edges = EdgesOf(s.Verify(checks, op.LowestRung, op.Screen)) };
     }
 
-    public static Edges EdgesOf(IEnumerable<FoundEdge> found)
+    public static Edges EdgesOf(List<FoundEdge> found)
     {
-        var edges = new Edges();
-        foreach (var e in found)
+        var items = PackedArrays.Writer<int>(found.Count);
+        var ids = PackedArrays.Writer<long>(found.Count);
+        var others = PackedArrays.Writer<long>(found.Count);
+        var cosines = PackedArrays.Writer<float>(found.Count);
+        for (var i = 0; i < found.Count; i++)
         {
-            edges.Items.Add(e.Item);
-            edges.VectorIds.Add((ulong)e.VectorId);
-            edges.OtherIds.Add((ulong)e.OtherId);
-            edges.Cosines.Add(e.Cosine);
+            var e = found[i];
+            items.Span[i] = e.Item;
+            ids.Span[i] = e.VectorId;
+            others.Span[i] = e.OtherId;
+            cosines.Span[i] = e.Cosine;
         }
 
-        return edges;
+        return new Edges { Items = items.ToByteString(), VectorIds = ids.ToByteString(), OtherIds = others.ToByteString(), Cosines = cosines.ToByteString() };
     }
 
     public static List<FoundEdge> ReadEdges(ShardReply reply) => ReadEdges(reply.Edges);
 
     public static List<FoundEdge> ReadEdges(Edges e)
     {
-        var list = new List<FoundEdge>(e.Items.Count);
-        for (var i = 0; i < e.Items.Count; i++)
+        var items = PackedArrays.View<int>(e.Items, "edges.items");
+        var ids = PackedArrays.View<long>(e.VectorIds, "edges.vector_ids");
+        var others = PackedArrays.View<long>(e.OtherIds, "edges.other_ids");
+        var cosines = PackedArrays.View<float>(e.Cosines, "edges.cosines");
+        if (ids.Length != items.Length || others.Length != items.Length || cosines.Length != items.Length)
         {
-            list.Add(new FoundEdge(e.Items[i], (long)e.VectorIds[i], (long)e.OtherIds[i], e.Cosines[i]));
+            throw new InvalidDataException("edges: the columns differ in length");
+        }
+
+        var list = new List<FoundEdge>(items.Length);
+        for (var i = 0; i < items.Length; i++)
+        {
+            list.Add(new FoundEdge(items[i], ids[i], others[i], cosines[i]));
         }
 
         return list;
@@ -196,7 +264,7 @@ internal static class ShardCallCodec
             };
             if (v.Values is { } values)
             {
-                record.Values.Add(values);
+                record.Values = PackedArrays.From<float>(values);
             }
 
             records.Records_.Add(record);
@@ -207,7 +275,7 @@ internal static class ShardCallCodec
 
     public static RecordView?[] ReadRecords(ShardReply reply) =>
         [.. reply.Records.Records_.Select(r => r.Found
-            ? new RecordView((long)r.Id, r.ExternalId, r.Values.Count > 0 ? [.. r.Values] : null, r.SquaredNorm, r.Acknowledged,
+            ? new RecordView((long)r.Id, r.ExternalId, r.Values.Length > 0 ? PackedArrays.ToArray<float>(r.Values, "records.values") : null, r.SquaredNorm, r.Acknowledged,
                 new StoredVerdict(r.IsDuplicate, (long)r.Canonical, (long)r.BestMatch, r.BestCosine))
             : null)];
 

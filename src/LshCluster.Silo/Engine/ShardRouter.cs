@@ -247,10 +247,21 @@ internal sealed class ShardRouter
         var result = new VerifyManyResult();
         var edges = new List<FoundEdge>();
         var turns = new List<Task<List<FoundEdge>>>();
-        foreach (var group in ShardCallCodec.ReadChecks(op).GroupBy(c => VectorId.HomeShard(c.CandidateId)))
+        var byShard = new Dictionary<int, List<Verification>>();
+        foreach (var check in ShardCallCodec.ReadChecks(op))
         {
-            var checks = group.ToList();
-            if (group.Key < _local.Length && Local(group.Key) is { } local)
+            var shard = VectorId.HomeShard(check.CandidateId);
+            if (!byShard.TryGetValue(shard, out var list))
+            {
+                byShard[shard] = list = [];
+            }
+
+            list.Add(check);
+        }
+
+        foreach (var (shard, checks) in byShard)
+        {
+            if (shard < _local.Length && Local(shard) is { } local)
             {
                 turns.Add(VerifyHereAsync(local, checks));
             }

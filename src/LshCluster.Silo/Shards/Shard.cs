@@ -100,16 +100,17 @@ internal sealed class Shard
                 continue;
             }
 
-            var estimate = VectorMath.Cosine(VectorMath.Dot(check.Projection, candidate.Projection), check.ProjectionSquaredNorm, candidate.ProjectionSquaredNorm);
+            var query = check.Query;
+            var estimate = VectorMath.Cosine(VectorMath.Dot(query.Projection, candidate.Projection), query.ProjectionSquaredNorm, candidate.ProjectionSquaredNorm);
             if (estimate < screen)
             {
                 continue;
             }
 
-            var cosine = VectorMath.Cosine(VectorMath.Dot(check.Values, candidate.Values), check.SquaredNorm, candidate.SquaredNorm);
+            var cosine = VectorMath.Cosine(VectorMath.Dot(query.Values, candidate.Values), query.SquaredNorm, candidate.SquaredNorm);
             if (cosine >= lowestRung)
             {
-                edges.Add(new FoundEdge(check.Item, check.VectorId, candidate.Id, cosine));
+                edges.Add(new FoundEdge(query.Item, query.VectorId, candidate.Id, cosine));
             }
         }
 
@@ -229,8 +230,16 @@ internal readonly record struct BucketOperation(int Item, long VectorId, ulong K
 /// <summary>A candidate found for the vector at <c>Item</c> of a batch.</summary>
 internal readonly record struct Candidate(int Item, long CandidateId);
 
+/// <summary>A new vector to compare with candidates: shared by all its checks, so that a check is 16 bytes.</summary>
+internal sealed record VerifyQuery(int Item, long VectorId, float[] Values, float SquaredNorm, float[] Projection, float ProjectionSquaredNorm);
+
 /// <summary>An exact-cosine check between a new vector and a candidate homed at the shard.</summary>
-internal readonly record struct Verification(int Item, long VectorId, float[] Values, float SquaredNorm, float[] Projection, float ProjectionSquaredNorm, long CandidateId);
+internal readonly record struct Verification(VerifyQuery Query, long CandidateId)
+{
+    public int Item => Query.Item;
+
+    public long VectorId => Query.VectorId;
+}
 
 /// <summary>A verified edge found for the vector at <c>Item</c> of a batch.</summary>
 internal readonly record struct FoundEdge(int Item, long VectorId, long OtherId, float Cosine);
