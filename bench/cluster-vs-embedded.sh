@@ -1,0 +1,30 @@
+#!/bin/bash
+# One paired run of the issue-4 throughput target: two silos (balanced first), then the embedded engine on the same
+# PostgreSQL server, same input and scheme. Prints both rates and each silo's CPU time and resident memory.
+# Usage: bench/cluster-vs-embedded.sh [FILE]   (default: the 60,000 Fashion-MNIST training images)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+F="${1:-/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz}"
+state="$(mktemp -d)"; chmod 755 "$state"  # PostgreSQL runs as its own user when this script runs as root
+export LSHC_CLUSTER_DIR="$state/cluster" LSHC_DIM=784 LSHC_RUNGS=0.99,0.98 LSHC_RECALL=0.999 LSHC_SAMPLE="$F"
+trap 'deploy/local-cluster.sh down >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
+url=$(deploy/local-cluster.sh up 2 | awk '/^silo:/ {print $2}' | head -1)
+port=$(cat "$LSHC_CLUSTER_DIR/pg.port")
+sql() { psql -h 127.0.0.1 -p "$port" -U lsh -d lsh -tAc "$1"; }
+# Balanced: each live silo owns 512 of the 1,024 shards; then 5 s for the catch-up that follows a claim.
+for _ in $(seq 1 240); do
+  [ "$(sql "SELECT count(*) FROM (SELECT l.owner FROM shard_leases l JOIN silos s ON s.address || '#' || s.generation = l.owner
+            WHERE s.lease_expires > now() GROUP BY l.owner HAVING count(*) = 512) balanced")" = 2 ] && break
+  sleep 0.5
+done
+sleep 5
+lshc=src/LshCluster.Cli/bin/Release/net10.0/lshc
+echo "cluster:  $($lshc ingest --server "$url" "$F" 2>&1 | tail -1)"
+for f in "$LSHC_CLUSTER_DIR"/silo-*.pid; do
+  echo "  silo $(cat "$f"): cpu $(ps -o time= -p "$(cat "$f")"), rss $(( $(ps -o rss= -p "$(cat "$f")") / 1024 )) MiB"
+  kill -9 "$(cat "$f")"
+done
+sql "CREATE DATABASE lsh_embedded" >/dev/null
+store="postgres:Host=127.0.0.1;Port=$port;Username=lsh;Database=lsh_embedded"
+$lshc create --store "$store" --dim 784 --rungs 0.99,0.98 --recall 0.999 --sample "$F" >/dev/null
+echo "embedded: $($lshc ingest --store "$store" "$F" 2>&1 | tail -1)"
