@@ -74,11 +74,14 @@ ensure_cluster() {
 
 start_silo() {
   local port; port="$(free_port)"
+  local http_port; http_port="$(free_port)"
   local log="$state/silo-$port.log"
-  nohup dotnet "$lshc_dll" silo --store "$(store)" --listen "127.0.0.1:$port" --lease "${LSHC_LEASE:-8}" >"$log" 2>&1 &
+  nohup dotnet "$lshc_dll" silo --store "$(store)" --listen "127.0.0.1:$port" --http "127.0.0.1:$http_port" \
+    --lease "${LSHC_LEASE:-8}" >"$log" 2>&1 &
   echo "$!" > "$state/silo-$port.pid"
   for _ in $(seq 1 300); do
-    grep -q "^silo listening on" "$log" 2>/dev/null && { echo "http://127.0.0.1:$port"; return; }
+    # The gRPC URL first (clients and lshc --server), then the REST API (and, with issue 5, the dashboard).
+    grep -q "^silo http on" "$log" 2>/dev/null && { echo "http://127.0.0.1:$port  http: http://127.0.0.1:$http_port"; return; }
     kill -0 "$(cat "$state/silo-$port.pid")" 2>/dev/null || { cat "$log" >&2; die "silo on port $port exited"; }
     sleep 0.1
   done

@@ -15,6 +15,7 @@ var root = new RootCommand("lshc — LshCluster: near-duplicate detection for em
     PlanCommand.Create(),
     CodesCommand.Create(),
     SiloCommand.Create(),
+    ServeCommand.Create(),
 };
 
 try

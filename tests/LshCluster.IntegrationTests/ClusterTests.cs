@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net;
+using System.Text.Json.Nodes;
 using LshCluster.Client;
 using LshCluster.Protocol.V1;
 using LshCluster.Silo.Engine;
@@ -42,6 +44,25 @@ public sealed class ClusterTests(PostgresServer server, ITestOutputHelper output
         }
 
         AssertSameVerdicts(embedded.Verdicts, clusterVerdicts);
+
+        // The REST API of every silo tells the same story as the gRPC API and the membership table.
+        using var http = new HttpClient();
+        var addresses = cluster.Silos.Select(s => s.Address).ToHashSet();
+        foreach (var silo in cluster.Silos)
+        {
+            var stats = JsonNode.Parse(await http.GetStringAsync($"{silo.HttpAddress}/v1/stats"))!;
+            Assert.Equal(live.Vectors, (int)stats["vectors"]!);
+            Assert.Equal(live.Duplicates, (int)stats["duplicates"]!);
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"{silo.HttpAddress}/readyz")).StatusCode);
+            var silos = JsonNode.Parse(await http.GetStringAsync($"{silo.HttpAddress}/v1/silos"))!.AsArray();
+            Assert.Equal(addresses, silos.Where(s => (string?)s!["status"] == "active").Select(s => (string)s!["address"]!).ToHashSet());
+            Assert.Equal(scheme.ShardCount, silos.Sum(s => (int)s!["shards"]!));
+            Assert.Equal(silo.Address, (string?)silos.Single(s => (bool)s!["is_self"]!)!["address"]);
+            var shards = JsonNode.Parse(await http.GetStringAsync($"{silo.HttpAddress}/v1/shards"))!.AsArray();
+            Assert.Equal(scheme.ShardCount, shards.Count);
+            Assert.All(shards, s => Assert.Contains(((string)s!["owner"]!).Split('#')[0], addresses));
+        }
+
         var stored = await cluster.ClustersFromStoreAsync();
         AssertSameClusters(embedded.Clusters, stored);
         output.WriteLine($"{live.Vectors} vectors, {live.Duplicates} duplicates; clusters per rung {string.Join(", ", live.Rungs.Select(r => $"{r.Rung}: {r.Clusters}"))} — equal to the embedded engine");

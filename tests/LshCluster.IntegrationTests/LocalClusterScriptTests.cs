@@ -108,6 +108,6 @@ public sealed partial class LocalClusterScriptTests(ITestOutputHelper output)
         return await stdout;
     }
 
-    [GeneratedRegex(@"^silo: (\S+)$", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^silo: (\S+)", RegexOptions.Multiline)]
     private static partial Regex SiloLine();
 }

@@ -11,6 +11,7 @@ internal sealed partial class SiloProcess : IAsyncDisposable
     private readonly StringBuilder _output = new();
     private bool _disposed;
     private readonly TaskCompletionSource<string> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<string> _http = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private SiloProcess(Process process)
     {
@@ -19,6 +20,9 @@ internal sealed partial class SiloProcess : IAsyncDisposable
 
     /// <summary>The URL the silo serves on.</summary>
     public string Address { get; private set; } = string.Empty;
+
+    /// <summary>The URL of its REST API, dashboard and metrics (HTTP/1.1).</summary>
+    public string HttpAddress { get; private set; } = string.Empty;
 
     public int Pid => _process.Id;
 
@@ -60,6 +64,7 @@ internal sealed partial class SiloProcess : IAsyncDisposable
         }
 
         silo.Address = await silo._listening.Task;
+        silo.HttpAddress = await silo._http.Task.WaitAsync(TimeSpan.FromSeconds(10));
         return silo;
     }
 
@@ -78,6 +83,10 @@ internal sealed partial class SiloProcess : IAsyncDisposable
         if (ListeningLine().Match(line) is { Success: true } m)
         {
             _listening.TrySetResult(m.Groups[1].Value);
+        }
+        else if (HttpLine().Match(line) is { Success: true } h)
+        {
+            _http.TrySetResult(h.Groups[1].Value);
         }
     }
 
@@ -113,4 +122,7 @@ internal sealed partial class SiloProcess : IAsyncDisposable
 
     [GeneratedRegex(@"^silo listening on (\S+) as ")]
     private static partial Regex ListeningLine();
+
+    [GeneratedRegex(@"^silo http on (\S+) ")]
+    private static partial Regex HttpLine();
 }

@@ -274,7 +274,7 @@ public sealed class EngineTests : IDisposable
         return v;
     }
 
-    private static (float[] A, float[] B) Pair(ulong seed, double cosine)
+    internal static (float[] A, float[] B) Pair(ulong seed, double cosine)
     {
         var a = Random(seed);
         var rng = new SplitMix64(seed + 7777);

@@ -17,6 +17,7 @@ internal static class SiloCommand
         var store = StoreOptions.Store();
         store.Description = "postgres:CONNECTION-STRING shared by every silo of the cluster";
         var listen = new Option<string>("--listen") { Description = "HOST:PORT for gRPC (h2c); port 0 picks a free one", DefaultValueFactory = _ => "127.0.0.1:7001" };
+        var http = new Option<string?>("--http") { Description = "HOST:PORT for the REST API, dashboard and metrics (HTTP/1.1); default: the --listen host and the next port; \"\" turns it off" };
         var advertise = new Option<string?>("--advertise") { Description = "URL other silos and clients call (default: http://HOST:PORT listened on)" };
         var lease = new Option<double>("--lease") { Description = "Lease in seconds: a silo that stops renewing is dead this long after (renewed every quarter of it)", DefaultValueFactory = _ => 8 };
         var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "PEM certificate: serve gRPC over TLS instead of h2c (with --tls-key)" };
@@ -24,7 +25,7 @@ internal static class SiloCommand
         var tlsCa = new Option<FileInfo?>("--tls-ca") { Description = "PEM certificate the other silos' certificates must chain to (default: the system's trust store)" };
         var command = new Command("silo", "Run a silo: join the cluster in PostgreSQL, own a share of the shards, serve gRPC")
         {
-            store, listen, advertise, lease, tlsCert, tlsKey, tlsCa,
+            store, listen, http, advertise, lease, tlsCert, tlsKey, tlsCa,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -44,6 +45,7 @@ internal static class SiloCommand
             {
                 ConnectionString = storeText["postgres:".Length..],
                 Listen = parse.GetValue(listen)!,
+                HttpListen = parse.GetValue(http),
                 Advertise = parse.GetValue(advertise),
                 LeaseDuration = TimeSpan.FromSeconds(leaseSeconds),
                 RenewInterval = TimeSpan.FromSeconds(leaseSeconds / 4),
@@ -64,6 +66,11 @@ internal static class SiloCommand
             await using var silo = await SiloHost.StartAsync(options, logs, cancel);
             _ = drainRequested.Task.ContinueWith(_ => silo.DrainAsync(), TaskScheduler.Default);
             Console.WriteLine($"silo listening on {silo.Address} as {silo.Identity}");
+            if (silo.HttpAddress is { } web)
+            {
+                Console.WriteLine($"silo http on {web} (REST API, dashboard, /metrics)");
+            }
+
             var reason = await silo.Stopped;
             Console.WriteLine($"silo {silo.Identity} stopped: {reason}");
             return reason.StartsWith("drained", StringComparison.Ordinal) ? 0 : 4;

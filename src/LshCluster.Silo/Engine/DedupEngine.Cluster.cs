@@ -1,6 +1,7 @@
 using LshCluster.Protocol;
 using LshCluster.Protocol.Internal;
 using LshCluster.Silo.Cluster;
+using LshCluster.Silo.Diagnostics;
 
 namespace LshCluster.Silo.Engine;
 
@@ -53,6 +54,7 @@ public sealed partial class DedupEngine
 
         var deadlineOrDefault = deadline == DateTimeOffset.MaxValue ? _options.Time.GetUtcNow() + _options.RequestTimeout : deadline;
         results.AddRange(await InsertAtHomeAsync(items, deadlineOrDefault, cancellationToken).ConfigureAwait(false));
+        LshClusterMetrics.RecordRefusals(results.Where(r => r.Error?.Code != NotOwnerCode)); // the client re-routes those
         return results;
     }
 }

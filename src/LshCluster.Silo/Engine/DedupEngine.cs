@@ -5,6 +5,7 @@ using LshCluster.Core.Vectors;
 using LshCluster.Protocol.Wire;
 using LshCluster.Runtime;
 using LshCluster.Silo.Cluster;
+using LshCluster.Silo.Diagnostics;
 using LshCluster.Silo.Shards;
 using LshCluster.Storage;
 
@@ -45,6 +46,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         _maxHamming = SketchThreshold(scheme.LowestRung);
         _screen = ProjectionScreen(scheme.LowestRung, _hasher.ProjectionLength);
         _committer = new GroupCommitter(store, options.GroupCommitMaxVectors);
+        LshClusterMetrics.Register(this, () => MailboxDepth, () => _router.LocalShards().Count());
     }
 
     /// <summary>The cluster's scheme.</summary>
@@ -270,6 +272,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
             results[result.Index] = result;
         }
 
+        LshClusterMetrics.RecordRefusals(results!);
         return results!;
     }
 
@@ -405,6 +408,13 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// register, buckets, verification, unions, one group commit. Results carry each item's <c>Index</c>.
     /// </summary>
     internal async Task<List<InsertResult>> InsertAtHomeAsync(IReadOnlyList<HashedItem> items, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        var results = await InsertAtHomeCoreAsync(items, deadline, cancellationToken).ConfigureAwait(false);
+        LshClusterMetrics.RecordVerdicts(results);
+        return results;
+    }
+
+    private async Task<List<InsertResult>> InsertAtHomeCoreAsync(IReadOnlyList<HashedItem> items, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
         ThrowIfFaulted();
         var results = new List<InsertResult>(items.Count);
@@ -698,6 +708,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
             var (child, parent) = ra > rb ? (ra, rb) : (rb, ra);
             if (await _router.LinkAsync(VectorId.HomeShard(child), child, parent, rung, deadline).ConfigureAwait(false))
             {
+                LshClusterMetrics.Merges.Add(1);
                 return;
             }
         }
@@ -867,6 +878,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        LshClusterMetrics.Unregister(this);
         foreach (var local in _router.LocalShards().ToList())
         {
             await local.Mailbox.DisposeAsync().ConfigureAwait(false);

@@ -79,7 +79,10 @@ internal sealed class GroupCommitter : IAsyncDisposable
             var merged = group.Count == 1 ? group[0].Batch : Merge(group);
             try
             {
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 await _store.CommitAsync(merged).ConfigureAwait(false);
+                Diagnostics.LshClusterMetrics.StorageWriteDuration.Record(Diagnostics.LshClusterMetrics.SecondsSince(started));
+                Diagnostics.LshClusterMetrics.StorageBatchSize.Record(merged.Vectors.Count);
                 Commits++;
                 foreach (var p in group)
                 {

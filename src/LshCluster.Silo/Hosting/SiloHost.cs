@@ -4,12 +4,12 @@ using LshCluster.Protocol.Wire;
 using LshCluster.Runtime.Membership;
 using LshCluster.Runtime.Placement;
 using LshCluster.Silo.Cluster;
+using LshCluster.Silo.Diagnostics;
 using LshCluster.Silo.Engine;
+using LshCluster.Silo.Http;
 using LshCluster.Storage.Postgres;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -21,7 +21,7 @@ namespace LshCluster.Silo.Hosting;
 /// away those it no longer should own), and serves the public and internal gRPC services. Stops serving the moment
 /// it cannot prove its lease; on <see cref="DrainAsync"/> it hands every shard away before leaving.
 /// </summary>
-public sealed class SiloHost : IAsyncDisposable
+public sealed class SiloHost : IAsyncDisposable, IEngineHost
 {
     private readonly SiloOptions _options;
     private readonly ILogger _log;
@@ -55,6 +55,9 @@ public sealed class SiloHost : IAsyncDisposable
 
     /// <summary>The URL other silos and clients call.</summary>
     public string Address { get; private set; } = string.Empty;
+
+    /// <summary>The URL of the REST API, dashboard and metrics (HTTP/1.1), or null when turned off.</summary>
+    public string? HttpAddress { get; private set; }
 
     /// <summary>This incarnation.</summary>
     public SiloIdentity Identity { get; private set; }
@@ -98,38 +101,52 @@ public sealed class SiloHost : IAsyncDisposable
         }
 
         builder.Services.AddSingleton(new GrpcServerOptions { MapException = SiloServices.MapException });
+        HttpSurface.AddServices(builder.Services);
 
         // Signals belong to the silo, not to the web host: SIGTERM must drain first (ASP.NET's console lifetime would
         // stop the server at once and let the runtime end the process).
         builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, ManualLifetime>();
         var endpoint = ParseEndpoint(_options.Listen);
+        var httpEndpoint = _options.HttpListen is "" ? null : ParseEndpoint(_options.HttpListen ?? $"{endpoint.Address}:{(endpoint.Port == 0 ? 0 : endpoint.Port + 1)}");
+        ListenOptions? grpcListener = null, httpListener = null;
         builder.WebHost.ConfigureKestrel(k =>
         {
-            // gRPC needs HTTP/2; on a plain-text port Kestrel speaks h2c only on an HTTP/2-only endpoint.
+            // gRPC needs HTTP/2; on a plain-text port Kestrel speaks h2c only on an HTTP/2-only endpoint. Browsers,
+            // curl and scripts speak HTTP/1.1, so the REST API and the dashboard have a port of their own.
             k.Listen(endpoint, l =>
             {
+                grpcListener = l;
                 l.Protocols = HttpProtocols.Http2;
-                if (_options.TlsCertificatePath is { } certificate)
-                {
-                    l.UseHttps(LoadTls(() => X509Certificate2.CreateFromPemFile(certificate, _options.TlsKeyPath), certificate));
-                }
+                UseTls(l);
             });
+            if (httpEndpoint is not null)
+            {
+                k.Listen(httpEndpoint, l =>
+                {
+                    httpListener = l;
+                    l.Protocols = _options.TlsCertificatePath is null ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2; // h2 needs ALPN
+                    UseTls(l);
+                });
+            }
+
             k.Limits.MaxRequestBodySize = null;
             k.Limits.Http2.InitialConnectionWindowSize = 4 * 1024 * 1024;
             k.Limits.Http2.InitialStreamWindowSize = 2 * 1024 * 1024;
         });
         var web = builder.Build();
+        HttpSurface.Map(web, this);
         SiloServices.Map(web, this);
         await web.StartAsync(cancellationToken).ConfigureAwait(false);
         _web = web;
-        var bound = new Uri(web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
-        Address = _options.Advertise?.TrimEnd('/') ?? $"{(_options.TlsCertificatePath is null ? "http" : "https")}://{bound.Host}:{bound.Port}";
+        var scheme = _options.TlsCertificatePath is null ? "http" : "https";
+        Address = _options.Advertise?.TrimEnd('/') ?? $"{scheme}://{Format(grpcListener!.IPEndPoint!)}";
+        HttpAddress = httpListener is null ? null : $"{scheme}://{Format(httpListener.IPEndPoint!)}";
 
         var store = new PostgresDedupStore(_options.ConnectionString);
         try
         {
             await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
-            var scheme = await store.ReadSchemeAsync(cancellationToken).ConfigureAwait(false)
+            var lsh = await store.ReadSchemeAsync(cancellationToken).ConfigureAwait(false)
                 ?? throw new InvalidOperationException($"{store.Description} holds no cluster yet; create one first (lshc create --store postgres:…)");
             Identity = await _membership.JoinAsync(Address, _options.LeaseDuration, cancellationToken).ConfigureAwait(false);
             _lastRenewal = DateTimeOffset.UtcNow;
@@ -137,9 +154,10 @@ public sealed class SiloHost : IAsyncDisposable
             // Renew from the start: the first claim and load may take longer than a lease.
             _renewing = Task.Run(RenewAsync, CancellationToken.None);
             _options.Engine.Owner = Identity.ToString();
-            _placement = new MembershipPlacement(_membership, Address, scheme.ShardCount);
+            _placement = new MembershipPlacement(_membership, Address, lsh.ShardCount);
             _engine = await DedupEngine.OpenSiloAsync(store, _options.Engine, _placement, _remote, cancellationToken).ConfigureAwait(false);
-            _log.LogInformation("silo {Identity} joined; {Shards} shards in the cluster", Identity, scheme.ShardCount);
+            _log.LogInformation("silo {Identity} joined; {Shards} shards in the cluster", Identity, lsh.ShardCount);
+            LshClusterMetrics.MembershipChanges.Add(1, new KeyValuePair<string, object?>("change", "joined"));
         }
         catch
         {
@@ -317,6 +335,7 @@ public sealed class SiloHost : IAsyncDisposable
                 {
                     var since = await engine.AddShardsAsync(claimed, cancellationToken).ConfigureAwait(false);
                     _log.LogInformation("silo {Identity} took {Count} shards", Identity, claimed.Count);
+                    LshClusterMetrics.ShardMoves.Add(claimed.Count, new KeyValuePair<string, object?>("direction", "claimed"));
                     _ = CatchUpAsync([.. claimed.Keys], since);
                 }
             }
@@ -333,6 +352,7 @@ public sealed class SiloHost : IAsyncDisposable
             await _membership.ReleaseShardsAsync(Identity, released, cancellationToken).ConfigureAwait(false);
             await Placement.ReadAsync(cancellationToken).ConfigureAwait(false);
             _log.LogInformation("silo {Identity} handed {Count} shards away", Identity, released.Count);
+            LshClusterMetrics.ShardMoves.Add(released.Count, new KeyValuePair<string, object?>("direction", "released"));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -428,7 +448,9 @@ public sealed class SiloHost : IAsyncDisposable
     {
         if (_stopped.TrySetResult(reason))
         {
-            _log.Log(reason.StartsWith("drained", StringComparison.Ordinal) ? LogLevel.Information : LogLevel.Warning, "silo {Identity} stops serving: {Reason}", Identity, reason);
+            var drained = reason.StartsWith("drained", StringComparison.Ordinal);
+            _log.Log(drained ? LogLevel.Information : LogLevel.Warning, "silo {Identity} stops serving: {Reason}", Identity, reason);
+            LshClusterMetrics.MembershipChanges.Add(1, new KeyValuePair<string, object?>("change", drained ? "left" : "stopped"));
             _stopping.Cancel();
         }
     }
@@ -443,6 +465,41 @@ public sealed class SiloHost : IAsyncDisposable
 
     internal string? StopReason => _stopped.Task.IsCompleted ? _stopped.Task.Result : null;
 
+    bool IEngineHost.IsServing => Serving;
+
+    DedupEngine IEngineHost.ServingEngine() => Serving ? Engine : throw new NotServingException(StopReason is { } reason
+        ? $"{Address} no longer serves: {reason}"
+        : $"{Address} is not serving now (starting, or its lease is being renewed late); retry shortly");
+
+    async Task<IReadOnlyList<SiloStatus>> IEngineHost.ListSilosAsync(CancellationToken cancellationToken)
+    {
+        var silos = await _membership.ReadSilosAsync(cancellationToken).ConfigureAwait(false);
+        var leases = await _membership.ReadShardOwnersAsync(cancellationToken).ConfigureAwait(false);
+        var owned = leases.Where(l => l.OwnerAlive && l.Owner is not null).GroupBy(l => l.Owner!).ToDictionary(g => g.Key, g => g.Count());
+        return [.. silos.Where(s => s.Alive || s.StartedAt > DateTimeOffset.UtcNow.AddHours(-1)).Select(s => new SiloStatus(
+            s.Identity.Address,
+            s.Identity.Generation,
+            s.Alive ? s.Status : (s.Status == "left" ? "left" : "dead"),
+            owned.GetValueOrDefault(s.Identity.ToString()),
+            s.LeaseExpires,
+            s.Identity == Identity))];
+    }
+
+    async Task<IReadOnlyList<ShardStatus>> IEngineHost.ListShardsAsync(CancellationToken cancellationToken) =>
+        [.. (await _membership.ReadShardOwnersAsync(cancellationToken).ConfigureAwait(false))
+            .OrderBy(l => l.Shard).Select(l => new ShardStatus(l.Shard, l.OwnerAlive ? l.Owner : null, l.Epoch))];
+
+    internal static string Format(IPEndPoint endpoint) =>
+        endpoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endpoint.Address}]:{endpoint.Port}" : $"{endpoint.Address}:{endpoint.Port}";
+
+    private void UseTls(ListenOptions listener)
+    {
+        if (_options.TlsCertificatePath is { } certificate)
+        {
+            listener.UseHttps(LoadTls(() => X509Certificate2.CreateFromPemFile(certificate, _options.TlsKeyPath), certificate));
+        }
+    }
+
     private static X509Certificate2 LoadTls(Func<X509Certificate2> load, string path)
     {
         try
@@ -455,7 +512,7 @@ public sealed class SiloHost : IAsyncDisposable
         }
     }
 
-    private static IPEndPoint ParseEndpoint(string listen)
+    internal static IPEndPoint ParseEndpoint(string listen)
     {
         var text = listen.Contains("://", StringComparison.Ordinal) ? new Uri(listen).Authority : listen;
         if (text.StartsWith("localhost:", StringComparison.OrdinalIgnoreCase))

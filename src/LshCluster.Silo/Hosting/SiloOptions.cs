@@ -11,6 +11,12 @@ public sealed class SiloOptions
     /// <summary>Where the gRPC endpoint listens (h2c), e.g. <c>127.0.0.1:7001</c>; port 0 picks a free one.</summary>
     public string Listen { get; set; } = "127.0.0.1:7001";
 
+    /// <summary>
+    /// Where the REST API, dashboard, health checks and metrics listen (HTTP/1.1, and HTTP/2 over TLS), e.g.
+    /// <c>0.0.0.0:7002</c>. Null: the gRPC host and the next port (7001 → 7002; port 0 → a free one). Empty: none.
+    /// </summary>
+    public string? HttpListen { get; set; }
+
     /// <summary>The URL other silos and clients call; default: <c>http://</c> + the address listened on.</summary>
     public string? Advertise { get; set; }
 

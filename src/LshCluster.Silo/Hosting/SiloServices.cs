@@ -14,7 +14,7 @@ internal static class SiloServices
     /// <summary>Domain errors to the status a caller can act on.</summary>
     public static RpcException? MapException(Exception e) => e switch
     {
-        OverloadedException => new RpcException(GrpcStatusCode.ResourceExhausted, e.Message),
+        OverloadedException => Overloaded(e.Message),
         DeadlineExceededException => new RpcException(GrpcStatusCode.DeadlineExceeded, e.Message),
         ArgumentException a => new RpcException(GrpcStatusCode.InvalidArgument,
             a.ParamName is { } name ? a.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : a.Message),
@@ -174,6 +174,12 @@ internal static class SiloServices
             Task.FromResult(new Protocol.Internal.SchemeBlob { Scheme = Google.Protobuf.ByteString.CopyFrom(Engine().Scheme.ToBytes()) }));
         endpoints.MapGrpcUnary(InternalApi.InsertHashed, async (request, call) =>
             ProtoMapping.ToResponse(await Engine().InsertHashedAsync(request, call.Deadline, call.CancellationToken).ConfigureAwait(false)));
+    }
+
+    private static RpcException Overloaded(string message)
+    {
+        Diagnostics.LshClusterMetrics.OverloadRejections.Add(1, new KeyValuePair<string, object?>("api", "grpc"));
+        return new RpcException(GrpcStatusCode.ResourceExhausted, message);
     }
 
     private static void CheckPage(int skip, int take)

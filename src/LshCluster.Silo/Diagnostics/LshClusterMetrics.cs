@@ -1,0 +1,103 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace LshCluster.Silo.Diagnostics;
+
+/// <summary>
+/// The one meter, <c>LshCluster</c>, and its instruments. Any listener can read it (dotnet-counters, OpenTelemetry);
+/// <see cref="PrometheusExporter"/> serves it at <c>/metrics</c>. What each instrument means: docs/operations.md.
+/// </summary>
+public static class LshClusterMetrics
+{
+    /// <summary>The meter's name.</summary>
+    public const string MeterName = "LshCluster";
+
+    private static readonly Meter Meter = new(MeterName, "1.0");
+
+    // Gauges read live state from whoever registered it (engines and hosts in this process).
+    private static readonly ConcurrentDictionary<object, Func<int>> MailboxDepths = new();
+    private static readonly ConcurrentDictionary<object, Func<int>> ShardsOwned = new();
+
+    /// <summary>Vectors stored (acknowledged new or duplicate; a repeated id is not stored again).</summary>
+    public static readonly Counter<long> VectorsIngested = Meter.CreateCounter<long>("lshcluster.ingest.vectors", "{vector}", "Vectors stored");
+
+    /// <summary>Verdicts given, by kind (new, duplicate, repeated).</summary>
+    public static readonly Counter<long> Verdicts = Meter.CreateCounter<long>("lshcluster.verdicts", "{verdict}", "Verdicts given, by kind");
+
+    /// <summary>Items refused, by error code.</summary>
+    public static readonly Counter<long> Refused = Meter.CreateCounter<long>("lshcluster.ingest.refused", "{vector}", "Items refused, by error code");
+
+    /// <summary>Unions of two clusters (at any rung).</summary>
+    public static readonly Counter<long> Merges = Meter.CreateCounter<long>("lshcluster.merges", "{merge}", "Cluster unions performed, all rungs");
+
+    /// <summary>Requests refused because a shard's mailbox was full.</summary>
+    public static readonly Counter<long> OverloadRejections = Meter.CreateCounter<long>("lshcluster.overload.rejections", "{request}", "Requests refused because a mailbox was full");
+
+    /// <summary>Request latency, by API (rest, grpc) and outcome.</summary>
+    public static readonly Histogram<double> RequestDuration = Meter.CreateHistogram<double>("lshcluster.request.duration", "s", "Request latency");
+
+    /// <summary>Time to commit one group of batches to the store.</summary>
+    public static readonly Histogram<double> StorageWriteDuration = Meter.CreateHistogram<double>("lshcluster.storage.write.duration", "s", "Store commit latency");
+
+    /// <summary>Vectors per store commit (group commit merges concurrent batches).</summary>
+    public static readonly Histogram<long> StorageBatchSize = Meter.CreateHistogram<long>("lshcluster.storage.batch.size", "{vector}", "Vectors per store commit");
+
+    /// <summary>Shards claimed or released by this process.</summary>
+    public static readonly Counter<long> ShardMoves = Meter.CreateCounter<long>("lshcluster.shard.moves", "{shard}", "Shards claimed or released, by direction");
+
+    /// <summary>Membership changes seen or made by this process (joined, left, lease lost).</summary>
+    public static readonly Counter<long> MembershipChanges = Meter.CreateCounter<long>("lshcluster.membership.changes", "{change}", "Membership changes, by kind");
+
+    static LshClusterMetrics()
+    {
+        Meter.CreateObservableGauge("lshcluster.mailbox.depth", () => MailboxDepths.Values.Sum(f => f()), "{call}", "Shard calls queued in mailboxes");
+        Meter.CreateObservableGauge("lshcluster.shards.owned", () => ShardsOwned.Values.Sum(f => f()), "{shard}", "Shards active in this process");
+    }
+
+    /// <summary>Adds <paramref name="owner"/>'s mailbox depth and shard count to the gauges until <see cref="Unregister"/>.</summary>
+    public static void Register(object owner, Func<int> mailboxDepth, Func<int> shardsOwned)
+    {
+        MailboxDepths[owner] = mailboxDepth;
+        ShardsOwned[owner] = shardsOwned;
+    }
+
+    /// <summary>Stops reading <paramref name="owner"/>'s gauges.</summary>
+    public static void Unregister(object owner)
+    {
+        MailboxDepths.TryRemove(owner, out _);
+        ShardsOwned.TryRemove(owner, out _);
+    }
+
+    /// <summary>Counts the verdicts given at the vectors' home silo (each vector once, wherever it was sent).</summary>
+    internal static void RecordVerdicts(IEnumerable<Engine.InsertResult> results)
+    {
+        long stored = 0;
+        foreach (var r in results)
+        {
+            if (r.Verdict is { } v)
+            {
+                var kind = v.Repeated ? "repeated" : v.Kind == Engine.VerdictKind.Duplicate ? "duplicate" : "new";
+                Verdicts.Add(1, new KeyValuePair<string, object?>("kind", kind));
+                stored += v.Repeated ? 0 : 1;
+            }
+        }
+
+        VectorsIngested.Add(stored);
+    }
+
+    /// <summary>Counts the items refused to a caller, by code (what a producer sees, not internal re-routing).</summary>
+    internal static void RecordRefusals(IEnumerable<Engine.InsertResult> results)
+    {
+        foreach (var r in results)
+        {
+            if (r.Error is { } e)
+            {
+                Refused.Add(1, new KeyValuePair<string, object?>("code", e.Code));
+            }
+        }
+    }
+
+    /// <summary>Elapsed seconds since <paramref name="startTimestamp"/> (<see cref="Stopwatch.GetTimestamp"/>).</summary>
+    internal static double SecondsSince(long startTimestamp) => Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds;
+}

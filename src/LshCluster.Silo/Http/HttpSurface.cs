@@ -1,0 +1,74 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using LshCluster.Silo.Diagnostics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace LshCluster.Silo.Http;
+
+/// <summary>
+/// Everything a person or a script reaches over plain HTTP: the REST API, health checks and the OpenAPI document at
+/// <c>/openapi.json</c>. A silo serves it on its HTTP port beside the gRPC port; <c>lshc serve</c> on its only port.
+/// </summary>
+public static class HttpSurface
+{
+    /// <summary>snake_case names, as in the query strings (<c>min_size</c>, <c>page_size</c>).</summary>
+    public static void ConfigureJson(JsonSerializerOptions json)
+    {
+        json.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+        json.DictionaryKeyPolicy = JsonNamingPolicy.SnakeCaseLower;
+        json.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+        json.NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals;
+    }
+
+    /// <summary>Registers what the routes need.</summary>
+    public static void AddServices(IServiceCollection services)
+    {
+        services.Configure<JsonOptions>(o => ConfigureJson(o.SerializerOptions));
+
+        // Binding failures (malformed JSON) throw, so that ProblemMapping answers with the field at fault.
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.AddProblemDetails();
+        services.AddOpenApi("v1", o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "LshCluster";
+            document.Info.Description = "Near-duplicate detection for embedding vectors: insert, query, clusters, cluster state.";
+            return Task.CompletedTask;
+        }));
+    }
+
+    /// <summary>Adds the middleware and maps the routes.</summary>
+    public static void Map(WebApplication app, IEngineHost host)
+    {
+        _ = PrometheusExporter.Shared; // listening from now on: a meter listener sees only what happens after it starts
+        app.Use(TimeRequestAsync);
+        app.UseRestProblems();
+        app.MapOpenApi("/openapi.json");
+        RestApi.Map(app, host);
+        app.MapGet("/metrics", () => Results.Text(PrometheusExporter.Shared.Scrape(), PrometheusExporter.ContentType))
+            .WithName("Metrics").WithSummary("The LshCluster meter in the Prometheus text format");
+    }
+
+    // Every request, REST and gRPC alike, by API and route (a bounded set: route patterns and gRPC methods) and status.
+    private static async Task TimeRequestAsync(HttpContext context, RequestDelegate next)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            await next(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            var grpc = context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true;
+            var route = context.GetEndpoint() is RouteEndpoint endpoint ? endpoint.RoutePattern.RawText ?? "?" : "unmatched";
+            LshClusterMetrics.RequestDuration.Record(
+                LshClusterMetrics.SecondsSince(started),
+                new KeyValuePair<string, object?>("api", grpc ? "grpc" : "rest"),
+                new KeyValuePair<string, object?>("route", route),
+                new KeyValuePair<string, object?>("status", context.Response.StatusCode));
+        }
+    }
+}

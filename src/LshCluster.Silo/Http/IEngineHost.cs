@@ -1,0 +1,41 @@
+using LshCluster.Silo.Engine;
+
+namespace LshCluster.Silo.Http;
+
+/// <summary>
+/// What the HTTP surface needs from whatever hosts the engine: a silo of a cluster, or the embedded server
+/// (<c>lshc serve</c>). The REST API, dashboard and health checks are the same for both.
+/// </summary>
+public interface IEngineHost
+{
+    /// <summary>Whether the engine answers requests now (<c>/readyz</c>).</summary>
+    bool IsServing { get; }
+
+    /// <summary>The engine while it serves.</summary>
+    /// <exception cref="NotServingException">It does not serve now; the message says why (starting, draining, lease lost).</exception>
+    DedupEngine ServingEngine();
+
+    /// <summary>The processes serving this store: every silo of the cluster, or the embedded server alone.</summary>
+    Task<IReadOnlyList<SiloStatus>> ListSilosAsync(CancellationToken cancellationToken);
+
+    /// <summary>Every shard and who owns it.</summary>
+    Task<IReadOnlyList<ShardStatus>> ListShardsAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>A process serving the store, as <c>GET /v1/silos</c> shows it.</summary>
+/// <param name="Address">The URL clients and other silos call (gRPC), or the embedded server's HTTP URL.</param>
+/// <param name="Generation">This incarnation (a restarted silo has a new one); 0 for the embedded server.</param>
+/// <param name="Status">active, draining, left or dead.</param>
+/// <param name="Shards">Shards it owns.</param>
+/// <param name="LeaseExpires">When it is dead unless it renews; null for the embedded server.</param>
+/// <param name="IsSelf">Whether this is the process answering.</param>
+public sealed record SiloStatus(string Address, long Generation, string Status, int Shards, DateTimeOffset? LeaseExpires, bool IsSelf);
+
+/// <summary>A shard and its owner, as <c>GET /v1/shards</c> shows it.</summary>
+/// <param name="Shard">The shard number.</param>
+/// <param name="Owner">The owning silo (address#generation), or null when unowned (moving or its owner died).</param>
+/// <param name="Epoch">Incremented by each claim; every write is fenced by it.</param>
+public sealed record ShardStatus(int Shard, string? Owner, long Epoch);
+
+/// <summary>The engine does not answer requests now; the message says why and whether to retry.</summary>
+public sealed class NotServingException(string message) : Exception(message);

@@ -1,0 +1,71 @@
+using System.Data.Common;
+using System.Text.Json;
+using LshCluster.Runtime;
+using LshCluster.Silo.Engine;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace LshCluster.Silo.Http;
+
+/// <summary>
+/// Failures as problem details (RFC 9457): 400 names the field at fault under <c>errors</c>, 404 says what was not
+/// found, 429/503/504 say whether and when to retry. The same domain errors map to gRPC statuses in SiloServices.
+/// </summary>
+public static class ProblemMapping
+{
+    /// <summary>404 with the reason.</summary>
+    public static ProblemHttpResult NotFound(string detail) =>
+        TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound, title: "Not found");
+
+    /// <summary>Turns exceptions from the REST routes into problem details; other paths are left alone.</summary>
+    public static void UseRestProblems(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    {
+        try
+        {
+            await next(context).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!context.Response.HasStarted && ToResult(e) is { } result)
+        {
+            if (e is OverloadedException)
+            {
+                Diagnostics.LshClusterMetrics.OverloadRejections.Add(1, new KeyValuePair<string, object?>("api", "rest"));
+            }
+
+            await result.ExecuteAsync(context).ConfigureAwait(false);
+        }
+    });
+
+    /// <summary>The problem for a failure, or null for a fault of our own (left to the server's 500).</summary>
+    public static IResult? ToResult(Exception e) => e switch
+    {
+        BadHttpRequestException { InnerException: JsonException json } => Invalid(JsonField(json.Path), $"the body is not the JSON this route takes: {json.Message}"),
+        BadHttpRequestException bad => Invalid("body", bad.Message),
+        ArgumentException a => Invalid(a.ParamName ?? "request", a.ParamName is { } name ? a.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : a.Message),
+        OverloadedException => Retry(StatusCodes.Status429TooManyRequests, "Overloaded", e.Message),
+        DeadlineExceededException => TypedResults.Problem(e.Message, statusCode: StatusCodes.Status504GatewayTimeout, title: "Deadline exceeded"),
+        NotServingException or EngineStoppedException or ShardUnavailableException => Retry(StatusCodes.Status503ServiceUnavailable, "Unavailable", e.Message),
+        DbException or IOException or System.Net.Sockets.SocketException or TimeoutException => Retry(StatusCodes.Status503ServiceUnavailable, "Unavailable",
+            $"the database cannot be reached now ({e.Message}); nothing was changed by this request, retry it"),
+        _ => null,
+    };
+
+    private static IResult Invalid(string field, string message) =>
+        TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] }, detail: message, title: "Invalid request");
+
+    private static IResult Retry(int status, string title, string detail) =>
+        new RetryAfter(TypedResults.Problem(detail, statusCode: status, title: title));
+
+    // "$.vectors[2].values" → "vectors[2].values"
+    private static string JsonField(string? path) =>
+        string.IsNullOrEmpty(path) || path == "$" ? "body" : path.TrimStart('$', '.');
+
+    private sealed class RetryAfter(IResult inner) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers.RetryAfter = "1";
+            return inner.ExecuteAsync(httpContext);
+        }
+    }
+}

@@ -1,0 +1,169 @@
+using LshCluster.Silo.Engine;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+
+namespace LshCluster.Silo.Http;
+
+/// <summary>
+/// The REST JSON API (<c>/v1/…</c>) and the health checks, the same on every silo and on the embedded server.
+/// Errors are problem details (RFC 9457, see <see cref="ProblemMapping"/>) naming the field at fault.
+/// </summary>
+public static class RestApi
+{
+    /// <summary>Largest page of clusters or members a request may ask for.</summary>
+    public const int MaxPageSize = 1000;
+
+    /// <summary>Maps the routes onto <paramref name="endpoints"/>.</summary>
+    public static void Map(IEndpointRouteBuilder endpoints, IEngineHost host)
+    {
+        var v1 = endpoints.MapGroup("/v1").WithTags("v1");
+
+        v1.MapPost("/vectors", async Task<Ok<InsertReply>> (VectorBatch batch, CancellationToken cancel) =>
+        {
+            if (batch.Vectors is not { Count: > 0 } vectors)
+            {
+                throw new ArgumentException("vectors: send at least one vector ({\"vectors\": [{\"id\": …, \"values\": […]}]})", "vectors");
+            }
+
+            var engine = host.ServingEngine();
+            var results = await engine.InsertAsync([.. vectors.Select(v => new VectorInput(v?.Id ?? string.Empty, v?.Values ?? []))], cancel).ConfigureAwait(false);
+            return TypedResults.Ok(new InsertReply([.. results.OrderBy(r => r.Index).Select(r =>
+                new ItemOutcome(r.Index, r.Verdict is { } v ? VerdictReply.Of(v) : null, r.Error is { } e ? InRestTerms(e, r.Index) : null))]));
+        })
+        .WithName("InsertVectors").WithSummary("Insert a batch of vectors; a verdict or an error per item");
+
+        v1.MapGet("/vectors/{id}", async Task<Results<Ok<VectorReply>, ProblemHttpResult>> (string id) =>
+        {
+            var engine = host.ServingEngine();
+            if (await engine.GetVerdictAsync(id).ConfigureAwait(false) is not { } verdict)
+            {
+                return ProblemMapping.NotFound($"id: no vector '{id}' is stored");
+            }
+
+            var clusters = new List<ClusterSummary>();
+            for (var r = 0; r < engine.Rungs.Count; r++)
+            {
+                if (await engine.GetClusterOfAsync(id, r, 0, 0).ConfigureAwait(false) is { } c)
+                {
+                    clusters.Add(new ClusterSummary(c.Rung, c.ClusterId, c.Canonical, c.Size));
+                }
+            }
+
+            return TypedResults.Ok(new VectorReply(VerdictReply.Of(verdict), clusters));
+        })
+        .WithName("GetVector").WithSummary("The verdict given to a vector and its cluster at each rung");
+
+        v1.MapPost("/query", async Task<Ok<QueryReply>> (QueryRequest query) =>
+        {
+            if (query.Values is not { Length: > 0 } values)
+            {
+                throw new ArgumentException("values: send the vector to search for", "values");
+            }
+
+            var limit = query.Limit ?? 10;
+            if (limit is < 1 or > MaxPageSize)
+            {
+                throw new ArgumentException($"limit: must be 1 … {MaxPageSize}; got {limit}", "limit");
+            }
+
+            if (query.MinCosine is { } min && (float.IsNaN(min) || min is <= -1 or > 1))
+            {
+                throw new ArgumentException($"min_cosine: must be in (-1, 1]; got {min}", "min_cosine");
+            }
+
+            var found = await host.ServingEngine().FindNearDuplicatesAsync(values, query.MinCosine, limit).ConfigureAwait(false);
+            return TypedResults.Ok(new QueryReply([.. found.Select(n => new NeighbourReply(n.ExternalId, n.Cosine, n.ClusterId))]));
+        })
+        .WithName("Query").WithSummary("Near-duplicates of a vector, without inserting it");
+
+        v1.MapGet("/clusters", async Task<Ok<ClusterPage>> (float? rung, int? min_size, int? page, int? page_size) =>
+        {
+            var engine = host.ServingEngine();
+            var r = engine.RungIndexOf(rung);
+            var minSize = min_size ?? 2;
+            if (minSize < 1)
+            {
+                throw new ArgumentException($"min_size: must be at least 1; got {minSize}", "min_size");
+            }
+
+            var (number, size) = Page(page, page_size, 20);
+            var clusters = await engine.ListClustersAsync(r, minSize, (number - 1) * size, size).ConfigureAwait(false);
+            return TypedResults.Ok(new ClusterPage(engine.Rungs[r], minSize, number, size, [.. clusters.Select(c => new ClusterSummary(c.Rung, c.ClusterId, c.Canonical, c.Size))]));
+        })
+        .WithName("ListClusters").WithSummary("Clusters at a rung, largest first, paged");
+
+        v1.MapGet("/clusters/{id:long}", async Task<Results<Ok<ClusterReply>, ProblemHttpResult>> (long id, float? rung, int? page, int? page_size) =>
+        {
+            var engine = host.ServingEngine();
+            var r = engine.RungIndexOf(rung);
+            var (number, size) = Page(page, page_size, 100);
+            if (await engine.GetClusterAsync(id, r, (number - 1) * size, size).ConfigureAwait(false) is not { } c)
+            {
+                return ProblemMapping.NotFound($"id: no cluster {id} at rung {engine.Rungs[r]} (a cluster's id is its canonical member's vector id)");
+            }
+
+            return TypedResults.Ok(new ClusterReply(c.Rung, c.ClusterId, c.Canonical, c.Size, number, size, [.. c.Members.Select(m => new MemberReply(m.ExternalId, m.CosineToCanonical))]));
+        })
+        .WithName("GetCluster").WithSummary("A cluster and a page of its members with their cosine to the canonical member");
+
+        v1.MapGet("/stats", async Task<Ok<StatsReply>> () =>
+        {
+            var engine = host.ServingEngine();
+            var stats = await engine.GetStatsAsync().ConfigureAwait(false);
+            return TypedResults.Ok(new StatsReply(stats.Vectors, stats.Duplicates, stats.Shards, engine.Scheme.Dimension, stats.Rungs));
+        })
+        .WithName("GetStats").WithSummary("Vectors, duplicates, and clusters per rung");
+
+        v1.MapGet("/silos", async Task<Ok<IReadOnlyList<SiloStatus>>> (CancellationToken cancel) =>
+            TypedResults.Ok(await host.ListSilosAsync(cancel).ConfigureAwait(false)))
+        .WithName("ListSilos").WithSummary("The processes serving this store and the shards each owns");
+
+        v1.MapGet("/shards", async Task<Ok<IReadOnlyList<ShardStatus>>> (CancellationToken cancel) =>
+            TypedResults.Ok(await host.ListShardsAsync(cancel).ConfigureAwait(false)))
+        .WithName("ListShards").WithSummary("Every shard, its owner and its epoch");
+
+        endpoints.MapGet("/healthz", () => TypedResults.Ok(new HealthReply("alive")))
+            .WithName("Health").WithSummary("The process is up (liveness)");
+        endpoints.MapGet("/readyz", Results<Ok<HealthReply>, ProblemHttpResult> () =>
+        {
+            try
+            {
+                host.ServingEngine();
+                return TypedResults.Ok(new HealthReply("serving"));
+            }
+            catch (NotServingException e)
+            {
+                return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Not serving");
+            }
+        })
+        .WithName("Ready").WithSummary("The engine answers requests (readiness); 503 with the reason otherwise");
+    }
+
+    // The engine names fields as the gRPC messages do (items[i].vector); the JSON body says vectors[i].values.
+    private static ItemError InRestTerms(ItemError error, int index)
+    {
+        string Rename(string text) => text
+            .Replace($"items[{index}].vector", $"vectors[{index}].values", StringComparison.Ordinal)
+            .Replace($"items[{index}]", $"vectors[{index}]", StringComparison.Ordinal);
+        return error with { Field = Rename(error.Field), Message = Rename(error.Message) };
+    }
+
+    private static (int Number, int Size) Page(int? page, int? pageSize, int defaultSize)
+    {
+        var number = page ?? 1;
+        if (number < 1)
+        {
+            throw new ArgumentException($"page: pages are numbered from 1; got {number}", "page");
+        }
+
+        var size = pageSize ?? defaultSize;
+        if (size is < 1 or > MaxPageSize)
+        {
+            throw new ArgumentException($"page_size: must be 1 … {MaxPageSize}; got {size}", "page_size");
+        }
+
+        return (number, size);
+    }
+}

@@ -1,0 +1,55 @@
+using LshCluster.Silo.Engine;
+
+namespace LshCluster.Silo.Http;
+
+// The JSON shapes of the REST API (snake_case on the wire). Kept apart from the engine's records so that the API
+// can stay stable while the engine changes.
+
+/// <summary><c>POST /v1/vectors</c>: vectors to insert.</summary>
+public sealed record VectorBatch(IReadOnlyList<VectorItem>? Vectors);
+
+/// <summary>One vector: the producer's id and its values.</summary>
+public sealed record VectorItem(string? Id, float[]? Values);
+
+/// <summary>The outcome of each item, in request order.</summary>
+public sealed record InsertReply(IReadOnlyList<ItemOutcome> Results);
+
+/// <summary>Item <see cref="Index"/>: a verdict, or the error that refused it (nothing stored for it).</summary>
+public sealed record ItemOutcome(int Index, VerdictReply? Verdict, ItemError? Error);
+
+/// <summary>New or duplicate; for a duplicate the cluster joined and the best match.</summary>
+public sealed record VerdictReply(string Id, string Kind, float? Rung, long? ClusterId, string? Canonical, string? BestMatch, float? BestCosine, bool Repeated)
+{
+    internal static VerdictReply Of(Verdict v) =>
+        new(v.ExternalId, v.Kind == VerdictKind.Duplicate ? "duplicate" : "new", v.Rung, v.ClusterId, v.Canonical, v.BestMatch, v.BestCosine, v.Repeated);
+}
+
+/// <summary><c>GET /v1/vectors/{id}</c>: the verdict given and the vector's cluster at each rung where it has one.</summary>
+public sealed record VectorReply(VerdictReply Verdict, IReadOnlyList<ClusterSummary> Clusters);
+
+/// <summary><c>POST /v1/query</c>: near-duplicates of a vector, nothing inserted.</summary>
+public sealed record QueryRequest(float[]? Values, float? MinCosine, int? Limit);
+
+/// <summary>Stored vectors at or above the cosine asked for, closest first.</summary>
+public sealed record QueryReply(IReadOnlyList<NeighbourReply> Neighbours);
+
+/// <summary>A stored vector close to the query.</summary>
+public sealed record NeighbourReply(string Id, float Cosine, long ClusterId);
+
+/// <summary>A cluster without its members.</summary>
+public sealed record ClusterSummary(float Rung, long ClusterId, string Canonical, int Size);
+
+/// <summary><c>GET /v1/clusters</c>: a page of clusters, largest first.</summary>
+public sealed record ClusterPage(float Rung, int MinSize, int Page, int PageSize, IReadOnlyList<ClusterSummary> Clusters);
+
+/// <summary><c>GET /v1/clusters/{id}</c>: a cluster and a page of its members.</summary>
+public sealed record ClusterReply(float Rung, long ClusterId, string Canonical, int Size, int Page, int PageSize, IReadOnlyList<MemberReply> Members);
+
+/// <summary>A member with its exact cosine to the canonical member.</summary>
+public sealed record MemberReply(string Id, float CosineToCanonical);
+
+/// <summary><c>GET /v1/stats</c>.</summary>
+public sealed record StatsReply(int Vectors, int Duplicates, int Shards, int Dimension, IReadOnlyList<RungStats> Rungs);
+
+/// <summary><c>GET /healthz</c> and <c>GET /readyz</c>.</summary>
+public sealed record HealthReply(string Status);
