@@ -156,6 +156,38 @@ public sealed partial class DedupEngine
         return [.. best.Select((e, i) => new Neighbour(records.GetValueOrDefault(e.OtherId)?.ExternalId ?? string.Empty, e.OtherId, e.Cosine, roots[i]))];
     }
 
+    /// <summary>The stored values of <paramref name="externalId"/>, or null when it is not stored.</summary>
+    public async Task<float[]?> GetValuesAsync(string externalId)
+    {
+        var record = await _router.LookupExternalAsync(Scheme.HomeShard(externalId), externalId, withValues: true, Deadline()).ConfigureAwait(false);
+        return record is { Acknowledged: true } ? record.Values : null;
+    }
+
+    /// <summary>Vectors stored and duplicate verdicts only: one small call per shard, cheap enough to sample often.</summary>
+    public async Task<(long Vectors, long Duplicates)> GetCountsAsync()
+    {
+        var deadline = Deadline();
+        var counts = await Task.WhenAll(AllShards().Select(s => _router.CountsAsync(s, deadline))).ConfigureAwait(false);
+        return (counts.Sum(c => (long)c.Vectors), counts.Sum(c => (long)c.Duplicates));
+    }
+
+    /// <summary>
+    /// How many clusters (size ≥ 2) at rung index <paramref name="rung"/> have each size, in powers of two: bin i holds
+    /// sizes 2^i + 1 … 2^(i+1) (2, 3–4, 5–8, …).
+    /// </summary>
+    public async Task<IReadOnlyList<SizeBin>> GetClusterSizeHistogramAsync(int rung)
+    {
+        var components = await ComponentsAsync(rung).ConfigureAwait(false);
+        var bins = new SortedDictionary<int, int>();
+        foreach (var size in components.Values.Select(c => c.Count))
+        {
+            var bin = (int)Math.Ceiling(Math.Log2(size)) - 1;
+            bins[bin] = bins.GetValueOrDefault(bin) + 1;
+        }
+
+        return [.. bins.Select(b => new SizeBin((1 << b.Key) + 1, 1 << (b.Key + 1), b.Value))];
+    }
+
     /// <summary>Vectors, duplicate verdicts, and per rung the clusters of size ≥ 2.</summary>
     public async Task<EngineStats> GetStatsAsync()
     {

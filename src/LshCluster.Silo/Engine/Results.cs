@@ -50,3 +50,6 @@ public sealed record RungStats(float Rung, int Clusters, int ClusteredVectors, i
 
 /// <summary>Engine-wide counts: vectors stored, duplicate verdicts, and clusters (size ≥ 2) per rung.</summary>
 public sealed record EngineStats(int Vectors, int Duplicates, int Shards, IReadOnlyList<RungStats> Rungs);
+
+/// <summary>Clusters whose size is <see cref="MinSize"/> … <see cref="MaxSize"/>.</summary>
+public sealed record SizeBin(int MinSize, int MaxSize, int Clusters);

@@ -47,7 +47,10 @@ public static class HttpSurface
         app.Use(TimeRequestAsync);
         app.UseRestProblems();
         app.MapOpenApi("/openapi.json");
-        RestApi.Map(app, host);
+        var activity = new ActivitySampler(host, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(15));
+        app.Lifetime.ApplicationStopping.Register(() => _ = activity.DisposeAsync().AsTask());
+        RestApi.Map(app, host, activity);
+        Dashboard.Map(app);
         app.MapGet("/metrics", () => Results.Text(PrometheusExporter.Shared.Scrape(), PrometheusExporter.ContentType))
             .WithName("Metrics").WithSummary("The LshCluster meter in the Prometheus text format");
     }

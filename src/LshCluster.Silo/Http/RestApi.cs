@@ -16,7 +16,7 @@ public static class RestApi
     public const int MaxPageSize = 1000;
 
     /// <summary>Maps the routes onto <paramref name="endpoints"/>.</summary>
-    public static void Map(IEndpointRouteBuilder endpoints, IEngineHost host)
+    public static void Map(IEndpointRouteBuilder endpoints, IEngineHost host, ActivitySampler activity)
     {
         var v1 = endpoints.MapGroup("/v1").WithTags("v1");
 
@@ -107,6 +107,23 @@ public static class RestApi
             return TypedResults.Ok(new ClusterReply(c.Rung, c.ClusterId, c.Canonical, c.Size, number, size, [.. c.Members.Select(m => new MemberReply(m.ExternalId, m.CosineToCanonical))]));
         })
         .WithName("GetCluster").WithSummary("A cluster and a page of its members with their cosine to the canonical member");
+
+        v1.MapGet("/vectors/{id}/values", async Task<Results<Ok<ValuesReply>, ProblemHttpResult>> (string id) =>
+            await host.ServingEngine().GetValuesAsync(id).ConfigureAwait(false) is { } values
+                ? TypedResults.Ok(new ValuesReply(id, values))
+                : ProblemMapping.NotFound($"id: no vector '{id}' is stored"))
+        .WithName("GetVectorValues").WithSummary("A stored vector's values");
+
+        v1.MapGet("/clusters/histogram", async Task<Ok<HistogramReply>> (float? rung) =>
+        {
+            var engine = host.ServingEngine();
+            var r = engine.RungIndexOf(rung);
+            return TypedResults.Ok(new HistogramReply(engine.Rungs[r], await engine.GetClusterSizeHistogramAsync(r).ConfigureAwait(false)));
+        })
+        .WithName("ClusterSizeHistogram").WithSummary("How many clusters have each size (2, 3-4, 5-8, ...) at a rung");
+
+        v1.MapGet("/activity", () => TypedResults.Ok(new ActivityReply(activity.Interval.TotalSeconds, activity.Samples)))
+            .WithName("Activity").WithSummary("Cluster-wide vectors and duplicates sampled over the last minutes (rates for the dashboard)");
 
         v1.MapGet("/stats", async Task<Ok<StatsReply>> () =>
         {

@@ -1,9 +1,17 @@
+using System.Text.Json.Serialization;
 using LshCluster.Silo.Engine;
 
 namespace LshCluster.Silo.Http;
 
 // The JSON shapes of the REST API (snake_case on the wire). Kept apart from the engine's records so that the API
-// can stay stable while the engine changes.
+// can stay stable while the engine changes. Cluster ids are 64-bit and go out as strings: JavaScript numbers hold
+// 53 bits, and a browser would round them to another cluster's id.
+
+/// <summary>How 64-bit ids are written (strings) and read (strings or numbers).</summary>
+internal static class JsonIds
+{
+    public const JsonNumberHandling IdAsString = JsonNumberHandling.WriteAsString | JsonNumberHandling.AllowReadingFromString;
+}
 
 /// <summary><c>POST /v1/vectors</c>: vectors to insert.</summary>
 public sealed record VectorBatch(IReadOnlyList<VectorItem>? Vectors);
@@ -18,7 +26,7 @@ public sealed record InsertReply(IReadOnlyList<ItemOutcome> Results);
 public sealed record ItemOutcome(int Index, VerdictReply? Verdict, ItemError? Error);
 
 /// <summary>New or duplicate; for a duplicate the cluster joined and the best match.</summary>
-public sealed record VerdictReply(string Id, string Kind, float? Rung, long? ClusterId, string? Canonical, string? BestMatch, float? BestCosine, bool Repeated)
+public sealed record VerdictReply(string Id, string Kind, float? Rung, [property: JsonNumberHandling(JsonIds.IdAsString)] long? ClusterId, string? Canonical, string? BestMatch, float? BestCosine, bool Repeated)
 {
     internal static VerdictReply Of(Verdict v) =>
         new(v.ExternalId, v.Kind == VerdictKind.Duplicate ? "duplicate" : "new", v.Rung, v.ClusterId, v.Canonical, v.BestMatch, v.BestCosine, v.Repeated);
@@ -34,16 +42,16 @@ public sealed record QueryRequest(float[]? Values, float? MinCosine, int? Limit)
 public sealed record QueryReply(IReadOnlyList<NeighbourReply> Neighbours);
 
 /// <summary>A stored vector close to the query.</summary>
-public sealed record NeighbourReply(string Id, float Cosine, long ClusterId);
+public sealed record NeighbourReply(string Id, float Cosine, [property: JsonNumberHandling(JsonIds.IdAsString)] long ClusterId);
 
 /// <summary>A cluster without its members.</summary>
-public sealed record ClusterSummary(float Rung, long ClusterId, string Canonical, int Size);
+public sealed record ClusterSummary(float Rung, [property: JsonNumberHandling(JsonIds.IdAsString)] long ClusterId, string Canonical, int Size);
 
 /// <summary><c>GET /v1/clusters</c>: a page of clusters, largest first.</summary>
 public sealed record ClusterPage(float Rung, int MinSize, int Page, int PageSize, IReadOnlyList<ClusterSummary> Clusters);
 
 /// <summary><c>GET /v1/clusters/{id}</c>: a cluster and a page of its members.</summary>
-public sealed record ClusterReply(float Rung, long ClusterId, string Canonical, int Size, int Page, int PageSize, IReadOnlyList<MemberReply> Members);
+public sealed record ClusterReply(float Rung, [property: JsonNumberHandling(JsonIds.IdAsString)] long ClusterId, string Canonical, int Size, int Page, int PageSize, IReadOnlyList<MemberReply> Members);
 
 /// <summary>A member with its exact cosine to the canonical member.</summary>
 public sealed record MemberReply(string Id, float CosineToCanonical);
@@ -53,3 +61,12 @@ public sealed record StatsReply(int Vectors, int Duplicates, int Shards, int Dim
 
 /// <summary><c>GET /healthz</c> and <c>GET /readyz</c>.</summary>
 public sealed record HealthReply(string Status);
+
+/// <summary><c>GET /v1/activity</c>: cluster-wide counts sampled every <see cref="IntervalSeconds"/>, oldest first.</summary>
+public sealed record ActivityReply(double IntervalSeconds, IReadOnlyList<ActivitySample> Samples);
+
+/// <summary><c>GET /v1/clusters/histogram</c>: how many clusters have each size, in powers of two.</summary>
+public sealed record HistogramReply(float Rung, IReadOnlyList<SizeBin> Bins);
+
+/// <summary><c>GET /v1/vectors/{id}/values</c>: a stored vector's values (the dashboard draws images from them).</summary>
+public sealed record ValuesReply(string Id, float[] Values);
