@@ -10,14 +10,16 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 # What the tests need from Debian: a PostgreSQL server binary (tests initdb their own throwaway server), the
 # Fashion-MNIST idx files for the quality tests, and Python grpcio with its code generator for the interop test
-# (a real non-.NET gRPC client), the reference Prometheus text parser for the /metrics test, and headless chromium
-# for the dashboard test. Installed only when missing.
+# (a real non-.NET gRPC client), the reference Prometheus text parser for the /metrics test, headless chromium for
+# the dashboard test, and docker-compose and a YAML parser for the deployment files' test. Installed only when missing.
 need=()
 [ -x /usr/lib/postgresql/15/bin/pg_ctl ] || command -v pg_ctl >/dev/null 2>&1 || need+=(postgresql)
 [ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
 /usr/bin/python3 -c 'import grpc, grpc_tools.protoc' >/dev/null 2>&1 || need+=(python3-grpcio python3-grpc-tools python3-protobuf)
 /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || need+=(python3-prometheus-client)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+/usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || need+=(python3-yaml)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"

@@ -8,6 +8,23 @@ public sealed class EngineCommandTests : IDisposable
     private string Store => $"sqlite:{Path.Combine(_directory, "cli.db")}";
 
     [Fact]
+    public void The_store_comes_from_LSHC_STORE_when_not_given_and_its_absence_is_named()
+    {
+        var environment = new Dictionary<string, string?> { ["LSHC_STORE"] = Store };
+
+        var created = Lshc.Run(null, environment, "create", "--dim", "4", "--rungs", "0.9");
+        var ingested = Lshc.Run("{\"id\":\"a\",\"vector\":[1,2,3,4]}\n", environment, "ingest", "-");
+        var stats = Lshc.Run(null, environment, "stats");
+        var missing = Lshc.Run(null, "create", "--dim", "4", "--rungs", "0.9");
+
+        Assert.True(created.ExitCode == 0, created.Error);
+        Assert.True(ingested.ExitCode == 0, ingested.Error);
+        Assert.StartsWith("vectors 1 ", stats.Out, StringComparison.Ordinal);
+        Assert.NotEqual(0, missing.ExitCode);
+        Assert.Contains("LSHC_STORE", missing.Error + missing.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Bad_items_are_reported_with_field_and_reason_while_the_good_ones_go_in()
     {
         Create(dim: 4);

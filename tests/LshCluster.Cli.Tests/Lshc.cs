@@ -5,7 +5,10 @@ namespace LshCluster.Cli.Tests;
 /// <summary>Runs the built lshc as a separate process, the way users and scripts do.</summary>
 public static class Lshc
 {
-    public static (int ExitCode, string Out, string Error) Run(string? stdin, params string[] args)
+    public static (int ExitCode, string Out, string Error) Run(string? stdin, params string[] args) => Run(stdin, null, args);
+
+    /// <summary>Runs lshc with <paramref name="environment"/> added to (null values: removed from) its environment.</summary>
+    public static (int ExitCode, string Out, string Error) Run(string? stdin, IReadOnlyDictionary<string, string?>? environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -14,6 +17,12 @@ public static class Lshc
             RedirectStandardInput = stdin is not null,
             UseShellExecute = false,
         };
+        start.Environment.Remove("LSHC_STORE");
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            start.Environment[name] = value;
+        }
+
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "lshc.dll"));
         foreach (var a in args)
         {

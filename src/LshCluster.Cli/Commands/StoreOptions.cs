@@ -8,11 +8,25 @@ namespace LshCluster.Cli.Commands;
 /// <summary>The <c>--store</c> and <c>--rung</c> options shared by the engine commands, and opening the engine.</summary>
 internal static class StoreOptions
 {
-    public static Option<string> Store() => new("--store")
+    /// <summary>Where <c>--store</c> comes from when it is not given: keeps a database password out of the process list.</summary>
+    public const string EnvironmentVariable = "LSHC_STORE";
+
+    public static Option<string> Store()
     {
-        Description = "sqlite:PATH (embedded) or postgres:CONNECTION-STRING",
-        Required = true,
-    };
+        var option = new Option<string>("--store")
+        {
+            Description = $"sqlite:PATH (embedded) or postgres:CONNECTION-STRING (default: ${EnvironmentVariable})",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable(EnvironmentVariable) ?? string.Empty,
+        };
+        option.Validators.Add(result =>
+        {
+            if (string.IsNullOrEmpty(result.GetValueOrDefault<string>()))
+            {
+                result.AddError($"--store: name the store (sqlite:PATH or postgres:CONNECTION-STRING), or set {EnvironmentVariable}");
+            }
+        });
+        return option;
+    }
 
     public static Option<float?> Rung() => new("--rung") { Description = "Similarity rung (default: the highest)" };
 

@@ -15,16 +15,21 @@ namespace LshCluster.Cli.Commands;
 /// </summary>
 internal abstract class Target : IAsyncDisposable
 {
-    public static Option<string?> Store() => new("--store") { Description = "sqlite:PATH (embedded) or postgres:CONNECTION-STRING" };
+    public static Option<string?> Store() => new("--store") { Description = $"sqlite:PATH (embedded) or postgres:CONNECTION-STRING (default: ${StoreOptions.EnvironmentVariable})" };
 
     public static Option<string?> Server() => new("--server") { Description = "URL of any silo of a running cluster (e.g. http://127.0.0.1:7001)" };
 
     /// <summary>Opens the target named by exactly one of <c>--store</c> and <c>--server</c>.</summary>
     public static async Task<Target> OpenAsync(string? store, string? server)
     {
+        if (store is null && server is null)
+        {
+            store = Environment.GetEnvironmentVariable(StoreOptions.EnvironmentVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null;
+        }
+
         if ((store is null) == (server is null))
         {
-            throw new ArgumentException("give exactly one of --store STORE (embedded) and --server URL (a running cluster)", "store");
+            throw new ArgumentException($"give exactly one of --store STORE (embedded) and --server URL (a running cluster); --store defaults to ${StoreOptions.EnvironmentVariable}", "store");
         }
 
         if (store is not null)

@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+
+namespace LshCluster.IntegrationTests;
+
+/// <summary>
+/// The deployment files as their tools read them: docker-compose.yml through Debian's docker-compose (`config`), the
+/// Kubernetes manifests through a YAML parser, and what each must keep for a silo to drain, be probed and keep its
+/// secrets out of the command line. (The same topology — PostgreSQL and three silos — runs as processes in ClusterTests.)
+/// </summary>
+public sealed class DeploymentFilesTests
+{
+    private static readonly string Root = ClusterHarness.RepositoryRoot();
+
+    [Fact]
+    public async Task Compose_file_is_valid_and_runs_postgres_and_three_probed_silos()
+    {
+        var config = await RunAsync("docker-compose", "-f", Path.Combine(Root, "docker-compose.yml"), "config");
+        var services = (await YamlAsync(config))[0]!["services"]!.AsObject();
+
+        Assert.Equal("postgres:15", (string?)services["postgres"]!["image"]);
+        Assert.NotNull(services["postgres"]!["healthcheck"]);
+        foreach (var name in new[] { "silo-1", "silo-2", "silo-3" })
+        {
+            var silo = services[name]!;
+            Assert.Contains("/readyz", silo["healthcheck"]!["test"]!.ToJsonString(), StringComparison.Ordinal);
+            Assert.Equal("service_healthy", (string?)silo["depends_on"]!["postgres"]!["condition"]);
+            Assert.Contains("7002", silo["ports"]!.ToJsonString(), StringComparison.Ordinal);
+            Assert.True(Seconds((string)silo["stop_grace_period"]!) >= 60, $"{name}: a silo needs time to drain");
+            Assert.StartsWith("postgres:", (string?)silo["environment"]!["LSHC_STORE"], StringComparison.Ordinal);
+            Assert.DoesNotContain("Password", silo["command"]!.ToJsonString(), StringComparison.OrdinalIgnoreCase);
+        }
+    }
+
+    [Fact]
+    public async Task Kubernetes_manifests_parse_and_let_silos_drain_behind_readiness()
+    {
+        var documents = await YamlAsync(await File.ReadAllTextAsync(Path.Combine(Root, "deploy", "k8s", "lshcluster.yaml")));
+        var byKind = documents.ToDictionary(d => (string)d!["kind"]!);
+
+        Assert.Equal(["ConfigMap", "Deployment", "PodDisruptionBudget", "Secret", "Service"], byKind.Keys.Order());
+        var deployment = byKind["Deployment"]!["spec"]!;
+        Assert.Equal(0, (int)deployment["strategy"]!["rollingUpdate"]!["maxUnavailable"]!);
+        var pod = deployment["template"]!["spec"]!;
+        Assert.True((int)pod["terminationGracePeriodSeconds"]! >= 90);
+        var container = pod["containers"]![0]!;
+        Assert.Equal("/readyz", (string?)container["readinessProbe"]!["httpGet"]!["path"]);
+        Assert.Equal("/healthz", (string?)container["livenessProbe"]!["httpGet"]!["path"]);
+        Assert.DoesNotContain("--store", container["args"]!.ToJsonString(), StringComparison.Ordinal);
+        Assert.Contains("LSHC_STORE", byKind["Secret"]!["stringData"]!.ToJsonString(), StringComparison.Ordinal);
+        Assert.Equal(1, (int)byKind["PodDisruptionBudget"]!["spec"]!["maxUnavailable"]!);
+    }
+
+    [Fact]
+    public async Task Dockerfile_builds_in_stages_with_a_cached_restore_and_runs_as_non_root()
+    {
+        var lines = (await File.ReadAllLinesAsync(Path.Combine(Root, "deploy", "Dockerfile"))).Where(l => !l.StartsWith('#')).ToList();
+
+        Assert.Equal(2, lines.Count(l => l.StartsWith("FROM ", StringComparison.Ordinal)));
+        var restore = lines.FindIndex(l => l.Contains("dotnet restore", StringComparison.Ordinal));
+        var sources = lines.FindIndex(l => l.StartsWith("COPY src/ ", StringComparison.Ordinal));
+        Assert.InRange(restore, 0, sources - 1);
+        var user = lines.Last(l => l.StartsWith("USER ", StringComparison.Ordinal));
+        Assert.NotEqual("USER root", user);
+    }
+
+    [Fact]
+    public async Task Systemd_unit_reads_the_store_from_a_file_and_waits_for_the_drain()
+    {
+        var unit = await File.ReadAllTextAsync(Path.Combine(Root, "deploy", "systemd", "lshcluster-silo.service"));
+
+        Assert.Contains("EnvironmentFile=", unit, StringComparison.Ordinal);
+        Assert.Contains("lshc.dll silo", unit, StringComparison.Ordinal);
+        Assert.DoesNotContain("--store", unit, StringComparison.Ordinal);
+        var timeout = unit.Split('\n').Single(l => l.StartsWith("TimeoutStopSec=", StringComparison.Ordinal));
+        Assert.True(int.Parse(timeout["TimeoutStopSec=".Length..], System.Globalization.CultureInfo.InvariantCulture) >= 90);
+    }
+
+    private static double Seconds(string duration) =>
+        duration.EndsWith("ms", StringComparison.Ordinal) ? double.Parse(duration[..^2], System.Globalization.CultureInfo.InvariantCulture) / 1000
+        : duration.EndsWith('m') ? double.Parse(duration[..^1], System.Globalization.CultureInfo.InvariantCulture) * 60
+        : double.Parse(duration.TrimEnd('s'), System.Globalization.CultureInfo.InvariantCulture);
+
+    // Every document of a YAML stream, through Python's YAML parser (Debian python3-yaml), as JSON.
+    private static async Task<JsonArray> YamlAsync(string yaml)
+    {
+        var json = await RunWithInputAsync("/usr/bin/python3", yaml, "-c", "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(sys.stdin))))");
+        return JsonNode.Parse(json)!.AsArray();
+    }
+
+    private static Task<string> RunAsync(string program, params string[] arguments) => RunWithInputAsync(program, null, arguments);
+
+    private static async Task<string> RunWithInputAsync(string program, string? input, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Root };
+        foreach (var a in arguments)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (input is not null)
+        {
+            await process.StandardInput.WriteAsync(input);
+        }
+
+        process.StandardInput.Close();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', arguments)} exited {process.ExitCode}: {await stderr}");
+        return await stdout;
+    }
+}
