@@ -45,3 +45,38 @@ public sealed class TempStores : IDisposable
         }
     }
 }
+
+/// <summary>The embedded server (what <c>lshc serve</c> runs) on a fresh SQLite store, with a client pointed at it.</summary>
+public sealed class ServedStore : IAsyncDisposable
+{
+    private readonly TempStores _stores;
+
+    private ServedStore(TempStores stores, DedupEngine engine, Hosting.EmbeddedServer server)
+    {
+        _stores = stores;
+        Engine = engine;
+        Server = server;
+        Http = new HttpClient { BaseAddress = new Uri(server.Address) };
+    }
+
+    public DedupEngine Engine { get; }
+
+    public Hosting.EmbeddedServer Server { get; }
+
+    public HttpClient Http { get; }
+
+    public static async Task<ServedStore> StartAsync(LshScheme scheme)
+    {
+        var stores = new TempStores();
+        var engine = await TempStores.CreateAsync(stores.NewSqlite(), scheme);
+        return new ServedStore(stores, engine, await Hosting.EmbeddedServer.StartAsync(engine, "127.0.0.1:0"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        await Engine.DisposeAsync();
+        Http.Dispose();
+        _stores.Dispose();
+    }
+}

@@ -2,8 +2,6 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using LshCluster.Core.Hashing;
-using LshCluster.Silo.Engine;
-using LshCluster.Silo.Hosting;
 
 namespace LshCluster.Silo.Tests;
 
@@ -14,25 +12,11 @@ namespace LshCluster.Silo.Tests;
 public sealed class MetricsTests : IAsyncLifetime
 {
     private static readonly LshScheme Scheme = TempStores.Plan(64, [0.99f, 0.95f], shards: 32);
-    private readonly TempStores _stores = new();
-    private readonly HttpClient _http = new();
-    private DedupEngine _engine = null!;
-    private EmbeddedServer _server = null!;
+    private ServedStore _served = null!;
 
-    public async Task InitializeAsync()
-    {
-        _engine = await TempStores.CreateAsync(_stores.NewSqlite(), Scheme);
-        _server = await EmbeddedServer.StartAsync(_engine, "127.0.0.1:0");
-        _http.BaseAddress = new Uri(_server.Address);
-    }
+    public async Task InitializeAsync() => _served = await ServedStore.StartAsync(Scheme);
 
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        await _engine.DisposeAsync();
-        _http.Dispose();
-        _stores.Dispose();
-    }
+    public async Task DisposeAsync() => await _served.DisposeAsync();
 
     [Fact]
     public async Task The_exposition_parses_and_counts_what_the_requests_did()
@@ -40,7 +24,7 @@ public sealed class MetricsTests : IAsyncLifetime
         var before = await ScrapeAsync();
         var (a, b) = EngineTests.Pair(21, 0.995);
 
-        var insert = await _http.PostAsJsonAsync("/v1/vectors", new { vectors = new object[] { new { id = "m-a", values = a }, new { id = "m-b", values = b }, new { id = "m-bad", values = new[] { 1f } } } });
+        var insert = await _served.Http.PostAsJsonAsync("/v1/vectors", new { vectors = new object[] { new { id = "m-a", values = a }, new { id = "m-b", values = b }, new { id = "m-bad", values = new[] { 1f } } } });
         insert.EnsureSuccessStatusCode();
         var after = await ScrapeAsync();
 
@@ -64,7 +48,7 @@ public sealed class MetricsTests : IAsyncLifetime
 
     private async Task<JsonObject> ScrapeAsync()
     {
-        var response = await _http.GetAsync("/metrics");
+        var response = await _served.Http.GetAsync("/metrics");
         response.EnsureSuccessStatusCode();
         Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
         var text = await response.Content.ReadAsStringAsync();

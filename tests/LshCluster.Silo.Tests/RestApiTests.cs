@@ -4,8 +4,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LshCluster.Core.Hashing;
-using LshCluster.Silo.Engine;
-using LshCluster.Silo.Hosting;
 
 namespace LshCluster.Silo.Tests;
 
@@ -14,25 +12,11 @@ public sealed class RestApiTests : IAsyncLifetime
 {
     private static readonly float[] Rungs = [0.99f, 0.95f];
     private static readonly LshScheme Scheme = TempStores.Plan(64, Rungs, shards: 32);
-    private readonly TempStores _stores = new();
-    private readonly HttpClient _http = new();
-    private DedupEngine _engine = null!;
-    private EmbeddedServer _server = null!;
+    private ServedStore _served = null!;
 
-    public async Task InitializeAsync()
-    {
-        _engine = await TempStores.CreateAsync(_stores.NewSqlite(), Scheme);
-        _server = await EmbeddedServer.StartAsync(_engine, "127.0.0.1:0");
-        _http.BaseAddress = new Uri(_server.Address);
-    }
+    public async Task InitializeAsync() => _served = await ServedStore.StartAsync(Scheme);
 
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        await _engine.DisposeAsync();
-        _http.Dispose();
-        _stores.Dispose();
-    }
+    public async Task DisposeAsync() => await _served.DisposeAsync();
 
     [Fact]
     public async Task Inserted_vectors_get_verdicts_and_the_duplicate_is_found_in_its_cluster()
@@ -51,19 +35,19 @@ public sealed class RestApiTests : IAsyncLifetime
         var clusterId = (string)results[1]!["verdict"]!["cluster_id"]!; // 64-bit ids are strings: JavaScript rounds past 2^53
         Assert.True(long.Parse(clusterId, System.Globalization.CultureInfo.InvariantCulture) > 1L << 53);
 
-        var vector = await Json(await _http.GetAsync("/v1/vectors/b"));
+        var vector = await Json(await _served.Http.GetAsync("/v1/vectors/b"));
         Assert.Equal("duplicate", (string?)vector["verdict"]!["kind"]);
         Assert.Equal([0.99f, 0.95f], vector["clusters"]!.AsArray().Select(c => (float)c!["rung"]!));
 
-        var cluster = await Json(await _http.GetAsync($"/v1/clusters/{clusterId}?rung=0.99"));
+        var cluster = await Json(await _served.Http.GetAsync($"/v1/clusters/{clusterId}?rung=0.99"));
         Assert.Equal(2, (int)cluster["size"]!);
         Assert.Equal(["a", "b"], cluster["members"]!.AsArray().Select(m => (string?)m!["id"]));
 
-        var page = await Json(await _http.GetAsync("/v1/clusters?rung=0.95&min_size=2"));
+        var page = await Json(await _served.Http.GetAsync("/v1/clusters?rung=0.95&min_size=2"));
         Assert.Equal(clusterId, (string?)page["clusters"]![0]!["cluster_id"]);
         Assert.Single(page["clusters"]!.AsArray());
 
-        var stats = await Json(await _http.GetAsync("/v1/stats"));
+        var stats = await Json(await _served.Http.GetAsync("/v1/stats"));
         Assert.Equal(3, (int)stats["vectors"]!);
         Assert.Equal(1, (int)stats["duplicates"]!);
 
@@ -81,8 +65,8 @@ public sealed class RestApiTests : IAsyncLifetime
         var refused = insert["results"]![1]!;
         Assert.Equal("vectors[1].values", (string?)refused["error"]!["field"]);
         Assert.Equal("wrong_dimension", (string?)refused["error"]!["code"]);
-        Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/v1/vectors/short")).StatusCode);
-        Assert.Equal(1, (int)(await Json(await _http.GetAsync("/v1/stats")))["vectors"]!);
+        Assert.Equal(HttpStatusCode.NotFound, (await _served.Http.GetAsync("/v1/vectors/short")).StatusCode);
+        Assert.Equal(1, (int)(await Json(await _served.Http.GetAsync("/v1/stats")))["vectors"]!);
     }
 
     [Theory]
@@ -103,21 +87,21 @@ public sealed class RestApiTests : IAsyncLifetime
             request.Content = new StringContent(body, Encoding.UTF8, "application/json");
         }
 
-        var response = await _http.SendAsync(request);
+        var response = await _served.Http.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         var problem = await Json(response);
         Assert.Equal(400, (int)problem["status"]!);
         Assert.True(problem["errors"]!.AsObject().ContainsKey(field), $"errors name {string.Join(", ", problem["errors"]!.AsObject().Select(e => e.Key))}, not {field}");
-        Assert.Equal(0, (int)(await Json(await _http.GetAsync("/v1/stats")))["vectors"]!);
+        Assert.Equal(0, (int)(await Json(await _served.Http.GetAsync("/v1/stats")))["vectors"]!);
     }
 
     [Fact]
     public async Task Unknown_vectors_and_clusters_are_404_problems()
     {
-        var vector = await _http.GetAsync("/v1/vectors/nobody");
-        var cluster = await _http.GetAsync("/v1/clusters/12345");
+        var vector = await _served.Http.GetAsync("/v1/vectors/nobody");
+        var cluster = await _served.Http.GetAsync("/v1/clusters/12345");
 
         Assert.Equal(HttpStatusCode.NotFound, vector.StatusCode);
         Assert.Contains("nobody", (string?)(await Json(vector))["detail"], StringComparison.Ordinal);
@@ -128,19 +112,19 @@ public sealed class RestApiTests : IAsyncLifetime
     [Fact]
     public async Task Health_readiness_silos_and_shards_describe_the_embedded_server()
     {
-        Assert.Equal("alive", (string?)(await Json(await _http.GetAsync("/healthz")))["status"]);
-        Assert.Equal("serving", (string?)(await Json(await _http.GetAsync("/readyz")))["status"]);
-        var silos = (await Json(await _http.GetAsync("/v1/silos"))).AsArray();
-        Assert.Equal(_server.Address, (string?)Assert.Single(silos)!["address"]);
+        Assert.Equal("alive", (string?)(await Json(await _served.Http.GetAsync("/healthz")))["status"]);
+        Assert.Equal("serving", (string?)(await Json(await _served.Http.GetAsync("/readyz")))["status"]);
+        var silos = (await Json(await _served.Http.GetAsync("/v1/silos"))).AsArray();
+        Assert.Equal(_served.Server.Address, (string?)Assert.Single(silos)!["address"]);
         Assert.Equal(Scheme.ShardCount, (int)silos[0]!["shards"]!);
-        var shards = (await Json(await _http.GetAsync("/v1/shards"))).AsArray();
+        var shards = (await Json(await _served.Http.GetAsync("/v1/shards"))).AsArray();
         Assert.Equal(Enumerable.Range(0, Scheme.ShardCount), shards.Select(s => (int)s!["shard"]!));
     }
 
     [Fact]
     public async Task The_openapi_document_lists_every_route_the_server_maps()
     {
-        var document = await Json(await _http.GetAsync("/openapi.json"));
+        var document = await Json(await _served.Http.GetAsync("/openapi.json"));
         var paths = document["paths"]!.AsObject();
 
         (string Path, string Method)[] routes =
@@ -163,7 +147,7 @@ public sealed class RestApiTests : IAsyncLifetime
                 request.Content = new StringContent("{}", Encoding.UTF8, "application/json");
             }
 
-            var status = (await _http.SendAsync(request)).StatusCode;
+            var status = (await _served.Http.SendAsync(request)).StatusCode;
             Assert.NotEqual(HttpStatusCode.MethodNotAllowed, status);
             Assert.True(status != HttpStatusCode.NotFound || concrete.Contains("/1", StringComparison.Ordinal), $"{method} {concrete}: {status}");
         }
@@ -172,7 +156,7 @@ public sealed class RestApiTests : IAsyncLifetime
     }
 
     private Task<HttpResponseMessage> PostAsync(string path, object body) =>
-        _http.PostAsJsonAsync(path, body, new JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
+        _served.Http.PostAsJsonAsync(path, body, new JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
 
     private static async Task<JsonNode> Json(HttpResponseMessage response) =>
         JsonNode.Parse(await response.Content.ReadAsStringAsync()) ?? throw new InvalidOperationException("empty body");
