@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using LshCluster.Client;
 using LshCluster.Protocol.V1;
 using LshCluster.Silo.Engine;
+using LshCluster.Silo.Tests;
 using LshCluster.Storage.Sqlite;
 using LshCluster.Storage.Tests;
 using Xunit.Abstractions;
@@ -62,6 +63,13 @@ public sealed class ClusterTests(PostgresServer server, ITestOutputHelper output
             Assert.Equal(scheme.ShardCount, shards.Count);
             Assert.All(shards, s => Assert.Contains(((string)s!["owner"]!).Split('#')[0], addresses));
         }
+
+        // One silo's dashboard, in a real browser: the cluster's counts, all three silos, every shard coloured by its owner.
+        HeadlessChromium.RequireInstalled();
+        var dom = await HeadlessChromium.RunAsync("--dump-dom", $"{cluster.Silos[0].HttpAddress}/");
+        Assert.Equal(live.Vectors.ToString("N0", System.Globalization.CultureInfo.InvariantCulture), HeadlessChromium.ElementText(dom, "vectors"));
+        Assert.Equal(3, System.Text.RegularExpressions.Regex.Matches(dom, "<td>active</td>").Count);
+        Assert.Equal(scheme.ShardCount, System.Text.RegularExpressions.Regex.Matches(dom, "title=\"shard \\d+: http").Count);
 
         var stored = await cluster.ClustersFromStoreAsync();
         AssertSameClusters(embedded.Clusters, stored);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using LshCluster.Core.Evaluation;
@@ -15,7 +14,6 @@ namespace LshCluster.Silo.Tests;
 /// </summary>
 public sealed partial class DashboardTests(ITestOutputHelper output) : IDisposable
 {
-    private const string Chromium = "/usr/bin/chromium";
     private readonly TempStores _stores = new();
 
     [Fact]
@@ -23,7 +21,7 @@ public sealed partial class DashboardTests(ITestOutputHelper output) : IDisposab
     {
         var images = IdxReader.TryReadFashionMnist()
             ?? throw new InvalidOperationException("Fashion-MNIST is not installed: scripts/test.sh installs Debian's dataset-fashion-mnist");
-        Assert.True(File.Exists(Chromium), "chromium is not installed: scripts/test.sh installs Debian's chromium");
+        HeadlessChromium.RequireInstalled();
         var vectors = images.Take(6000).ToList();
         var scheme = TempStores.Plan(784, [0.99f, 0.98f], shards: 64, sample: [.. vectors.Take(1000)]);
         await using var engine = await TempStores.CreateAsync(_stores.NewSqlite(), scheme);
@@ -36,44 +34,23 @@ public sealed partial class DashboardTests(ITestOutputHelper output) : IDisposab
         var largest = (await engine.ListClustersAsync(engine.Rungs.Count - 1, take: 1)).Single();
         await using var server = await EmbeddedServer.StartAsync(engine, "127.0.0.1:0");
 
-        var dom = await BrowserAsync("--dump-dom", $"{server.Address}/");
+        var dom = await HeadlessChromium.RunAsync("--dump-dom", $"{server.Address}/");
 
         // The page formats numbers as en-US does, which is what the invariant culture writes too (1,234).
-        Assert.Equal(stats.Vectors.ToString("N0", CultureInfo.InvariantCulture), Text(dom, "vectors"));
-        Assert.Equal(stats.Duplicates.ToString("N0", CultureInfo.InvariantCulture), Text(dom, "duplicates"));
-        Assert.Contains($"{largest.ClusterId} at rung {largest.Rung.ToString(CultureInfo.InvariantCulture)}", Text(dom, "cluster-title"), StringComparison.Ordinal);
+        Assert.Equal(stats.Vectors.ToString("N0", CultureInfo.InvariantCulture), HeadlessChromium.ElementText(dom, "vectors"));
+        Assert.Equal(stats.Duplicates.ToString("N0", CultureInfo.InvariantCulture), HeadlessChromium.ElementText(dom, "duplicates"));
+        Assert.Contains($"{largest.ClusterId} at rung {largest.Rung.ToString(CultureInfo.InvariantCulture)}", HeadlessChromium.ElementText(dom, "cluster-title"), StringComparison.Ordinal);
         var thumbnails = Thumbnail().Matches(dom).Count;
         Assert.Equal(Math.Min(largest.Size, 48), thumbnails);
         output.WriteLine($"{stats.Vectors} vectors, {stats.Duplicates} duplicates; largest cluster {largest.ClusterId} ({largest.Size}) drawn as {thumbnails} thumbnails");
 
         var screenshot = Environment.GetEnvironmentVariable("LSHC_DASHBOARD_SCREENSHOT") is { Length: > 0 } keep ? keep : Path.Combine(Path.GetTempPath(), $"lshc-dashboard-{Guid.NewGuid():N}.png");
-        await BrowserAsync("--window-size=1400,1300", "--hide-scrollbars", $"--screenshot={screenshot}", $"{server.Address}/");
+        await HeadlessChromium.RunAsync("--window-size=1400,1300", "--hide-scrollbars", $"--screenshot={screenshot}", $"{server.Address}/");
         Assert.True(new FileInfo(screenshot).Length > 10_000, "the screenshot is (nearly) empty");
         output.WriteLine($"screenshot: {screenshot}");
     }
 
     public void Dispose() => _stores.Dispose();
-
-    // Headless chromium, as root too (no sandbox); the virtual time budget lets the page's fetches and timers finish.
-    private static async Task<string> BrowserAsync(params string[] arguments)
-    {
-        var start = new ProcessStartInfo(Chromium) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--virtual-time-budget=15000" }.Concat(arguments))
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        using var browser = Process.Start(start)!;
-        var stdout = browser.StandardOutput.ReadToEndAsync();
-        var stderr = browser.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        await browser.WaitForExitAsync(timeout.Token);
-        Assert.True(browser.ExitCode == 0, $"chromium exited {browser.ExitCode}: {await stderr}");
-        return await stdout;
-    }
-
-    private static string Text(string dom, string id) =>
-        Regex.Match(dom, $"id=\"{Regex.Escape(id)}\"[^>]*>([^<]*)<") is { Success: true } m ? m.Groups[1].Value : $"<no element #{id}>";
 
     [GeneratedRegex("<img class=\"thumb\" src=\"data:image/png;base64,")]
     private static partial Regex Thumbnail();
