@@ -86,8 +86,16 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
         var hashed = new HashedVector?[vectors.Count];
         Parallel.For(0, vectors.Count, new ParallelOptions { CancellationToken = cancellationToken }, i =>
         {
-            var values = vectors[i].Values.ToArray();
-            var error = VectorValidator.Validate(values, Scheme.Dimension, $"items[{i}].vector");
+            // Copied once, straight into the array the request carries.
+            var source = vectors[i].Values;
+            var values = PackedArrays.Writer<float>(source.Count);
+            var span = values.Span;
+            for (var j = 0; j < span.Length; j++)
+            {
+                span[j] = source[j];
+            }
+
+            var error = VectorValidator.Validate(values.Span, Scheme.Dimension, $"items[{i}].vector");
             if (error is not null)
             {
                 results[i] = new InsertResult { Index = i, Error = new ItemError { Field = error.Field, Code = error.Code.Name(), Message = error.Message } };
@@ -187,17 +195,17 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
         }
     }
 
-    private HashedVector Hash(int index, Vector vector, float[] values)
+    private HashedVector Hash(int index, Vector vector, PackedWriter<float> values)
     {
         var keys = PackedArrays.Writer<ulong>(Scheme.Tables);
         var probes = PackedArrays.Writer<ulong>(_router.ProbeKeyCount);
         var projection = PackedArrays.Writer<float>(_router.ProjectionLength);
-        _router.Route(vector.Id, values, keys.Span, probes.Span, projection.Span, out var sketch, out var squaredNorm);
+        _router.Route(vector.Id, values.Span, keys.Span, probes.Span, projection.Span, out var sketch, out var squaredNorm);
         return new HashedVector
         {
             Index = index,
             Id = vector.Id,
-            Values = PackedArrays.From<float>(values),
+            Values = values.ToByteString(),
             Keys = keys.ToByteString(),
             ProbeKeys = probes.ToByteString(),
             SketchLow = sketch.Low,

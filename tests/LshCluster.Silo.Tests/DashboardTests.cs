@@ -44,10 +44,15 @@ public sealed partial class DashboardTests(ITestOutputHelper output) : IDisposab
         Assert.Equal(Math.Min(largest.Size, 48), thumbnails);
         output.WriteLine($"{stats.Vectors} vectors, {stats.Duplicates} duplicates; largest cluster {largest.ClusterId} ({largest.Size}) drawn as {thumbnails} thumbnails");
 
-        var screenshot = Environment.GetEnvironmentVariable("LSHC_DASHBOARD_SCREENSHOT") is { Length: > 0 } keep ? keep : Path.Combine(Path.GetTempPath(), $"lshc-dashboard-{Guid.NewGuid():N}.png");
+        var keep = Environment.GetEnvironmentVariable("LSHC_DASHBOARD_SCREENSHOT") is { Length: > 0 } path ? path : null;
+        var screenshot = keep ?? Path.Combine(Path.GetTempPath(), $"lshc-dashboard-{Guid.NewGuid():N}.png");
         await HeadlessChromium.RunAsync("--window-size=1400,1300", "--hide-scrollbars", $"--screenshot={screenshot}", $"{server.Address}/");
         Assert.True(new FileInfo(screenshot).Length > 10_000, "the screenshot is (nearly) empty");
-        output.WriteLine($"screenshot: {screenshot}");
+        output.WriteLine(keep is null ? "screenshot taken (set LSHC_DASHBOARD_SCREENSHOT to keep it)" : $"screenshot: {keep}");
+        if (keep is null)
+        {
+            File.Delete(screenshot);
+        }
     }
 
     public void Dispose() => _stores.Dispose();

@@ -72,18 +72,29 @@ public static class LshClusterMetrics
     /// <summary>Counts the verdicts given at the vectors' home silo (each vector once, wherever it was sent).</summary>
     internal static void RecordVerdicts(IEnumerable<Engine.InsertResult> results)
     {
-        long stored = 0;
+        // Counted per batch, then one measurement per kind: a tagged measurement per vector costs the listeners a
+        // label lookup each.
+        long fresh = 0, duplicates = 0, repeated = 0;
         foreach (var r in results)
         {
             if (r.Verdict is { } v)
             {
-                var kind = v.Repeated ? "repeated" : v.Kind == Engine.VerdictKind.Duplicate ? "duplicate" : "new";
-                Verdicts.Add(1, new KeyValuePair<string, object?>("kind", kind));
-                stored += v.Repeated ? 0 : 1;
+                _ = v.Repeated ? repeated++ : v.Kind == Engine.VerdictKind.Duplicate ? duplicates++ : fresh++;
             }
         }
 
-        VectorsIngested.Add(stored);
+        AddIfAny(Verdicts, fresh, "kind", "new");
+        AddIfAny(Verdicts, duplicates, "kind", "duplicate");
+        AddIfAny(Verdicts, repeated, "kind", "repeated");
+        VectorsIngested.Add(fresh + duplicates);
+    }
+
+    private static void AddIfAny(Counter<long> counter, long count, string tag, string value)
+    {
+        if (count > 0)
+        {
+            counter.Add(count, new KeyValuePair<string, object?>(tag, value));
+        }
     }
 
     /// <summary>Counts the items refused to a caller, by code (what a producer sees, not internal re-routing).</summary>

@@ -3,7 +3,6 @@ using LshCluster.Silo.Http;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace LshCluster.Silo.Hosting;
@@ -30,15 +29,8 @@ public sealed class EmbeddedServer : IAsyncDisposable, IEngineHost
     public static async Task<EmbeddedServer> StartAsync(DedupEngine engine, string listen, ILoggerFactory? logs = null, CancellationToken cancellationToken = default)
     {
         var server = new EmbeddedServer(engine);
-        var endpoint = SiloHost.ParseEndpoint(listen);
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        if (logs is not null)
-        {
-            builder.Services.AddSingleton(logs);
-        }
-
-        HttpSurface.AddServices(builder.Services);
+        var endpoint = ListenAddress.Parse(listen);
+        var builder = HttpSurface.CreateBuilder(logs);
         ListenOptions? listener = null;
         builder.WebHost.ConfigureKestrel(k => k.Listen(endpoint, l =>
         {
@@ -49,7 +41,7 @@ public sealed class EmbeddedServer : IAsyncDisposable, IEngineHost
         HttpSurface.Map(web, server);
         await web.StartAsync(cancellationToken).ConfigureAwait(false);
         server._web = web;
-        server.Address = $"http://{SiloHost.Format(listener!.IPEndPoint!)}";
+        server.Address = $"http://{listener!.IPEndPoint}";
         return server;
     }
 

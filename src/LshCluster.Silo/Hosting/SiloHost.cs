@@ -1,4 +1,3 @@
-using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using LshCluster.Protocol.Wire;
 using LshCluster.Runtime.Membership;
@@ -93,21 +92,14 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
     private async Task StartCoreAsync(ILoggerFactory? logs, CancellationToken cancellationToken)
     {
         // Listen first: the advertised address must be known (port 0 picks one) before joining.
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        if (logs is not null)
-        {
-            builder.Services.AddSingleton(logs);
-        }
-
+        var builder = HttpSurface.CreateBuilder(logs);
         builder.Services.AddSingleton(new GrpcServerOptions { MapException = SiloServices.MapException });
-        HttpSurface.AddServices(builder.Services);
 
         // Signals belong to the silo, not to the web host: SIGTERM must drain first (ASP.NET's console lifetime would
         // stop the server at once and let the runtime end the process).
         builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, ManualLifetime>();
-        var endpoint = ParseEndpoint(_options.Listen);
-        var httpEndpoint = _options.HttpListen is "" ? null : ParseEndpoint(_options.HttpListen ?? $"{endpoint.Address}:{(endpoint.Port == 0 ? 0 : endpoint.Port + 1)}");
+        var endpoint = ListenAddress.Parse(_options.Listen);
+        var httpEndpoint = _options.HttpListen is "" ? null : ListenAddress.Parse(_options.HttpListen ?? $"{endpoint.Address}:{(endpoint.Port == 0 ? 0 : endpoint.Port + 1)}");
         ListenOptions? grpcListener = null, httpListener = null;
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -139,8 +131,8 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
         await web.StartAsync(cancellationToken).ConfigureAwait(false);
         _web = web;
         var scheme = _options.TlsCertificatePath is null ? "http" : "https";
-        Address = _options.Advertise?.TrimEnd('/') ?? $"{scheme}://{Format(grpcListener!.IPEndPoint!)}";
-        HttpAddress = httpListener is null ? null : $"{scheme}://{Format(httpListener.IPEndPoint!)}";
+        Address = _options.Advertise?.TrimEnd('/') ?? $"{scheme}://{grpcListener!.IPEndPoint}";
+        HttpAddress = httpListener is null ? null : $"{scheme}://{httpListener.IPEndPoint}";
 
         var store = new PostgresDedupStore(_options.ConnectionString);
         try
@@ -489,9 +481,6 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
         [.. (await _membership.ReadShardOwnersAsync(cancellationToken).ConfigureAwait(false))
             .OrderBy(l => l.Shard).Select(l => new ShardStatus(l.Shard, l.OwnerAlive ? l.Owner : null, l.Epoch))];
 
-    internal static string Format(IPEndPoint endpoint) =>
-        endpoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endpoint.Address}]:{endpoint.Port}" : $"{endpoint.Address}:{endpoint.Port}";
-
     private void UseTls(ListenOptions listener)
     {
         if (_options.TlsCertificatePath is { } certificate)
@@ -510,19 +499,6 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
         {
             throw new ArgumentException($"tls: '{path}' cannot be used: {e.Message}", nameof(SiloOptions.TlsCertificatePath), e);
         }
-    }
-
-    internal static IPEndPoint ParseEndpoint(string listen)
-    {
-        var text = listen.Contains("://", StringComparison.Ordinal) ? new Uri(listen).Authority : listen;
-        if (text.StartsWith("localhost:", StringComparison.OrdinalIgnoreCase))
-        {
-            text = "127.0.0.1" + text["localhost".Length..];
-        }
-
-        return IPEndPoint.TryParse(text, out var endpoint) && endpoint.Port is >= 0 and <= 65535
-            ? endpoint
-            : throw new ArgumentException($"listen: '{listen}' is not HOST:PORT with a numeric host (e.g. 127.0.0.1:7001 or 0.0.0.0:7001)", nameof(listen));
     }
 
     /// <inheritdoc />

@@ -4,6 +4,7 @@ using LshCluster.Protocol.Wire;
 using LshCluster.Runtime;
 using LshCluster.Silo.Cluster;
 using LshCluster.Silo.Engine;
+using LshCluster.Silo.Http;
 using Microsoft.AspNetCore.Routing;
 
 namespace LshCluster.Silo.Hosting;
@@ -18,7 +19,7 @@ internal static class SiloServices
         DeadlineExceededException => new RpcException(GrpcStatusCode.DeadlineExceeded, e.Message),
         ArgumentException a => new RpcException(GrpcStatusCode.InvalidArgument,
             a.ParamName is { } name ? a.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : a.Message),
-        EngineStoppedException or ShardUnavailableException => new RpcException(GrpcStatusCode.Unavailable, e.Message),
+        EngineStoppedException or ShardUnavailableException or NotServingException => new RpcException(GrpcStatusCode.Unavailable, e.Message),
         System.Data.Common.DbException or IOException or System.Net.Sockets.SocketException or TimeoutException =>
             new RpcException(GrpcStatusCode.Unavailable, $"the cluster's database cannot be reached now ({e.Message}); nothing was changed by this call, retry it"),
         _ => null,
@@ -26,17 +27,7 @@ internal static class SiloServices
 
     public static void Map(IEndpointRouteBuilder endpoints, SiloHost silo)
     {
-        DedupEngine Engine()
-        {
-            if (!silo.Serving)
-            {
-                throw new RpcException(GrpcStatusCode.Unavailable, silo.StopReason is { } reason
-                    ? $"{silo.Address} no longer serves: {reason}"
-                    : $"{silo.Address} is starting; retry shortly");
-            }
-
-            return silo.Engine;
-        }
+        DedupEngine Engine() => ((IEngineHost)silo).ServingEngine();
 
         // ---- Ingest
         endpoints.MapGrpcUnary(PublicApi.Insert, async (request, call) =>

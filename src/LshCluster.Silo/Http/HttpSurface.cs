@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace LshCluster.Silo.Http;
 
@@ -22,6 +23,20 @@ public static class HttpSurface
         json.DictionaryKeyPolicy = JsonNamingPolicy.SnakeCaseLower;
         json.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
         json.NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals;
+    }
+
+    /// <summary>A slim web host that logs to <paramref name="logs"/> (or nowhere) with the routes' services registered.</summary>
+    public static WebApplicationBuilder CreateBuilder(ILoggerFactory? logs)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        if (logs is not null)
+        {
+            builder.Services.AddSingleton(logs);
+        }
+
+        AddServices(builder.Services);
+        return builder;
     }
 
     /// <summary>Registers what the routes need.</summary>
