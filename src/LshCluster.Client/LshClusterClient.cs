@@ -52,11 +52,7 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
         foreach (var seed in options.Seeds)
         {
             using var handler = GrpcConnection.CreateHandler(options.TrustedCertificate);
-            using var probe = new GrpcConnection(seed, handler);
-            foreach (var (name, value) in options.Headers)
-            {
-                probe.DefaultHeaders[name] = value;
-            }
+            using var probe = WithCredentials(new GrpcConnection(seed, handler), options);
 
             try
             {
@@ -295,16 +291,23 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
         throw last ?? new RpcException(GrpcStatusCode.Unavailable, $"{method}: no silo answered before the deadline");
     }
 
-    private GrpcConnection Connection(string address) => _connections.GetOrAdd(address, a =>
+    private GrpcConnection Connection(string address) =>
+        _connections.GetOrAdd(address, a => WithCredentials(new GrpcConnection(new Uri(a), _handler), _options));
+
+    private static GrpcConnection WithCredentials(GrpcConnection connection, LshClusterClientOptions options)
     {
-        var connection = new GrpcConnection(new Uri(a), _handler);
-        foreach (var (name, value) in _options.Headers)
+        foreach (var (name, value) in options.Headers)
         {
             connection.DefaultHeaders[name] = value;
         }
 
+        if (options.ApiKey is { } key)
+        {
+            connection.DefaultHeaders["authorization"] = "Bearer " + key;
+        }
+
         return connection;
-    });
+    }
 
     /// <inheritdoc />
     public void Dispose()

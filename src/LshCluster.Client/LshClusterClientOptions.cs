@@ -18,7 +18,13 @@ public sealed class LshClusterClientOptions
     /// </summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate2? TrustedCertificate { get; set; }
 
-    /// <summary>Headers sent with every call (credentials such as <c>x-api-key</c>).</summary>
+    /// <summary>
+    /// The API key sent with every call (<c>authorization: Bearer KEY</c>); null when the cluster asks for none. A
+    /// producer key may ingest and query; draining takes an admin key.
+    /// </summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>Other headers sent with every call.</summary>
     public IDictionary<string, string> Headers { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Throws when a setting is out of range, naming it.</summary>

@@ -55,6 +55,27 @@ public sealed partial class DashboardTests(ITestOutputHelper output) : IDisposab
         }
     }
 
+    [Fact]
+    public async Task With_api_keys_the_page_asks_for_one_and_shows_the_counts_once_given()
+    {
+        HeadlessChromium.RequireInstalled();
+        const string Secret = "dashboard-key-0a1b2c3d4e";
+        var scheme = TempStores.Plan(8, [0.99f], shards: 8);
+        await using var engine = await TempStores.CreateAsync(_stores.NewSqlite(), scheme);
+        await engine.InsertAsync([.. Enumerable.Range(0, 1234).Select(i => new VectorInput($"v{i}", [.. Enumerable.Range(0, 8).Select(j => (float)Math.Sin((i * 8) + j))]))]);
+        await using var server = await EmbeddedServer.StartAsync(engine, "127.0.0.1:0", credentials: Security.Credentials.Of($"viewer:producer:{Secret}"));
+
+        var withoutKey = await HeadlessChromium.RunAsync("--dump-dom", $"{server.Address}/");
+        var withKey = await HeadlessChromium.RunAsync("--dump-dom", $"{server.Address}/#key={Secret}");
+
+        Assert.Equal("this cluster asks for an API key: enter a producer or admin key", HeadlessChromium.ElementText(withoutKey, "status"));
+        Assert.Matches("<form id=\"keyform\">", withoutKey); // shown: the hidden attribute is gone
+        Assert.Equal("–", HeadlessChromium.ElementText(withoutKey, "vectors"));
+        Assert.Equal("1,234", HeadlessChromium.ElementText(withKey, "vectors"));
+        Assert.Contains("<form id=\"keyform\" hidden=\"\">", withKey, StringComparison.Ordinal);
+        Assert.DoesNotContain(Secret, withKey, StringComparison.Ordinal); // taken out of the address and the page
+    }
+
     public void Dispose() => _stores.Dispose();
 
     [GeneratedRegex("<img class=\"thumb\" src=\"data:image/png;base64,")]

@@ -65,11 +65,11 @@ public sealed class ServedStore : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    public static async Task<ServedStore> StartAsync(LshScheme scheme)
+    public static async Task<ServedStore> StartAsync(LshScheme scheme, Security.Credentials? credentials = null, Microsoft.Extensions.Logging.ILoggerFactory? logs = null)
     {
         var stores = new TempStores();
         var engine = await TempStores.CreateAsync(stores.NewSqlite(), scheme);
-        return new ServedStore(stores, engine, await Hosting.EmbeddedServer.StartAsync(engine, "127.0.0.1:0"));
+        return new ServedStore(stores, engine, await Hosting.EmbeddedServer.StartAsync(engine, "127.0.0.1:0", logs, credentials));
     }
 
     public async ValueTask DisposeAsync()

@@ -131,7 +131,7 @@ public sealed class RestApiTests : IAsyncLifetime
         [
             ("/v1/vectors", "post"), ("/v1/vectors/{id}", "get"), ("/v1/query", "post"), ("/v1/clusters", "get"),
             ("/v1/clusters/{id}", "get"), ("/v1/stats", "get"), ("/v1/silos", "get"), ("/v1/shards", "get"),
-            ("/v1/vectors/{id}/values", "get"), ("/v1/clusters/histogram", "get"), ("/v1/activity", "get"),
+            ("/v1/vectors/{id}/values", "get"), ("/v1/clusters/histogram", "get"), ("/v1/activity", "get"), ("/v1/drain", "post"),
             ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"),
         ];
         foreach (var (path, method) in routes)

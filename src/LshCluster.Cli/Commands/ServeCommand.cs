@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using LshCluster.Cli.IO;
 using LshCluster.Silo.Hosting;
+using LshCluster.Silo.Security;
 
 namespace LshCluster.Cli.Commands;
 
@@ -14,14 +16,16 @@ internal static class ServeCommand
     {
         var store = StoreOptions.Store();
         var listen = new Option<string>("--listen") { Description = "HOST:PORT for HTTP; port 0 picks a free one", DefaultValueFactory = _ => "127.0.0.1:7002" };
-        var command = new Command("serve", "Serve one store with the embedded engine over HTTP (REST API and dashboard)") { store, listen };
+        var command = new Command("serve", $"Serve one store with the embedded engine over HTTP (REST API and dashboard). API keys from ${Credentials.KeysVariable} or ${Credentials.KeysFileVariable}") { store, listen };
         command.SetAction(async (parse, cancel) =>
         {
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+            var credentials = Credentials.FromEnvironment();
+            using var logs = ConsoleLogs.Create();
             await using var engine = await StoreOptions.OpenAsync(parse.GetValue(store)!);
-            await using (var server = await EmbeddedServer.StartAsync(engine, parse.GetValue(listen)!, cancellationToken: cancel))
+            await using (var server = await EmbeddedServer.StartAsync(engine, parse.GetValue(listen)!, logs, credentials, cancel))
             {
                 Console.WriteLine($"serving on {server.Address}");
                 await stop.Task.WaitAsync(cancel);

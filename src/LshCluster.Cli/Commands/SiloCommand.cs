@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using LshCluster.Cli.IO;
 using LshCluster.Silo.Hosting;
-using Microsoft.Extensions.Logging;
+using LshCluster.Silo.Security;
 
 namespace LshCluster.Cli.Commands;
 
@@ -23,7 +24,7 @@ internal static class SiloCommand
         var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "PEM certificate: serve gRPC over TLS instead of h2c (with --tls-key)" };
         var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of --tls-cert" };
         var tlsCa = new Option<FileInfo?>("--tls-ca") { Description = "PEM certificate the other silos' certificates must chain to (default: the system's trust store)" };
-        var command = new Command("silo", "Run a silo: join the cluster in PostgreSQL, own a share of the shards, serve gRPC")
+        var command = new Command("silo", $"Run a silo: join the cluster in PostgreSQL, own a share of the shards, serve gRPC. API keys from ${Credentials.KeysVariable} or ${Credentials.KeysFileVariable}, the silos' shared secret from ${Credentials.ClusterSecretVariable} or ${Credentials.ClusterSecretFileVariable}")
         {
             store, listen, http, advertise, lease, tlsCert, tlsKey, tlsCa,
         };
@@ -52,12 +53,9 @@ internal static class SiloCommand
                 TlsCertificatePath = parse.GetValue(tlsCert)?.FullName,
                 TlsKeyPath = parse.GetValue(tlsKey)?.FullName,
                 TlsTrustPath = parse.GetValue(tlsCa)?.FullName,
+                Credentials = Credentials.FromEnvironment(),
             };
-            using var logs = LoggerFactory.Create(b => b.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss.fff ";
-            }).SetMinimumLevel(LogLevel.Information).AddFilter("Microsoft", LogLevel.Warning));
+            using var logs = ConsoleLogs.Create();
             // SIGTERM (systemd, Kubernetes, docker stop) and Ctrl-C drain first; the process exits once drained. The
             // handlers are in place before the silo announces itself, so that no signal can end it unannounced.
             var drainRequested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -17,7 +17,7 @@ internal abstract class Target : IAsyncDisposable
 {
     public static Option<string?> Store() => new("--store") { Description = $"sqlite:PATH (embedded) or postgres:CONNECTION-STRING (default: ${StoreOptions.EnvironmentVariable})" };
 
-    public static Option<string?> Server() => new("--server") { Description = "URL of any silo of a running cluster (e.g. http://127.0.0.1:7001)" };
+    public static Option<string?> Server() => new("--server") { Description = $"URL of any silo of a running cluster (e.g. http://127.0.0.1:7001); the API key, if it asks for one, from ${Silo.Security.Credentials.ClientKeyVariable}" };
 
     /// <summary>Opens the target named by exactly one of <c>--store</c> and <c>--server</c>.</summary>
     public static async Task<Target> OpenAsync(string? store, string? server)
@@ -42,11 +42,16 @@ internal abstract class Target : IAsyncDisposable
             throw new ArgumentException($"--server: '{server}' is not an http:// or https:// URL of a silo", "server");
         }
 
-        var options = new LshClusterClientOptions();
+        // The key comes from the environment, never an option: command lines land in shell histories and in ps.
+        var options = new LshClusterClientOptions { ApiKey = Environment.GetEnvironmentVariable(Silo.Security.Credentials.ClientKeyVariable) is { Length: > 0 } key ? key : null };
         options.Seeds.Add(url);
         try
         {
             return new ClusterTarget(await LshClusterClient.ConnectAsync(options));
+        }
+        catch (RpcException e) when (e.Status is GrpcStatusCode.Unauthenticated or GrpcStatusCode.PermissionDenied)
+        {
+            throw new InvalidOperationException($"--server: {server} refused the credentials ({e.Detail}); set ${Silo.Security.Credentials.ClientKeyVariable} to an API key of the cluster", e);
         }
         catch (RpcException e)
         {

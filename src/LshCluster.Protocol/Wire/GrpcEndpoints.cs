@@ -146,10 +146,39 @@ public static class GrpcEndpoints
             }
         }
 
-        response.AppendTrailer("grpc-status", ((int)(failure?.Status ?? GrpcStatusCode.OK)).ToString(System.Globalization.CultureInfo.InvariantCulture));
-        if (failure is not null)
+        AppendStatus(response, failure?.Status ?? GrpcStatusCode.OK, failure?.Detail);
+    }
+
+    /// <summary>
+    /// Ends a gRPC call that no handler will run (a refused credential) with <paramref name="status"/>: in trailers
+    /// over HTTP/2, or as the HTTP status gRPC clients map to it where there are no trailers.
+    /// </summary>
+    public static Task RefuseAsync(HttpContext context, GrpcStatusCode status, string message)
+    {
+        var response = context.Response;
+        if (!response.SupportsTrailers())
         {
-            response.AppendTrailer("grpc-message", GrpcWire.EncodeMessage(failure.Detail));
+            response.StatusCode = status switch
+            {
+                GrpcStatusCode.Unauthenticated => StatusCodes.Status401Unauthorized,
+                GrpcStatusCode.PermissionDenied => StatusCodes.Status403Forbidden,
+                _ => StatusCodes.Status503ServiceUnavailable,
+            };
+            return response.WriteAsync(message + "\n");
+        }
+
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = GrpcWire.ContentType;
+        AppendStatus(response, status, message);
+        return Task.CompletedTask;
+    }
+
+    private static void AppendStatus(HttpResponse response, GrpcStatusCode status, string? message)
+    {
+        response.AppendTrailer("grpc-status", ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (message is not null)
+        {
+            response.AppendTrailer("grpc-message", GrpcWire.EncodeMessage(message));
         }
     }
 }

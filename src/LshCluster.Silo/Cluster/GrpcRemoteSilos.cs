@@ -23,10 +23,15 @@ internal sealed class GrpcRemoteSilos : IRemoteSilos, IDisposable
 
     private readonly ConcurrentDictionary<string, RemoteSilo> _silos = new(StringComparer.Ordinal);
     private readonly SocketsHttpHandler _handler;
+    private readonly string? _clusterSecret;
 
     /// <param name="trustedRoot">What the other silos' TLS certificates must chain to; null: the machine's trust store.</param>
-    public GrpcRemoteSilos(System.Security.Cryptography.X509Certificates.X509Certificate2? trustedRoot = null) =>
+    /// <param name="clusterSecret">Presented to the other silos on every call; null when the cluster has none.</param>
+    public GrpcRemoteSilos(System.Security.Cryptography.X509Certificates.X509Certificate2? trustedRoot = null, string? clusterSecret = null)
+    {
         _handler = GrpcConnection.CreateHandler(trustedRoot);
+        _clusterSecret = clusterSecret;
+    }
 
     public Task<ShardReply> CallAsync(string address, ShardCall call, CancellationToken cancellationToken = default) =>
         Silo(address).CallAsync(call, cancellationToken);
@@ -34,7 +39,16 @@ internal sealed class GrpcRemoteSilos : IRemoteSilos, IDisposable
     public Task<InsertResponse> InsertHashedAsync(string address, HashedInsertRequest request, DateTimeOffset deadline, CancellationToken cancellationToken = default) =>
         Silo(address).Connection.UnaryAsync(InternalApi.InsertHashed, request, deadline, cancellationToken);
 
-    private RemoteSilo Silo(string address) => _silos.GetOrAdd(address, a => new RemoteSilo(new GrpcConnection(new Uri(a), _handler)));
+    private RemoteSilo Silo(string address) => _silos.GetOrAdd(address, a =>
+    {
+        var connection = new GrpcConnection(new Uri(a), _handler);
+        if (_clusterSecret is not null)
+        {
+            connection.DefaultHeaders["authorization"] = "Bearer " + _clusterSecret;
+        }
+
+        return new RemoteSilo(connection);
+    });
 
     public void Dispose()
     {

@@ -34,6 +34,9 @@ public static class LshClusterMetrics
     /// <summary>Requests refused because a shard's mailbox was full.</summary>
     public static readonly Counter<long> OverloadRejections = Meter.CreateCounter<long>("lshcluster.overload.rejections", "{request}", "Requests refused because a mailbox was full");
 
+    /// <summary>Requests refused for their credentials, by API and reason (unauthenticated, forbidden).</summary>
+    public static readonly Counter<long> AccessRefusals = Meter.CreateCounter<long>("lshcluster.access.refusals", "{request}", "Requests refused for missing, unknown or insufficient credentials");
+
     /// <summary>Request latency, by API (rest, grpc) and outcome.</summary>
     public static readonly Histogram<double> RequestDuration = Meter.CreateHistogram<double>("lshcluster.request.duration", "s", "Request latency");
 

@@ -1,5 +1,6 @@
 using LshCluster.Silo.Engine;
 using LshCluster.Silo.Http;
+using LshCluster.Silo.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -25,12 +26,21 @@ public sealed class EmbeddedServer : IAsyncDisposable, IEngineHost
     /// <summary>Whether it answers requests (false once it stops).</summary>
     public bool IsServing => !_stopping;
 
-    /// <summary>Starts serving <paramref name="engine"/> (which stays the caller's to dispose) on <paramref name="listen"/> (HOST:PORT; port 0 picks one).</summary>
-    public static async Task<EmbeddedServer> StartAsync(DedupEngine engine, string listen, ILoggerFactory? logs = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Starts serving <paramref name="engine"/> (which stays the caller's to dispose) on <paramref name="listen"/>
+    /// (HOST:PORT; port 0 picks one), to callers with one of <paramref name="credentials"/>' keys (default: anyone).
+    /// </summary>
+    public static async Task<EmbeddedServer> StartAsync(DedupEngine engine, string listen, ILoggerFactory? logs = null, Credentials? credentials = null, CancellationToken cancellationToken = default)
     {
         var server = new EmbeddedServer(engine);
         var endpoint = ListenAddress.Parse(listen);
-        var builder = HttpSurface.CreateBuilder(logs);
+        credentials ??= Credentials.None;
+        if (logs is not null)
+        {
+            AccessControl.LogPolicy(logs.CreateLogger("LshCluster.Server"), credentials, internalService: false);
+        }
+
+        var builder = HttpSurface.CreateBuilder(logs, credentials);
         ListenOptions? listener = null;
         builder.WebHost.ConfigureKestrel(k => k.Listen(endpoint, l =>
         {
@@ -55,6 +65,12 @@ public sealed class EmbeddedServer : IAsyncDisposable, IEngineHost
     /// <inheritdoc />
     public Task<IReadOnlyList<ShardStatus>> ListShardsAsync(CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<ShardStatus>>([.. Enumerable.Range(0, _engine.Scheme.ShardCount).Select(s => new ShardStatus(s, Address, 0))]);
+
+    /// <inheritdoc />
+    public bool CanDrain => false;
+
+    /// <inheritdoc />
+    public int BeginDrain() => throw new InvalidOperationException("the embedded server has no other silo to drain to");
 
     /// <summary>Stops answering, then stops listening.</summary>
     public async ValueTask DisposeAsync()

@@ -6,6 +6,7 @@ using LshCluster.Silo.Cluster;
 using LshCluster.Silo.Diagnostics;
 using LshCluster.Silo.Engine;
 using LshCluster.Silo.Http;
+using LshCluster.Silo.Security;
 using LshCluster.Storage.Postgres;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -42,7 +43,9 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
         _options = options;
         _log = logs.CreateLogger("LshCluster.Silo");
         _membership = new PostgresMembershipStore(options.ConnectionString);
-        _remote = new GrpcRemoteSilos(options.TlsTrustPath is { } trust ? LoadTls(() => X509CertificateLoader.LoadCertificateFromFile(trust), trust) : null);
+        _remote = new GrpcRemoteSilos(
+            options.TlsTrustPath is { } trust ? LoadTls(() => X509CertificateLoader.LoadCertificateFromFile(trust), trust) : null,
+            options.Credentials.ClusterSecret);
     }
 
     // When the last successful renewal started (read by request threads, written by the renewal loop).
@@ -91,8 +94,10 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
 
     private async Task StartCoreAsync(ILoggerFactory? logs, CancellationToken cancellationToken)
     {
+        AccessControl.LogPolicy(_log, _options.Credentials, internalService: true);
+
         // Listen first: the advertised address must be known (port 0 picks one) before joining.
-        var builder = HttpSurface.CreateBuilder(logs);
+        var builder = HttpSurface.CreateBuilder(logs, _options.Credentials);
         builder.Services.AddSingleton(new GrpcServerOptions { MapException = SiloServices.MapException });
 
         // Signals belong to the silo, not to the web host: SIGTERM must drain first (ASP.NET's console lifetime would
@@ -480,6 +485,25 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
     async Task<IReadOnlyList<ShardStatus>> IEngineHost.ListShardsAsync(CancellationToken cancellationToken) =>
         [.. (await _membership.ReadShardOwnersAsync(cancellationToken).ConfigureAwait(false))
             .OrderBy(l => l.Shard).Select(l => new ShardStatus(l.Shard, l.OwnerAlive ? l.Owner : null, l.Epoch))];
+
+    bool IEngineHost.CanDrain => true;
+
+    int IEngineHost.BeginDrain()
+    {
+        var owned = _engine?.LocalShards.Count ?? 0;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await DrainAsync().ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                _log.LogError(e, "silo {Identity}: the drain failed; it keeps its lease until it stops", Identity);
+            }
+        });
+        return owned;
+    }
 
     private void UseTls(ListenOptions listener)
     {

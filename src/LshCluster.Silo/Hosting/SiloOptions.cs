@@ -1,4 +1,5 @@
 using LshCluster.Silo.Engine;
+using LshCluster.Silo.Security;
 
 namespace LshCluster.Silo.Hosting;
 
@@ -31,6 +32,12 @@ public sealed class SiloOptions
     /// certificate); null: the machine's trust store.
     /// </summary>
     public string? TlsTrustPath { get; set; }
+
+    /// <summary>
+    /// API keys callers must present, and the secret silos present to each other (from the environment: see
+    /// <see cref="Security.Credentials.FromEnvironment"/>). Default: none, an open cluster.
+    /// </summary>
+    public Credentials Credentials { get; set; } = Credentials.None;
 
     /// <summary>How long a lease lasts unless renewed: a silo that stops renewing is dead this long after its last renewal.</summary>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(8);
@@ -71,6 +78,13 @@ public sealed class SiloOptions
             {
                 throw new ArgumentException($"tls: '{path}' does not exist", nameof(TlsCertificatePath));
             }
+        }
+
+        if (Credentials.KeysRequired && !Credentials.ClusterSecretRequired)
+        {
+            throw new ArgumentException(
+                $"{Credentials.ClusterSecretVariable}: required when API keys are set: without it anyone who reaches a silo's gRPC port could call the internal silo-to-silo service and pass the keys by",
+                nameof(Credentials));
         }
 
         if (MaxMovesPerRound < 1)

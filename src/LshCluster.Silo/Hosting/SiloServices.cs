@@ -5,6 +5,8 @@ using LshCluster.Runtime;
 using LshCluster.Silo.Cluster;
 using LshCluster.Silo.Engine;
 using LshCluster.Silo.Http;
+using LshCluster.Silo.Security;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 
 namespace LshCluster.Silo.Hosting;
@@ -35,7 +37,8 @@ internal static class SiloServices
             var engine = Engine();
             var results = await engine.InsertAsync(ToInputs(request), call.CancellationToken).ConfigureAwait(false);
             return ProtoMapping.ToResponse(results);
-        });
+        })
+        .RequireAuthorization(AccessControl.Producer);
         endpoints.MapGrpcClientStreaming(PublicApi.InsertStream, async (requests, call) =>
         {
             var response = new InsertResponse();
@@ -54,7 +57,8 @@ internal static class SiloServices
             }
 
             return response;
-        });
+        })
+        .RequireAuthorization(AccessControl.Producer);
 
         // ---- Query
         endpoints.MapGrpcUnary(PublicApi.GetVector, async (request, _) =>
@@ -72,7 +76,8 @@ internal static class SiloServices
             }
 
             return response;
-        });
+        })
+        .RequireAuthorization(AccessControl.Producer);
         endpoints.MapGrpcUnary(PublicApi.GetCluster, async (request, _) =>
         {
             var engine = Engine();
@@ -86,7 +91,8 @@ internal static class SiloServices
                 _ => throw new RpcException(GrpcStatusCode.InvalidArgument, "of: name the cluster by id (a member's id) or cluster_id"),
             };
             return view is null ? throw new RpcException(GrpcStatusCode.NotFound, "no such cluster at that rung") : ToWire(view);
-        });
+        })
+        .RequireAuthorization(AccessControl.Producer);
         endpoints.MapGrpcUnary(PublicApi.NearDuplicates, async (request, _) =>
         {
             var engine = Engine();
@@ -99,7 +105,8 @@ internal static class SiloServices
             var response = new NearDuplicatesResponse();
             response.Neighbours.AddRange(found.Select(n => new Protocol.V1.Neighbour { Id = n.ExternalId, VectorId = (ulong)n.VectorId, Cosine = n.Cosine, ClusterId = (ulong)n.ClusterId }));
             return response;
-        });
+        })
+        .RequireAuthorization(AccessControl.Producer);
         endpoints.MapGrpcUnary(PublicApi.ListClusters, async (request, _) =>
         {
             var engine = Engine();
@@ -110,14 +117,16 @@ internal static class SiloServices
             var response = new ListClustersResponse();
             response.Clusters.AddRange(clusters.Select(ToWire));
             return response;
-        });
+        })
+        .RequireAuthorization(AccessControl.Producer);
         endpoints.MapGrpcUnary(PublicApi.GetStats, async (_, _) =>
         {
             var stats = await Engine().GetStatsAsync().ConfigureAwait(false);
             var response = new Stats { Vectors = stats.Vectors, Duplicates = stats.Duplicates, Shards = stats.Shards };
             response.Rungs.AddRange(stats.Rungs.Select(r => new Protocol.V1.RungStats { Rung = r.Rung, Clusters = r.Clusters, ClusteredVectors = r.ClusteredVectors, LargestCluster = r.LargestCluster }));
             return response;
-        });
+        })
+        .RequireAuthorization(AccessControl.Producer);
 
         // ---- Admin
         endpoints.MapGrpcUnary(PublicApi.ListSilos, async (_, call) =>
@@ -139,14 +148,16 @@ internal static class SiloServices
             }
 
             return response;
-        });
+        })
+        .RequireAuthorization(AccessControl.Producer);
         endpoints.MapGrpcUnary(PublicApi.GetShardMap, async (_, call) =>
         {
             await silo.Placement.RefreshAsync(call.CancellationToken).ConfigureAwait(false);
             var map = new ShardMap { Version = silo.Placement.Version };
             map.Owners.AddRange(silo.Placement.Owners.Select(o => o ?? string.Empty));
             return map;
-        });
+        })
+        .RequireAuthorization(AccessControl.Producer);
         endpoints.MapGrpcUnary(PublicApi.Drain, async (request, _) =>
         {
             if (request.Address.Length > 0 && request.Address.TrimEnd('/') != silo.Address)
@@ -157,14 +168,18 @@ internal static class SiloServices
             var before = silo.Engine.LocalShards.Count;
             await silo.DrainAsync().ConfigureAwait(false);
             return new DrainResponse { ShardsReleased = before };
-        });
+        })
+        .RequireAuthorization(AccessControl.Admin);
 
         // ---- Internal
-        endpoints.MapGrpcUnary(InternalApi.Call, (request, call) => Engine().ServeShardCallsAsync(request, call.Deadline));
+        endpoints.MapGrpcUnary(InternalApi.Call, (request, call) => Engine().ServeShardCallsAsync(request, call.Deadline))
+            .RequireAuthorization(AccessControl.Internal);
         endpoints.MapGrpcUnary(InternalApi.GetScheme, (_, _) =>
-            Task.FromResult(new Protocol.Internal.SchemeBlob { Scheme = Google.Protobuf.ByteString.CopyFrom(Engine().Scheme.ToBytes()) }));
+            Task.FromResult(new Protocol.Internal.SchemeBlob { Scheme = Google.Protobuf.ByteString.CopyFrom(Engine().Scheme.ToBytes()) }))
+            .RequireAuthorization(AccessControl.Producer);
         endpoints.MapGrpcUnary(InternalApi.InsertHashed, async (request, call) =>
-            ProtoMapping.ToResponse(await Engine().InsertHashedAsync(request, call.Deadline, call.CancellationToken).ConfigureAwait(false)));
+            ProtoMapping.ToResponse(await Engine().InsertHashedAsync(request, call.Deadline, call.CancellationToken).ConfigureAwait(false)))
+            .RequireAuthorization(AccessControl.Producer);
     }
 
     private static RpcException Overloaded(string message)

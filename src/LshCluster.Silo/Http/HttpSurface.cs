@@ -1,12 +1,15 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using LshCluster.Silo.Diagnostics;
+using LshCluster.Silo.Security;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.OpenApi;
 
 namespace LshCluster.Silo.Http;
 
@@ -16,6 +19,8 @@ namespace LshCluster.Silo.Http;
 /// </summary>
 public static class HttpSurface
 {
+    private const string BearerScheme = "bearer";
+
     /// <summary>snake_case names, as in the query strings (<c>min_size</c>, <c>page_size</c>).</summary>
     public static void ConfigureJson(JsonSerializerOptions json)
     {
@@ -25,8 +30,11 @@ public static class HttpSurface
         json.NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals;
     }
 
-    /// <summary>A slim web host that logs to <paramref name="logs"/> (or nowhere) with the routes' services registered.</summary>
-    public static WebApplicationBuilder CreateBuilder(ILoggerFactory? logs)
+    /// <summary>
+    /// A slim web host that logs to <paramref name="logs"/> (or nowhere) with the routes' services registered, checking
+    /// callers against <paramref name="credentials"/>.
+    /// </summary>
+    public static WebApplicationBuilder CreateBuilder(ILoggerFactory? logs, Credentials credentials)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -35,24 +43,53 @@ public static class HttpSurface
             builder.Services.AddSingleton(logs);
         }
 
-        AddServices(builder.Services);
+        AddServices(builder.Services, credentials);
         return builder;
     }
 
     /// <summary>Registers what the routes need.</summary>
-    public static void AddServices(IServiceCollection services)
+    public static void AddServices(IServiceCollection services, Credentials credentials)
     {
+        services.AddAccessControl(credentials);
         services.Configure<JsonOptions>(o => ConfigureJson(o.SerializerOptions));
 
         // Binding failures (malformed JSON) throw, so that ProblemMapping answers with the field at fault.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddProblemDetails();
-        services.AddOpenApi("v1", o => o.AddDocumentTransformer((document, _, _) =>
+        services.AddOpenApi("v1", o =>
         {
-            document.Info.Title = "LshCluster";
-            document.Info.Description = "Near-duplicate detection for embedding vectors: insert, query, clusters, cluster state.";
-            return Task.CompletedTask;
-        }));
+            o.AddDocumentTransformer((document, _, _) =>
+            {
+                document.Info.Title = "LshCluster";
+                document.Info.Description = "Near-duplicate detection for embedding vectors: insert, query, clusters, cluster state.";
+                if (credentials.KeysRequired)
+                {
+                    document.Components ??= new OpenApiComponents();
+                    document.Components.SecuritySchemes = new Dictionary<string, IOpenApiSecurityScheme>
+                    {
+                        [BearerScheme] = new OpenApiSecurityScheme
+                        {
+                            Type = SecuritySchemeType.Http,
+                            Scheme = "bearer",
+                            Description = "An API key of this cluster: a producer key (ingest, query, read) or an admin key (also drain).",
+                        },
+                    };
+                }
+
+                return Task.CompletedTask;
+            });
+
+            // Each route that takes a key says so; probes, metrics and the dashboard page do not.
+            o.AddOperationTransformer((operation, context, _) =>
+            {
+                if (credentials.KeysRequired && context.Description.ActionDescriptor.EndpointMetadata.OfType<IAuthorizeData>().Any())
+                {
+                    operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, context.Document)] = [] }];
+                }
+
+                return Task.CompletedTask;
+            });
+        });
     }
 
     /// <summary>Adds the middleware and maps the routes.</summary>
@@ -61,6 +98,8 @@ public static class HttpSurface
         _ = PrometheusExporter.Shared; // listening from now on: a meter listener sees only what happens after it starts
         app.Use(TimeRequestAsync);
         app.UseRestProblems();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.MapOpenApi("/openapi.json");
         var activity = new ActivitySampler(host, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(15));
         app.Lifetime.ApplicationStopping.Register(() => _ = activity.DisposeAsync().AsTask());

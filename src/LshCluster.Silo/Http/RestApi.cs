@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using LshCluster.Silo.Security;
 
 namespace LshCluster.Silo.Http;
 
@@ -18,7 +19,8 @@ public static class RestApi
     /// <summary>Maps the routes onto <paramref name="endpoints"/>.</summary>
     public static void Map(IEndpointRouteBuilder endpoints, IEngineHost host, ActivitySampler activity)
     {
-        var v1 = endpoints.MapGroup("/v1").WithTags("v1");
+        // Every /v1 route takes a producer key (or admin); those that change the cluster take an admin key.
+        var v1 = endpoints.MapGroup("/v1").WithTags("v1").RequireAuthorization(AccessControl.Producer);
 
         v1.MapPost("/vectors", async Task<Ok<InsertReply>> (VectorBatch batch, CancellationToken cancel) =>
         {
@@ -141,6 +143,17 @@ public static class RestApi
             TypedResults.Ok(await host.ListShardsAsync(cancel).ConfigureAwait(false)))
         .WithName("ListShards").WithSummary("Every shard, its owner and its epoch");
 
+        v1.MapPost("/drain", Results<Accepted<DrainReply>, ProblemHttpResult> () =>
+            host.CanDrain
+                ? TypedResults.Accepted("/v1/silos", new DrainReply("draining", host.BeginDrain()))
+                : TypedResults.Problem(
+                    "this server is the only process serving its store: there is no other silo to hand its shards to (stop it with SIGTERM instead)",
+                    statusCode: StatusCodes.Status409Conflict,
+                    title: "Nothing to drain to"))
+        .RequireAuthorization(AccessControl.Admin)
+        .WithName("Drain").WithSummary("Hand this silo's shards to the others, then leave the cluster (admin); follow it on /v1/silos");
+
+        // Probes carry no credentials: they say whether the process serves, nothing about the data.
         endpoints.MapGet("/healthz", () => TypedResults.Ok(new HealthReply("alive")))
             .WithName("Health").WithSummary("The process is up (liveness)");
         endpoints.MapGet("/readyz", Results<Ok<HealthReply>, ProblemHttpResult> () =>

@@ -70,3 +70,8 @@ public sealed record HistogramReply(float Rung, IReadOnlyList<SizeBin> Bins);
 
 /// <summary><c>GET /v1/vectors/{id}/values</c>: a stored vector's values (the dashboard draws images from them).</summary>
 public sealed record ValuesReply(string Id, float[] Values);
+
+/// <summary>A drain begun: the silo hands its shards away, then leaves (and its process exits).</summary>
+/// <param name="Status">draining.</param>
+/// <param name="Shards">Shards it owned when the drain began.</param>
+public sealed record DrainReply(string Status, int Shards);

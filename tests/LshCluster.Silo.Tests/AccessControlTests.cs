@@ -1,0 +1,154 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using LshCluster.Core.Hashing;
+using LshCluster.Silo.Security;
+using Microsoft.Extensions.Logging;
+
+namespace LshCluster.Silo.Tests;
+
+/// <summary>API keys on the REST API of a real server (the embedded engine on SQLite, over a socket).</summary>
+public sealed class AccessControlTests : IAsyncLifetime
+{
+    private const string ProducerSecret = "producer-secret-7b1e2c9d";
+    private const string AdminSecret = "admin-secret-5f0a9e31c2";
+    private static readonly LshScheme Scheme = TempStores.Plan(8, [0.99f], shards: 8);
+    private readonly RecordingLogs _logs = new();
+    private ServedStore _served = null!;
+
+    public async Task InitializeAsync() =>
+        _served = await ServedStore.StartAsync(Scheme, Credentials.Of($"ingest:producer:{ProducerSecret},ops:admin:{AdminSecret}"), _logs.Factory);
+
+    public async Task DisposeAsync()
+    {
+        await _served.DisposeAsync();
+        _logs.Factory.Dispose();
+    }
+
+    [Theory]
+    [InlineData(null, "requires an API key")]
+    [InlineData("Bearer not-one-of-the-keys-at-all", "not one of this cluster's keys")]
+    [InlineData("Basic aW5nZXN0OnNlY3JldA==", "expected 'Bearer KEY'")]
+    public async Task An_insert_without_a_known_key_is_401_says_why_and_stores_nothing(string? authorization, string reason)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/vectors") { Content = JsonContent.Create(new { vectors = new[] { new { id = "a", values = Values(1) } } }) };
+        if (authorization is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", authorization);
+        }
+
+        using var response = await _served.Http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
+        var problem = await Problem(response);
+        Assert.Equal(401, (int)problem["status"]!);
+        Assert.StartsWith("authorization: ", (string)problem["detail"]!, StringComparison.Ordinal);
+        Assert.Contains(reason, (string)problem["detail"]!, StringComparison.Ordinal);
+        Assert.Equal(0, (await _served.Engine.GetStatsAsync()).Vectors);
+    }
+
+    [Fact]
+    public async Task A_producer_key_ingests_and_reads_but_draining_takes_an_admin_key()
+    {
+        var insert = await SendAsync(HttpMethod.Post, "/v1/vectors", ProducerSecret, new { vectors = new[] { new { id = "a", values = Values(1) } } });
+        var stats = await SendAsync(HttpMethod.Get, "/v1/stats", ProducerSecret);
+        var drainAsProducer = await SendAsync(HttpMethod.Post, "/v1/drain", ProducerSecret);
+        var drainAsAdmin = await SendAsync(HttpMethod.Post, "/v1/drain", AdminSecret);
+        var readAsAdmin = await SendAsync(HttpMethod.Get, "/v1/vectors/a", AdminSecret);
+
+        Assert.Equal(HttpStatusCode.OK, insert.StatusCode);
+        Assert.Equal(1, (int)(await Problem(stats))["vectors"]!);
+        Assert.Equal(HttpStatusCode.Forbidden, drainAsProducer.StatusCode);
+        Assert.Equal("authorization: key 'ingest' has role producer; POST /v1/drain needs an admin key", (string?)(await Problem(drainAsProducer))["detail"]);
+
+        // The admin key passes; the embedded server then says why it cannot drain (no other process to hand shards to).
+        Assert.Equal(HttpStatusCode.Conflict, drainAsAdmin.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, readAsAdmin.StatusCode);
+    }
+
+    [Fact]
+    public async Task Probes_the_dashboard_page_metrics_and_the_api_document_need_no_key()
+    {
+        foreach (var path in new[] { "/healthz", "/readyz", "/", "/metrics", "/openapi.json" })
+        {
+            using var response = await _served.Http.GetAsync(path);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{path}: {response.StatusCode}");
+        }
+
+        // ... but what the page reads does, and the API document says which routes take a key.
+        using var stats = await _served.Http.GetAsync("/v1/stats");
+        Assert.Equal(HttpStatusCode.Unauthorized, stats.StatusCode);
+        var document = JsonNode.Parse(await _served.Http.GetStringAsync("/openapi.json"))!;
+        Assert.Equal("bearer", (string?)document["components"]!["securitySchemes"]!["bearer"]!["scheme"]);
+        Assert.NotNull(document["paths"]!["/v1/vectors"]!["post"]!["security"]![0]!["bearer"]);
+        Assert.NotNull(document["paths"]!["/v1/drain"]!["post"]!["security"]);
+        Assert.Null(document["paths"]!["/healthz"]!["get"]!["security"]);
+    }
+
+    [Fact]
+    public async Task Refusals_are_logged_and_counted_with_the_key_name_never_the_secret()
+    {
+        await SendAsync(HttpMethod.Get, "/v1/stats", "a-guess-at-a-key-12345");
+        await SendAsync(HttpMethod.Post, "/v1/drain", ProducerSecret);
+
+        var lines = _logs.Lines;
+        Assert.Contains(lines, l => l.Contains("refused GET /v1/stats from 127.0.0.1: authorization: the key is not one of this cluster's keys", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("refused POST /v1/drain from 127.0.0.1: authorization: key 'ingest' has role producer", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.Contains(ProducerSecret, StringComparison.Ordinal) || l.Contains("a-guess-at-a-key", StringComparison.Ordinal) || l.Contains(AdminSecret, StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("API keys required: 2 configured (ingest: producer, ops: admin)", StringComparison.Ordinal));
+
+        var metrics = await _served.Http.GetStringAsync("/metrics");
+        Assert.Contains("lshcluster_access_refusals_total{api=\"rest\",reason=\"forbidden\"}", metrics, StringComparison.Ordinal);
+        Assert.Contains("lshcluster_access_refusals_total{api=\"rest\",reason=\"unauthenticated\"}", metrics, StringComparison.Ordinal);
+    }
+
+    private static float[] Values(int seed) => [.. Enumerable.Range(0, 8).Select(i => (float)Math.Sin(seed + i))];
+
+    private static async Task<JsonNode> Problem(HttpResponseMessage response) => JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string secret, object? body = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", secret);
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+
+        var response = await _served.Http.SendAsync(request);
+        await response.Content.LoadIntoBufferAsync();
+        return response;
+    }
+
+    /// <summary>Every line logged, formatted, as an operator would read it.</summary>
+    private sealed class RecordingLogs : ILoggerProvider
+    {
+        private readonly ConcurrentQueue<string> _lines = new();
+
+        public RecordingLogs() => Factory = LoggerFactory.Create(b => b.AddProvider(this));
+
+        public ILoggerFactory Factory { get; }
+
+        public IReadOnlyList<string> Lines => [.. _lines];
+
+        public ILogger CreateLogger(string categoryName) => new Logger(_lines);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(ConcurrentQueue<string> lines) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                lines.Enqueue(formatter(state, exception));
+        }
+    }
+}
