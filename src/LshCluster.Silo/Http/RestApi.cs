@@ -1,9 +1,9 @@
 using LshCluster.Silo.Engine;
+using LshCluster.Silo.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
-using LshCluster.Silo.Security;
 
 namespace LshCluster.Silo.Http;
 
