@@ -64,16 +64,19 @@ internal sealed class ClusterHarness : IAsyncDisposable
         return new ClusterHarness(server, connectionString, scheme);
     }
 
+    /// <summary>Added to the environment of every silo started from now on (API keys, the cluster secret).</summary>
+    public Dictionary<string, string> SiloEnvironment { get; } = [];
+
     public async Task<SiloProcess> StartSiloAsync(double leaseSeconds = 4, params string[] extraArguments)
     {
-        var silo = await SiloProcess.StartAsync(ConnectionString, leaseSeconds, extraArguments);
+        var silo = await SiloProcess.StartAsync(ConnectionString, leaseSeconds, SiloEnvironment, extraArguments);
         _silos.Add(silo);
         return silo;
     }
 
-    public async Task<LshClusterClient> ClientAsync(TimeSpan? deadline = null, System.Security.Cryptography.X509Certificates.X509Certificate2? trusted = null)
+    public async Task<LshClusterClient> ClientAsync(TimeSpan? deadline = null, System.Security.Cryptography.X509Certificates.X509Certificate2? trusted = null, string? apiKey = null)
     {
-        var options = new LshClusterClientOptions { Deadline = deadline ?? TimeSpan.FromSeconds(90), TrustedCertificate = trusted };
+        var options = new LshClusterClientOptions { Deadline = deadline ?? TimeSpan.FromSeconds(90), TrustedCertificate = trusted, ApiKey = apiKey };
         foreach (var silo in _silos.Where(s => !s.HasExited))
         {
             options.Seeds.Add(new Uri(silo.Address));

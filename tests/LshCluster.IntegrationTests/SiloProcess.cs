@@ -40,9 +40,15 @@ internal sealed partial class SiloProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<SiloProcess> StartAsync(string connectionString, double leaseSeconds = 4, params string[] extraArguments)
+    /// <summary>Starts <c>lshc silo</c> with <paramref name="environment"/> added to its environment (credentials).</summary>
+    public static async Task<SiloProcess> StartAsync(string connectionString, double leaseSeconds, IReadOnlyDictionary<string, string> environment, params string[] extraArguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "lshc.dll"), "silo", "--store", $"postgres:{connectionString}", "--listen", "127.0.0.1:0", "--lease", leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(extraArguments))
         {
             start.ArgumentList.Add(a);

@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using LshCluster.Protocol;
+using LshCluster.Protocol.Internal;
+using LshCluster.Protocol.V1;
+using LshCluster.Protocol.Wire;
+using LshCluster.Storage.Tests;
+using Xunit.Abstractions;
+
+namespace LshCluster.IntegrationTests;
+
+/// <summary>
+/// A cluster that asks for keys, as processes: two silos with API keys and the cluster secret from their environment,
+/// called by the .NET client, Python grpcio, lshc and plain HTTP; refused without a key, with an unknown one, and
+/// where the key's role does not reach; working end to end (silo-to-silo calls included) with the right ones.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class AccessControlTests(PostgresServer server, ITestOutputHelper output)
+{
+    private const string ProducerKey = "producer-key-3f9a1c7e5b";
+    private const string AdminKey = "admin-key-8d2e6b4a0c91";
+    private const string ClusterSecret = "cluster-secret-1e5c9a7f3b";
+
+    [Fact]
+    public async Task A_keyed_cluster_refuses_strangers_and_wrong_roles_and_serves_its_keys_end_to_end()
+    {
+        await using var cluster = await ClusterHarness.CreateAsync(server, ClusterHarness.TestScheme());
+        cluster.SiloEnvironment["LSHC_API_KEYS"] = $"ingest:producer:{ProducerKey},ops:admin:{AdminKey}";
+        cluster.SiloEnvironment["LSHC_CLUSTER_SECRET"] = ClusterSecret;
+        var first = await cluster.StartSiloAsync();
+        var second = await cluster.StartSiloAsync();
+        await cluster.WaitForOwnersAsync(2, TimeSpan.FromSeconds(30));
+
+        // The .NET client: refused without a key; with the producer key, vectors whose buckets live on both silos
+        // are verified and merged across them (the silos call each other with the cluster secret).
+        var refused = await Assert.ThrowsAsync<RpcException>(() => cluster.ClientAsync());
+        Assert.Equal(GrpcStatusCode.Unauthenticated, refused.Status);
+        await using (var client = await cluster.ClientAsync(apiKey: ProducerKey))
+        {
+            var rounds = ClusterHarness.Rounds(originals: 300, rounds: 2, copiesPerRound: 100, seed: 5);
+            var originals = await client.InsertAsync(rounds[0]);
+            var copies = await client.InsertAsync(rounds[1]);
+            Assert.All(originals.Concat(copies), r => Assert.True(r.Verdict is not null, $"{r.Error}\n{cluster.Logs()}"));
+            Assert.All(originals, r => Assert.Equal(VerdictKind.New, r.Verdict.Kind));
+            var duplicates = copies.Where(r => r.Verdict.Kind == VerdictKind.Duplicate).ToList();
+            Assert.True(duplicates.Count >= 90, $"{duplicates.Count} of 100 near-duplicates found");
+            Assert.All(duplicates, r => Assert.Equal("o" + r.Verdict.Id.Split('-')[1], r.Verdict.CanonicalId));
+            Assert.Equal(400, (await client.GetStatsAsync()).Vectors);
+        }
+
+        // The internal service takes the cluster secret, not another.
+        using (var handler = GrpcConnection.CreateHandler())
+        using (var impostor = new GrpcConnection(new Uri(first.Address), handler))
+        {
+            impostor.DefaultHeaders["authorization"] = "Bearer not-the-cluster-secret-0000";
+            var e = await Assert.ThrowsAsync<RpcException>(() => impostor.UnaryAsync(InternalApi.Call, new ShardCalls(), DateTimeOffset.UtcNow.AddSeconds(10)));
+            Assert.Equal(GrpcStatusCode.Unauthenticated, e.Status);
+        }
+
+        // A real non-.NET client: refusals by status code, and the producer key's reach.
+        var python = await RunAsync("/usr/bin/python3", [Path.Combine(ClusterHarness.RepositoryRoot(), "tests", "interop", "python_auth.py"), first.Address, ClusterHarness.Dimension.ToString(System.Globalization.CultureInfo.InvariantCulture)], ProducerKey);
+        Assert.True(python.ExitCode == 0, python.Output);
+        Assert.Contains("python auth: all checks passed", python.Output, StringComparison.Ordinal);
+
+        // lshc takes the key from LSHC_API_KEY, and says what to do without one.
+        var lshc = Path.Combine(AppContext.BaseDirectory, "lshc.dll");
+        var keyless = await RunAsync("dotnet", [lshc, "stats", "--server", second.Address], apiKey: null);
+        var keyed = await RunAsync("dotnet", [lshc, "stats", "--server", second.Address], ProducerKey);
+        Assert.Equal(2, keyless.ExitCode);
+        Assert.Contains("refused the credentials", keyless.Output, StringComparison.Ordinal);
+        Assert.Contains("$LSHC_API_KEY", keyless.Output, StringComparison.Ordinal);
+        Assert.True(keyed.ExitCode == 0, keyed.Output);
+        Assert.StartsWith("vectors 401 ", keyed.Output, StringComparison.Ordinal); // the 400 and Python's one
+
+        // Draining takes an admin key: the producer's is refused; the admin's drains the second silo, which exits 0,
+        // and the first serves every shard with nothing lost. Refusals are logged without the secret.
+        using var http = new HttpClient();
+        Assert.Equal(HttpStatusCode.Forbidden, (await PostAsync(http, $"{second.HttpAddress}/v1/drain", ProducerKey)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostAsync(http, $"{second.HttpAddress}/v1/drain", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(http, $"{second.HttpAddress}/v1/drain", AdminKey)).StatusCode);
+        Assert.Equal(0, await second.WaitForExitAsync(TimeSpan.FromSeconds(90)));
+        await cluster.WaitForOwnersAsync(1, TimeSpan.FromSeconds(30));
+        await using (var client = await cluster.ClientAsync(apiKey: ProducerKey))
+        {
+            Assert.Equal(401, (await client.GetStatsAsync()).Vectors);
+        }
+
+        Assert.Contains("refused POST /v1/drain from 127.0.0.1: authorization: key 'ingest' has role producer", second.Output, StringComparison.Ordinal);
+        Assert.Contains("refused POST /lshcluster.v1.Admin/Drain", first.Output, StringComparison.Ordinal); // Python's
+        Assert.DoesNotContain(ProducerKey, first.Output + second.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(ClusterSecret, first.Output + second.Output, StringComparison.Ordinal);
+    }
+
+    private static async Task<HttpResponseMessage> PostAsync(HttpClient http, string url, string? key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, url);
+        if (key is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+
+        return await http.SendAsync(request);
+    }
+
+    private async Task<(int ExitCode, string Output)> RunAsync(string program, string[] arguments, string? apiKey)
+    {
+        var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.Environment.Remove("LSHC_API_KEY");
+        if (apiKey is not null)
+        {
+            start.Environment["LSHC_API_KEY"] = apiKey;
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        var text = await stdout + await stderr;
+        output.WriteLine($"$ {Path.GetFileName(program)} {string.Join(' ', arguments)}\n{text}");
+        return (process.ExitCode, text);
+    }
+}
