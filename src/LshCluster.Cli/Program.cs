@@ -16,6 +16,7 @@ var root = new RootCommand("lshc — LshCluster: near-duplicate detection for em
     CodesCommand.Create(),
     SiloCommand.Create(),
     ServeCommand.Create(),
+    KeygenCommand.Create(),
 };
 
 try

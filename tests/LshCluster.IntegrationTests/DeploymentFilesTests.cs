@@ -15,7 +15,11 @@ public sealed class DeploymentFilesTests
     [Fact]
     public async Task Compose_file_is_valid_and_runs_postgres_and_three_probed_silos()
     {
-        var config = await RunAsync("docker-compose", "-f", Path.Combine(Root, "docker-compose.yml"), "config");
+        var config = await RunWithInputAsync("docker-compose", null, new Dictionary<string, string>
+        {
+            ["LSHC_API_KEYS"] = "ingest:producer:sha256:" + new string('a', 64),
+            ["LSHC_CLUSTER_SECRET"] = "compose-test-secret-0123",
+        }, "-f", Path.Combine(Root, "docker-compose.yml"), "config");
         var services = (await YamlAsync(config))[0]!["services"]!.AsObject();
 
         Assert.Equal("postgres:15", (string?)services["postgres"]!["image"]);
@@ -28,6 +32,8 @@ public sealed class DeploymentFilesTests
             Assert.Contains("7002", silo["ports"]!.ToJsonString(), StringComparison.Ordinal);
             Assert.True(Seconds((string)silo["stop_grace_period"]!) >= 60, $"{name}: a silo needs time to drain");
             Assert.StartsWith("postgres:", (string?)silo["environment"]!["LSHC_STORE"], StringComparison.Ordinal);
+            Assert.Equal("ingest:producer:sha256:" + new string('a', 64), (string?)silo["environment"]!["LSHC_API_KEYS"]); // from the shell
+            Assert.Equal("compose-test-secret-0123", (string?)silo["environment"]!["LSHC_CLUSTER_SECRET"]);
             Assert.DoesNotContain("Password", silo["command"]!.ToJsonString(), StringComparison.OrdinalIgnoreCase);
         }
     }
@@ -47,7 +53,13 @@ public sealed class DeploymentFilesTests
         Assert.Equal("/readyz", (string?)container["readinessProbe"]!["httpGet"]!["path"]);
         Assert.Equal("/healthz", (string?)container["livenessProbe"]!["httpGet"]!["path"]);
         Assert.DoesNotContain("--store", container["args"]!.ToJsonString(), StringComparison.Ordinal);
-        Assert.Contains("LSHC_STORE", byKind["Secret"]!["stringData"]!.ToJsonString(), StringComparison.Ordinal);
+        var secret = byKind["Secret"]!["stringData"]!;
+        Assert.Contains("LSHC_STORE", secret.ToJsonString(), StringComparison.Ordinal);
+
+        // Keys and the cluster secret live in the Secret too, as placeholders a silo refuses until they are replaced.
+        var keys = Assert.Throws<ArgumentException>(() => Silo.Security.Credentials.Of(((string)secret["LSHC_API_KEYS"]!).Trim(), "a-cluster-secret-0123456789"));
+        Assert.Contains("sha256: and 64 hex digits", keys.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => Silo.Security.Credentials.Of(null, (string)secret["LSHC_CLUSTER_SECRET"]!));
         Assert.Equal(1, (int)byKind["PodDisruptionBudget"]!["spec"]!["maxUnavailable"]!);
     }
 
@@ -88,11 +100,17 @@ public sealed class DeploymentFilesTests
         return JsonNode.Parse(json)!.AsArray();
     }
 
-    private static Task<string> RunAsync(string program, params string[] arguments) => RunWithInputAsync(program, null, arguments);
+    private static Task<string> RunWithInputAsync(string program, string? input, params string[] arguments) =>
+        RunWithInputAsync(program, input, [], arguments);
 
-    private static async Task<string> RunWithInputAsync(string program, string? input, params string[] arguments)
+    private static async Task<string> RunWithInputAsync(string program, string? input, Dictionary<string, string> environment, params string[] arguments)
     {
         var start = new ProcessStartInfo(program) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Root };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         foreach (var a in arguments)
         {
             start.ArgumentList.Add(a);

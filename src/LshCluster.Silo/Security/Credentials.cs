@@ -139,61 +139,59 @@ public sealed class Credentials
 
     private static byte[] Hash(string secret) => SHA256.HashData(Encoding.UTF8.GetBytes(secret));
 
+    /// <summary>One <c>NAME:ROLE:SECRET</c> entry; <paramref name="source"/> says where it came from in errors.</summary>
+    /// <exception cref="ArgumentException">It is malformed; the message names <paramref name="source"/> and the key, never the secret.</exception>
+    public static ApiKey ParseKey(string source, string text)
+    {
+        var parts = text.Split(':', 3);
+        if (parts.Length != 3)
+        {
+            throw new ArgumentException($"{source}: expected NAME:ROLE:SECRET (roles: producer, admin)", KeysVariable);
+        }
+
+        var name = parts[0].Trim();
+        if (name.Length == 0 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+        {
+            throw new ArgumentException($"{source}: the name '{name}' must be letters, digits, '-', '_' or '.'", KeysVariable);
+        }
+
+        var role = parts[1].Trim().ToLowerInvariant() switch
+        {
+            "producer" => Role.Producer,
+            "admin" => Role.Admin,
+            var other => throw new ArgumentException($"{source} ({name}): role '{other}' is not producer or admin", KeysVariable),
+        };
+        var secret = parts[2].Trim();
+        if (secret.StartsWith(HashPrefix, StringComparison.Ordinal))
+        {
+            var hex = secret[HashPrefix.Length..];
+            return hex.Length == 64 && hex.All(char.IsAsciiHexDigit)
+                ? new ApiKey(name, role, Convert.FromHexString(hex))
+                : throw new ArgumentException($"{source} ({name}): a hashed secret is sha256: and 64 hex digits (lshc keygen prints one)", KeysVariable);
+        }
+
+        return secret.Length >= MinSecretLength
+            ? new ApiKey(name, role, Hash(secret))
+            : throw new ArgumentException($"{source} ({name}): the secret must have at least {MinSecretLength} characters (lshc keygen makes one)", KeysVariable);
+    }
+
     private static List<ApiKey> ParseKeys(List<(string Source, string Text)> entries)
     {
         var keys = new List<ApiKey>();
         foreach (var (source, text) in entries)
         {
-            var parts = text.Split(':', 3);
-            if (parts.Length != 3)
+            var key = ParseKey(source, text);
+            if (keys.Any(k => k.Name == key.Name))
             {
-                throw new ArgumentException($"{source}: expected NAME:ROLE:SECRET (roles: producer, admin)", KeysVariable);
+                throw new ArgumentException($"{source}: the name '{key.Name}' is used twice", KeysVariable);
             }
 
-            var name = parts[0].Trim();
-            if (name.Length == 0 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            if (keys.FirstOrDefault(k => k.SecretHash.AsSpan().SequenceEqual(key.SecretHash)) is { } same)
             {
-                throw new ArgumentException($"{source}: the name '{name}' must be letters, digits, '-', '_' or '.'", KeysVariable);
+                throw new ArgumentException($"{source} ({key.Name}): the same secret as key '{same.Name}'; give each key its own", KeysVariable);
             }
 
-            var role = parts[1].Trim().ToLowerInvariant() switch
-            {
-                "producer" => Role.Producer,
-                "admin" => Role.Admin,
-                var other => throw new ArgumentException($"{source} ({name}): role '{other}' is not producer or admin", KeysVariable),
-            };
-            var secret = parts[2].Trim();
-            byte[] hash;
-            if (secret.StartsWith(HashPrefix, StringComparison.Ordinal))
-            {
-                var hex = secret[HashPrefix.Length..];
-                if (hex.Length != 64 || !hex.All(char.IsAsciiHexDigit))
-                {
-                    throw new ArgumentException($"{source} ({name}): a hashed secret is sha256: and 64 hex digits (lshc keygen prints one)", KeysVariable);
-                }
-
-                hash = Convert.FromHexString(hex);
-            }
-            else if (secret.Length < MinSecretLength)
-            {
-                throw new ArgumentException($"{source} ({name}): the secret must have at least {MinSecretLength} characters (lshc keygen makes one)", KeysVariable);
-            }
-            else
-            {
-                hash = Hash(secret);
-            }
-
-            if (keys.Any(k => k.Name == name))
-            {
-                throw new ArgumentException($"{source}: the name '{name}' is used twice", KeysVariable);
-            }
-
-            if (keys.FirstOrDefault(k => k.SecretHash.AsSpan().SequenceEqual(hash)) is { } same)
-            {
-                throw new ArgumentException($"{source} ({name}): the same secret as key '{same.Name}'; give each key its own", KeysVariable);
-            }
-
-            keys.Add(new ApiKey(name, role, hash));
+            keys.Add(key);
         }
 
         return keys;
