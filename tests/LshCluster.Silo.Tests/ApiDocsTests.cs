@@ -1,25 +1,25 @@
-using System.Diagnostics;
-using System.Text.RegularExpressions;
 using LshCluster.Core.Hashing;
 
 namespace LshCluster.Silo.Tests;
 
-/// <summary>The curl and Python examples of docs/api.md, run as written against the embedded server.</summary>
-public sealed partial class ApiDocsTests : IAsyncLifetime
+/// <summary>The REST examples of docs/api.md (curl and Python), run as written against the embedded server with keys.</summary>
+public sealed class ApiDocsTests : IAsyncLifetime
 {
+    private const string Key = "docs-producer-key-6c2f";
     private static readonly LshScheme Scheme = TempStores.Plan(4, [0.99f, 0.9f], shards: 16);
+    private static readonly Dictionary<string, string> WithKey = new() { ["LSHC_API_KEY"] = Key };
     private ServedStore _served = null!;
 
-    public async Task InitializeAsync() => _served = await ServedStore.StartAsync(Scheme);
+    public async Task InitializeAsync() => _served = await ServedStore.StartAsync(Scheme, Security.Credentials.Of($"docs:producer:{Key}"));
 
     public async Task DisposeAsync() => await _served.DisposeAsync();
 
     [Fact]
     public async Task The_curl_examples_run_and_find_the_duplicate()
     {
-        var script = Block("sh").Replace("U=http://127.0.0.1:7002", $"U={_served.Server.Address}", StringComparison.Ordinal);
+        var script = DocExamples.Block("rest-curl").Replace("U=http://127.0.0.1:7002", $"U={_served.Server.Address}", StringComparison.Ordinal);
 
-        var output = await RunAsync("bash", script, "-e");
+        var output = await DocExamples.RunAsync("bash", script, WithKey, null, "-e");
 
         Assert.Contains("\"kind\":\"duplicate\"", output, StringComparison.Ordinal);
         Assert.Contains("\"canonical\":\"a\"", output, StringComparison.Ordinal);
@@ -29,31 +29,10 @@ public sealed partial class ApiDocsTests : IAsyncLifetime
     [Fact]
     public async Task The_python_example_runs_and_prints_what_its_comments_say()
     {
-        var script = Block("python").Replace("U = \"http://127.0.0.1:7002\"", $"U = \"{_served.Server.Address}\"", StringComparison.Ordinal);
+        var script = DocExamples.Block("rest-python").Replace("U = \"http://127.0.0.1:7002\"", $"U = \"{_served.Server.Address}\"", StringComparison.Ordinal);
 
-        var output = await RunAsync("/usr/bin/python3", script, "-");
+        var output = await DocExamples.RunAsync("/usr/bin/python3", script, WithKey, null, "-");
 
         Assert.Equal(["duplicate", "p1", "2"], output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-    }
-
-    // The first fenced block of that language in docs/api.md.
-    private static string Block(string language)
-    {
-        var document = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "docs", "api.md"));
-        var match = Regex.Match(document, $"```{language}\\n(.*?)```", RegexOptions.Singleline);
-        Assert.True(match.Success, $"docs/api.md has no ```{language} block");
-        return match.Groups[1].Value;
-    }
-
-    private static async Task<string> RunAsync(string program, string script, string argument)
-    {
-        using var process = Process.Start(new ProcessStartInfo(program, [argument]) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.StandardInput.WriteAsync(script);
-        process.StandardInput.Close();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"{program} exited {process.ExitCode}: {await stderr}\n{await stdout}");
-        return await stdout;
     }
 }

@@ -80,9 +80,20 @@ public sealed class CredentialsTests : IDisposable
 
         Assert.Equal("cluster-secret-from-a-file", fromFile.ClusterSecret);
         Assert.StartsWith("LSHC_CLUSTER_SECRET, LSHC_CLUSTER_SECRET_FILE: set one of them, not both", both.Message, StringComparison.Ordinal);
-        Assert.StartsWith("LSHC_CLUSTER_SECRET: the cluster secret must have at least 16 characters", shortOne.Message, StringComparison.Ordinal);
+        Assert.StartsWith("LSHC_CLUSTER_SECRET: a cluster secret must have at least 16 characters", shortOne.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("tiny", shortOne.Message, StringComparison.Ordinal);
         Assert.StartsWith("LSHC_API_KEYS_FILE: cannot read", missing.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void During_a_rotation_a_silo_presents_the_first_cluster_secret_and_accepts_each()
+    {
+        var credentials = Credentials.Of(null, "new-cluster-secret-0001, old-cluster-secret-0000");
+
+        Assert.Equal("new-cluster-secret-0001", credentials.ClusterSecret);
+        Assert.Equal(("silo", Role.Silo), credentials.Identify("new-cluster-secret-0001"));
+        Assert.Equal(("silo", Role.Silo), credentials.Identify("old-cluster-secret-0000"));
+        Assert.Null(credentials.Identify("new-cluster-secret-0001, old-cluster-secret-0000"));
     }
 
     [Fact]

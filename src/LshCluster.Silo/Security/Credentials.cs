@@ -35,7 +35,10 @@ public sealed class Credentials
     /// <summary>A file of API keys, one <c>NAME:ROLE:SECRET</c> per line, <c>#</c> starts a comment.</summary>
     public const string KeysFileVariable = "LSHC_API_KEYS_FILE";
 
-    /// <summary>The secret every silo of a cluster presents to the others.</summary>
+    /// <summary>
+    /// The secret every silo of a cluster presents to the others. Several, separated by commas or newlines, during a
+    /// rotation: a silo presents the first and accepts any.
+    /// </summary>
     public const string ClusterSecretVariable = "LSHC_CLUSTER_SECRET";
 
     /// <summary>A file holding <see cref="ClusterSecretVariable"/>'s value (a Kubernetes or Docker secret).</summary>
@@ -49,22 +52,22 @@ public sealed class Credentials
 
     private const string HashPrefix = "sha256:";
 
-    private Credentials(IReadOnlyList<ApiKey> keys, string? clusterSecret)
+    private readonly List<byte[]> _clusterSecretHashes;
+
+    private Credentials(IReadOnlyList<ApiKey> keys, IReadOnlyList<string> clusterSecrets)
     {
         Keys = keys;
-        ClusterSecret = clusterSecret;
-        _clusterSecretHash = clusterSecret is null ? null : Hash(clusterSecret);
+        ClusterSecret = clusterSecrets.Count > 0 ? clusterSecrets[0] : null;
+        _clusterSecretHashes = [.. clusterSecrets.Select(Hash)];
     }
 
-    private readonly byte[]? _clusterSecretHash;
-
     /// <summary>No keys, no secret: everything is open (a laptop, a test, the demo).</summary>
-    public static Credentials None { get; } = new([], null);
+    public static Credentials None { get; } = new([], []);
 
     /// <summary>The API keys; empty: the public API takes every caller.</summary>
     public IReadOnlyList<ApiKey> Keys { get; }
 
-    /// <summary>The silos' shared secret (sent to other silos); null: the internal service takes every caller.</summary>
+    /// <summary>The silos' shared secret presented to other silos (the first configured); null: the internal service takes every caller.</summary>
     public string? ClusterSecret { get; }
 
     /// <summary>Whether the public API asks for a key.</summary>
@@ -89,23 +92,24 @@ public sealed class Credentials
             entries.AddRange(ReadLines(KeysFileVariable, path).Select(l => ($"{path} line {l.Number}", l.Text)));
         }
 
-        var secret = environment(ClusterSecretVariable) is { Length: > 0 } s ? s.Trim() : null;
+        var secrets = environment(ClusterSecretVariable) is { Length: > 0 } s ? s : null;
         if (environment(ClusterSecretFileVariable) is { Length: > 0 } secretPath)
         {
-            if (secret is not null)
+            if (secrets is not null)
             {
                 throw new ArgumentException($"{ClusterSecretVariable}, {ClusterSecretFileVariable}: set one of them, not both", ClusterSecretVariable);
             }
 
-            secret = ReadFile(ClusterSecretFileVariable, secretPath).Trim();
+            secrets = ReadFile(ClusterSecretFileVariable, secretPath);
         }
 
-        if (secret is not null && secret.Length < MinSecretLength)
+        var clusterSecrets = secrets is null ? [] : Split(secrets).ToList();
+        if (clusterSecrets.Any(c => c.Length < MinSecretLength))
         {
-            throw new ArgumentException($"{ClusterSecretVariable}: the cluster secret must have at least {MinSecretLength} characters", ClusterSecretVariable);
+            throw new ArgumentException($"{ClusterSecretVariable}: a cluster secret must have at least {MinSecretLength} characters", ClusterSecretVariable);
         }
 
-        return new Credentials(ParseKeys(entries), secret);
+        return new Credentials(ParseKeys(entries), clusterSecrets);
     }
 
     /// <summary>Keys and secret given directly (tests, embedding); the same rules as <see cref="FromEnvironment"/>.</summary>
@@ -116,7 +120,7 @@ public sealed class Credentials
     public (string Name, Role Role)? Identify(string secret)
     {
         var hash = Hash(secret);
-        if (_clusterSecretHash is not null && CryptographicOperations.FixedTimeEquals(hash, _clusterSecretHash))
+        if (_clusterSecretHashes.Any(h => CryptographicOperations.FixedTimeEquals(hash, h)))
         {
             return ("silo", Role.Silo);
         }
