@@ -167,7 +167,10 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
 
         try
         {
-            var response = await Connection(owner).UnaryAsync(InternalApi.InsertHashed, request, deadline, cancellationToken).ConfigureAwait(false);
+            // One attempt may take part of the deadline only: an answer stuck behind a takeover is asked again (an id
+            // sent twice is stored once and answered with its first verdict).
+            var attempt = DateTimeOffset.UtcNow + _options.AttemptTimeout;
+            var response = await Connection(owner).UnaryAsync(InternalApi.InsertHashed, request, attempt < deadline ? attempt : deadline, cancellationToken).ConfigureAwait(false);
             foreach (var r in response.Results)
             {
                 if (r.Error?.Code == "not_owner" || r.Error?.Code == "unavailable")

@@ -9,6 +9,12 @@ public sealed class LshClusterClientOptions
     /// <summary>How long one call (an insert batch with its retries) may take in all.</summary>
     public TimeSpan Deadline { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// How long one request to one silo may take before it is sent again (within <see cref="Deadline"/>); retrying
+    /// is safe, since a vector sent twice is stored once.
+    /// </summary>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Most vectors in one request to one silo; larger batches are split.</summary>
     public int MaxVectorsPerRequest { get; set; } = 2_000;
 
@@ -38,6 +44,11 @@ public sealed class LshClusterClientOptions
         if (Deadline <= TimeSpan.Zero)
         {
             throw new ArgumentException("Deadline must be positive", nameof(Deadline));
+        }
+
+        if (AttemptTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("AttemptTimeout must be positive", nameof(AttemptTimeout));
         }
 
         if (MaxVectorsPerRequest is < 1 or > 10_000)

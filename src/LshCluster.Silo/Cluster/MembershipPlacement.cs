@@ -32,7 +32,7 @@ internal sealed class MembershipPlacement(IMembershipStore store, string self, i
         {
             if (_refreshing is { IsCompleted: false } running)
             {
-                return running;
+                return running.WaitAsync(cancellationToken);
             }
 
             if (DateTimeOffset.UtcNow - _lastRead < MinInterval)
@@ -40,7 +40,9 @@ internal sealed class MembershipPlacement(IMembershipStore store, string self, i
                 return Task.CompletedTask;
             }
 
-            return _refreshing = ReadAsync(cancellationToken);
+            // The read is shared: a caller that gives up must not cancel it for the others waiting on it.
+            _refreshing = ReadAsync(CancellationToken.None);
+            return _refreshing.WaitAsync(cancellationToken);
         }
     }
 

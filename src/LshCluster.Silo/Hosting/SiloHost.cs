@@ -217,11 +217,13 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
     // The lease is renewed by a loop of its own, so that a long load or a slow hand-over never delays it.
     private async Task RenewAsync()
     {
+        var pause = _options.RenewInterval;
         while (!_stopping.IsCancellationRequested)
         {
             try
             {
-                await Task.Delay(_options.RenewInterval, _stopping.Token).ConfigureAwait(false);
+                await Task.Delay(pause, _stopping.Token).ConfigureAwait(false);
+                pause = _options.RenewInterval;
                 var started = DateTimeOffset.UtcNow;
 
                 // A renewal that hangs (a dropped network) must not outlive the margin the lease leaves.
@@ -249,6 +251,10 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
                     Stop($"the lease could not be renewed for {(DateTimeOffset.UtcNow - _lastRenewal).TotalSeconds:F0} s ({e.Message}); stopped serving before it lapsed");
                     return;
                 }
+
+                // Try again soon rather than a whole interval later: one slow or failed renewal on a busy machine must
+                // not add up with the next to the margin after which the silo stops serving.
+                pause = TimeSpan.FromTicks(Math.Min(_options.RenewInterval.Ticks, TimeSpan.FromMilliseconds(250).Ticks));
             }
         }
     }
@@ -318,13 +324,15 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
             }
         }
 
-        // Claim what is ours and free: released, or held by a silo whose lease lapsed.
+        // Claim what is ours and free: released, or held by a silo whose lease lapsed. Not rate-limited: nobody serves
+        // these shards now (planned moves are limited where they are released), and every claim of a round is loaded
+        // in one pass over the store.
         if (!_draining)
         {
             var me = Identity.ToString();
             var claim = Placement.Leases
                 .Where(l => desired[l.Shard] == Address && !mine.Contains(l.Shard) && (l.Owner is null || !l.OwnerAlive || l.Owner == me))
-                .Select(l => l.Shard).Take(_options.MaxMovesPerRound).ToList();
+                .Select(l => l.Shard).ToList();
             if (claim.Count > 0)
             {
                 var claimed = await _membership.TryClaimShardsAsync(Identity, claim, cancellationToken).ConfigureAwait(false);
