@@ -9,8 +9,8 @@ namespace LshCluster.Silo.Tests;
 
 /// <summary>
 /// The dashboard in a real browser (Debian's headless chromium): after a Fashion-MNIST ingest the page shows the
-/// store's real counts and the largest cluster's members as 28×28 thumbnails. The screenshot it takes is the one in
-/// docs/dashboard.png (set LSHC_DASHBOARD_SCREENSHOT to a path to keep a new one).
+/// store's real counts and the largest cluster's members as 28×28 thumbnails; it takes a screenshot too (set
+/// LSHC_DASHBOARD_SCREENSHOT to a path to keep it). docs/dashboard.png is from a three-silo run (docs/operations.md).
 /// </summary>
 public sealed partial class DashboardTests(ITestOutputHelper output) : IDisposable
 {
