@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Google.Protobuf;
@@ -23,6 +24,17 @@ public static class PackedArrays
         return ByteString.CopyFrom(MemoryMarshal.AsBytes(values));
     }
 
+    /// <summary>
+    /// The array's memory seen as bytes, without a copy: a stored vector goes into a message as it is
+    /// (<c>UnsafeByteOperations.UnsafeWrap</c>), so the array must not change while a message holds it.
+    /// </summary>
+    public static ReadOnlyMemory<byte> Bytes<T>(T[] values)
+        where T : unmanaged
+    {
+        RequireLittleEndian();
+        return new ByteView<T>(values).Memory;
+    }
+
     /// <summary>The elements of a byte string, without a copy; valid while the message lives.</summary>
     /// <exception cref="InvalidDataException">The length is not a whole number of elements; the message names <paramref name="field"/>.</exception>
     public static ReadOnlySpan<T> View<T>(ByteString bytes, string field)
@@ -45,6 +57,10 @@ public static class PackedArrays
     /// <summary>The number of elements in a byte string (rounded down).</summary>
     public static int Count<T>(ByteString bytes)
         where T : unmanaged => bytes.Length / Unsafe.SizeOf<T>();
+
+    /// <summary>The elements of bytes from <see cref="Bytes{T}"/> or a message (any alignment: x64 and ARM64 read unaligned).</summary>
+    public static ReadOnlySpan<T> View<T>(ReadOnlyMemory<byte> bytes)
+        where T : unmanaged => MemoryMarshal.Cast<byte, T>(bytes.Span);
 
     private static void RequireLittleEndian()
     {
@@ -69,4 +85,25 @@ public readonly struct PackedWriter<T>
 
     /// <summary>The filled array as a byte string; do not write to <see cref="Span"/> after this.</summary>
     public ByteString ToByteString() => UnsafeByteOperations.UnsafeWrap(_bytes);
+}
+
+/// <summary>An array of numbers as a <see cref="Memory{T}"/> of bytes (what <see cref="PackedArrays.Bytes{T}"/> returns).</summary>
+internal sealed class ByteView<T>(T[] array) : MemoryManager<byte>
+    where T : unmanaged
+{
+    public override Span<byte> GetSpan() => MemoryMarshal.AsBytes(array.AsSpan());
+
+    public override unsafe MemoryHandle Pin(int elementIndex = 0)
+    {
+        var handle = GCHandle.Alloc(array, GCHandleType.Pinned);
+        return new MemoryHandle((byte*)handle.AddrOfPinnedObject() + elementIndex, handle);
+    }
+
+    public override void Unpin()
+    {
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+    }
 }

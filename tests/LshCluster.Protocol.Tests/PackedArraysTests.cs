@@ -40,4 +40,23 @@ public sealed class PackedArraysTests
         Assert.Empty(PackedArrays.ToArray<long>(ByteString.Empty, "ids"));
         Assert.Equal(0, PackedArrays.Writer<long>(0).ToByteString().Length);
     }
+
+    [Fact]
+    public void An_array_goes_into_a_message_without_a_copy_and_comes_out_equal()
+    {
+        float[] values = [1.5f, -2.25f, float.Epsilon];
+        var bytes = PackedArrays.Bytes(values);
+        var message = new HashedVector { Id = "a", Values = UnsafeByteOperations.UnsafeWrap(bytes) };
+
+        values[0] = 7f; // the message sees the array itself (which is why stored vectors never change)
+        var received = HashedVector.Parser.ParseFrom(message.ToByteArray());
+
+        Assert.Equal([7f, -2.25f, float.Epsilon], PackedArrays.View<float>(received.Values.Memory).ToArray());
+        Assert.Equal(12, bytes.Length);
+        using var pinned = bytes.Pin();
+        unsafe
+        {
+            Assert.Equal(7f, *(float*)pinned.Pointer);
+        }
+    }
 }

@@ -147,7 +147,7 @@ public sealed partial class DedupEngine
         var norm = VectorMath.SquaredNorm(vector);
         var projectionNorm = VectorMath.SquaredNorm(projection);
         var screen = ProjectionScreen(threshold, projection.Length);
-        var query = new VerifyQuery(0, -1, vector, norm, projection, projectionNorm);
+        var query = VerifyQuery.Of(0, -1, vector, norm, projection, projectionNorm);
         var checks = candidates.GroupBy(VectorId.HomeShard).ToDictionary(g => g.Key, g => g.Select(id => new Verification(query, id)).ToList());
         var edges = await _router.VerifyAllAsync(checks, threshold, screen, admission: true, deadline).ConfigureAwait(false);
         var best = edges.OrderByDescending(e => e.Cosine).ThenBy(e => e.OtherId).Take(limit).ToList();

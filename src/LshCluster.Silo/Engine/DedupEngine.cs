@@ -588,7 +588,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
             }
 
             var r = records[j];
-            var query = new VerifyQuery(j, r.Id, r.Values, r.SquaredNorm, r.Projection, r.ProjectionSquaredNorm);
+            var query = VerifyQuery.Of(j, r.Id, r.Values, r.SquaredNorm, r.Projection, r.ProjectionSquaredNorm);
             foreach (var other in set)
             {
                 Add(checks, VectorId.HomeShard(other), new Verification(query, other));

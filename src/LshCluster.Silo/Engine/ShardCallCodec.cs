@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using LshCluster.Protocol;
 using LshCluster.Protocol.Internal;
 using LshCluster.Silo.Shards;
@@ -145,9 +146,9 @@ internal static class ShardCallCodec
             {
                 Item = q.Item,
                 VectorId = (ulong)q.VectorId,
-                Values = PackedArrays.From<float>(q.Values),
+                Values = UnsafeByteOperations.UnsafeWrap(q.Values),
                 SquaredNorm = q.SquaredNorm,
-                Projection = PackedArrays.From<float>(q.Projection),
+                Projection = UnsafeByteOperations.UnsafeWrap(q.Projection),
                 ProjectionSquaredNorm = q.ProjectionSquaredNorm,
                 Candidates = candidates[slot].ToByteString(),
             });
@@ -162,13 +163,10 @@ internal static class ShardCallCodec
         var checks = new List<Verification>(op.Vectors.Sum(v => PackedArrays.Count<long>(v.Candidates)));
         foreach (var v in op.Vectors)
         {
-            var query = new VerifyQuery(
-                v.Item,
-                (long)v.VectorId,
-                PackedArrays.ToArray<float>(v.Values, "verify.vectors.values"),
-                v.SquaredNorm,
-                PackedArrays.ToArray<float>(v.Projection, "verify.vectors.projection"),
-                v.ProjectionSquaredNorm);
+            // The received bytes as they are (checked once for whole floats), not copied into arrays.
+            _ = PackedArrays.View<float>(v.Values, "verify.vectors.values");
+            _ = PackedArrays.View<float>(v.Projection, "verify.vectors.projection");
+            var query = new VerifyQuery(v.Item, (long)v.VectorId, v.Values.Memory, v.SquaredNorm, v.Projection.Memory, v.ProjectionSquaredNorm);
             foreach (var candidate in PackedArrays.View<long>(v.Candidates, "verify.vectors.candidates"))
             {
                 checks.Add(new Verification(query, candidate));

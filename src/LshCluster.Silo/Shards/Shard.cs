@@ -101,13 +101,13 @@ internal sealed class Shard
             }
 
             var query = check.Query;
-            var estimate = VectorMath.Cosine(VectorMath.Dot(query.Projection, candidate.Projection), query.ProjectionSquaredNorm, candidate.ProjectionSquaredNorm);
+            var estimate = VectorMath.Cosine(VectorMath.Dot(Protocol.PackedArrays.View<float>(query.Projection), candidate.Projection), query.ProjectionSquaredNorm, candidate.ProjectionSquaredNorm);
             if (estimate < screen)
             {
                 continue;
             }
 
-            var cosine = VectorMath.Cosine(VectorMath.Dot(query.Values, candidate.Values), query.SquaredNorm, candidate.SquaredNorm);
+            var cosine = VectorMath.Cosine(VectorMath.Dot(Protocol.PackedArrays.View<float>(query.Values), candidate.Values), query.SquaredNorm, candidate.SquaredNorm);
             if (cosine >= lowestRung)
             {
                 edges.Add(new FoundEdge(query.Item, query.VectorId, candidate.Id, cosine));
@@ -230,8 +230,17 @@ internal readonly record struct BucketOperation(int Item, long VectorId, ulong K
 /// <summary>A candidate found for the vector at <c>Item</c> of a batch.</summary>
 internal readonly record struct Candidate(int Item, long CandidateId);
 
-/// <summary>A new vector to compare with candidates: shared by all its checks, so that a check is 16 bytes.</summary>
-internal sealed record VerifyQuery(int Item, long VectorId, float[] Values, float SquaredNorm, float[] Projection, float ProjectionSquaredNorm);
+/// <summary>
+/// A new vector to compare with candidates: shared by all its checks, so that a check is 16 bytes. Its arrays are
+/// packed floats (<see cref="Protocol.PackedArrays"/>): a stored vector's own array, or a received message's bytes,
+/// so that sending it to another silo or receiving it copies nothing but the frame.
+/// </summary>
+internal sealed record VerifyQuery(int Item, long VectorId, ReadOnlyMemory<byte> Values, float SquaredNorm, ReadOnlyMemory<byte> Projection, float ProjectionSquaredNorm)
+{
+    /// <summary>A query over arrays of this process.</summary>
+    public static VerifyQuery Of(int item, long vectorId, float[] values, float squaredNorm, float[] projection, float projectionSquaredNorm) =>
+        new(item, vectorId, Protocol.PackedArrays.Bytes(values), squaredNorm, Protocol.PackedArrays.Bytes(projection), projectionSquaredNorm);
+}
 
 /// <summary>An exact-cosine check between a new vector and a candidate homed at the shard.</summary>
 internal readonly record struct Verification(VerifyQuery Query, long CandidateId)
