@@ -105,6 +105,36 @@ public sealed class AccessControlTests : IAsyncLifetime
         Assert.Contains("lshcluster_access_refusals_total{api=\"rest\",reason=\"unauthenticated\"}", metrics, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_flood_of_refusals_is_counted_in_full_but_logged_only_in_part()
+    {
+        var before = _logs.Lines.Count(l => l.StartsWith("refused ", StringComparison.Ordinal));
+        for (var i = 0; i < 60; i++)
+        {
+            using var response = await _served.Http.GetAsync("/v1/stats");
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        }
+
+        var logged = _logs.Lines.Count(l => l.StartsWith("refused ", StringComparison.Ordinal)) - before;
+        Assert.InRange(logged, 1, 20);
+    }
+
+    [Fact]
+    public void The_log_budget_allows_a_burst_per_window_and_then_says_how_many_it_left_out()
+    {
+        var budget = new LogBudget(burst: 2, TimeSpan.FromSeconds(10));
+        var t = DateTimeOffset.UnixEpoch;
+
+        Assert.True(budget.TryTake(t, out var first));
+        Assert.True(budget.TryTake(t.AddSeconds(1), out _));
+        Assert.False(budget.TryTake(t.AddSeconds(2), out _));
+        Assert.False(budget.TryTake(t.AddSeconds(9), out _));
+        Assert.True(budget.TryTake(t.AddSeconds(10), out var afterWindow));
+
+        Assert.Equal(0, first);
+        Assert.Equal(2, afterWindow);
+    }
+
     private static float[] Values(int seed) => [.. Enumerable.Range(0, 8).Select(i => (float)Math.Sin(seed + i))];
 
     private static async Task<JsonNode> Problem(HttpResponseMessage response) => JsonNode.Parse(await response.Content.ReadAsStringAsync())!;

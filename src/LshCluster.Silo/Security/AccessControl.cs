@@ -102,6 +102,8 @@ public static class AccessControl
     /// <summary>Writes a refusal in the caller's protocol and logs it without the secret.</summary>
     private sealed class RefusalWriter(ILogger<RefusalWriter> log) : IAuthorizationMiddlewareResultHandler
     {
+        private readonly LogBudget _budget = new(burst: 20, TimeSpan.FromSeconds(10));
+
         public async Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
         {
             if (authorizeResult.Succeeded)
@@ -127,7 +129,11 @@ public static class AccessControl
                 forbidden = false;
             }
 
-            log.LogWarning("refused {Route} from {Peer}: {Reason}", route, context.Connection.RemoteIpAddress, reason);
+            if (_budget.TryTake(DateTimeOffset.UtcNow, out var leftOut))
+            {
+                log.LogWarning("refused {Route} from {Peer}: {Reason}{LeftOut}", route, context.Connection.RemoteIpAddress, reason, leftOut > 0 ? $" ({leftOut} more refusals not logged before this one; all are counted in lshcluster_access_refusals_total)" : string.Empty);
+            }
+
             LshClusterMetrics.AccessRefusals.Add(
                 1,
                 new KeyValuePair<string, object?>("api", grpc ? "grpc" : "rest"),
@@ -156,6 +162,43 @@ public static class AccessControl
             return policies.Contains(Internal) ? "the cluster secret (it is a silo-to-silo method)"
                 : policies.Contains(Admin) ? "an admin key"
                 : "a producer or admin key";
+        }
+    }
+}
+
+/// <summary>
+/// At most <c>burst</c> log lines per window: a producer retrying with a revoked key, or someone probing, must not
+/// flood the log (the metric counts every refusal); the next line written says how many were left out.
+/// </summary>
+internal sealed class LogBudget(int burst, TimeSpan window)
+{
+    private readonly object _gate = new();
+    private DateTimeOffset _windowStart = DateTimeOffset.MinValue;
+    private int _taken;
+    private int _leftOut;
+
+    /// <summary>Whether to log now; <paramref name="leftOut"/>: lines not logged since the last one that was.</summary>
+    public bool TryTake(DateTimeOffset now, out int leftOut)
+    {
+        lock (_gate)
+        {
+            if (now - _windowStart >= window)
+            {
+                _windowStart = now;
+                _taken = 0;
+            }
+
+            if (_taken >= burst)
+            {
+                _leftOut++;
+                leftOut = 0;
+                return false;
+            }
+
+            _taken++;
+            leftOut = _leftOut;
+            _leftOut = 0;
+            return true;
         }
     }
 }
