@@ -74,6 +74,16 @@ public sealed partial class DashboardTests(ITestOutputHelper output) : IDisposab
         Assert.Equal("1,234", HeadlessChromium.ElementText(withKey, "vectors"));
         Assert.Contains("<form id=\"keyform\" hidden=\"\">", withKey, StringComparison.Ordinal);
         Assert.DoesNotContain(Secret, withKey, StringComparison.Ordinal); // taken out of the address and the page
+
+        // The page that holds the key runs its own script only (by hash: the counts above prove the hash right) and
+        // cannot be framed by another site.
+        using var http = new HttpClient();
+        using var page = await http.GetAsync($"{server.Address}/");
+        var policy = string.Join(' ', page.Headers.GetValues("Content-Security-Policy"));
+        Assert.Contains("script-src 'sha256-", policy, StringComparison.Ordinal);
+        Assert.Contains("frame-ancestors 'none'", policy, StringComparison.Ordinal);
+        Assert.DoesNotContain("unsafe-eval", policy, StringComparison.Ordinal);
+        Assert.Equal("nosniff", page.Headers.GetValues("X-Content-Type-Options").Single());
     }
 
     public void Dispose() => _stores.Dispose();

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -12,16 +14,36 @@ namespace LshCluster.Silo.Http;
 /// </summary>
 public static class Dashboard
 {
-    private static readonly Lazy<string> Page = new(() =>
+    private static readonly Lazy<(string Html, string Policy)> Page = new(() =>
     {
         using var stream = typeof(Dashboard).Assembly.GetManifestResourceStream("LshCluster.Silo.Http.Dashboard.index.html")
             ?? throw new InvalidOperationException("the dashboard page is missing from the assembly");
         using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
+        var html = reader.ReadToEnd();
+        return (html, ContentSecurityPolicy(html));
     });
 
     /// <summary>Maps <c>/</c>.</summary>
     public static void Map(IEndpointRouteBuilder endpoints) =>
-        endpoints.MapGet("/", () => Results.Content(Page.Value, "text/html; charset=utf-8"))
+        endpoints.MapGet("/", (HttpContext context) =>
+            {
+                var (html, policy) = Page.Value;
+                var headers = context.Response.Headers;
+                headers.ContentSecurityPolicy = policy;
+                headers.XContentTypeOptions = "nosniff";
+                headers["Referrer-Policy"] = "no-referrer";
+                return Results.Content(html, "text/html; charset=utf-8");
+            })
             .WithName("Dashboard").WithSummary("The dashboard (HTML)").ExcludeFromDescription();
+
+    // The page holds an API key in sessionStorage once given: it runs its own script only (by hash), talks to this
+    // origin only, and is never framed by another site.
+    private static string ContentSecurityPolicy(string html)
+    {
+        const string Open = "<script>", Close = "</script>";
+        var start = html.IndexOf(Open, StringComparison.Ordinal) + Open.Length;
+        var script = html[start..html.IndexOf(Close, start, StringComparison.Ordinal)];
+        var hash = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(script)));
+        return $"default-src 'none'; script-src 'sha256-{hash}'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+    }
 }
