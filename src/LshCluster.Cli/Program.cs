@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LshCluster.Cli.Commands;
+using LshCluster.Protocol.Wire;
 
 // lshc: the thin entry point; every command lives in Commands/.
 var root = new RootCommand("lshc — LshCluster: near-duplicate detection for embedding vectors")
@@ -37,6 +38,17 @@ catch (Exception e) when (e is LshCluster.Runtime.OverloadedException or LshClus
     // Busy, not broken: nothing of the refused request was stored, and sending it again later is safe.
     Console.Error.WriteLine($"lshc: {e.Message}");
     return 5;
+}
+catch (LshCluster.Protocol.Wire.RpcException e)
+{
+    // A call to a cluster (--server) failed: one line with the silo's reason, and an exit code by what to do next.
+    Console.Error.WriteLine($"lshc: the cluster answered {e.Status}: {e.Detail}");
+    return e.Status switch
+    {
+        GrpcStatusCode.Unavailable or GrpcStatusCode.ResourceExhausted or GrpcStatusCode.DeadlineExceeded => 5, // retry later
+        GrpcStatusCode.InvalidArgument or GrpcStatusCode.NotFound or GrpcStatusCode.Unauthenticated or GrpcStatusCode.PermissionDenied => 2, // fix the call
+        _ => 4,
+    };
 }
 catch (Exception e) when (e is System.Data.Common.DbException or LshCluster.Silo.Engine.EngineStoppedException)
 {
