@@ -280,9 +280,12 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
             {
                 try
                 {
-                    return await Connection(address).UnaryAsync(method, request, deadline, cancellationToken).ConfigureAwait(false);
+                    // A hung silo holds a read for one attempt, not the whole deadline; the next silo is asked then.
+                    var attempt = DateTimeOffset.UtcNow + _options.AttemptTimeout;
+                    return await Connection(address).UnaryAsync(method, request, attempt < deadline ? attempt : deadline, cancellationToken).ConfigureAwait(false);
                 }
-                catch (RpcException e) when (e.Status is GrpcStatusCode.Unavailable)
+                catch (RpcException e) when (e.Status is GrpcStatusCode.Unavailable
+                    || (e.Status is GrpcStatusCode.DeadlineExceeded && DateTimeOffset.UtcNow < deadline))
                 {
                     last = e;
                 }

@@ -10,8 +10,8 @@ public sealed class LshClusterClientOptions
     public TimeSpan Deadline { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
-    /// How long one request to one silo may take before it is sent again (within <see cref="Deadline"/>); retrying
-    /// is safe, since a vector sent twice is stored once.
+    /// How long one request to one silo may take before it is sent again, or a read is asked of another silo (within
+    /// <see cref="Deadline"/>); retrying is safe, since a vector sent twice is stored once.
     /// </summary>
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -25,7 +25,7 @@ public sealed class CredentialCommandTests
         var (code, _, error) = Lshc.Run(null, "keygen", "ops", "root");
 
         Assert.Equal(2, code);
-        Assert.Contains("keygen (ops): role 'root' is not producer or admin", error, StringComparison.Ordinal);
+        Assert.Contains("keygen (ops): the role must be producer or admin", error, StringComparison.Ordinal);
     }
 
     [Fact]

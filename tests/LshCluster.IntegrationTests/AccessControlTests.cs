@@ -94,7 +94,7 @@ public sealed class AccessControlTests(PostgresServer server, ITestOutputHelper 
 
     private static async Task<HttpResponseMessage> PostAsync(HttpClient http, string url, string? key)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, url);
+        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = System.Net.Http.Json.JsonContent.Create(new { }) };
         if (key is not null)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);

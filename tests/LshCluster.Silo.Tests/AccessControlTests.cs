@@ -55,8 +55,8 @@ public sealed class AccessControlTests : IAsyncLifetime
     {
         var insert = await SendAsync(HttpMethod.Post, "/v1/vectors", ProducerSecret, new { vectors = new[] { new { id = "a", values = Values(1) } } });
         var stats = await SendAsync(HttpMethod.Get, "/v1/stats", ProducerSecret);
-        var drainAsProducer = await SendAsync(HttpMethod.Post, "/v1/drain", ProducerSecret);
-        var drainAsAdmin = await SendAsync(HttpMethod.Post, "/v1/drain", AdminSecret);
+        var drainAsProducer = await SendAsync(HttpMethod.Post, "/v1/drain", ProducerSecret, new { });
+        var drainAsAdmin = await SendAsync(HttpMethod.Post, "/v1/drain", AdminSecret, new { });
         var readAsAdmin = await SendAsync(HttpMethod.Get, "/v1/vectors/a", AdminSecret);
 
         Assert.Equal(HttpStatusCode.OK, insert.StatusCode);
@@ -67,6 +67,17 @@ public sealed class AccessControlTests : IAsyncLifetime
         // The admin key passes; the embedded server then says why it cannot drain (no other process to hand shards to).
         Assert.Equal(HttpStatusCode.Conflict, drainAsAdmin.StatusCode);
         Assert.Equal(HttpStatusCode.OK, readAsAdmin.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_drain_takes_a_json_body_so_that_another_sites_form_cannot_send_one()
+    {
+        using var form = new HttpRequestMessage(HttpMethod.Post, "/v1/drain") { Content = new FormUrlEncodedContent([]) };
+        form.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminSecret);
+
+        using var response = await _served.Http.SendAsync(form);
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
     }
 
     [Fact]
@@ -92,7 +103,7 @@ public sealed class AccessControlTests : IAsyncLifetime
     public async Task Refusals_are_logged_and_counted_with_the_key_name_never_the_secret()
     {
         await SendAsync(HttpMethod.Get, "/v1/stats", "a-guess-at-a-key-12345");
-        await SendAsync(HttpMethod.Post, "/v1/drain", ProducerSecret);
+        await SendAsync(HttpMethod.Post, "/v1/drain", ProducerSecret, new { });
 
         var lines = _logs.Lines;
         Assert.Contains(lines, l => l.Contains("refused GET /v1/stats from 127.0.0.1: authorization: the key is not one of this cluster's keys", StringComparison.Ordinal));

@@ -45,7 +45,8 @@ public sealed class CredentialsTests : IDisposable
 
     [Theory]
     [InlineData("ingest:producer", "LSHC_API_KEYS entry 1: expected NAME:ROLE:SECRET")]
-    [InlineData("a:producer:aaaaaaaaaaaaaaaaaaaa,b:owner:bbbbbbbbbbbbbbbbbbbb", "LSHC_API_KEYS entry 2 (b): role 'owner' is not producer or admin")]
+    [InlineData("a:producer:aaaaaaaaaaaaaaaaaaaa,b:owner:bbbbbbbbbbbbbbbbbbbb", "LSHC_API_KEYS entry 2 (b): the role must be producer or admin")]
+    [InlineData("b:bbbbbbbbbbbbbbbbbbbb:admin", "LSHC_API_KEYS entry 1 (b): the role must be producer or admin (entries are NAME:ROLE:SECRET)")]
     [InlineData("ingest:producer:short-one", "LSHC_API_KEYS entry 1 (ingest): the secret must have at least 16 characters")]
     [InlineData("in gest:producer:aaaaaaaaaaaaaaaaaaaa", "LSHC_API_KEYS entry 1: the name 'in gest' must be letters, digits")]
     [InlineData("a:producer:aaaaaaaaaaaaaaaaaaaa,a:admin:bbbbbbbbbbbbbbbbbbbb", "LSHC_API_KEYS entry 2: the name 'a' is used twice")]

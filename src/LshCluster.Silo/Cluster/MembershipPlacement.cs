@@ -40,8 +40,10 @@ internal sealed class MembershipPlacement(IMembershipStore store, string self, i
                 return Task.CompletedTask;
             }
 
-            // The read is shared: a caller that gives up must not cancel it for the others waiting on it.
+            // The read is shared: a caller that gives up must not cancel it for the others waiting on it (and a
+            // failure nobody waits for any more is observed here, not left to the finalizer).
             _refreshing = ReadAsync(CancellationToken.None);
+            _ = _refreshing.ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             return _refreshing.WaitAsync(cancellationToken);
         }
     }

@@ -67,10 +67,7 @@ public sealed class EmbeddedServer : IAsyncDisposable, IEngineHost
         Task.FromResult<IReadOnlyList<ShardStatus>>([.. Enumerable.Range(0, _engine.Scheme.ShardCount).Select(s => new ShardStatus(s, Address, 0))]);
 
     /// <inheritdoc />
-    public bool CanDrain => false;
-
-    /// <inheritdoc />
-    public int BeginDrain() => throw new InvalidOperationException("the embedded server has no other silo to drain to");
+    public Task<int?> BeginDrainAsync(CancellationToken cancellationToken) => Task.FromResult<int?>(null);
 
     /// <summary>Stops answering, then stops listening.</summary>
     public async ValueTask DisposeAsync()

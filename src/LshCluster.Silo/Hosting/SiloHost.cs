@@ -34,7 +34,7 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
     private MembershipPlacement? _placement;
     private Task? _loop;
     private Task? _renewing;
-    private volatile bool _draining;
+    private int _drainStarted; // 1 once a drain began (Interlocked: SIGTERM and a drain request may race)
     private Task? _handOver;
     private long _lastRenewalTicks;
 
@@ -172,12 +172,11 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
     /// <summary>Hands every shard to the other silos, then leaves the membership table and stops serving.</summary>
     public async Task DrainAsync()
     {
-        if (_draining || _engine is null)
+        if (_engine is null || Interlocked.CompareExchange(ref _drainStarted, 1, 0) != 0)
         {
             return;
         }
 
-        _draining = true;
         _log.LogInformation("silo {Identity} draining", Identity);
         try
         {
@@ -186,7 +185,7 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
         catch (Exception e)
         {
             // Still active in the table: keep serving as before; a later SIGTERM or Drain call tries again.
-            _draining = false;
+            Volatile.Write(ref _drainStarted, 0);
             _log.LogWarning("silo {Identity}: cannot mark itself draining ({Message}); still serving", Identity, e.Message);
             return;
         }
@@ -324,15 +323,17 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
             }
         }
 
-        // Claim what is ours and free: released, or held by a silo whose lease lapsed. Not rate-limited: nobody serves
-        // these shards now (planned moves are limited where they are released), and every claim of a round is loaded
-        // in one pass over the store.
-        if (!_draining)
+        // Claim what is ours and free: released, or held by a silo whose lease lapsed. A dead silo's shards are taken
+        // all at once (nobody serves them; one pass over the store loads them all); free ones at most MaxMovesPerRound
+        // per round, so that the first silo of a cold start does not load the whole store before the others it
+        // starts beside are seen.
+        if (!Draining)
         {
             var me = Identity.ToString();
-            var claim = Placement.Leases
-                .Where(l => desired[l.Shard] == Address && !mine.Contains(l.Shard) && (l.Owner is null || !l.OwnerAlive || l.Owner == me))
-                .Select(l => l.Shard).ToList();
+            var ours = Placement.Leases.Where(l => desired[l.Shard] == Address && !mine.Contains(l.Shard)).ToList();
+            var claim = ours.Where(l => l.Owner is not null && (!l.OwnerAlive || l.Owner == me)).Select(l => l.Shard)
+                .Concat(ours.Where(l => l.Owner is null).Select(l => l.Shard).Take(_options.MaxMovesPerRound))
+                .ToList();
             if (claim.Count > 0)
             {
                 var claimed = await _membership.TryClaimShardsAsync(Identity, claim, cancellationToken).ConfigureAwait(false);
@@ -468,6 +469,8 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
     internal bool Serving => !_stopped.Task.IsCompleted && _engine is not null
         && DateTimeOffset.UtcNow - _lastRenewal < _options.LeaseDuration - _options.RenewInterval;
 
+    private bool Draining => Volatile.Read(ref _drainStarted) == 1;
+
     internal string? StopReason => _stopped.Task.IsCompleted ? _stopped.Task.Result : null;
 
     bool IEngineHost.IsServing => Serving;
@@ -494,10 +497,14 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
         [.. (await _membership.ReadShardOwnersAsync(cancellationToken).ConfigureAwait(false))
             .OrderBy(l => l.Shard).Select(l => new ShardStatus(l.Shard, l.OwnerAlive ? l.Owner : null, l.Epoch))];
 
-    bool IEngineHost.CanDrain => true;
-
-    int IEngineHost.BeginDrain()
+    async Task<int?> IEngineHost.BeginDrainAsync(CancellationToken cancellationToken)
     {
+        var silos = await _membership.ReadSilosAsync(cancellationToken).ConfigureAwait(false);
+        if (!silos.Any(s => s.Alive && s.Status == "active" && s.Identity != Identity))
+        {
+            return null; // the last active silo: its shards would go to nobody (SIGTERM still stops it, with a drain)
+        }
+
         var owned = _engine?.LocalShards.Count ?? 0;
         _ = Task.Run(async () =>
         {

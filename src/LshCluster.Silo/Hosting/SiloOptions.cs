@@ -45,7 +45,7 @@ public sealed class SiloOptions
     /// <summary>How often the lease is renewed and the shard map re-read.</summary>
     public TimeSpan RenewInterval { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>Most shards this silo hands away per round (planned moves are rate-limited; a dead silo's shards are claimed at once).</summary>
+    /// <summary>Most shards this silo hands away, or claims while free, per round (planned moves and cold starts are rate-limited; a dead silo's shards are claimed at once).</summary>
     public int MaxMovesPerRound { get; set; } = 256;
 
     /// <summary>How long a draining silo waits for its shards' new owners before it leaves anyway.</summary>

@@ -43,7 +43,8 @@ public static class Dashboard
         const string Open = "<script>", Close = "</script>";
         var start = html.IndexOf(Open, StringComparison.Ordinal) + Open.Length;
         var script = html[start..html.IndexOf(Close, start, StringComparison.Ordinal)];
-        var hash = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(script)));
+        // Browsers hash the script as parsed, with CRLF and CR turned into LF (a checkout may have CRLF).
+        var hash = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(script.ReplaceLineEndings("\n"))));
         return $"default-src 'none'; script-src 'sha256-{hash}'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
     }
 }

@@ -21,11 +21,11 @@ public interface IEngineHost
     /// <summary>Every shard and who owns it.</summary>
     Task<IReadOnlyList<ShardStatus>> ListShardsAsync(CancellationToken cancellationToken);
 
-    /// <summary>Whether there are other processes to hand shards to (a silo: yes; the embedded server: no).</summary>
-    bool CanDrain { get; }
-
-    /// <summary>Starts handing this process's shards to the others, after which it leaves; returns how many it owns now.</summary>
-    int BeginDrain();
+    /// <summary>
+    /// Starts handing this process's shards to the others, after which it leaves; returns how many it owns now, or
+    /// null when no other process could take them (the embedded server; the last active silo), and nothing starts.
+    /// </summary>
+    Task<int?> BeginDrainAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>A process serving the store, as <c>GET /v1/silos</c> shows it.</summary>

@@ -143,15 +143,17 @@ public static class RestApi
             TypedResults.Ok(await host.ListShardsAsync(cancel).ConfigureAwait(false)))
         .WithName("ListShards").WithSummary("Every shard, its owner and its epoch");
 
-        v1.MapPost("/drain", Results<Accepted<DrainReply>, ProblemHttpResult> () =>
-            host.CanDrain
-                ? TypedResults.Accepted("/v1/silos", new DrainReply("draining", host.BeginDrain()))
+        // A JSON body ({} will do) keeps browsers from sending it across sites: a form or a no-cors fetch cannot, and
+        // a cross-site JSON request needs a CORS preflight this server never grants (it matters on a cluster without keys).
+        v1.MapPost("/drain", async Task<Results<Accepted<DrainReply>, ProblemHttpResult>> (DrainRequest request, CancellationToken cancel) =>
+            await host.BeginDrainAsync(cancel).ConfigureAwait(false) is { } shards
+                ? TypedResults.Accepted("/v1/silos", new DrainReply("draining", shards))
                 : TypedResults.Problem(
-                    "this server is the only process serving its store: there is no other silo to hand its shards to (stop it with SIGTERM instead)",
+                    "no other active silo could take this one's shards, so it keeps serving (stop it with SIGTERM to take the cluster down)",
                     statusCode: StatusCodes.Status409Conflict,
                     title: "Nothing to drain to"))
         .RequireAuthorization(AccessControl.Admin)
-        .WithName("Drain").WithSummary("Hand this silo's shards to the others, then leave the cluster (admin); follow it on /v1/silos");
+        .WithName("Drain").WithSummary("Hand this silo's shards to the others, then leave the cluster (admin; body {}); follow it on /v1/silos");
 
         // Probes carry no credentials: they say whether the process serves, nothing about the data.
         endpoints.MapGet("/healthz", () => TypedResults.Ok(new HealthReply("alive")))

@@ -71,6 +71,9 @@ public sealed record HistogramReply(float Rung, IReadOnlyList<SizeBin> Bins);
 /// <summary><c>GET /v1/vectors/{id}/values</c>: a stored vector's values (the dashboard draws images from them).</summary>
 public sealed record ValuesReply(string Id, float[] Values);
 
+/// <summary><c>POST /v1/drain</c>: no fields yet (<c>{}</c>); a JSON body, so that no other site's page can send it.</summary>
+public sealed record DrainRequest;
+
 /// <summary>A drain begun: the silo hands its shards away, then leaves (and its process exits).</summary>
 /// <param name="Status">draining.</param>
 /// <param name="Shards">Shards it owned when the drain began.</param>

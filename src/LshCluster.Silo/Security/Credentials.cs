@@ -163,7 +163,8 @@ public sealed class Credentials
         {
             "producer" => Role.Producer,
             "admin" => Role.Admin,
-            var other => throw new ArgumentException($"{source} ({name}): role '{other}' is not producer or admin", KeysVariable),
+            // The bad value is not repeated: an entry written NAME:SECRET:ROLE would put the secret in the log.
+            _ => throw new ArgumentException($"{source} ({name}): the role must be producer or admin (entries are NAME:ROLE:SECRET)", KeysVariable),
         };
         var secret = parts[2].Trim();
         if (secret.StartsWith(HashPrefix, StringComparison.Ordinal))
