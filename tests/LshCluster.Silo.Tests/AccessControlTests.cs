@@ -24,7 +24,7 @@ public sealed class AccessControlTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await _served.DisposeAsync();
-        _logs.Factory.Dispose();
+        _logs.Dispose();
     }
 
     [Theory]
@@ -131,6 +131,20 @@ public sealed class AccessControlTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Keys_served_without_tls_beyond_loopback_are_warned_about_at_start()
+    {
+        using var logs = new RecordingLogs();
+        using var stores = new TempStores();
+        await using var engine = await TempStores.CreateAsync(stores.NewSqlite(), Scheme);
+        await using (await Hosting.EmbeddedServer.StartAsync(engine, "0.0.0.0:0", logs.Factory, Credentials.Of($"ingest:producer:{ProducerSecret}")))
+        {
+        }
+
+        Assert.Contains(logs.Lines, l => l.Contains("cross the network in clear text", StringComparison.Ordinal));
+        Assert.DoesNotContain(_logs.Lines, l => l.Contains("clear text", StringComparison.Ordinal)); // this class's server: loopback only
+    }
+
+    [Fact]
     public void The_log_budget_allows_a_burst_per_window_and_then_says_how_many_it_left_out()
     {
         var budget = new LogBudget(burst: 2, TimeSpan.FromSeconds(10));
@@ -167,6 +181,9 @@ public sealed class AccessControlTests : IAsyncLifetime
     /// <summary>Every line logged, formatted, as an operator would read it.</summary>
     private sealed class RecordingLogs : ILoggerProvider
     {
+        // Disposing the provider disposes the factory (which would dispose the provider: once is enough).
+        private int _disposed;
+
         private readonly ConcurrentQueue<string> _lines = new();
 
         public RecordingLogs() => Factory = LoggerFactory.Create(b => b.AddProvider(this));
@@ -179,6 +196,10 @@ public sealed class AccessControlTests : IAsyncLifetime
 
         public void Dispose()
         {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                Factory.Dispose();
+            }
         }
 
         private sealed class Logger(ConcurrentQueue<string> lines) : ILogger

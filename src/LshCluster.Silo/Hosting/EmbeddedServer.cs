@@ -37,7 +37,7 @@ public sealed class EmbeddedServer : IAsyncDisposable, IEngineHost
         credentials ??= Credentials.None;
         if (logs is not null)
         {
-            AccessControl.LogPolicy(logs.CreateLogger("LshCluster.Server"), credentials, internalService: false);
+            AccessControl.LogPolicy(logs.CreateLogger("LshCluster.Server"), credentials, internalService: false, plainTextBeyondLoopback: !System.Net.IPAddress.IsLoopback(endpoint.Address));
         }
 
         var builder = HttpSurface.CreateBuilder(logs, credentials);

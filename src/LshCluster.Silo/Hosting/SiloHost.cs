@@ -94,7 +94,10 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
 
     private async Task StartCoreAsync(ILoggerFactory? logs, CancellationToken cancellationToken)
     {
-        AccessControl.LogPolicy(_log, _options.Credentials, internalService: true);
+        var endpoint = ListenAddress.Parse(_options.Listen);
+        var httpEndpoint = _options.HttpListen is "" ? null : ListenAddress.Parse(_options.HttpListen ?? $"{endpoint.Address}:{(endpoint.Port == 0 ? 0 : endpoint.Port + 1)}");
+        var beyondLoopback = !System.Net.IPAddress.IsLoopback(endpoint.Address) || (httpEndpoint is not null && !System.Net.IPAddress.IsLoopback(httpEndpoint.Address));
+        AccessControl.LogPolicy(_log, _options.Credentials, internalService: true, plainTextBeyondLoopback: beyondLoopback && _options.TlsCertificatePath is null);
 
         // Listen first: the advertised address must be known (port 0 picks one) before joining.
         var builder = HttpSurface.CreateBuilder(logs, _options.Credentials);
@@ -103,8 +106,6 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
         // Signals belong to the silo, not to the web host: SIGTERM must drain first (ASP.NET's console lifetime would
         // stop the server at once and let the runtime end the process).
         builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, ManualLifetime>();
-        var endpoint = ListenAddress.Parse(_options.Listen);
-        var httpEndpoint = _options.HttpListen is "" ? null : ListenAddress.Parse(_options.HttpListen ?? $"{endpoint.Address}:{(endpoint.Port == 0 ? 0 : endpoint.Port + 1)}");
         ListenOptions? grpcListener = null, httpListener = null;
         builder.WebHost.ConfigureKestrel(k =>
         {

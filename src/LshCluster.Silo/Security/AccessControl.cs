@@ -55,8 +55,17 @@ public static class AccessControl
         : new AuthorizationPolicyBuilder().RequireAssertion(_ => true).Build();
 
     /// <summary>Says, at start, what a server accepts; an open server is worth a warning where it listens beyond loopback.</summary>
-    public static void LogPolicy(ILogger log, Credentials credentials, bool internalService)
+    /// <param name="log">Where to say it.</param>
+    /// <param name="credentials">What the server accepts.</param>
+    /// <param name="internalService">Whether it serves the silo-to-silo service (a silo does).</param>
+    /// <param name="plainTextBeyondLoopback">Whether it listens without TLS on an address other machines reach.</param>
+    public static void LogPolicy(ILogger log, Credentials credentials, bool internalService, bool plainTextBeyondLoopback)
     {
+        if ((credentials.KeysRequired || credentials.ClusterSecretRequired) && plainTextBeyondLoopback)
+        {
+            log.LogWarning("API keys and the cluster secret cross the network in clear text here: serve TLS (--tls-cert, --tls-key) where the network is not yours alone");
+        }
+
         if (credentials.KeysRequired)
         {
             log.LogInformation("API keys required: {Count} configured ({Names})", credentials.Keys.Count, string.Join(", ", credentials.Keys.Select(k => $"{k.Name}: {k.Role.ToString().ToLowerInvariant()}")));
