@@ -16,7 +16,14 @@ public readonly record struct SiloIdentity(string Address, long Generation)
 /// <param name="Alive">Whether its lease is unexpired by the database's clock and it has not left.</param>
 /// <param name="LeaseExpires">When its lease runs out unless renewed.</param>
 /// <param name="StartedAt">When it joined.</param>
-public sealed record SiloEntry(SiloIdentity Identity, string Status, bool Alive, DateTimeOffset LeaseExpires, DateTimeOffset StartedAt);
+public sealed record SiloEntry(SiloIdentity Identity, string Status, bool Alive, DateTimeOffset LeaseExpires, DateTimeOffset StartedAt)
+{
+    /// <summary>The status as the APIs show it: <see cref="Status"/> while alive, then <c>left</c> or <c>dead</c>.</summary>
+    public string Shown => Alive ? Status : (Status == "left" ? "left" : "dead");
+
+    /// <summary>Whether the APIs list it: alive, or started within the last hour (recent deaths and departures).</summary>
+    public bool Listed => Alive || StartedAt > DateTimeOffset.UtcNow.AddHours(-1);
+}
 
 /// <summary>A shard's lease as stored: its owner (null when released), epoch, and whether that owner is alive.</summary>
 public sealed record ShardOwnership(int Shard, string? Owner, long Epoch, bool OwnerAlive);

@@ -95,7 +95,12 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
     private async Task StartCoreAsync(ILoggerFactory? logs, CancellationToken cancellationToken)
     {
         var endpoint = ListenAddress.Parse(_options.Listen);
-        var httpEndpoint = _options.HttpListen is "" ? null : ListenAddress.Parse(_options.HttpListen ?? $"{endpoint.Address}:{(endpoint.Port == 0 ? 0 : endpoint.Port + 1)}");
+        var httpEndpoint = _options.HttpListen switch
+        {
+            "" => null,
+            null => new System.Net.IPEndPoint(endpoint.Address, endpoint.Port == 0 ? 0 : endpoint.Port + 1),
+            var given => ListenAddress.Parse(given),
+        };
         var beyondLoopback = !System.Net.IPAddress.IsLoopback(endpoint.Address) || (httpEndpoint is not null && !System.Net.IPAddress.IsLoopback(httpEndpoint.Address));
         AccessControl.LogPolicy(_log, _options.Credentials, internalService: true, plainTextBeyondLoopback: beyondLoopback && _options.TlsCertificatePath is null);
 
@@ -485,10 +490,10 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
         var silos = await _membership.ReadSilosAsync(cancellationToken).ConfigureAwait(false);
         var leases = await _membership.ReadShardOwnersAsync(cancellationToken).ConfigureAwait(false);
         var owned = leases.Where(l => l.OwnerAlive && l.Owner is not null).GroupBy(l => l.Owner!).ToDictionary(g => g.Key, g => g.Count());
-        return [.. silos.Where(s => s.Alive || s.StartedAt > DateTimeOffset.UtcNow.AddHours(-1)).Select(s => new SiloStatus(
+        return [.. silos.Where(s => s.Listed).Select(s => new SiloStatus(
             s.Identity.Address,
             s.Identity.Generation,
-            s.Alive ? s.Status : (s.Status == "left" ? "left" : "dead"),
+            s.Shown,
             owned.GetValueOrDefault(s.Identity.ToString()),
             s.LeaseExpires,
             s.Identity == Identity))];

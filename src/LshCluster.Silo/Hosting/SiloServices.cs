@@ -134,14 +134,14 @@ internal static class SiloServices
             var silos = await silo.Membership.ReadSilosAsync(call.CancellationToken).ConfigureAwait(false);
             var leases = await silo.Membership.ReadShardOwnersAsync(call.CancellationToken).ConfigureAwait(false);
             var response = new ListSilosResponse();
-            foreach (var s in silos.Where(s => s.Alive || s.StartedAt > DateTimeOffset.UtcNow.AddHours(-1)))
+            foreach (var s in silos.Where(s => s.Listed))
             {
                 var name = s.Identity.ToString();
                 response.Silos.Add(new SiloInfo
                 {
                     Address = s.Identity.Address,
                     Generation = s.Identity.Generation,
-                    Status = s.Alive ? s.Status : (s.Status == "left" ? "left" : "dead"),
+                    Status = s.Shown,
                     Shards = leases.Count(l => l.Owner == name),
                     LeaseExpiresUnixMs = s.LeaseExpires.ToUnixTimeMilliseconds(),
                 });
