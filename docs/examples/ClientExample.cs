@@ -17,13 +17,12 @@ public static class ClientExample
             .BuildServiceProvider();
         var client = services.GetRequiredService<LshClusterClient>();
 
-        // Hashed here, sent to the silos owning each vector's home shard, retried within the deadline.
-        var results = await client.InsertAsync([
-            new Vector { Id = "n1", Values = { a } },
-            new Vector { Id = "n2", Values = { b } },
-        ]);
-        output.WriteLine(results[1].Verdict.Kind);          // Duplicate
-        output.WriteLine(results[1].Verdict.CanonicalId);   // n1
+        // Hashed here, sent to the silos owning each vector's home shard, retried within the deadline. The second
+        // call finds the first vector: a cluster's canonical member is its earliest.
+        await client.InsertAsync([new Vector { Id = "n1", Values = { a } }]);
+        var results = await client.InsertAsync([new Vector { Id = "n2", Values = { b } }]);
+        output.WriteLine(results[0].Verdict.Kind);          // Duplicate
+        output.WriteLine(results[0].Verdict.CanonicalId);   // n1
 
         var cluster = await client.GetClusterAsync(new GetClusterRequest { Id = "n2" });
         output.WriteLine(cluster.Size);                     // 2
