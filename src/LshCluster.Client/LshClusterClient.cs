@@ -260,6 +260,18 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
     public Task<Stats> GetStatsAsync(CancellationToken cancellationToken = default) =>
         AnySiloAsync(PublicApi.GetStats, new GetStatsRequest(), cancellationToken);
 
+    /// <summary>
+    /// Admin.Delete on any silo (needs an admin key when the cluster has keys): each id's result says whether it was
+    /// stored and now is not. Sent again to another silo when one does not answer, so a delete whose first answer was
+    /// lost reports the id as not stored.
+    /// </summary>
+    public async Task<IReadOnlyList<DeleteResult>> DeleteAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken = default)
+    {
+        var request = new DeleteRequest();
+        request.Ids.AddRange(ids);
+        return [.. (await AnySiloAsync(PublicApi.Delete, request, cancellationToken).ConfigureAwait(false)).Results];
+    }
+
     /// <summary>Admin.ListSilos on any silo.</summary>
     public Task<ListSilosResponse> ListSilosAsync(CancellationToken cancellationToken = default) =>
         AnySiloAsync(PublicApi.ListSilos, new ListSilosRequest(), cancellationToken);

@@ -15,6 +15,9 @@ public static class InternalApi
     /// <summary>Silo.InsertHashed: vectors hashed by the caller, to their home shards' owner.</summary>
     public static readonly GrpcMethod<HashedInsertRequest, InsertResponse> InsertHashed = new(Silo, "InsertHashed", HashedInsertRequest.Parser, InsertResponse.Parser);
 
+    /// <summary>Silo.DeleteAtHome: deletions, to their home shards' owner.</summary>
+    public static readonly GrpcMethod<DeleteRequest, DeleteResponse> DeleteAtHome = new(Silo, "DeleteAtHome", DeleteRequest.Parser, DeleteResponse.Parser);
+
     /// <summary>Silo.GetScheme: the cluster's LSH scheme.</summary>
     public static readonly GrpcMethod<GetSchemeRequest, SchemeBlob> GetScheme = new(Silo, "GetScheme", GetSchemeRequest.Parser, SchemeBlob.Parser);
 }

@@ -55,11 +55,17 @@ public interface IDedupStore : IAsyncDisposable
     Task CommitAsync(WriteBatch batch, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Streams every stored vector that is not deleted and whose id is at least <paramref name="fromVectorId"/>, in
+    /// Streams every stored vector (deleted ones are no longer stored) whose id is at least <paramref name="fromVectorId"/>, in
     /// vector id order, reading rows as they are consumed (never the whole table at once). Rows committed while the
     /// stream runs may or may not appear.
     /// </summary>
     IAsyncEnumerable<StoredVector> ReadVectorsAsync(long fromVectorId = 0, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Streams the ids of every deleted vector, in id order. A deleted vector keeps nothing but its id: it stays in the
+    /// union-find forests (its edges are kept) so that clusters keep the merges it made.
+    /// </summary>
+    IAsyncEnumerable<long> ReadDeletedAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Streams every verified edge whose larger end is at least <paramref name="minB"/>, ordered by (A, B).</summary>
     IAsyncEnumerable<VerifiedEdge> ReadEdgesAsync(long minB = 0, CancellationToken cancellationToken = default);

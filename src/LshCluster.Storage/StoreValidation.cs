@@ -5,7 +5,8 @@ internal static class StoreValidation
 {
     /// <summary>
     /// Checks a batch before any database work: fences name each shard once, and every vector's home shard is
-    /// fenced (a vector row belongs to its home shard, so writing it unfenced would defeat the fence).
+    /// fenced, and so is every deleted vector's (a vector row belongs to its home shard, so writing it unfenced would defeat
+    /// the fence).
     /// </summary>
     /// <exception cref="ArgumentException">The batch breaks one of these rules; the message says which.</exception>
     public static void CheckBatch(WriteBatch batch)
@@ -14,6 +15,7 @@ internal static class StoreValidation
         ArgumentNullException.ThrowIfNull(batch.Fences, nameof(batch.Fences));
         ArgumentNullException.ThrowIfNull(batch.Vectors, nameof(batch.Vectors));
         ArgumentNullException.ThrowIfNull(batch.Edges, nameof(batch.Edges));
+        ArgumentNullException.ThrowIfNull(batch.Deletions, nameof(batch.Deletions));
 
         var fenced = new HashSet<int>(batch.Fences.Count);
         foreach (var fence in batch.Fences)
@@ -30,6 +32,15 @@ internal static class StoreValidation
             {
                 throw new ArgumentException(
                     $"vector {vector.VectorId} ('{vector.ExternalId}') belongs to shard {vector.HomeShard}, which the batch does not fence", nameof(batch));
+            }
+        }
+
+        foreach (var id in batch.Deletions)
+        {
+            if (!fenced.Contains(Core.Ids.VectorId.HomeShard(id)))
+            {
+                throw new ArgumentException(
+                    $"deletion of vector {id} belongs to shard {Core.Ids.VectorId.HomeShard(id)}, which the batch does not fence", nameof(batch));
             }
         }
     }

@@ -1,7 +1,8 @@
 namespace LshCluster.Storage;
 
 /// <summary>
-/// What one group commit writes: new vectors and new edges, fenced by the epochs of the shards they belong to.
+/// What one group commit writes: new vectors, new edges and deletions, fenced by the epochs of the shards they belong
+/// to. Deletions are applied before the new vectors, so a batch may delete an external id and store it again.
 /// </summary>
 /// <param name="Fences">(shard, epoch) for every shard whose state the batch changes; checked before writing.</param>
 /// <param name="Vectors">New vector rows.</param>
@@ -9,7 +10,11 @@ namespace LshCluster.Storage;
 public sealed record WriteBatch(
     IReadOnlyList<ShardFence> Fences,
     IReadOnlyList<StoredVector> Vectors,
-    IReadOnlyList<VerifiedEdge> Edges);
+    IReadOnlyList<VerifiedEdge> Edges)
+{
+    /// <summary>Vector ids to delete: each row leaves <c>vectors</c> and its id is kept as deleted. Ids not stored are skipped.</summary>
+    public IReadOnlyList<long> Deletions { get; init; } = [];
+}
 
 /// <summary>The epoch under which a shard's writes are allowed.</summary>
 public readonly record struct ShardFence(int Shard, long Epoch);

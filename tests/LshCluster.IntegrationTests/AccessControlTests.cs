@@ -13,7 +13,8 @@ namespace LshCluster.IntegrationTests;
 /// <summary>
 /// A cluster that asks for keys, as processes: two silos with API keys and the cluster secret from their environment,
 /// called by the .NET client, Python grpcio, lshc and plain HTTP; refused without a key, with an unknown one, and
-/// where the key's role does not reach; working end to end (silo-to-silo calls included) with the right ones.
+/// where the key's role does not reach (drain, delete); working end to end (silo-to-silo calls included) with the
+/// right ones.
 /// </summary>
 [Collection(PostgresCollection.Name)]
 public sealed class AccessControlTests(PostgresServer server, ITestOutputHelper output)
@@ -73,6 +74,24 @@ public sealed class AccessControlTests(PostgresServer server, ITestOutputHelper 
         Assert.True(keyed.ExitCode == 0, keyed.Output);
         Assert.StartsWith("vectors 401 ", keyed.Output, StringComparison.Ordinal); // the 400 and Python's one
 
+        // Deleting takes an admin key too. Sent to one silo, the ids whose home shards the other owns are deleted
+        // there (silo to silo, with the cluster secret); every silo then answers without them.
+        string[] gone = [.. Enumerable.Range(0, 20).Select(i => $"o{i}")];
+        var deleteAsProducer = await RunAsync("dotnet", [lshc, "delete", "--server", second.Address, .. gone], ProducerKey);
+        var deleteAsAdmin = await RunAsync("dotnet", [lshc, "delete", "--server", second.Address, .. gone], AdminKey);
+        Assert.Equal(2, deleteAsProducer.ExitCode);
+        Assert.Contains("PermissionDenied", deleteAsProducer.Output, StringComparison.Ordinal);
+        Assert.True(deleteAsAdmin.ExitCode == 0, deleteAsAdmin.Output);
+        Assert.Equal(gone.Select(id => $"deleted     {id}"), deleteAsAdmin.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        await using (var client = await cluster.ClientAsync(apiKey: ProducerKey))
+        {
+            Assert.Equal(381, (await client.GetStatsAsync()).Vectors);
+            foreach (var id in gone)
+            {
+                Assert.Equal(GrpcStatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => client.GetVectorAsync(id))).Status);
+            }
+        }
+
         // Draining takes an admin key: the producer's is refused; the admin's drains the second silo, which exits 0,
         // and the first serves every shard with nothing lost. Refusals are logged without the secret.
         using var http = new HttpClient();
@@ -83,7 +102,8 @@ public sealed class AccessControlTests(PostgresServer server, ITestOutputHelper 
         await cluster.WaitForOwnersAsync(1, TimeSpan.FromSeconds(30));
         await using (var client = await cluster.ClientAsync(apiKey: ProducerKey))
         {
-            Assert.Equal(401, (await client.GetStatsAsync()).Vectors);
+            Assert.Equal(381, (await client.GetStatsAsync()).Vectors);
+            Assert.Equal(GrpcStatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => client.GetVectorAsync("o0"))).Status);
         }
 
         Assert.Contains("refused POST /v1/drain from 127.0.0.1: authorization: key 'ingest' has role producer", second.Output, StringComparison.Ordinal);

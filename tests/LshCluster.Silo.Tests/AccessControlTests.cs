@@ -51,13 +51,17 @@ public sealed class AccessControlTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_producer_key_ingests_and_reads_but_draining_takes_an_admin_key()
+    public async Task A_producer_key_ingests_and_reads_but_draining_and_deleting_take_an_admin_key()
     {
         var insert = await SendAsync(HttpMethod.Post, "/v1/vectors", ProducerSecret, new { vectors = new[] { new { id = "a", values = Values(1) } } });
         var stats = await SendAsync(HttpMethod.Get, "/v1/stats", ProducerSecret);
         var drainAsProducer = await SendAsync(HttpMethod.Post, "/v1/drain", ProducerSecret, new { });
         var drainAsAdmin = await SendAsync(HttpMethod.Post, "/v1/drain", AdminSecret, new { });
         var readAsAdmin = await SendAsync(HttpMethod.Get, "/v1/vectors/a", AdminSecret);
+        var deleteAsProducer = await SendAsync(HttpMethod.Delete, "/v1/vectors/a", ProducerSecret);
+        var deletionsAsProducer = await SendAsync(HttpMethod.Post, "/v1/deletions", ProducerSecret, new { ids = new[] { "a" } });
+        var stillThere = (await _served.Engine.GetStatsAsync()).Vectors;
+        var deleteAsAdmin = await SendAsync(HttpMethod.Delete, "/v1/vectors/a", AdminSecret);
 
         Assert.Equal(HttpStatusCode.OK, insert.StatusCode);
         Assert.Equal(1, (int)(await Problem(stats))["vectors"]!);
@@ -67,6 +71,13 @@ public sealed class AccessControlTests : IAsyncLifetime
         // The admin key passes; the embedded server then says why it cannot drain (no other process to hand shards to).
         Assert.Equal(HttpStatusCode.Conflict, drainAsAdmin.StatusCode);
         Assert.Equal(HttpStatusCode.OK, readAsAdmin.StatusCode);
+
+        Assert.Equal(HttpStatusCode.Forbidden, deleteAsProducer.StatusCode);
+        Assert.Equal("authorization: key 'ingest' has role producer; DELETE /v1/vectors/a needs an admin key", (string?)(await Problem(deleteAsProducer))["detail"]);
+        Assert.Equal(HttpStatusCode.Forbidden, deletionsAsProducer.StatusCode);
+        Assert.Equal(1, stillThere);
+        Assert.Equal(HttpStatusCode.NoContent, deleteAsAdmin.StatusCode);
+        Assert.Equal(0, (await _served.Engine.GetStatsAsync()).Vectors);
     }
 
     [Fact]
@@ -96,6 +107,7 @@ public sealed class AccessControlTests : IAsyncLifetime
         Assert.Equal("bearer", (string?)document["components"]!["securitySchemes"]!["bearer"]!["scheme"]);
         Assert.NotNull(document["paths"]!["/v1/vectors"]!["post"]!["security"]![0]!["bearer"]);
         Assert.NotNull(document["paths"]!["/v1/drain"]!["post"]!["security"]);
+        Assert.NotNull(document["paths"]!["/v1/vectors/{id}"]!["delete"]!["security"]);
         Assert.Null(document["paths"]!["/healthz"]!["get"]!["security"]);
     }
 

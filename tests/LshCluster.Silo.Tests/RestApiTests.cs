@@ -79,6 +79,8 @@ public sealed class RestApiTests : IAsyncLifetime
     [InlineData("GET", "/v1/clusters?page=0", null, "page")]
     [InlineData("GET", "/v1/clusters?page_size=100000", null, "page_size")]
     [InlineData("GET", "/v1/clusters?min_size=0", null, "min_size")]
+    [InlineData("POST", "/v1/deletions", "{}", "ids")]
+    [InlineData("POST", "/v1/deletions", "{\"ids\": [\"a\", \"\"]}", "ids[1]")]
     public async Task Bad_requests_get_a_problem_naming_the_field(string method, string path, string? body, string field)
     {
         using var request = new HttpRequestMessage(new HttpMethod(method), path);
@@ -95,6 +97,29 @@ public sealed class RestApiTests : IAsyncLifetime
         Assert.Equal(400, (int)problem["status"]!);
         Assert.True(problem["errors"]!.AsObject().ContainsKey(field), $"errors name {string.Join(", ", problem["errors"]!.AsObject().Select(e => e.Key))}, not {field}");
         Assert.Equal(0, (int)(await Json(await _served.Http.GetAsync("/v1/stats")))["vectors"]!);
+    }
+
+    [Fact]
+    public async Task A_deleted_vector_is_gone_from_every_route_and_deleting_it_again_is_a_404()
+    {
+        var (a, b) = Pair(4, 0.995);
+        await PostAsync("/v1/vectors", new { vectors = new object[] { new { id = "a", values = a } } });
+        await PostAsync("/v1/vectors", new { vectors = new object[] { new { id = "b", values = b }, new { id = "c", values = EngineTests.Random(98) } } });
+
+        var deleted = await _served.Http.DeleteAsync("/v1/vectors/a");
+        var again = await _served.Http.DeleteAsync("/v1/vectors/a");
+        var batch = await Json(await PostAsync("/v1/deletions", new { ids = new[] { "c", "nobody" } }));
+
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, again.StatusCode);
+        Assert.Contains("nothing was deleted", (string?)(await Json(again))["detail"], StringComparison.Ordinal);
+        Assert.Equal([true, false], batch["results"]!.AsArray().Select(r => (bool)r!["deleted"]!));
+        Assert.Equal(HttpStatusCode.NotFound, (await _served.Http.GetAsync("/v1/vectors/a")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _served.Http.GetAsync("/v1/vectors/c/values")).StatusCode);
+        var stats = await Json(await _served.Http.GetAsync("/v1/stats"));
+        Assert.Equal(1, (int)stats["vectors"]!);
+        var query = await Json(await PostAsync("/v1/query", new { values = a }));
+        Assert.Equal(["b"], query["neighbours"]!.AsArray().Select(n => (string?)n!["id"]));
     }
 
     [Fact]
@@ -132,6 +157,7 @@ public sealed class RestApiTests : IAsyncLifetime
             ("/v1/vectors", "post"), ("/v1/vectors/{id}", "get"), ("/v1/query", "post"), ("/v1/clusters", "get"),
             ("/v1/clusters/{id}", "get"), ("/v1/stats", "get"), ("/v1/silos", "get"), ("/v1/shards", "get"),
             ("/v1/vectors/{id}/values", "get"), ("/v1/clusters/histogram", "get"), ("/v1/activity", "get"), ("/v1/drain", "post"),
+            ("/v1/vectors/{id}", "delete"), ("/v1/deletions", "post"),
             ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"),
         ];
         foreach (var (path, method) in routes)
@@ -152,7 +178,7 @@ public sealed class RestApiTests : IAsyncLifetime
             Assert.True(status != HttpStatusCode.NotFound || concrete.Contains("/1", StringComparison.Ordinal), $"{method} {concrete}: {status}");
         }
 
-        Assert.Equal(routes.Select(r => r.Path).Order(), paths.Select(p => p.Key).Where(p => p != "/openapi.json").Order());
+        Assert.Equal(routes.Select(r => r.Path).Distinct().Order(), paths.Select(p => p.Key).Where(p => p != "/openapi.json").Order());
     }
 
     private Task<HttpResponseMessage> PostAsync(string path, object body) =>

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using LshCluster.Core.Ids;
 using LshCluster.Storage.Migrations;
 using static LshCluster.Storage.Tests.TestData;
 
@@ -238,5 +239,47 @@ public abstract class DedupStoreContract : IAsyncLifetime
         await using var store = await OpenClusterAsync();
 
         await Assert.ThrowsAsync<InvalidOperationException>(() => store.CommitAsync(new WriteBatch([new ShardFence(ShardCount + 5, 0)], [], [])));
+    }
+
+    [Fact]
+    public async Task A_deletion_moves_the_row_out_keeps_its_id_and_edges_and_frees_the_external_id()
+    {
+        await using var store = await OpenClusterAsync();
+        var kept = Vector(VectorId.Create(1, 3, 0), homeShard: 3, externalId: "kept");
+        var gone = Vector(VectorId.Create(2, 5, 0), homeShard: 5, externalId: "gone");
+        await store.CommitAsync(Batch([kept, gone], new VerifiedEdge(kept.VectorId, gone.VectorId, 0.97f)));
+
+        // The same batch deletes "gone" and stores the id again as a new vector: deletions are applied first.
+        var again = Vector(VectorId.Create(3, 5, 0), homeShard: 5, externalId: "gone");
+        await store.CommitAsync(Batch([again]) with { Deletions = [gone.VectorId, VectorId.Create(9, 5, 0)] });
+
+        var read = await ToListAsync(store.ReadVectorsAsync());
+        Assert.Equal([kept.VectorId, again.VectorId], read.Select(v => v.VectorId));
+        Assert.Equal([gone.VectorId], await ToListAsync(store.ReadDeletedAsync()));
+        Assert.Equal([new VerifiedEdge(kept.VectorId, gone.VectorId, 0.97f)], await ToListAsync(store.ReadEdgesAsync()));
+
+        // Deleting again changes nothing.
+        await store.CommitAsync(new WriteBatch([new ShardFence(5, 0)], [], []) { Deletions = [gone.VectorId] });
+        Assert.Equal(1, await CountAsync("deleted_vectors"));
+        Assert.Equal(2, await CountAsync("vectors"));
+    }
+
+    [Fact]
+    public async Task A_deletion_is_fenced_by_its_home_shard()
+    {
+        await using var store = await OpenClusterAsync();
+        var v = Vector(VectorId.Create(1, 4, 0), homeShard: 4);
+        await store.CommitAsync(Batch([v]));
+
+        var unfenced = await Assert.ThrowsAsync<ArgumentException>(() =>
+            store.CommitAsync(new WriteBatch([new ShardFence(3, 0)], [], []) { Deletions = [v.VectorId] }));
+        Assert.Contains("shard 4", unfenced.Message, StringComparison.Ordinal);
+
+        await store.ClaimShardsAsync("silo-b", [4]);
+        await Assert.ThrowsAsync<StaleEpochException>(() =>
+            store.CommitAsync(new WriteBatch([new ShardFence(4, 0)], [], []) { Deletions = [v.VectorId] }));
+
+        Assert.Equal(1, await CountAsync("vectors"));
+        Assert.Equal(0, await CountAsync("deleted_vectors"));
     }
 }

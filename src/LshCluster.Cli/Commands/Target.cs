@@ -4,8 +4,10 @@ using LshCluster.Protocol.V1;
 using LshCluster.Protocol.Wire;
 using LshCluster.Silo.Cluster;
 using LshCluster.Silo.Engine;
+using DeleteResult = LshCluster.Silo.Engine.DeleteResult;
 using EngineVerdict = LshCluster.Silo.Engine.Verdict;
 using InsertResult = LshCluster.Silo.Engine.InsertResult;
+using ItemError = LshCluster.Silo.Engine.ItemError;
 
 namespace LshCluster.Cli.Commands;
 
@@ -79,6 +81,8 @@ internal abstract class Target : IAsyncDisposable
 
     public abstract Task<EngineStats> GetStatsAsync();
 
+    public abstract Task<IReadOnlyList<DeleteResult>> DeleteAsync(IReadOnlyList<string> ids);
+
     public abstract Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung, bool includeSingletons);
 
     public abstract ValueTask DisposeAsync();
@@ -101,6 +105,8 @@ internal abstract class Target : IAsyncDisposable
             engine.ListClustersAsync(rung, minSize, 0, top, membersPerCluster);
 
         public override Task<EngineStats> GetStatsAsync() => engine.GetStatsAsync();
+
+        public override Task<IReadOnlyList<DeleteResult>> DeleteAsync(IReadOnlyList<string> ids) => engine.DeleteAsync(ids);
 
         public override Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung, bool includeSingletons) => engine.ExportClustersAsync(rung, includeSingletons);
 
@@ -170,6 +176,9 @@ internal abstract class Target : IAsyncDisposable
             return new EngineStats((int)s.Vectors, (int)s.Duplicates, s.Shards,
                 [.. s.Rungs.Select(r => new Silo.Engine.RungStats(r.Rung, r.Clusters, r.ClusteredVectors, r.LargestCluster))]);
         }
+
+        public override async Task<IReadOnlyList<DeleteResult>> DeleteAsync(IReadOnlyList<string> ids) =>
+            [.. (await client.DeleteAsync(ids)).Select(r => new DeleteResult(r.Index, r.Id, r.Deleted, r.Error is { } e ? new ItemError(e.Field, e.Code, e.Message) : null))];
 
         public override async Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung, bool includeSingletons)
         {

@@ -39,6 +39,9 @@ internal sealed class GrpcRemoteSilos : IRemoteSilos, IDisposable
     public Task<InsertResponse> InsertHashedAsync(string address, HashedInsertRequest request, DateTimeOffset deadline, CancellationToken cancellationToken = default) =>
         Silo(address).Connection.UnaryAsync(InternalApi.InsertHashed, request, deadline, cancellationToken);
 
+    public Task<DeleteResponse> DeleteAtHomeAsync(string address, DeleteRequest request, DateTimeOffset deadline, CancellationToken cancellationToken = default) =>
+        Silo(address).Connection.UnaryAsync(InternalApi.DeleteAtHome, request, deadline, cancellationToken);
+
     private RemoteSilo Silo(string address) => _silos.GetOrAdd(address, a =>
     {
         var connection = new GrpcConnection(new Uri(a), _handler);

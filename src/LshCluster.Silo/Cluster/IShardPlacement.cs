@@ -27,4 +27,7 @@ internal interface IRemoteSilos
 
     /// <summary>Hashed vectors to the silo owning their home shards.</summary>
     Task<InsertResponse> InsertHashedAsync(string address, HashedInsertRequest request, DateTimeOffset deadline, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletions to the silo owning the ids' home shards.</summary>
+    Task<DeleteResponse> DeleteAtHomeAsync(string address, DeleteRequest request, DateTimeOffset deadline, CancellationToken cancellationToken = default);
 }

@@ -99,6 +99,19 @@ public static class ProtoMapping
         Repeated = v.Repeated,
     };
 
+    /// <summary>A delete's outcome in its wire form.</summary>
+    public static Protocol.V1.DeleteResult ToWire(Engine.DeleteResult r) => new()
+    {
+        Index = r.Index,
+        Id = r.ExternalId,
+        Deleted = r.Deleted,
+        Error = r.Error is { } e ? new Protocol.V1.ItemError { Field = e.Field, Code = e.Code, Message = e.Message } : null,
+    };
+
+    /// <summary>A delete's outcome from the wire as the engine's type.</summary>
+    public static Engine.DeleteResult ToResult(Protocol.V1.DeleteResult r) =>
+        new(r.Index, r.Id, r.Deleted, r.Error is { } e ? new Engine.ItemError(e.Field, e.Code, e.Message) : null);
+
     /// <summary>A result from the wire as the engine's type.</summary>
     public static Engine.InsertResult ToResult(Protocol.V1.InsertResult r) => r.OutcomeCase switch
     {

@@ -28,6 +28,9 @@ public static class LshClusterMetrics
     /// <summary>Items refused, by error code.</summary>
     public static readonly Counter<long> Refused = Meter.CreateCounter<long>("lshcluster.ingest.refused", "{vector}", "Items refused, by error code");
 
+    /// <summary>Vectors deleted at their home shards.</summary>
+    public static readonly Counter<long> Deletions = Meter.CreateCounter<long>("lshcluster.deletions", "{vector}", "Vectors deleted");
+
     /// <summary>Unions of two clusters (at any rung).</summary>
     public static readonly Counter<long> Merges = Meter.CreateCounter<long>("lshcluster.merges", "{merge}", "Cluster unions performed, all rungs");
 

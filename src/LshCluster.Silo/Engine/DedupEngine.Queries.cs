@@ -42,7 +42,10 @@ public sealed partial class DedupEngine
         return await GetClusterAsync(root, rung, skip, take).ConfigureAwait(false);
     }
 
-    /// <summary>The cluster whose id (canonical member's internal id) is <paramref name="clusterId"/>; null if no such root.</summary>
+    /// <summary>
+    /// The cluster whose id is <paramref name="clusterId"/> (the internal id of its first vector, the root of its tree,
+    /// which may since have been deleted); null if no such cluster. Its canonical member is its earliest stored vector.
+    /// </summary>
     public async Task<ClusterView?> GetClusterAsync(long clusterId, int rung, int skip = 0, int take = 100)
     {
         var deadline = Deadline();
@@ -52,16 +55,26 @@ public sealed partial class DedupEngine
             return null;
         }
 
-        var canonical = (await _router.LookupAsync(home, [clusterId], withValues: true, deadline).ConfigureAwait(false))[0];
-        if (canonical is null || !(await _router.AscendAsync(home, clusterId, rung, deadline).ConfigureAwait(false)).IsRoot)
+        var components = await ComponentsAsync(rung).ConfigureAwait(false);
+        if (!components.TryGetValue(clusterId, out var members))
+        {
+            // A vector alone in its cluster (a root with no stored member but itself).
+            var self = (await _router.LookupAsync(home, [clusterId], withValues: false, deadline).ConfigureAwait(false))[0];
+            if (self is null || !(await _router.AscendAsync(home, clusterId, rung, deadline).ConfigureAwait(false)).IsRoot)
+            {
+                return null;
+            }
+
+            members = [clusterId];
+        }
+
+        var canonical = (await _router.LookupAsync(VectorId.HomeShard(members[0]), [members[0]], withValues: true, deadline).ConfigureAwait(false))[0];
+        if (canonical is null)
         {
             return null;
         }
 
-        var components = await ComponentsAsync(rung).ConfigureAwait(false);
-        var members = components.TryGetValue(clusterId, out var list) ? list : [clusterId];
-        var page = members.Order().Skip(skip).Take(take).ToList();
-        var views = await MembersAsync(canonical, page).ConfigureAwait(false);
+        var views = await MembersAsync(canonical, [.. members.Skip(skip).Take(take)]).ConfigureAwait(false);
         return new ClusterView(_rungs[rung], clusterId, canonical.ExternalId, members.Count, views);
     }
 
@@ -72,16 +85,16 @@ public sealed partial class DedupEngine
     public async Task<IReadOnlyList<ClusterView>> ListClustersAsync(int rung, int minSize = 2, int skip = 0, int take = 20, int membersPerCluster = 0)
     {
         var components = await ComponentsAsync(rung).ConfigureAwait(false);
-        var chosen = components.Where(c => c.Value.Count >= minSize)
+        var chosen = components.Where(c => c.Value.Count >= Math.Max(2, minSize))
             .OrderByDescending(c => c.Value.Count).ThenBy(c => c.Key).Skip(skip).Take(take).ToList();
-        var canonicals = await LookupManyAsync(chosen.Select(c => c.Key), withValues: membersPerCluster > 0).ConfigureAwait(false);
+        var canonicals = await LookupManyAsync(chosen.Select(c => c.Value[0]), withValues: membersPerCluster > 0).ConfigureAwait(false);
         var views = new List<ClusterView>(chosen.Count);
         foreach (var (root, members) in chosen)
         {
-            var canonical = canonicals.GetValueOrDefault(root);
+            var canonical = canonicals.GetValueOrDefault(members[0]);
             var shown = canonical is null || membersPerCluster == 0
                 ? []
-                : await MembersAsync(canonical, [.. members.Order().Take(membersPerCluster)]).ConfigureAwait(false);
+                : await MembersAsync(canonical, [.. members.Take(membersPerCluster)]).ConfigureAwait(false);
             views.Add(new ClusterView(_rungs[rung], root, canonical?.ExternalId ?? string.Empty, members.Count, shown));
         }
 
@@ -98,12 +111,12 @@ public sealed partial class DedupEngine
         var names = await ExternalIdsAsync().ConfigureAwait(false);
         // An id without a record (an insert that failed after linking, before its commit) is left out.
         var clusters = components.OrderBy(c => c.Key)
-            .Select(c => (IReadOnlyList<string>)[.. c.Value.Order().Where(names.ContainsKey).Select(id => names[id])])
+            .Select(c => (IReadOnlyList<string>)[.. c.Value.Where(names.ContainsKey).Select(id => names[id])])
             .Where(c => c.Count >= 2)
             .ToList();
         if (includeSingletons)
         {
-            var clustered = components.Values.SelectMany(m => m).ToHashSet();
+            var clustered = components.Values.Where(m => m.Count >= 2).SelectMany(m => m).ToHashSet();
             clusters.AddRange(names.Where(n => !clustered.Contains(n.Key)).OrderBy(n => n.Key).Select(n => (IReadOnlyList<string>)[n.Value]));
         }
 
@@ -179,7 +192,7 @@ public sealed partial class DedupEngine
     {
         var components = await ComponentsAsync(rung).ConfigureAwait(false);
         var bins = new SortedDictionary<int, int>();
-        foreach (var size in components.Values.Select(c => c.Count))
+        foreach (var size in components.Values.Select(c => c.Count).Where(size => size >= 2))
         {
             var bin = (int)Math.Ceiling(Math.Log2(size)) - 1;
             bins[bin] = bins.GetValueOrDefault(bin) + 1;
@@ -196,26 +209,32 @@ public sealed partial class DedupEngine
         var rungs = new List<RungStats>();
         for (var r = 0; r < _rungs.Length; r++)
         {
-            var components = await ComponentsAsync(r).ConfigureAwait(false);
-            rungs.Add(new RungStats(_rungs[r], components.Count, components.Sum(c => c.Value.Count),
-                components.Count == 0 ? 0 : components.Max(c => c.Value.Count)));
+            var clusters = (await ComponentsAsync(r).ConfigureAwait(false)).Values.Where(c => c.Count >= 2).ToList();
+            rungs.Add(new RungStats(_rungs[r], clusters.Count, clusters.Sum(c => c.Count), clusters.Count == 0 ? 0 : clusters.Max(c => c.Count)));
         }
 
         return new EngineStats(counts.Sum(c => c.Vectors), counts.Sum(c => c.Duplicates), Scheme.ShardCount, rungs);
     }
 
-    /// <summary>Every component of size ≥ 2 at a rung: root → member ids, from a snapshot of all parent pointers.</summary>
+    /// <summary>
+    /// Every tree of more than one node at a rung, from a snapshot of all parent pointers: root → its stored members in
+    /// id order (deleted vectors stay in the trees as ghosts but are no members, so a tree may list one member, or
+    /// none and then it is left out). The root is the cluster id; the first member is the canonical one.
+    /// </summary>
     private async Task<Dictionary<long, List<long>>> ComponentsAsync(int rung)
     {
         var deadline = Deadline();
-        var pointers = await Task.WhenAll(AllShards().Select(s => _router.ParentsAsync(s, rung, deadline))).ConfigureAwait(false);
+        var forests = await Task.WhenAll(AllShards().Select(s => _router.ParentsAsync(s, rung, deadline))).ConfigureAwait(false);
         var forest = new UnionFind();
-        foreach (var shardPointers in pointers)
+        var deleted = new HashSet<long>();
+        foreach (var shardForest in forests)
         {
-            foreach (var (child, parent) in shardPointers)
+            foreach (var (child, parent) in shardForest.Parents)
             {
                 forest.Union(child, parent);
             }
+
+            deleted.UnionWith(shardForest.Deleted);
         }
 
         var components = new Dictionary<long, List<long>>();
@@ -229,7 +248,13 @@ public sealed partial class DedupEngine
             list.Add(child);
         }
 
-        return components;
+        foreach (var members in components.Values)
+        {
+            members.RemoveAll(deleted.Contains);
+            members.Sort();
+        }
+
+        return components.Where(c => c.Value.Count > 0).ToDictionary();
     }
 
     private async Task<List<ClusterMember>> MembersAsync(RecordView canonical, IReadOnlyList<long> ids)

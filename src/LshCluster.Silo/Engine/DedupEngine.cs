@@ -890,7 +890,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
     /// <summary>
     /// Loads the shards present in <paramref name="shards"/> (the others are null: owned elsewhere): their home
-    /// records, their bucket entries, and the parent pointers of their vectors in forests rebuilt from every stored
+    /// records and deleted ids, their bucket entries, and the parent pointers of their vectors in forests rebuilt from every stored
     /// edge. Each forest's roots are the smallest ids of their components, as the link protocol keeps them in memory,
     /// so pointers loaded here agree with those other silos hold.
     /// </summary>
@@ -918,6 +918,13 @@ public sealed partial class DedupEngine : IAsyncDisposable
             {
                 shards[scheme.ShardOfBucket(t, v.BucketKeys[t])]?.LoadBucketEntry(v.BucketKeys[t], v.VectorId, v.SketchLow, v.SketchHigh);
             }
+        }
+
+        // Deleted vectors keep their place in the forests (ghosts, ADR 0005): their edges are replayed like any other.
+        await foreach (var id in store.ReadDeletedAsync(cancellationToken).ConfigureAwait(false))
+        {
+            known.Add(id);
+            shards[VectorId.HomeShard(id)]?.LoadDeleted(id);
         }
 
         // A verdict can name a vector that never got stored: a concurrent batch whose commit failed (the engine then

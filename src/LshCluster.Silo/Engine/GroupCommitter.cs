@@ -105,6 +105,7 @@ internal sealed class GroupCommitter : IAsyncDisposable
         var fences = new Dictionary<int, long>();
         var vectors = new List<StoredVector>();
         var edges = new List<VerifiedEdge>();
+        var deletions = new List<long>();
         foreach (var p in group)
         {
             foreach (var f in p.Batch.Fences)
@@ -114,9 +115,10 @@ internal sealed class GroupCommitter : IAsyncDisposable
 
             vectors.AddRange(p.Batch.Vectors);
             edges.AddRange(p.Batch.Edges);
+            deletions.AddRange(p.Batch.Deletions);
         }
 
-        return new WriteBatch([.. fences.Select(f => new ShardFence(f.Key, f.Value))], vectors, edges);
+        return new WriteBatch([.. fences.Select(f => new ShardFence(f.Key, f.Value))], vectors, edges) { Deletions = deletions };
     }
 
     private sealed class Pending(WriteBatch batch)

@@ -53,3 +53,10 @@ public sealed record EngineStats(int Vectors, int Duplicates, int Shards, IReadO
 
 /// <summary>Clusters whose size is <see cref="MinSize"/> … <see cref="MaxSize"/>.</summary>
 public sealed record SizeBin(int MinSize, int MaxSize, int Clusters);
+
+/// <summary>
+/// The outcome of deleting id <see cref="ExternalId"/> (item <see cref="Index"/> of a request): <see cref="Deleted"/>
+/// when it was stored and now is not; false when it was not stored, or with <see cref="Error"/> when it could not be
+/// deleted now (nothing changed; send it again).
+/// </summary>
+public sealed record DeleteResult(int Index, string ExternalId, bool Deleted, ItemError? Error);

@@ -279,28 +279,38 @@ internal static class ShardCallCodec
 
     public static ShardCall Parents(int shard, int rung) => new() { Shard = shard, Parents = new ParentsOp { Rung = rung } };
 
-    public static ShardReply PairsReply(KeyValuePair<long, long>[] pairs)
+    public static ShardReply ForestReply(Forest forest)
     {
         var result = new Pairs();
-        foreach (var (child, parent) in pairs)
+        foreach (var (child, parent) in forest.Parents)
         {
             result.Children.Add((ulong)child);
             result.Parents.Add((ulong)parent);
         }
 
+        foreach (var id in forest.Deleted)
+        {
+            result.Deleted.Add((ulong)id);
+        }
+
         return new ShardReply { Parents = result };
     }
 
-    public static KeyValuePair<long, long>[] ReadPairs(ShardReply reply)
+    public static Forest ReadForest(ShardReply reply)
     {
         var p = reply.Parents;
+        if (p.Parents.Count != p.Children.Count)
+        {
+            throw new InvalidDataException("pairs: the columns differ in length");
+        }
+
         var pairs = new KeyValuePair<long, long>[p.Children.Count];
         for (var i = 0; i < pairs.Length; i++)
         {
             pairs[i] = new KeyValuePair<long, long>((long)p.Children[i], (long)p.Parents[i]);
         }
 
-        return pairs;
+        return new Forest(pairs, [.. p.Deleted.Select(id => (long)id)]);
     }
 
     public static ShardReply NamesReply(IEnumerable<HomeRecord> records)

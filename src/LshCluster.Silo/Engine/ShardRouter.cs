@@ -158,8 +158,8 @@ internal sealed class ShardRouter
         RouteAsync(shard, s => s.Find(externalId) is { } r ? RecordView.Of(r, withValues) : null,
             () => ShardCallCodec.LookupExternal(shard, externalId, withValues), r => ShardCallCodec.ReadRecords(r)[0], admission: true, deadline);
 
-    public Task<KeyValuePair<long, long>[]> ParentsAsync(int shard, int rung, DateTimeOffset deadline) =>
-        RouteAsync(shard, s => s.Parents(rung), () => ShardCallCodec.Parents(shard, rung), ShardCallCodec.ReadPairs, admission: true, deadline);
+    public Task<Forest> ParentsAsync(int shard, int rung, DateTimeOffset deadline) =>
+        RouteAsync(shard, s => s.Parents(rung), () => ShardCallCodec.Parents(shard, rung), ShardCallCodec.ReadForest, admission: true, deadline);
 
     public Task<(int Vectors, int Duplicates)> CountsAsync(int shard, DateTimeOffset deadline) =>
         RouteAsync(shard, s => s.Counts(), () => new ShardCall { Shard = shard, Counts = new CountsOp() }, r => (r.Counts.Vectors, r.Counts.Duplicates), admission: true, deadline);
@@ -330,7 +330,7 @@ internal sealed class ShardRouter
             ShardCall.OpOneofCase.Link => s => new ShardReply { Linked = s.Link((long)call.Link.Child, (long)call.Link.Parent, call.Link.Rung) },
             ShardCall.OpOneofCase.Lookup => s => ShardCallCodec.RecordsReply(call.Lookup.Ids.Select(id => s.Find((long)id) is { } r ? RecordView.Of(r, call.Lookup.WithValues) : null)),
             ShardCall.OpOneofCase.LookupExternal => s => ShardCallCodec.RecordsReply([s.Find(call.LookupExternal.ExternalId) is { } r ? RecordView.Of(r, call.LookupExternal.WithValues) : null]),
-            ShardCall.OpOneofCase.Parents => s => ShardCallCodec.PairsReply(s.Parents(call.Parents.Rung)),
+            ShardCall.OpOneofCase.Parents => s => ShardCallCodec.ForestReply(s.Parents(call.Parents.Rung)),
             ShardCall.OpOneofCase.Counts => s =>
             {
                 var (vectors, duplicates) = s.Counts();

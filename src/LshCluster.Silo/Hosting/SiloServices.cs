@@ -170,9 +170,19 @@ internal static class SiloServices
             return new DrainResponse { ShardsReleased = before };
         })
         .RequireAuthorization(AccessControl.Admin);
+        endpoints.MapGrpcUnary(PublicApi.Delete, async (request, call) =>
+        {
+            var results = await Engine().DeleteAsync(request.Ids, call.CancellationToken).ConfigureAwait(false);
+            var response = new DeleteResponse();
+            response.Results.AddRange(results.Select(ProtoMapping.ToWire));
+            return response;
+        })
+        .RequireAuthorization(AccessControl.Admin);
 
         // ---- Internal
         endpoints.MapGrpcUnary(InternalApi.Call, (request, call) => Engine().ServeShardCallsAsync(request, call.Deadline))
+            .RequireAuthorization(AccessControl.Internal);
+        endpoints.MapGrpcUnary(InternalApi.DeleteAtHome, (request, call) => Engine().DeleteAtHomeAsync(request, call.Deadline, call.CancellationToken))
             .RequireAuthorization(AccessControl.Internal);
         endpoints.MapGrpcUnary(InternalApi.GetScheme, (_, _) =>
             Task.FromResult(new Protocol.Internal.SchemeBlob { Scheme = Google.Protobuf.ByteString.CopyFrom(Engine().Scheme.ToBytes()) }))

@@ -143,6 +143,32 @@ public static class RestApi
             TypedResults.Ok(await host.ListShardsAsync(cancel).ConfigureAwait(false)))
         .WithName("ListShards").WithSummary("Every shard, its owner and its epoch");
 
+        v1.MapDelete("/vectors/{id}", async Task<Results<NoContent, ProblemHttpResult>> (string id, CancellationToken cancel) =>
+        {
+            var result = (await host.ServingEngine().DeleteAsync([id], _ => "id", cancel).ConfigureAwait(false))[0];
+            return result switch
+            {
+                { Deleted: true } => TypedResults.NoContent(),
+                { Error: { } e } => TypedResults.Problem(e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable"),
+                _ => ProblemMapping.NotFound($"id: no vector '{id}' is stored; nothing was deleted"),
+            };
+        })
+        .RequireAuthorization(AccessControl.Admin)
+        .WithName("DeleteVector").WithSummary("Delete a vector (admin): no longer matched, listed or counted; its values and id leave the store; clusters keep the merges it made");
+
+        v1.MapPost("/deletions", async Task<Ok<DeletionReply>> (DeletionBatch batch, CancellationToken cancel) =>
+        {
+            if (batch.Ids is not { Count: > 0 } ids)
+            {
+                throw new ArgumentException("ids: name at least one vector to delete ({\"ids\": [\"a\", \"b\"]})", "ids");
+            }
+
+            var results = await host.ServingEngine().DeleteAsync([.. ids.Select(id => id ?? string.Empty)], cancel).ConfigureAwait(false);
+            return TypedResults.Ok(new DeletionReply([.. results.Select(r => new DeletionOutcome(r.Index, r.ExternalId, r.Deleted, r.Error))]));
+        })
+        .RequireAuthorization(AccessControl.Admin)
+        .WithName("DeleteVectors").WithSummary("Delete many vectors (admin); per id: deleted, not stored, or an error to retry");
+
         // A JSON body ({} will do) keeps browsers from sending it across sites: a form or a no-cors fetch cannot, and
         // a cross-site JSON request needs a CORS preflight this server never grants (it matters on a cluster without keys).
         v1.MapPost("/drain", async Task<Results<Accepted<DrainReply>, ProblemHttpResult>> (DrainRequest request, CancellationToken cancel) =>

@@ -71,6 +71,15 @@ public sealed record HistogramReply(float Rung, IReadOnlyList<SizeBin> Bins);
 /// <summary><c>GET /v1/vectors/{id}/values</c>: a stored vector's values (the dashboard draws images from them).</summary>
 public sealed record ValuesReply(string Id, float[] Values);
 
+/// <summary><c>POST /v1/deletions</c>: ids of vectors to delete.</summary>
+public sealed record DeletionBatch(IReadOnlyList<string?>? Ids);
+
+/// <summary>The outcome of each id, in request order.</summary>
+public sealed record DeletionReply(IReadOnlyList<DeletionOutcome> Results);
+
+/// <summary>Id <see cref="Index"/>: deleted (it was stored), not (it was not stored), or the error that kept it (nothing changed; send again).</summary>
+public sealed record DeletionOutcome(int Index, string Id, bool Deleted, ItemError? Error);
+
 /// <summary><c>POST /v1/drain</c>: no fields yet (<c>{}</c>); a JSON body, so that no other site's page can send it.</summary>
 public sealed record DrainRequest;
 

@@ -84,6 +84,12 @@ internal sealed class HomeRecord
 
     public void Fail(Exception error) => _pending?.TrySetException(error);
 
+    /// <summary>
+    /// Set (in a turn of the home shard) while a delete of this vector is being committed; completes when the vector
+    /// is gone. A deleting vector is no longer matched; another delete of it waits for this one.
+    /// </summary>
+    public Task? Deletion { get; set; }
+
     /// <summary>At load only (one thread, before any turn): a verdict re-derived because the stored one names a missing vector.</summary>
     public void ReplaceVerdictAtLoad(StoredVerdict verdict) => _verdict = verdict;
 }

@@ -14,6 +14,9 @@ internal sealed class Shard
     private readonly Dictionary<string, HomeRecord> _byExternalId = new(StringComparer.Ordinal);
     private readonly Dictionary<long, HomeRecord> _byId = [];
     private readonly Dictionary<long, long>[] _parents;
+
+    // Vectors homed here that were deleted: gone from the records, kept in the forests as ghosts (ADR 0005).
+    private readonly HashSet<long> _deleted = [];
     private readonly VectorIdGenerator _ids;
     private readonly TimeProvider _time;
 
@@ -95,7 +98,7 @@ internal sealed class Shard
         var edges = new List<FoundEdge>();
         foreach (var check in checks)
         {
-            if (!_byId.TryGetValue(check.CandidateId, out var candidate))
+            if (!_byId.TryGetValue(check.CandidateId, out var candidate) || candidate.Deletion is not null)
             {
                 continue;
             }
@@ -160,8 +163,53 @@ internal sealed class Shard
 
     public IEnumerable<HomeRecord> Records() => _byId.Values;
 
-    /// <summary>The (child, parent) pointers at rung <paramref name="rung"/>: only non-roots have one.</summary>
-    public KeyValuePair<long, long>[] Parents(int rung) => [.. _parents[rung]];
+    /// <summary>
+    /// The (child, parent) pointers at rung <paramref name="rung"/> (only non-roots have one), and the deleted vectors
+    /// homed here, which stay in the forests but are no member of any cluster.
+    /// </summary>
+    public Forest Parents(int rung) => new([.. _parents[rung]], [.. _deleted]);
+
+    /// <summary>
+    /// Starts deleting vectors in one turn: each is found by external id and marked (<see cref="HomeRecord.Deletion"/>
+    /// set to <paramref name="done"/>), so that it is no longer matched; it stays findable until
+    /// <see cref="CompleteDelete"/> runs after the deletion is durable. For each id: the record marked, or what to wait
+    /// for before asking again (its insert or another delete still in flight), or neither when it is not stored.
+    /// </summary>
+    public (HomeRecord? Started, Task? Wait)[] BeginDelete(IReadOnlyList<string> externalIds, Task done)
+    {
+        var outcomes = new (HomeRecord?, Task?)[externalIds.Count];
+        for (var i = 0; i < externalIds.Count; i++)
+        {
+            if (_byExternalId.GetValueOrDefault(externalIds[i]) is not { } record)
+            {
+                continue;
+            }
+
+            if (!record.IsAcknowledged || record.Deletion is not null)
+            {
+                outcomes[i] = (null, record.Deletion ?? record.Verdict);
+                continue;
+            }
+
+            record.Deletion = done;
+            outcomes[i] = (record, null);
+        }
+
+        return outcomes;
+    }
+
+    /// <summary>Forgets deleted vectors once their deletion is durable; their ids stay in the forests as ghosts.</summary>
+    public void CompleteDelete(IEnumerable<HomeRecord> records)
+    {
+        foreach (var record in records)
+        {
+            if (_byId.Remove(record.Id))
+            {
+                _byExternalId.Remove(record.ExternalId);
+                _deleted.Add(record.Id);
+            }
+        }
+    }
 
     /// <summary>Vectors homed here and, of them, those given a duplicate verdict (acknowledged ones only).</summary>
     public (int Vectors, int Duplicates) Counts()
@@ -199,6 +247,12 @@ internal sealed class Shard
         _ids.Observe(record.Id);
     }
 
+    public void LoadDeleted(long id)
+    {
+        _deleted.Add(id);
+        _ids.Observe(id);
+    }
+
     public void LoadBucketEntry(ulong key, long id, ulong sketchLow, ulong sketchHigh) => _buckets.Add(key, id, sketchLow, sketchHigh);
 
     /// <summary>
@@ -220,6 +274,9 @@ internal sealed class Shard
         return added;
     }
 }
+
+/// <summary>A shard's part of the union-find forest at one rung: its parent pointers and its deleted (ghost) vectors.</summary>
+internal readonly record struct Forest(KeyValuePair<long, long>[] Parents, long[] Deleted);
 
 /// <summary>A vector to register at its home.</summary>
 internal readonly record struct Registration(string ExternalId, float[] Values, float SquaredNorm, float[] Projection);

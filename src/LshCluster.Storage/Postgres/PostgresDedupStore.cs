@@ -30,7 +30,7 @@ public sealed class PostgresDedupStore : IDedupStore
     private const string SelectVectorsSql = """
         SELECT vector_id, external_id, home_shard, vector, bucket_keys, sketch_low, sketch_high,
                is_duplicate, canonical, best_match, best_cosine, inserted_at
-        FROM vectors WHERE NOT deleted AND vector_id >= @from ORDER BY vector_id
+        FROM vectors WHERE vector_id >= @from ORDER BY vector_id
         """;
 
     private readonly NpgsqlDataSource _dataSource;
@@ -223,6 +223,11 @@ public sealed class PostgresDedupStore : IDedupStore
             }
         }
 
+        if (batch.Deletions.Count > 0)
+        {
+            await DeleteVectorsAsync(connection, transaction, batch.Deletions, cancellationToken).ConfigureAwait(false);
+        }
+
         if (batch.Vectors.Count > 0)
         {
             await CopyVectorsAsync(connection, batch.Vectors, cancellationToken).ConfigureAwait(false);
@@ -263,6 +268,17 @@ public sealed class PostgresDedupStore : IDedupStore
     }
 
     /// <inheritdoc />
+    public async IAsyncEnumerable<long> ReadDeletedAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand("SELECT vector_id FROM deleted_vectors ORDER BY vector_id");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return reader.GetInt64(0);
+        }
+    }
+
+    /// <inheritdoc />
     public async IAsyncEnumerable<VerifiedEdge> ReadEdgesAsync(long minB = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await using var command = _dataSource.CreateCommand("SELECT a, b, cosine FROM edges WHERE b >= @minB ORDER BY a, b");
@@ -276,6 +292,18 @@ public sealed class PostgresDedupStore : IDedupStore
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    // One statement moves the rows: they leave vectors (values, external id) and their ids are kept as deleted.
+    private static async Task DeleteVectorsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<long> ids, CancellationToken cancellationToken)
+    {
+        await using var delete = new NpgsqlCommand("""
+            WITH gone AS (DELETE FROM vectors WHERE vector_id = ANY(@ids) RETURNING vector_id, home_shard)
+            INSERT INTO deleted_vectors (vector_id, home_shard) SELECT vector_id, home_shard FROM gone
+            ON CONFLICT (vector_id) DO NOTHING
+            """, connection, transaction);
+        delete.Parameters.AddWithValue("ids", ids.ToArray());
+        await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     private static async Task CopyVectorsAsync(NpgsqlConnection connection, IReadOnlyList<StoredVector> vectors, CancellationToken cancellationToken)
     {

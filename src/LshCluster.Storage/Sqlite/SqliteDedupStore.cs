@@ -28,7 +28,13 @@ public sealed class SqliteDedupStore : IDedupStore
     private const string SelectVectorsSql = """
         SELECT vector_id, external_id, home_shard, vector, bucket_keys, sketch_low, sketch_high,
                is_duplicate, canonical, best_match, best_cosine, inserted_at
-        FROM vectors WHERE deleted = 0 AND vector_id >= @from ORDER BY vector_id
+        FROM vectors WHERE vector_id >= @from ORDER BY vector_id
+        """;
+
+    // Moves one row: its id is kept as deleted, then the row (values, external id) goes.
+    private const string DeleteVectorSql = """
+        INSERT OR IGNORE INTO deleted_vectors (vector_id, home_shard, deleted_at) SELECT vector_id, home_shard, $now FROM vectors WHERE vector_id = $id;
+        DELETE FROM vectors WHERE vector_id = $id;
         """;
 
     private readonly string _connectionString;
@@ -40,6 +46,7 @@ public sealed class SqliteDedupStore : IDedupStore
     private SqliteConnection? _writer;
     private SqliteVectorInsert? _insertVector;
     private SqliteCommand? _insertEdge;
+    private SqliteCommand? _deleteVector;
     private SqliteCommand? _selectEpoch;
     private bool _disposed;
 
@@ -232,6 +239,18 @@ public sealed class SqliteDedupStore : IDedupStore
     }
 
     /// <inheritdoc />
+    public async IAsyncEnumerable<long> ReadDeletedAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(writer: false, cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null, "SELECT vector_id FROM deleted_vectors ORDER BY vector_id");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return reader.GetInt64(0);
+        }
+    }
+
+    /// <inheritdoc />
     public async IAsyncEnumerable<VerifiedEdge> ReadEdgesAsync(long minB = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(writer: false, cancellationToken).ConfigureAwait(false);
@@ -258,6 +277,7 @@ public sealed class SqliteDedupStore : IDedupStore
             _disposed = true;
             _insertVector?.Dispose();
             _insertEdge?.Dispose();
+            _deleteVector?.Dispose();
             _selectEpoch?.Dispose();
             if (_writer is not null)
             {
@@ -279,6 +299,16 @@ public sealed class SqliteDedupStore : IDedupStore
             {
                 throw new StaleEpochException(fence.Shard, fence.Epoch, current);
             }
+        }
+
+        foreach (var id in batch.Deletions)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var move = _deleteVector ??= Prepare(connection, DeleteVectorSql, ("$id", SqliteType.Integer), ("$now", SqliteType.Integer));
+            move.Transaction = transaction;
+            move.Parameters[0].Value = id;
+            move.Parameters[1].Value = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+            move.ExecuteNonQuery();
         }
 
         if (batch.Vectors.Count > 0)

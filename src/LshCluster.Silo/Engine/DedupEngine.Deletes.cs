@@ -1,0 +1,310 @@
+using LshCluster.Silo.Cluster;
+using LshCluster.Silo.Diagnostics;
+using LshCluster.Silo.Shards;
+using LshCluster.Storage;
+using Wire = LshCluster.Protocol.V1;
+
+namespace LshCluster.Silo.Engine;
+
+/// <summary>
+/// Deleting vectors (ADR 0005): at its home shard, a vector is marked (no longer matched), its row leaves the store in
+/// a transaction fenced by the home shard's epoch, and then it is forgotten — its id stays in the union-find forests
+/// as a ghost, so clusters keep the merges it made and are the same after a reload.
+/// </summary>
+public sealed partial class DedupEngine
+{
+    /// <summary>
+    /// Deletes vectors by external id. Each result says whether the id was stored (and now is not), or why it could not
+    /// be deleted now (nothing changed for it). Returns once every deletion is durable. An id named twice is deleted
+    /// once; the second result says what the first did.
+    /// </summary>
+    /// <exception cref="ArgumentException">An id is empty or too long, or there are too many; nothing was deleted.</exception>
+    /// <exception cref="EngineStoppedException">The store refused a write; the engine takes no more work until restarted.</exception>
+    public Task<IReadOnlyList<DeleteResult>> DeleteAsync(IReadOnlyList<string> externalIds, CancellationToken cancellationToken = default) =>
+        DeleteAsync(externalIds, i => $"ids[{i}]", cancellationToken);
+
+    /// <summary>As <see cref="DeleteAsync(IReadOnlyList{string}, CancellationToken)"/>; errors name id i as <paramref name="field"/>(i).</summary>
+    internal async Task<IReadOnlyList<DeleteResult>> DeleteAsync(IReadOnlyList<string> externalIds, Func<int, string> field, CancellationToken cancellationToken)
+    {
+        ThrowIfFaulted();
+        CheckDeleteRequest(externalIds, field);
+        var deadline = _options.Time.GetUtcNow() + _options.RequestTimeout;
+        var outcomes = await RouteDeleteAsync([.. externalIds.Distinct(StringComparer.Ordinal)], deadline, cancellationToken).ConfigureAwait(false);
+        return [.. externalIds.Select((id, i) => outcomes[id] with { Index = i, Error = outcomes[id].Error is { } e ? e with { Field = field(i) } : null })];
+    }
+
+    /// <summary>Deletions sent by another silo for home shards active here (the others come back not_owner).</summary>
+    internal async Task<Wire.DeleteResponse> DeleteAtHomeAsync(Wire.DeleteRequest request, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        ThrowIfFaulted();
+        CheckDeleteRequest(request.Ids, i => $"ids[{i}]");
+        var deadlineOrDefault = deadline == DateTimeOffset.MaxValue ? _options.Time.GetUtcNow() + _options.RequestTimeout : deadline;
+        var response = new Wire.DeleteResponse();
+        response.Results.AddRange((await DeleteAtHomeAsync(request.Ids, deadlineOrDefault, cancellationToken).ConfigureAwait(false)).Select(ProtoMapping.ToWire));
+        return response;
+    }
+
+    private void CheckDeleteRequest(IReadOnlyList<string> ids, Func<int, string> field)
+    {
+        if (ids.Count > _options.MaxBatchSize)
+        {
+            throw new ArgumentException($"ids: a request deletes at most {_options.MaxBatchSize} ids; got {ids.Count}. Split it.", "ids");
+        }
+
+        for (var i = 0; i < ids.Count; i++)
+        {
+            if (string.IsNullOrEmpty(ids[i]))
+            {
+                throw new ArgumentException($"{field(i)} is empty; name the vector to delete by its id. Nothing was deleted.", field(i));
+            }
+
+            if (ids[i].Length > _options.MaxExternalIdLength)
+            {
+                throw new ArgumentException($"{field(i)} has {ids[i].Length} characters; ids have at most {_options.MaxExternalIdLength}. Nothing was deleted.", field(i));
+            }
+        }
+    }
+
+    /// <summary>Sends each id to its home shard's owner — here, or another silo — until it is answered or the deadline passes.</summary>
+    private async Task<Dictionary<string, DeleteResult>> RouteDeleteAsync(List<string> ids, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        var outcomes = new Dictionary<string, DeleteResult>(StringComparer.Ordinal);
+        var pending = ids;
+        var backoff = TimeSpan.FromMilliseconds(20);
+        while (true)
+        {
+            var retry = new List<string>();
+            var local = new List<string>();
+            var groups = new Dictionary<string, List<string>>();
+            foreach (var id in pending)
+            {
+                var home = Scheme.HomeShard(id);
+                if (_router.Local(home) is not null)
+                {
+                    local.Add(id);
+                }
+                else if (_placement?.OwnerOf(home) is { } owner && owner != _placement.Self && _remote is not null)
+                {
+                    if (!groups.TryGetValue(owner, out var list))
+                    {
+                        groups[owner] = list = [];
+                    }
+
+                    list.Add(id);
+                }
+                else
+                {
+                    retry.Add(id);
+                }
+            }
+
+            var calls = groups.Select(g => SendDeletesAsync(g.Key, g.Value, deadline, cancellationToken)).ToList();
+            var answered = new List<DeleteResult>();
+            if (local.Count > 0)
+            {
+                answered.AddRange(await DeleteAtHomeAsync(local, deadline, cancellationToken).ConfigureAwait(false));
+            }
+
+            foreach (var (sent, response) in await Task.WhenAll(calls).ConfigureAwait(false))
+            {
+                if (response is null)
+                {
+                    retry.AddRange(sent); // the owner could not be reached: ask the map again
+                }
+                else
+                {
+                    answered.AddRange(response);
+                }
+            }
+
+            foreach (var r in answered)
+            {
+                if (r.Error?.Code == NotOwnerCode)
+                {
+                    retry.Add(r.ExternalId);
+                }
+                else
+                {
+                    outcomes[r.ExternalId] = r;
+                }
+            }
+
+            if (retry.Count == 0)
+            {
+                return outcomes;
+            }
+
+            if (_placement is null || _options.Time.GetUtcNow() + backoff > deadline)
+            {
+                foreach (var id in retry)
+                {
+                    outcomes[id] = new DeleteResult(0, id, false, new ItemError("ids", "unavailable",
+                        $"'{id}': home shard {Scheme.HomeShard(id)} has no reachable owner now (a silo is moving or restarting); nothing was deleted, send it again"));
+                }
+
+                return outcomes;
+            }
+
+            await Task.Delay(backoff, _options.Time, cancellationToken).ConfigureAwait(false);
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromMilliseconds(500).Ticks));
+            await _placement.RefreshAsync(cancellationToken).ConfigureAwait(false);
+            pending = retry;
+        }
+    }
+
+    private async Task<(List<string> Sent, List<DeleteResult>? Response)> SendDeletesAsync(string owner, List<string> ids, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        var request = new Wire.DeleteRequest();
+        request.Ids.AddRange(ids);
+        try
+        {
+            var response = await _remote!.DeleteAtHomeAsync(owner, request, deadline, cancellationToken).ConfigureAwait(false);
+            return (ids, [.. response.Results.Select(ProtoMapping.ToResult)]);
+        }
+        catch (Protocol.Wire.RpcException e) when (e.Status is Protocol.Wire.GrpcStatusCode.Unavailable)
+        {
+            return (ids, null);
+        }
+    }
+
+    /// <summary>
+    /// Deletes vectors whose home shards are active here (the others get <see cref="NotOwnerCode"/>): mark them at their
+    /// homes, commit the deletions fenced by the homes' epochs, then forget them. Results carry each id's position.
+    /// </summary>
+    private async Task<List<DeleteResult>> DeleteAtHomeAsync(IReadOnlyList<string> ids, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        var results = new DeleteResult?[ids.Count];
+        var todo = Enumerable.Range(0, ids.Count).ToList();
+        while (todo.Count > 0)
+        {
+            ThrowIfFaulted();
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var started = new List<(int Item, HomeRecord Record, LocalShard Home)>();
+            var waits = new List<(int Item, Task Wait)>();
+
+            // Deletes are rare administrative calls: their turns skip admission, so none is refused half-way and leaves a
+            // vector marked but not deleted.
+            await ForEachShard(todo.Count, k => Scheme.HomeShard(ids[todo[k]]), (shard, ks) =>
+            {
+                var items = ks.Select(k => todo[k]).ToList();
+                if (_router.Local(shard) is not { } local)
+                {
+                    return Task.CompletedTask;
+                }
+
+                return IgnoreSealed(local, local.Mailbox.SendAsync(() =>
+                {
+                    if (!local.Active || local.Sealing)
+                    {
+                        return false; // moving: not_owner, sent again to the next owner
+                    }
+
+                    var outcomes = local.Shard.BeginDelete([.. items.Select(j => ids[j])], done.Task);
+                    lock (started)
+                    {
+                        for (var n = 0; n < items.Count; n++)
+                        {
+                            var (record, wait) = outcomes[n];
+                            if (record is not null)
+                            {
+                                started.Add((items[n], record, local));
+                                Interlocked.Increment(ref local.InFlight); // a seal waits for the commit
+                            }
+                            else if (wait is not null)
+                            {
+                                waits.Add((items[n], wait));
+                            }
+                            else
+                            {
+                                results[items[n]] = new DeleteResult(items[n], ids[items[n]], false, null);
+                            }
+                        }
+                    }
+
+                    return true;
+                }, DateTimeOffset.MaxValue));
+            }).ConfigureAwait(false);
+
+            if (started.Count > 0)
+            {
+                await CommitDeletionsAsync(started, done).ConfigureAwait(false);
+                foreach (var (item, _, _) in started)
+                {
+                    results[item] = new DeleteResult(item, ids[item], true, null);
+                }
+            }
+
+            foreach (var j in todo.Where(j => results[j] is null && waits.All(w => w.Item != j)))
+            {
+                results[j] = new DeleteResult(j, ids[j], false, new ItemError("ids", NotOwnerCode, $"'{ids[j]}': this silo does not own its home shard"));
+            }
+
+            // An insert of the id still in flight, or another delete of it: ask again once it is settled.
+            todo = [.. waits.Select(w => w.Item)];
+            if (todo.Count > 0)
+            {
+                var left = deadline - _options.Time.GetUtcNow();
+                await Task.WhenAll(waits.Select(w => w.Wait)).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, _options.Time)
+                    .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                cancellationToken.ThrowIfCancellationRequested();
+                if (_options.Time.GetUtcNow() >= deadline)
+                {
+                    foreach (var j in todo)
+                    {
+                        results[j] = new DeleteResult(j, ids[j], false, new ItemError("ids", "unavailable",
+                            $"'{ids[j]}': its insert or another delete of it was still in flight at the deadline; nothing was deleted, send it again"));
+                    }
+
+                    todo = [];
+                }
+            }
+        }
+
+        return [.. results.Select(r => r!)];
+    }
+
+    private async Task CommitDeletionsAsync(List<(int Item, HomeRecord Record, LocalShard Home)> started, TaskCompletionSource done)
+    {
+        try
+        {
+            var fences = started.Select(s => s.Home).Distinct().Select(h => new ShardFence(h.Shard.Index, h.Shard.Epoch)).ToList();
+            try
+            {
+                await _committer.CommitAsync(new WriteBatch(fences, [], []) { Deletions = [.. started.Select(s => s.Record.Id)] }).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                // As for an insert: the marks are in memory only, so this process no longer matches the store.
+                _fault = e;
+                done.TrySetException(e);
+                throw new EngineStoppedException($"the store refused a write ({e.Message}); nothing of this delete was done. The engine stops taking work: restart it to reload from {_store.Description}", e);
+            }
+
+            foreach (var group in started.GroupBy(s => s.Home))
+            {
+                try
+                {
+                    await group.Key.Mailbox.SendAsync(() =>
+                    {
+                        group.Key.Shard.CompleteDelete(group.Select(s => s.Record));
+                        return true;
+                    }, DateTimeOffset.MaxValue).ConfigureAwait(false);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // Moved or shutting down: the deletion is durable, and the next owner loads without it.
+                }
+            }
+
+            LshClusterMetrics.Deletions.Add(started.Count);
+            done.TrySetResult();
+        }
+        finally
+        {
+            foreach (var (_, _, home) in started)
+            {
+                Interlocked.Decrement(ref home.InFlight);
+            }
+        }
+    }
+}
