@@ -26,6 +26,7 @@ public sealed class MetricsTests : IAsyncLifetime
 
         var insert = await _served.Http.PostAsJsonAsync("/v1/vectors", new { vectors = new object[] { new { id = "m-a", values = a }, new { id = "m-b", values = b }, new { id = "m-bad", values = new[] { 1f } } } });
         insert.EnsureSuccessStatusCode();
+        (await _served.Http.DeleteAsync("/v1/vectors/m-b")).EnsureSuccessStatusCode();
         var after = await ScrapeAsync();
 
         Assert.Equal("counter", (string?)after["lshcluster_ingest_vectors"]!["type"]);
@@ -33,6 +34,7 @@ public sealed class MetricsTests : IAsyncLifetime
         Assert.True(Value(after, "lshcluster_verdicts_total", ("kind", "duplicate")) - Value(before, "lshcluster_verdicts_total", ("kind", "duplicate")) >= 1);
         Assert.True(Value(after, "lshcluster_ingest_refused_total", ("code", "wrong_dimension")) - Value(before, "lshcluster_ingest_refused_total", ("code", "wrong_dimension")) >= 1);
         Assert.True(Value(after, "lshcluster_merges_total") - Value(before, "lshcluster_merges_total") >= 1);
+        Assert.True(Value(after, "lshcluster_deletions_total") - Value(before, "lshcluster_deletions_total") >= 1);
         Assert.Equal("gauge", (string?)after["lshcluster_mailbox_depth"]!["type"]);
         Assert.True(Value(after, "lshcluster_shards_owned") >= Scheme.ShardCount);
 
