@@ -81,6 +81,25 @@ public sealed class EngineCommandTests : IDisposable
     }
 
     [Fact]
+    public void Delete_removes_what_is_stored_says_what_was_not_and_refuses_an_empty_id()
+    {
+        Create(dim: 4);
+        Lshc.Run("""{"id":"a","vector":[1,0.01,0,0]}""", "ingest", "--store", Store, "-");
+        Lshc.Run("""{"id":"b","vector":[1,0.02,0,0]}""", "ingest", "--store", Store, "-");
+
+        var delete = Lshc.Run(null, "delete", "--store", Store, "a", "nobody");
+        var empty = Lshc.Run(null, "delete", "--store", Store, "b", "");
+        var export = Lshc.Run(null, "export", "--store", Store, "--rung", "0.99", "--format", "clusters", "--all");
+
+        Assert.Equal(0, delete.ExitCode);
+        Assert.Equal(["deleted     a", "not stored  nobody"], delete.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(2, empty.ExitCode);
+        Assert.Contains("ids[1] is empty", empty.Error, StringComparison.Ordinal);
+        Assert.Equal("b", export.Out.Trim());
+        Assert.Contains("vectors 1 ", Lshc.Run(null, "stats", "--store", Store).Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_NaN_in_a_binary_file_is_refused_naming_the_value_and_the_rest_go_in()
     {
         Create(dim: 4);
