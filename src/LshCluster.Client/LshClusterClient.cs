@@ -272,6 +272,17 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
         return [.. (await AnySiloAsync(PublicApi.Delete, request, cancellationToken).ConfigureAwait(false)).Results];
     }
 
+    /// <summary>
+    /// Admin.MoveShards on any silo (an admin key): pins <paramref name="shards"/> to the silo at <paramref name="to"/>,
+    /// or with null, returns them to automatic placement. The move itself follows within a few rounds.
+    /// </summary>
+    public async Task<int> MoveShardsAsync(IReadOnlyList<int> shards, string? to, CancellationToken cancellationToken = default)
+    {
+        var request = new MoveShardsRequest { To = to ?? string.Empty };
+        request.Shards.AddRange(shards);
+        return (await AnySiloAsync(PublicApi.MoveShards, request, cancellationToken).ConfigureAwait(false)).Shards;
+    }
+
     /// <summary>Admin.ListSilos on any silo.</summary>
     public Task<ListSilosResponse> ListSilosAsync(CancellationToken cancellationToken = default) =>
         AnySiloAsync(PublicApi.ListSilos, new ListSilosRequest(), cancellationToken);

@@ -135,6 +135,26 @@ internal sealed class ClusterHarness : IAsyncDisposable
     public string Logs() => string.Join("\n", _silos.Select(s =>
         $"--- silo {s.Address} (pid {s.Pid}){(s.HasExited ? " exited" : string.Empty)}:\n{string.Join("\n", s.Output.Split('\n').TakeLast(40))}"));
 
+    /// <summary>The live owner's address of every shard that has one, as the membership table says.</summary>
+    public async Task<Dictionary<int, string>> ShardOwnersAsync()
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString + ";Pooling=false");
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("""
+            SELECT l.shard, s.address FROM shard_leases l
+            JOIN silos s ON s.address || '#' || s.generation = l.owner
+            WHERE s.lease_expires > now() AND s.status <> 'left'
+            """, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var owners = new Dictionary<int, string>();
+        while (await reader.ReadAsync())
+        {
+            owners[reader.GetInt32(0)] = reader.GetString(1);
+        }
+
+        return owners;
+    }
+
     /// <summary>Shards owned per live silo address, as the membership table says.</summary>
     public async Task<Dictionary<string, int>> OwnedShardsAsync()
     {

@@ -34,6 +34,12 @@ public interface IMembershipStore
     /// </summary>
     Task<IReadOnlyDictionary<int, long>> TryClaimShardsAsync(SiloIdentity silo, IReadOnlyList<int> shards, CancellationToken cancellationToken = default);
 
+    /// <summary>Shards pinned by an admin to a silo address (shard → address); placement honours them while that silo is active.</summary>
+    Task<IReadOnlyDictionary<int, string>> ReadPinsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Pins <paramref name="shards"/> to the silo at <paramref name="address"/>, or unpins them when it is null.</summary>
+    Task PinShardsAsync(IReadOnlyList<int> shards, string? address, CancellationToken cancellationToken = default);
+
     /// <summary>Releases <paramref name="shards"/> that this silo owns, so that their desired owner can claim them.</summary>
     Task ReleaseShardsAsync(SiloIdentity silo, IReadOnlyList<int> shards, CancellationToken cancellationToken = default);
 }

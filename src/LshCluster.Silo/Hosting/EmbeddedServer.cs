@@ -69,6 +69,9 @@ public sealed class EmbeddedServer : IAsyncDisposable, IEngineHost
     /// <inheritdoc />
     public Task<int?> BeginDrainAsync(CancellationToken cancellationToken) => Task.FromResult<int?>(null);
 
+    /// <inheritdoc />
+    public Task<int?> PinShardsAsync(IReadOnlyList<int> shards, string? to, CancellationToken cancellationToken) => Task.FromResult<int?>(null);
+
     /// <summary>Stops answering, then stops listening.</summary>
     public async ValueTask DisposeAsync()
     {

@@ -301,8 +301,9 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
 
         var silos = await _membership.ReadSilosAsync(cancellationToken).ConfigureAwait(false);
         var candidates = silos.Where(s => s.Alive && s.Status == "active").Select(s => s.Identity.Address).Distinct().ToList();
+        var pins = await _membership.ReadPinsAsync(cancellationToken).ConfigureAwait(false);
         await Placement.ReadAsync(cancellationToken).ConfigureAwait(false);
-        var desired = RendezvousPlacement.Owners(engine.Scheme.ShardCount, candidates);
+        var desired = RendezvousPlacement.Owners(engine.Scheme.ShardCount, candidates, pins);
         var mine = engine.LocalShards.ToHashSet();
 
         // Hand away what another live silo should own (all of it when draining): seal, flush, release. In the
@@ -499,9 +500,52 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
             s.Identity == Identity))];
     }
 
-    async Task<IReadOnlyList<ShardStatus>> IEngineHost.ListShardsAsync(CancellationToken cancellationToken) =>
-        [.. (await _membership.ReadShardOwnersAsync(cancellationToken).ConfigureAwait(false))
-            .OrderBy(l => l.Shard).Select(l => new ShardStatus(l.Shard, l.OwnerAlive ? l.Owner : null, l.Epoch))];
+    async Task<IReadOnlyList<ShardStatus>> IEngineHost.ListShardsAsync(CancellationToken cancellationToken)
+    {
+        var pins = await _membership.ReadPinsAsync(cancellationToken).ConfigureAwait(false);
+        return [.. (await _membership.ReadShardOwnersAsync(cancellationToken).ConfigureAwait(false))
+            .OrderBy(l => l.Shard).Select(l => new ShardStatus(l.Shard, l.OwnerAlive ? l.Owner : null, l.Epoch, pins.GetValueOrDefault(l.Shard)))];
+    }
+
+    /// <summary>
+    /// Pins shards to the active silo at <paramref name="to"/> (null: unpins them); every silo's next rounds move them
+    /// there as planned moves (seal, flush, release, claim, load), rate-limited like any other. Returns how many.
+    /// </summary>
+    /// <exception cref="ArgumentException">A shard is outside 0 … S-1, or no active silo has that address; nothing was pinned.</exception>
+    public async Task<int> PinShardsAsync(IReadOnlyList<int> shards, string? to, CancellationToken cancellationToken = default)
+    {
+        var count = Engine.Scheme.ShardCount;
+        if (shards.Count == 0)
+        {
+            throw new ArgumentException("shards: name at least one shard", "shards");
+        }
+
+        for (var i = 0; i < shards.Count; i++)
+        {
+            if (shards[i] < 0 || shards[i] >= count)
+            {
+                throw new ArgumentException($"shards[{i}]: {shards[i]} is not a shard of this cluster (0 … {count - 1})", $"shards[{i}]");
+            }
+        }
+
+        var address = to?.Trim().TrimEnd('/');
+        if (address is not null)
+        {
+            var active = (await _membership.ReadSilosAsync(cancellationToken).ConfigureAwait(false))
+                .Where(s => s.Alive && s.Status == "active").Select(s => s.Identity.Address).Distinct().Order(StringComparer.Ordinal).ToList();
+            if (!active.Contains(address, StringComparer.Ordinal))
+            {
+                throw new ArgumentException($"to: no active silo has the address '{address}'; active silos: {string.Join(", ", active)}", "to");
+            }
+        }
+
+        await _membership.PinShardsAsync([.. shards.Distinct()], address, cancellationToken).ConfigureAwait(false);
+        _log.LogInformation("silo {Identity}: {Count} shards {What}", Identity, shards.Distinct().Count(), address is null ? "unpinned" : $"pinned to {address}");
+        return shards.Distinct().Count();
+    }
+
+    async Task<int?> IEngineHost.PinShardsAsync(IReadOnlyList<int> shards, string? to, CancellationToken cancellationToken) =>
+        await PinShardsAsync(shards, to, cancellationToken).ConfigureAwait(false);
 
     async Task<int?> IEngineHost.BeginDrainAsync(CancellationToken cancellationToken)
     {

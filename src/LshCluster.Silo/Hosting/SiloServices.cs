@@ -170,6 +170,11 @@ internal static class SiloServices
             return new DrainResponse { ShardsReleased = before };
         })
         .RequireAuthorization(AccessControl.Admin);
+        endpoints.MapGrpcUnary(PublicApi.MoveShards, async (request, call) => new MoveShardsResponse
+        {
+            Shards = await silo.PinShardsAsync(request.Shards, request.To.Length == 0 ? null : request.To, call.CancellationToken).ConfigureAwait(false),
+        })
+        .RequireAuthorization(AccessControl.Admin);
         endpoints.MapGrpcUnary(PublicApi.Delete, async (request, call) =>
         {
             var results = await Engine().DeleteAsync(request.Ids, call.CancellationToken).ConfigureAwait(false);

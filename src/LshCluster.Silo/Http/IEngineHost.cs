@@ -26,6 +26,13 @@ public interface IEngineHost
     /// null when no other process could take them (the embedded server; the last active silo), and nothing starts.
     /// </summary>
     Task<int?> BeginDrainAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Pins shards to the silo at <paramref name="to"/> (null: unpins them), so that placement moves them there; returns
+    /// how many, or null when shards cannot move (the embedded server owns them all).
+    /// </summary>
+    /// <exception cref="ArgumentException">A shard or the address is not of this cluster; nothing changed.</exception>
+    Task<int?> PinShardsAsync(IReadOnlyList<int> shards, string? to, CancellationToken cancellationToken);
 }
 
 /// <summary>A process serving the store, as <c>GET /v1/silos</c> shows it.</summary>
@@ -41,7 +48,8 @@ public sealed record SiloStatus(string Address, long Generation, string Status, 
 /// <param name="Shard">The shard number.</param>
 /// <param name="Owner">The owning silo (address#generation), or null when unowned (moving or its owner died).</param>
 /// <param name="Epoch">Incremented by each claim; every write is fenced by it.</param>
-public sealed record ShardStatus(int Shard, string? Owner, long Epoch);
+/// <param name="PinnedTo">The silo address an admin pinned the shard to (it moves there while that silo is active), or null.</param>
+public sealed record ShardStatus(int Shard, string? Owner, long Epoch, string? PinnedTo = null);
 
 /// <summary>The engine does not answer requests now; the message says why and whether to retry.</summary>
 public sealed class NotServingException(string message) : Exception(message);

@@ -160,6 +160,38 @@ public sealed class PostgresMembershipStore : IMembershipStore, IAsyncDisposable
     }
 
     /// <inheritdoc />
+    public async Task<IReadOnlyDictionary<int, string>> ReadPinsAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand("SELECT shard, address FROM shard_pins");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var pins = new Dictionary<int, string>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            pins[reader.GetInt32(0)] = reader.GetString(1);
+        }
+
+        return pins;
+    }
+
+    /// <inheritdoc />
+    public async Task PinShardsAsync(IReadOnlyList<int> shards, string? address, CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand(address is null
+            ? "DELETE FROM shard_pins WHERE shard = ANY(@shards)"
+            : """
+              INSERT INTO shard_pins (shard, address) SELECT s, @address FROM unnest(@shards) AS s
+              ON CONFLICT (shard) DO UPDATE SET address = EXCLUDED.address, pinned_at = now()
+              """);
+        command.Parameters.AddWithValue("shards", shards.ToArray());
+        if (address is not null)
+        {
+            command.Parameters.AddWithValue("address", address);
+        }
+
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 
     private static NpgsqlBatchCommand Command(string sql, params (string Name, object Value)[] parameters)
