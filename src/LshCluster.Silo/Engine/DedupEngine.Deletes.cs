@@ -161,8 +161,9 @@ public sealed partial class DedupEngine
             var response = await _remote!.DeleteAtHomeAsync(owner, request, deadline, cancellationToken).ConfigureAwait(false);
             return (ids, [.. response.Results.Select(ProtoMapping.ToResult)]);
         }
-        catch (Protocol.Wire.RpcException e) when (e.Status is Protocol.Wire.GrpcStatusCode.Unavailable)
+        catch (Protocol.Wire.RpcException e) when (e.Status is Protocol.Wire.GrpcStatusCode.Unavailable or Protocol.Wire.GrpcStatusCode.DeadlineExceeded or Protocol.Wire.GrpcStatusCode.Cancelled)
         {
+            // No answer: asked again (or reported unavailable at the deadline) without losing what the other ids got.
             return (ids, null);
         }
     }
@@ -182,9 +183,12 @@ public sealed partial class DedupEngine
             var started = new List<(int Item, HomeRecord Record, LocalShard Home)>();
             var waits = new List<(int Item, Task Wait)>();
 
-            // Deletes are rare administrative calls: their turns skip admission, so none is refused half-way and leaves a
-            // vector marked but not deleted.
-            await ForEachShard(todo.Count, k => Scheme.HomeShard(ids[todo[k]]), (shard, ks) =>
+            // Deletes are rare administrative calls: their turns skip admission, so none is refused half-way. A turn that
+            // fails anyway (the engine is shutting down) must not strand the others' marks: those are committed first.
+            Exception? failed = null;
+            try
+            {
+                await ForEachShard(todo.Count, k => Scheme.HomeShard(ids[todo[k]]), (shard, ks) =>
             {
                 var items = ks.Select(k => todo[k]).ToList();
                 if (_router.Local(shard) is not { } local)
@@ -224,6 +228,11 @@ public sealed partial class DedupEngine
                     return true;
                 }, DateTimeOffset.MaxValue));
             }).ConfigureAwait(false);
+            }
+            catch (Exception e) when (started.Count > 0)
+            {
+                failed = e;
+            }
 
             if (started.Count > 0)
             {
@@ -234,25 +243,32 @@ public sealed partial class DedupEngine
                 }
             }
 
+            if (failed is not null)
+            {
+                throw failed;
+            }
+
             foreach (var j in todo.Where(j => results[j] is null && waits.All(w => w.Item != j)))
             {
                 results[j] = new DeleteResult(j, ids[j], false, new ItemError("ids", NotOwnerCode, $"'{ids[j]}': this silo does not own its home shard"));
             }
 
-            // An insert of the id still in flight, or another delete of it: ask again once it is settled.
+            // An insert of the id still in flight, or another delete of it: ask again once it is settled — but answer a
+            // little before the deadline, so that a caller on another silo gets the answer (with what was deleted)
+            // rather than a timeout.
             todo = [.. waits.Select(w => w.Item)];
             if (todo.Count > 0)
             {
-                var left = deadline - _options.Time.GetUtcNow();
-                await Task.WhenAll(waits.Select(w => w.Wait)).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, _options.Time)
+                var answerBy = deadline - AnswerMargin;
+                var left = answerBy - _options.Time.GetUtcNow();
+                await Task.WhenAll(waits.Select(w => w.Wait)).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, _options.Time, cancellationToken)
                     .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                cancellationToken.ThrowIfCancellationRequested();
-                if (_options.Time.GetUtcNow() >= deadline)
+                if (_options.Time.GetUtcNow() >= answerBy || cancellationToken.IsCancellationRequested)
                 {
                     foreach (var j in todo)
                     {
                         results[j] = new DeleteResult(j, ids[j], false, new ItemError("ids", "unavailable",
-                            $"'{ids[j]}': its insert or another delete of it was still in flight at the deadline; nothing was deleted, send it again"));
+                            $"'{ids[j]}': its insert or another delete of it was still in flight at the deadline; it was not deleted, send it again"));
                     }
 
                     todo = [];
@@ -262,6 +278,9 @@ public sealed partial class DedupEngine
 
         return [.. results.Select(r => r!)];
     }
+
+    // How long before its deadline a delete that waits for an insert in flight gives up and answers.
+    private static readonly TimeSpan AnswerMargin = TimeSpan.FromSeconds(1);
 
     private async Task CommitDeletionsAsync(List<(int Item, HomeRecord Record, LocalShard Home)> started, TaskCompletionSource done)
     {
@@ -277,7 +296,7 @@ public sealed partial class DedupEngine
                 // As for an insert: the marks are in memory only, so this process no longer matches the store.
                 _fault = e;
                 done.TrySetException(e);
-                throw new EngineStoppedException($"the store refused a write ({e.Message}); nothing of this delete was done. The engine stops taking work: restart it to reload from {_store.Description}", e);
+                throw new EngineStoppedException($"the store refused a write ({e.Message}); the vectors of this commit were not deleted. The engine stops taking work: restart it to reload from {_store.Description}", e);
             }
 
             foreach (var group in started.GroupBy(s => s.Home))
@@ -292,7 +311,8 @@ public sealed partial class DedupEngine
                 }
                 catch (ObjectDisposedException)
                 {
-                    // Moved or shutting down: the deletion is durable, and the next owner loads without it.
+                    // Shutting down (a move waits for this turn: the seal waits for InFlight): the deletion is durable,
+                    // and the next load does not see the vector.
                 }
             }
 

@@ -55,17 +55,23 @@ public sealed partial class DedupEngine
             return null;
         }
 
+        // Cheap checks first: a cluster id is a root, and a stored vector or a deleted one (a ghost) of its home shard.
+        var self = (await _router.LookupAsync(home, [clusterId], withValues: false, deadline).ConfigureAwait(false))[0];
+        if (!(await _router.AscendAsync(home, clusterId, rung, deadline).ConfigureAwait(false)).IsRoot
+            || (self is null && !(await _router.ParentsAsync(home, rung, deadline).ConfigureAwait(false)).Deleted.Contains(clusterId)))
+        {
+            return null;
+        }
+
         var components = await ComponentsAsync(rung).ConfigureAwait(false);
         if (!components.TryGetValue(clusterId, out var members))
         {
-            // A vector alone in its cluster (a root with no stored member but itself).
-            var self = (await _router.LookupAsync(home, [clusterId], withValues: false, deadline).ConfigureAwait(false))[0];
-            if (self is null || !(await _router.AscendAsync(home, clusterId, rung, deadline).ConfigureAwait(false)).IsRoot)
+            if (self is null)
             {
-                return null;
+                return null; // a ghost none of whose members is stored any more
             }
 
-            members = [clusterId];
+            members = [clusterId]; // a vector alone in its cluster
         }
 
         var canonical = (await _router.LookupAsync(VectorId.HomeShard(members[0]), [members[0]], withValues: true, deadline).ConfigureAwait(false))[0];

@@ -63,7 +63,7 @@ internal sealed class GroupCommitter : IAsyncDisposable
             while (vectors < _maxVectors && reader.TryRead(out var pending))
             {
                 group.Add(pending);
-                vectors += pending.Batch.Vectors.Count;
+                vectors += pending.Batch.Vectors.Count + pending.Batch.Deletions.Count;
             }
 
             if (_failure is { } failure)
@@ -82,7 +82,10 @@ internal sealed class GroupCommitter : IAsyncDisposable
                 var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 await _store.CommitAsync(merged).ConfigureAwait(false);
                 Diagnostics.LshClusterMetrics.StorageWriteDuration.Record(Diagnostics.LshClusterMetrics.SecondsSince(started));
-                Diagnostics.LshClusterMetrics.StorageBatchSize.Record(merged.Vectors.Count);
+                if (merged.Vectors.Count > 0)
+                {
+                    Diagnostics.LshClusterMetrics.StorageBatchSize.Record(merged.Vectors.Count);
+                }
                 Commits++;
                 foreach (var p in group)
                 {

@@ -18,6 +18,9 @@ public static class ProblemMapping
     public static ProblemHttpResult NotFound(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound, title: "Not found");
 
+    /// <summary>503 with <c>Retry-After</c>: nothing was changed, and the same request may succeed in a moment.</summary>
+    public static IResult Unavailable(string detail) => Retry(StatusCodes.Status503ServiceUnavailable, "Unavailable", detail);
+
     /// <summary>Turns exceptions from the REST routes into problem details; other paths are left alone.</summary>
     public static void UseRestProblems(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {

@@ -143,16 +143,19 @@ public static class RestApi
             TypedResults.Ok(await host.ListShardsAsync(cancel).ConfigureAwait(false)))
         .WithName("ListShards").WithSummary("Every shard, its owner and its epoch");
 
-        v1.MapDelete("/vectors/{id}", async Task<Results<NoContent, ProblemHttpResult>> (string id, CancellationToken cancel) =>
+        v1.MapDelete("/vectors/{id}", async Task<IResult> (string id, CancellationToken cancel) =>
         {
             var result = (await host.ServingEngine().DeleteAsync([id], _ => "id", cancel).ConfigureAwait(false))[0];
             return result switch
             {
                 { Deleted: true } => TypedResults.NoContent(),
-                { Error: { } e } => TypedResults.Problem(e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable"),
+                { Error: { } e } => ProblemMapping.Unavailable(e.Message),
                 _ => ProblemMapping.NotFound($"id: no vector '{id}' is stored; nothing was deleted"),
             };
         })
+        .Produces(StatusCodes.Status204NoContent)
+        .ProducesProblem(StatusCodes.Status404NotFound)
+        .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
         .RequireAuthorization(AccessControl.Admin)
         .WithName("DeleteVector").WithSummary("Delete a vector (admin): no longer matched, listed or counted; its values and id leave the store; clusters keep the merges it made");
 

@@ -30,7 +30,7 @@ public sealed class PostgresDedupStore : IDedupStore
     private const string SelectVectorsSql = """
         SELECT vector_id, external_id, home_shard, vector, bucket_keys, sketch_low, sketch_high,
                is_duplicate, canonical, best_match, best_cosine, inserted_at
-        FROM vectors WHERE vector_id >= @from ORDER BY vector_id
+        FROM vectors WHERE NOT deleted AND vector_id >= @from ORDER BY vector_id
         """;
 
     private readonly NpgsqlDataSource _dataSource;

@@ -28,7 +28,7 @@ public sealed class SqliteDedupStore : IDedupStore
     private const string SelectVectorsSql = """
         SELECT vector_id, external_id, home_shard, vector, bucket_keys, sketch_low, sketch_high,
                is_duplicate, canonical, best_match, best_cosine, inserted_at
-        FROM vectors WHERE vector_id >= @from ORDER BY vector_id
+        FROM vectors WHERE deleted = 0 AND vector_id >= @from ORDER BY vector_id
         """;
 
     // Moves one row: its id is kept as deleted, then the row (values, external id) goes.
