@@ -282,4 +282,29 @@ public abstract class DedupStoreContract : IAsyncLifetime
         Assert.Equal(1, await CountAsync("vectors"));
         Assert.Equal(0, await CountAsync("deleted_vectors"));
     }
+
+    [Fact]
+    public async Task Two_processes_writing_the_same_edges_in_opposite_orders_at_once_both_commit()
+    {
+        // Two silos that each find the other's in-flight near-duplicates write the same edges in their own batches.
+        await using var first = await OpenClusterAsync();
+        await using var second = DedupStores.Open(Store);
+        await second.MigrateAsync();
+        var random = new Random(7);
+        for (var round = 0; round < 10; round++)
+        {
+            var edges = Enumerable.Range(0, 2000).Select(_ =>
+            {
+                var a = random.NextInt64(1, 1L << 40);
+                return new VerifiedEdge(a, a + random.NextInt64(1, 1L << 20), 0.97f);
+            }).ToList();
+            var reversed = Enumerable.Reverse(edges).ToList();
+
+            await Task.WhenAll(
+                Task.Run(() => first.CommitAsync(new WriteBatch([], [], edges))),
+                Task.Run(() => second.CommitAsync(new WriteBatch([], [], reversed))));
+        }
+
+        Assert.Equal(20_000, await CountAsync("edges"));
+    }
 }

@@ -17,8 +17,9 @@ internal static class IngestCommand
         var format = new Option<string?>("--format") { Description = "fvecs, npy, jsonl or idx (default: from the file name)" };
         format.AcceptOnlyFromAmong("fvecs", "npy", "jsonl", "idx");
         var batch = new Option<int>("--batch") { Description = "Vectors per request", DefaultValueFactory = _ => 5000 };
+        var inFlight = new Option<int>("--in-flight") { Description = "Batches sent and not yet answered (the next one is hashed meanwhile)", DefaultValueFactory = _ => DefaultInFlight };
         var verdicts = new Option<bool>("--verdicts") { Description = "Print each verdict as a JSON line once it is durable" };
-        var command = new Command("ingest", "Insert vectors and report duplicates") { store, server, file, ids, format, batch, verdicts };
+        var command = new Command("ingest", "Insert vectors and report duplicates") { store, server, file, ids, format, batch, inFlight, verdicts };
         command.SetAction(async (parse, cancel) =>
         {
             await using var target = await Target.OpenAsync(parse.GetValue(store), parse.GetValue(server));
@@ -29,9 +30,10 @@ internal static class IngestCommand
             }
 
             var printVerdicts = parse.GetValue(verdicts);
+            var depth = parse.GetValue(inFlight);
             var (total, duplicates, refused, elapsed) = printVerdicts
-                ? await RunAsync(target.InsertAsync, target.MaxBatchSize, records, parse.GetValue(batch), cancel, printVerdicts: true)
-                : await Progress.RunAsync("ingesting", null, advanced => RunAsync(target.InsertAsync, target.MaxBatchSize, records, parse.GetValue(batch), cancel, advanced: advanced));
+                ? await RunAsync(target.InsertAsync, target.MaxBatchSize, records, parse.GetValue(batch), cancel, printVerdicts: true, inFlight: depth)
+                : await Progress.RunAsync("ingesting", null, advanced => RunAsync(target.InsertAsync, target.MaxBatchSize, records, parse.GetValue(batch), cancel, advanced: advanced, inFlight: depth));
             Console.WriteLine($"ingested {total - refused:N0} vectors in {elapsed.TotalSeconds:F1} s ({(total - refused) / Math.Max(elapsed.TotalSeconds, 1e-9):N0}/s): {duplicates:N0} duplicates, {refused:N0} refused");
             return refused == 0 ? 0 : 3;
         });
@@ -42,23 +44,31 @@ internal static class IngestCommand
         DedupEngine engine, IEnumerable<VectorRecord> records, int batchSize, CancellationToken cancel, bool printVerdicts = false, Action<long>? advanced = null) =>
         RunAsync(engine.InsertAsync, engine.MaxBatchSize, records, batchSize, cancel, printVerdicts, advanced);
 
+    /// <summary>Batches in flight by default.</summary>
+    public const int DefaultInFlight = 2;
+
     public static async Task<(int Total, int Duplicates, int Refused, TimeSpan Elapsed)> RunAsync(
         Func<IReadOnlyList<VectorInput>, CancellationToken, Task<IReadOnlyList<InsertResult>>> insert, int maxBatchSize,
-        IEnumerable<VectorRecord> records, int batchSize, CancellationToken cancel, bool printVerdicts = false, Action<long>? advanced = null)
+        IEnumerable<VectorRecord> records, int batchSize, CancellationToken cancel, bool printVerdicts = false, Action<long>? advanced = null, int inFlight = DefaultInFlight)
     {
         if (batchSize < 1 || batchSize > maxBatchSize)
         {
             throw new ArgumentException($"--batch must be 1 … {maxBatchSize}: a batch holds at most {maxBatchSize} vectors; got {batchSize}", "batch");
         }
 
+        if (inFlight is < 1 or > 16)
+        {
+            throw new ArgumentException($"--in-flight must be 1 … 16; got {inFlight}", "in-flight");
+        }
+
         var clock = Stopwatch.StartNew();
         int total = 0, duplicates = 0, refused = 0;
 
-        // Two batches in flight: while one waits for its shards and its commit, the next is being hashed.
-        var inFlight = new Queue<(VectorRecord[] Chunk, int Offset, Task<IReadOnlyList<InsertResult>> Results)>();
+        // Batches in flight: while they wait for their shards and their commits, the next one is being hashed.
+        var pendingBatches = new Queue<(VectorRecord[] Chunk, int Offset, Task<IReadOnlyList<InsertResult>> Results)>();
         async Task ReportOldestAsync()
         {
-            var (chunk, offset, pending) = inFlight.Dequeue();
+            var (chunk, offset, pending) = pendingBatches.Dequeue();
             foreach (var r in await pending)
             {
                 if (r.Error is { } e)
@@ -100,15 +110,15 @@ internal static class IngestCommand
         });
         foreach (var chunk in wellFormed.Chunk(batchSize))
         {
-            inFlight.Enqueue((chunk, total, insert([.. chunk.Select(r => new VectorInput(r.Id, r.Values))], cancel)));
+            pendingBatches.Enqueue((chunk, total, insert([.. chunk.Select(r => new VectorInput(r.Id, r.Values))], cancel)));
             total += chunk.Length;
-            if (inFlight.Count == 2)
+            if (pendingBatches.Count == inFlight)
             {
                 await ReportOldestAsync();
             }
         }
 
-        while (inFlight.Count > 0)
+        while (pendingBatches.Count > 0)
         {
             await ReportOldestAsync();
         }

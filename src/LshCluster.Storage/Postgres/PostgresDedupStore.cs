@@ -199,6 +199,28 @@ public sealed class PostgresDedupStore : IDedupStore
     public async Task CommitAsync(WriteBatch batch, CancellationToken cancellationToken = default)
     {
         StoreValidation.CheckBatch(batch);
+
+        // PostgreSQL breaks a deadlock by rolling one transaction back whole, so the batch is simply written again.
+        // Edges are inserted in key order, which keeps two silos' batches from deadlocking on each other's edges;
+        // the retry covers what ordering cannot (a claim's UPDATE meeting a batch's share locks).
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await CommitOnceAsync(batch, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure && attempt < MaxCommitAttempts)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 50) * attempt), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private const int MaxCommitAttempts = 5;
+
+    private async Task CommitOnceAsync(WriteBatch batch, CancellationToken cancellationToken)
+    {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
 
@@ -343,7 +365,9 @@ public sealed class PostgresDedupStore : IDedupStore
         NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<VerifiedEdge> edges, CancellationToken cancellationToken)
     {
         // COPY cannot skip rows that already exist, and a replay may write an edge twice: copy into a staging table
-        // that disappears at commit, then insert what is new. An edge already stored keeps its first cosine.
+        // that disappears at commit, then insert what is new. An edge already stored keeps its first cosine. Two
+        // silos may write the same edge at once (near-duplicates in flight on both): inserting in key order makes
+        // one wait for the other instead of each waiting for the other's next edge (a deadlock).
         await ExecuteAsync(connection, transaction,
             "CREATE TEMP TABLE edges_incoming (a bigint NOT NULL, b bigint NOT NULL, cosine real NOT NULL) ON COMMIT DROP",
             cancellationToken).ConfigureAwait(false);
@@ -362,7 +386,7 @@ public sealed class PostgresDedupStore : IDedupStore
         }
 
         await ExecuteAsync(connection, transaction,
-            "INSERT INTO edges (a, b, cosine) SELECT a, b, cosine FROM edges_incoming ON CONFLICT (a, b) DO NOTHING",
+            "INSERT INTO edges (a, b, cosine) SELECT a, b, cosine FROM edges_incoming ORDER BY a, b ON CONFLICT (a, b) DO NOTHING",
             cancellationToken).ConfigureAwait(false);
     }
 
@@ -370,7 +394,7 @@ public sealed class PostgresDedupStore : IDedupStore
         NpgsqlConnection connection, NpgsqlTransaction transaction, int[] shards, bool lockRows, CancellationToken cancellationToken)
     {
         var sql = lockRows
-            ? "SELECT shard, epoch FROM shard_leases WHERE shard = ANY(@shards) FOR SHARE"
+            ? "SELECT shard, epoch FROM shard_leases WHERE shard = ANY(@shards) ORDER BY shard FOR SHARE" // locks in one order
             : "SELECT shard, epoch FROM shard_leases WHERE shard = ANY(@shards)";
         await using var command = new NpgsqlCommand(sql, connection, transaction);
         command.Parameters.AddWithValue("shards", shards);
