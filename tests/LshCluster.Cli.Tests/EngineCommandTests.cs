@@ -81,6 +81,22 @@ public sealed class EngineCommandTests : IDisposable
     }
 
     [Fact]
+    public void Ingest_keeps_as_many_batches_in_flight_as_asked_and_refuses_a_depth_out_of_range()
+    {
+        Create(dim: 4);
+        var input = string.Join('\n', Enumerable.Range(0, 50).Select(i => $$"""{"id":"v{{i}}","vector":[1,{{i}},2,3]}"""));
+
+        var deep = Lshc.Run(input, "ingest", "--store", Store, "-", "--batch", "7", "--in-flight", "4");
+        var zero = Lshc.Run(input, "ingest", "--store", Store, "-", "--in-flight", "0");
+
+        Assert.Equal(0, deep.ExitCode);
+        Assert.Contains("ingested 50 vectors", deep.Out, StringComparison.Ordinal);
+        Assert.Equal(2, zero.ExitCode);
+        Assert.Contains("--in-flight must be 1 … 16; got 0", zero.Error, StringComparison.Ordinal);
+        Assert.Contains("vectors 50 ", Lshc.Run(null, "stats", "--store", Store).Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Delete_removes_what_is_stored_says_what_was_not_and_refuses_an_empty_id()
     {
         Create(dim: 4);

@@ -567,32 +567,38 @@ public sealed partial class DedupEngine : IAsyncDisposable
             }
         }
 
-        var candidates = new HashSet<long>[records.Length];
         var gathered = await Task.WhenAll(operations.Select(pair =>
             _router.BucketOperationsAsync(pair.Key, pair.Value, _maxHamming, admission: false, deadline))).ConfigureAwait(false);
-        foreach (var list in gathered)
+
+        // 3. Exact cosine at the candidates' homes, once per distinct candidate of each vector (a near-duplicate shares
+        // many of its buckets, so it comes back from many tables).
+        var checks = new Dictionary<int, List<Verification>>();
+        var byItem = CandidatesByItem(gathered, records.Length, out var starts);
+        try
         {
-            foreach (var c in list)
+            foreach (var j in fresh)
             {
-                (candidates[c.Item] ??= []).Add(c.CandidateId);
+                var mine = byItem.AsSpan(starts[j], starts[j + 1] - starts[j]);
+                if (mine.IsEmpty)
+                {
+                    continue;
+                }
+
+                mine.Sort();
+                var r = records[j];
+                var query = VerifyQuery.Of(j, r.Id, r.Values, r.SquaredNorm, r.Projection, r.ProjectionSquaredNorm);
+                for (var k = 0; k < mine.Length; k++)
+                {
+                    if (k == 0 || mine[k] != mine[k - 1])
+                    {
+                        Add(checks, VectorId.HomeShard(mine[k]), new Verification(query, mine[k]));
+                    }
+                }
             }
         }
-
-        // 3. Exact cosine at the candidates' homes.
-        var checks = new Dictionary<int, List<Verification>>();
-        foreach (var j in fresh)
+        finally
         {
-            if (candidates[j] is not { } set)
-            {
-                continue;
-            }
-
-            var r = records[j];
-            var query = VerifyQuery.Of(j, r.Id, r.Values, r.SquaredNorm, r.Projection, r.ProjectionSquaredNorm);
-            foreach (var other in set)
-            {
-                Add(checks, VectorId.HomeShard(other), new Verification(query, other));
-            }
+            System.Buffers.ArrayPool<long>.Shared.Return(byItem);
         }
 
         var lowest = Scheme.LowestRung;
@@ -653,6 +659,40 @@ public sealed partial class DedupEngine : IAsyncDisposable
         {
             _ = RelinkAsync(unions);
         }
+    }
+
+    /// <summary>
+    /// The candidates found for a batch, grouped by item with a counting sort into one pooled array (return it):
+    /// those of item j are at <paramref name="starts"/>[j] … <paramref name="starts"/>[j + 1]. One array per batch
+    /// instead of a hash set per vector.
+    /// </summary>
+    private static long[] CandidatesByItem(List<Candidate>[] gathered, int items, out int[] starts)
+    {
+        starts = new int[items + 1];
+        foreach (var list in gathered)
+        {
+            foreach (var c in list)
+            {
+                starts[c.Item + 1]++;
+            }
+        }
+
+        for (var j = 0; j < items; j++)
+        {
+            starts[j + 1] += starts[j];
+        }
+
+        var byItem = System.Buffers.ArrayPool<long>.Shared.Rent(Math.Max(1, starts[items]));
+        var next = starts[..items];
+        foreach (var list in gathered)
+        {
+            foreach (var c in list)
+            {
+                byItem[next[c.Item]++] = c.CandidateId;
+            }
+        }
+
+        return byItem;
     }
 
     private async Task RelinkAsync(List<(long A, long B, int Rung)> unions)
