@@ -42,6 +42,11 @@ internal static class AdminCommands
             var url = parse.GetValue(server) ?? throw new ArgumentException("--server: give the URL of a silo; an embedded store has one process owning every shard", "server");
             await using var cluster = await Target.OpenAsync(null, url);
             var target = parse.GetValue(to);
+            if (target is not null && string.IsNullOrWhiteSpace(target))
+            {
+                throw new ArgumentException("--to: give the address of an active silo, or leave --to out to return the shards to automatic placement", "to");
+            }
+
             var count = await cluster.MoveShardsAsync(parse.GetValue(shards)!, target);
             Console.WriteLine(target is null
                 ? $"{count} shards placed automatically again; they move within a few seconds"

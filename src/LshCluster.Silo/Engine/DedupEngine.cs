@@ -574,6 +574,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         // many of its buckets, so it comes back from many tables).
         var checks = new Dictionary<int, List<Verification>>();
         var byItem = CandidatesByItem(gathered, records.Length, out var starts);
+        var seen = new HashSet<long>();
         try
         {
             foreach (var j in fresh)
@@ -584,14 +585,14 @@ public sealed partial class DedupEngine : IAsyncDisposable
                     continue;
                 }
 
-                mine.Sort();
                 var r = records[j];
                 var query = VerifyQuery.Of(j, r.Id, r.Values, r.SquaredNorm, r.Projection, r.ProjectionSquaredNorm);
-                for (var k = 0; k < mine.Length; k++)
+                seen.Clear();
+                foreach (var other in mine)
                 {
-                    if (k == 0 || mine[k] != mine[k - 1])
+                    if (seen.Add(other))
                     {
-                        Add(checks, VectorId.HomeShard(mine[k]), new Verification(query, mine[k]));
+                        Add(checks, VectorId.HomeShard(other), new Verification(query, other));
                     }
                 }
             }
@@ -663,8 +664,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
     /// <summary>
     /// The candidates found for a batch, grouped by item with a counting sort into one pooled array (return it):
-    /// those of item j are at <paramref name="starts"/>[j] … <paramref name="starts"/>[j + 1]. One array per batch
-    /// instead of a hash set per vector.
+    /// those of item j are at <paramref name="starts"/>[j] … <paramref name="starts"/>[j + 1]. One array and one
+    /// reused set per batch instead of a hash set per vector.
     /// </summary>
     private static long[] CandidatesByItem(List<Candidate>[] gathered, int items, out int[] starts)
     {

@@ -528,6 +528,11 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
             }
         }
 
+        if (to is not null && string.IsNullOrWhiteSpace(to))
+        {
+            throw new ArgumentException("to: give the address of an active silo, or leave it out to return the shards to automatic placement", "to");
+        }
+
         var address = to?.Trim().TrimEnd('/');
         if (address is not null)
         {
