@@ -2,12 +2,18 @@
 # One paired run of the issue-4 throughput target: two silos (balanced first), then the embedded engine on the same
 # PostgreSQL server, same input and scheme. Prints both rates and each silo's CPU time and resident memory.
 # Usage: bench/cluster-vs-embedded.sh [FILE]   (default: the 60,000 Fashion-MNIST training images)
+# LSHC_BENCH_LOGS=DIR keeps the silos' and PostgreSQL's logs of the run in DIR (a slow run is explained there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 F="${1:-/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz}"
 state="$(mktemp -d)"; chmod 755 "$state"  # PostgreSQL runs as its own user when this script runs as root
 export LSHC_CLUSTER_DIR="$state/cluster" LSHC_DIM=784 LSHC_RUNGS=0.99,0.98 LSHC_RECALL=0.999 LSHC_SAMPLE="$F"
-trap 'deploy/local-cluster.sh down >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
+keep_logs() {
+  [ -n "${LSHC_BENCH_LOGS:-}" ] || return 0
+  mkdir -p "$LSHC_BENCH_LOGS" && cp "$LSHC_CLUSTER_DIR"/silo-*.log "$LSHC_BENCH_LOGS"/ 2>/dev/null
+  find "$LSHC_CLUSTER_DIR" -name server.log -exec cp {} "$LSHC_BENCH_LOGS"/postgres.log \; 2>/dev/null || true
+}
+trap 'keep_logs; deploy/local-cluster.sh down >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
 url=$(deploy/local-cluster.sh up 2 | awk '/^silo:/ {print $2}' | head -1)
 port=$(cat "$LSHC_CLUSTER_DIR/pg.port")
 sql() { psql -h 127.0.0.1 -p "$port" -U lsh -d lsh -tAc "$1"; }
