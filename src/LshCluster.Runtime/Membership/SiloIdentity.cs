@@ -21,6 +21,9 @@ public sealed record SiloEntry(SiloIdentity Identity, string Status, bool Alive,
     /// <summary>The status as the APIs show it: <see cref="Status"/> while alive, then <c>left</c> or <c>dead</c>.</summary>
     public string Shown => Alive ? Status : (Status == "left" ? "left" : "dead");
 
+    /// <summary>Whether it takes shards: alive and neither draining nor gone (placement's candidates).</summary>
+    public bool Active => Alive && Status == "active";
+
     /// <summary>Whether the APIs list it: alive, or started within the last hour (recent deaths and departures).</summary>
     public bool Listed => Alive || StartedAt > DateTimeOffset.UtcNow.AddHours(-1);
 }

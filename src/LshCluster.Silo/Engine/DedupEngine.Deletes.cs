@@ -73,30 +73,7 @@ public sealed partial class DedupEngine
         var backoff = TimeSpan.FromMilliseconds(20);
         while (true)
         {
-            var retry = new List<string>();
-            var local = new List<string>();
-            var groups = new Dictionary<string, List<string>>();
-            foreach (var id in pending)
-            {
-                var home = Scheme.HomeShard(id);
-                if (_router.Local(home) is not null)
-                {
-                    local.Add(id);
-                }
-                else if (_placement?.OwnerOf(home) is { } owner && owner != _placement.Self && _remote is not null)
-                {
-                    if (!groups.TryGetValue(owner, out var list))
-                    {
-                        groups[owner] = list = [];
-                    }
-
-                    list.Add(id);
-                }
-                else
-                {
-                    retry.Add(id);
-                }
-            }
+            var (local, groups, retry) = SplitByHome(pending, id => id);
 
             var calls = groups.Select(g => SendDeletesAsync(g.Key, g.Value, deadline, cancellationToken)).ToList();
             var answered = new List<DeleteResult>();

@@ -301,30 +301,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         var backoff = TimeSpan.FromMilliseconds(20);
         while (true)
         {
-            var retry = new List<HashedItem>();
-            var groups = new Dictionary<string, List<HashedItem>>();
-            var local = new List<HashedItem>();
-            foreach (var item in pending)
-            {
-                var home = Scheme.HomeShard(item.ExternalId);
-                if (_router.Local(home) is not null)
-                {
-                    local.Add(item);
-                }
-                else if (_placement?.OwnerOf(home) is { } owner && owner != _placement.Self && _remote is not null)
-                {
-                    if (!groups.TryGetValue(owner, out var list))
-                    {
-                        groups[owner] = list = [];
-                    }
-
-                    list.Add(item);
-                }
-                else
-                {
-                    retry.Add(item);
-                }
-            }
+            var (local, groups, retry) = SplitByHome(pending, item => item.ExternalId);
 
             var calls = groups.Select(async g => (g.Value, Response: await SendHomeAsync(g.Key, g.Value, deadline, cancellationToken).ConfigureAwait(false))).ToList();
             if (local.Count > 0)
@@ -381,6 +358,40 @@ public sealed partial class DedupEngine : IAsyncDisposable
             await _placement.RefreshAsync(cancellationToken).ConfigureAwait(false);
             pending = retry;
         }
+    }
+
+    /// <summary>
+    /// Items by where their home shard is served: here, by another silo (grouped by its address), or nowhere known
+    /// now (to be sent again once the shard map changes).
+    /// </summary>
+    private (List<T> Local, Dictionary<string, List<T>> Remote, List<T> Unowned) SplitByHome<T>(IEnumerable<T> items, Func<T, string> externalId)
+    {
+        var local = new List<T>();
+        var remote = new Dictionary<string, List<T>>();
+        var unowned = new List<T>();
+        foreach (var item in items)
+        {
+            var home = Scheme.HomeShard(externalId(item));
+            if (_router.Local(home) is not null)
+            {
+                local.Add(item);
+            }
+            else if (_placement?.OwnerOf(home) is { } owner && owner != _placement.Self && _remote is not null)
+            {
+                if (!remote.TryGetValue(owner, out var list))
+                {
+                    remote[owner] = list = [];
+                }
+
+                list.Add(item);
+            }
+            else
+            {
+                unowned.Add(item);
+            }
+        }
+
+        return (local, remote, unowned);
     }
 
     private async Task<List<InsertResult>?> SendHomeAsync(string owner, List<HashedItem> items, DateTimeOffset deadline, CancellationToken cancellationToken)

@@ -206,7 +206,7 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
         while (DateTimeOffset.UtcNow < until && !_stopped.Task.IsCompleted)
         {
             await Placement.ReadAsync().ConfigureAwait(false);
-            var others = (await _membership.ReadSilosAsync().ConfigureAwait(false)).Any(s => s.Alive && s.Status == "active" && s.Identity != Identity);
+            var others = (await _membership.ReadSilosAsync().ConfigureAwait(false)).Any(s => s.Active && s.Identity != Identity);
             if (!others || Placement.Leases.All(l => l.Owner is not null && l.Owner != Identity.ToString() && l.OwnerAlive))
             {
                 break;
@@ -300,7 +300,7 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
         }
 
         var silos = await _membership.ReadSilosAsync(cancellationToken).ConfigureAwait(false);
-        var candidates = silos.Where(s => s.Alive && s.Status == "active").Select(s => s.Identity.Address).Distinct().ToList();
+        var candidates = silos.Where(s => s.Active).Select(s => s.Identity.Address).Distinct().ToList();
         var pins = await _membership.ReadPinsAsync(cancellationToken).ConfigureAwait(false);
         await Placement.ReadAsync(cancellationToken).ConfigureAwait(false);
         var desired = RendezvousPlacement.Owners(engine.Scheme.ShardCount, candidates, pins);
@@ -537,7 +537,7 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
         if (address is not null)
         {
             var active = (await _membership.ReadSilosAsync(cancellationToken).ConfigureAwait(false))
-                .Where(s => s.Alive && s.Status == "active").Select(s => s.Identity.Address).Distinct().Order(StringComparer.Ordinal).ToList();
+                .Where(s => s.Active).Select(s => s.Identity.Address).Distinct().Order(StringComparer.Ordinal).ToList();
             if (!active.Contains(address, StringComparer.Ordinal))
             {
                 throw new ArgumentException($"to: no active silo has the address '{address}'; active silos: {string.Join(", ", active)}", "to");
@@ -555,7 +555,7 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
     async Task<int?> IEngineHost.BeginDrainAsync(CancellationToken cancellationToken)
     {
         var silos = await _membership.ReadSilosAsync(cancellationToken).ConfigureAwait(false);
-        if (!silos.Any(s => s.Alive && s.Status == "active" && s.Identity != Identity))
+        if (!silos.Any(s => s.Active && s.Identity != Identity))
         {
             return null; // the last active silo: its shards would go to nobody (SIGTERM still stops it, with a drain)
         }

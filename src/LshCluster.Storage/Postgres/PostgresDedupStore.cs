@@ -210,7 +210,7 @@ public sealed class PostgresDedupStore : IDedupStore
                 await CommitOnceAsync(batch, cancellationToken).ConfigureAwait(false);
                 return;
             }
-            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure && attempt < MaxCommitAttempts)
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DeadlockDetected && attempt < MaxCommitAttempts)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 50) * attempt), cancellationToken).ConfigureAwait(false);
             }
