@@ -49,5 +49,36 @@ public sealed class UnionFindProtocolTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(4)]
+    [InlineData(5)]
+    public async Task Batches_of_edges_united_through_their_roots_concurrently_give_the_sequential_components(int seed)
+    {
+        // Dense components (few ids, many edges) so that concurrent batches race for the same roots and some links
+        // are refused and retried.
+        float[] rungs = [0.99f, 0.95f];
+        await using var engine = await TempStores.CreateAsync(_stores.NewSqlite(), TempStores.Plan(16, rungs, shards: 16));
+        var random = new Random(seed);
+        var ids = Enumerable.Range(0, 120).Select(i => VectorId.Create(1000 + i, random.Next(16), i % 64)).Distinct().ToArray();
+        var edges = Enumerable.Range(0, 600).Select(_ => (A: ids[random.Next(ids.Length)], B: ids[random.Next(ids.Length)], Cosine: 0.94f + (0.06f * (float)random.NextDouble())))
+            .Where(e => e.A != e.B).ToList();
+
+        await Task.WhenAll(edges.Chunk(20).Select(batch => Task.Run(() => engine.UnionBatchForTestsAsync(batch))));
+
+        for (var r = 0; r < rungs.Length; r++)
+        {
+            var reference = new UnionFind();
+            foreach (var e in edges.Where(e => e.Cosine >= rungs[r]))
+            {
+                reference.Union(e.A, e.B);
+            }
+
+            foreach (var id in ids)
+            {
+                Assert.Equal(reference.Find(id), await engine.FindForTestsAsync(id, r));
+            }
+        }
+    }
+
     public void Dispose() => _stores.Dispose();
 }

@@ -161,13 +161,23 @@ public sealed partial class DedupEngine
         }
 
         var found = await Task.WhenAll(operations.Select(pair =>
-            _router.BucketOperationsAsync(pair.Key, pair.Value, maxHamming, admission: true, deadline))).ConfigureAwait(false);
-        var candidates = found.SelectMany(list => list.Select(c => c.CandidateId)).ToHashSet();
+            _router.BucketOperationsAsync(pair.Key, new ArraySegment<BucketOperation>([.. pair.Value]), maxHamming, admission: true, deadline))).ConfigureAwait(false);
+        var candidates = new HashSet<long>();
+        foreach (var list in found)
+        {
+            foreach (var c in list.Span)
+            {
+                candidates.Add(c.CandidateId);
+            }
+
+            list.Return();
+        }
+
         var norm = VectorMath.SquaredNorm(vector);
         var projectionNorm = VectorMath.SquaredNorm(projection);
         var screen = ProjectionScreen(threshold, projection.Length);
         var query = VerifyQuery.Of(0, -1, vector, norm, projection, projectionNorm);
-        var checks = candidates.GroupBy(VectorId.HomeShard).ToDictionary(g => g.Key, g => g.Select(id => new Verification(query, id)).ToList());
+        var checks = candidates.GroupBy(VectorId.HomeShard).Select(g => (g.Key, new ArraySegment<Verification>([.. g.Select(id => new Verification(query, id))]))).ToList();
         var edges = await _router.VerifyAllAsync(checks, threshold, screen, admission: true, deadline).ConfigureAwait(false);
         var best = edges.OrderByDescending(e => e.Cosine).ThenBy(e => e.OtherId).Take(limit).ToList();
         var records = await LookupManyAsync(best.Select(e => e.OtherId), withValues: false).ConfigureAwait(false);

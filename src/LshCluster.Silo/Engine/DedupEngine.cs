@@ -21,6 +21,10 @@ namespace LshCluster.Silo.Engine;
 /// </summary>
 public sealed partial class DedupEngine : IAsyncDisposable
 {
+    // The candidates of a batch grouped by item (CandidatesByItem), megabytes each: kept for reuse, not large objects
+    // allocated per batch (ArrayPool.Shared allocated most of them afresh under load).
+    private static readonly System.Buffers.ArrayPool<long> CandidateBuffers = System.Buffers.ArrayPool<long>.Create(4 * 1024 * 1024, 8);
+
     private readonly IDedupStore _store;
     private readonly DedupEngineOptions _options;
     private readonly LshHasher _hasher;
@@ -178,7 +182,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
             edges.Add(e);
         }
 
-        await Task.WhenAll(SpanningEdges(edges).Select(u => UnionAsync(u.A, u.B, u.Rung, DateTimeOffset.MaxValue))).ConfigureAwait(false);
+        await UnionAllAsync(SpanningEdges(edges), DateTimeOffset.MaxValue).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -551,7 +555,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
         // 2. Bucket lookups then inserts, grouped by bucket shard, in batch order within each shard.
         var tables = Scheme.Tables;
         var probes = Scheme.Probes;
-        var operations = new Dictionary<int, List<BucketOperation>>();
+        var operations = new PooledList<BucketOperation>(fresh.Count * (probes > 1 ? tables * (probes + 1) : tables));
+        var bucketShards = new PooledList<int>(operations.Count);
         foreach (var j in fresh)
         {
             var id = records[j].Id;
@@ -565,26 +570,34 @@ public sealed partial class DedupEngine : IAsyncDisposable
                     for (var p = 0; p < probes; p++)
                     {
                         var probe = item.ProbeKeys[(t * probes) + p];
-                        Add(operations, Scheme.ShardOfBucket(t, probe), new BucketOperation(j, id, probe, sketch.Low, sketch.High, Lookup: true, Insert: false));
+                        bucketShards.Add(Scheme.ShardOfBucket(t, probe));
+                        operations.Add(new BucketOperation(j, id, probe, sketch.Low, sketch.High, Lookup: true, Insert: false));
                     }
 
-                    Add(operations, Scheme.ShardOfBucket(t, key), new BucketOperation(j, id, key, sketch.Low, sketch.High, Lookup: false, Insert: true));
+                    bucketShards.Add(Scheme.ShardOfBucket(t, key));
+                    operations.Add(new BucketOperation(j, id, key, sketch.Low, sketch.High, Lookup: false, Insert: true));
                 }
                 else
                 {
                     // Look up, then join, the same bucket: one operation (half the messages between silos).
-                    Add(operations, Scheme.ShardOfBucket(t, key), new BucketOperation(j, id, key, sketch.Low, sketch.High, Lookup: true, Insert: true));
+                    bucketShards.Add(Scheme.ShardOfBucket(t, key));
+                    operations.Add(new BucketOperation(j, id, key, sketch.Low, sketch.High, Lookup: true, Insert: true));
                 }
             }
         }
 
-        var gathered = await Task.WhenAll(operations.Select(pair =>
-            _router.BucketOperationsAsync(pair.Key, pair.Value, _maxHamming, admission: false, deadline))).ConfigureAwait(false);
+        var (byBucketShard, bucketStarts) = ShardGroups.Sort(operations, bucketShards, _router.ShardCount);
+        operations.Return();
+        bucketShards.Return();
+        var gathered = await Task.WhenAll(ShardGroups.Runs(byBucketShard, bucketStarts).Select(run =>
+            _router.BucketOperationsAsync(run.Shard, run.Run, _maxHamming, admission: false, deadline))).ConfigureAwait(false);
+        byBucketShard.Return();
 
         // 3. Exact cosine at the candidates' homes, once per distinct candidate of each vector (a near-duplicate shares
         // many of its buckets, so it comes back from many tables).
-        var checks = new Dictionary<int, List<Verification>>();
         var byItem = CandidatesByItem(gathered, records.Length, out var starts);
+        var checks = new PooledList<Verification>(starts[records.Length]);
+        var homeShards = new PooledList<int>(checks.Count);
         var seen = new HashSet<long>();
         try
         {
@@ -603,18 +616,23 @@ public sealed partial class DedupEngine : IAsyncDisposable
                 {
                     if (seen.Add(other))
                     {
-                        Add(checks, VectorId.HomeShard(other), new Verification(query, other));
+                        homeShards.Add(VectorId.HomeShard(other));
+                        checks.Add(new Verification(query, other));
                     }
                 }
             }
         }
         finally
         {
-            System.Buffers.ArrayPool<long>.Shared.Return(byItem);
+            CandidateBuffers.Return(byItem);
         }
 
+        var (byHomeShard, homeStarts) = ShardGroups.Sort(checks, homeShards, _router.ShardCount);
+        checks.Return();
+        homeShards.Return();
         var lowest = Scheme.LowestRung;
-        var verified = await _router.VerifyAllAsync(checks, lowest, _screen, admission: false, deadline).ConfigureAwait(false);
+        var verified = await _router.VerifyAllAsync([.. ShardGroups.Runs(byHomeShard, homeStarts)], lowest, _screen, admission: false, deadline).ConfigureAwait(false);
+        byHomeShard.Return();
         var edgesOf = new List<FoundEdge>?[records.Length];
         var edges = new List<VerifiedEdge>();
         foreach (var e in verified)
@@ -626,7 +644,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         // 4. Union at every rung each edge reaches — only the edges of a spanning forest of this batch's edges, since
         // the others join vectors already joined — then each vector's verdict from its best match.
         var unions = SpanningEdges(edges);
-        await Task.WhenAll(unions.Select(u => UnionAsync(u.A, u.B, u.Rung, deadline))).ConfigureAwait(false);
+        await UnionAllAsync(unions, deadline).ConfigureAwait(false);
         var verdicts = new StoredVerdict[records.Length];
         await Task.WhenAll(fresh.Select(async j =>
         {
@@ -678,12 +696,12 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// those of item j are at <paramref name="starts"/>[j] … <paramref name="starts"/>[j + 1]. One array and one
     /// reused set per batch instead of a hash set per vector.
     /// </summary>
-    private static long[] CandidatesByItem(List<Candidate>[] gathered, int items, out int[] starts)
+    private static long[] CandidatesByItem(PooledList<Candidate>[] gathered, int items, out int[] starts)
     {
         starts = new int[items + 1];
         foreach (var list in gathered)
         {
-            foreach (var c in list)
+            foreach (ref readonly var c in list.Span)
             {
                 starts[c.Item + 1]++;
             }
@@ -694,14 +712,16 @@ public sealed partial class DedupEngine : IAsyncDisposable
             starts[j + 1] += starts[j];
         }
 
-        var byItem = System.Buffers.ArrayPool<long>.Shared.Rent(Math.Max(1, starts[items]));
+        var byItem = CandidateBuffers.Rent(Math.Max(1, starts[items]));
         var next = starts[..items];
         foreach (var list in gathered)
         {
-            foreach (var c in list)
+            foreach (ref readonly var c in list.Span)
             {
                 byItem[next[c.Item]++] = c.CandidateId;
             }
+
+            list.Return();
         }
 
         return byItem;
@@ -711,7 +731,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     {
         try
         {
-            await Task.WhenAll(unions.Select(u => UnionAsync(u.A, u.B, u.Rung, DateTimeOffset.MaxValue))).ConfigureAwait(false);
+            await UnionAllAsync(unions, DateTimeOffset.MaxValue).ConfigureAwait(false);
         }
         catch (Exception e) when (e is ShardUnavailableException or InvalidOperationException or ObjectDisposedException)
         {
@@ -743,6 +763,52 @@ public sealed partial class DedupEngine : IAsyncDisposable
     }
 
     /// <summary>
+    /// The unions of many edges (from <see cref="SpanningEdges"/>): per rung, the root of each endpoint is found once,
+    /// the merges are worked out here over those roots, and only links between distinct roots are sent. A vector with
+    /// fifty near-duplicates in one cluster costs a find per member and one link, not fifty unions of two finds each
+    /// (every step of a find is a shard call; between silos, part of a message). A link refused because its root was
+    /// linked meanwhile by another batch falls back to <see cref="UnionAsync"/>.
+    /// </summary>
+    private async Task UnionAllAsync(List<(long A, long B, int Rung)> unions, DateTimeOffset deadline) =>
+        await Task.WhenAll(unions.GroupBy(u => u.Rung).Select(async edges =>
+        {
+            var rung = edges.Key;
+            var nodes = edges.SelectMany(u => (long[])[u.A, u.B]).Distinct().ToList();
+            var roots = await Task.WhenAll(nodes.Select(n => FindAsync(n, rung, deadline))).ConfigureAwait(false);
+            var rootOf = new Dictionary<long, long>(nodes.Count);
+            for (var i = 0; i < nodes.Count; i++)
+            {
+                rootOf[nodes[i]] = roots[i];
+            }
+
+            // Smallest id on top, as the shards link: each link's child is a root not linked before in this batch.
+            var merged = new UnionFind();
+            var links = new List<(long Child, long Parent)>();
+            foreach (var (a, b, _) in edges)
+            {
+                var ra = merged.Find(rootOf[a]);
+                var rb = merged.Find(rootOf[b]);
+                if (ra != rb)
+                {
+                    merged.Union(ra, rb);
+                    links.Add((Math.Max(ra, rb), Math.Min(ra, rb)));
+                }
+            }
+
+            await Task.WhenAll(links.Select(async link =>
+            {
+                if (await _router.LinkAsync(VectorId.HomeShard(link.Child), link.Child, link.Parent, rung, deadline).ConfigureAwait(false))
+                {
+                    LshClusterMetrics.Merges.Add(1);
+                }
+                else
+                {
+                    await UnionAsync(link.Child, link.Parent, rung, deadline).ConfigureAwait(false);
+                }
+            })).ConfigureAwait(false);
+        })).ConfigureAwait(false);
+
+    /// <summary>
     /// The compare-and-set union of DESIGN.md section 4: find both roots; link the larger-id root under the smaller
     /// only if it is still a root; retry if another union got there first.
     /// </summary>
@@ -769,6 +835,10 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// <summary>Applies one edge through the shard protocol (for the protocol tests).</summary>
     internal Task UnionForTestsAsync(long a, long b, float cosine) =>
         Task.WhenAll(SpanningEdges([new VerifiedEdge(a, b, cosine)]).Select(u => UnionAsync(u.A, u.B, u.Rung, DateTimeOffset.MaxValue)));
+
+    /// <summary>Applies a batch's edges as an insert does, through <see cref="UnionAllAsync"/> (for the protocol tests).</summary>
+    internal Task UnionBatchForTestsAsync(IEnumerable<(long A, long B, float Cosine)> edges) =>
+        UnionAllAsync(SpanningEdges([.. edges.Select(e => new VerifiedEdge(Math.Min(e.A, e.B), Math.Max(e.A, e.B), e.Cosine))]), DateTimeOffset.MaxValue);
 
     /// <summary>The root of <paramref name="id"/> at rung index <paramref name="rung"/> (for the protocol tests).</summary>
     internal Task<long> FindForTestsAsync(long id, int rung) => FindAsync(id, rung, _options.Time.GetUtcNow() + _options.RequestTimeout);

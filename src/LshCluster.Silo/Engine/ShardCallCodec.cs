@@ -15,9 +15,9 @@ internal static class ShardCallCodec
     private const byte LookupFlag = 1;
     private const byte InsertFlag = 2;
 
-    public static ShardCall BucketOps(int shard, List<BucketOperation> operations, int maxHamming)
+    public static ShardCall BucketOps(int shard, ReadOnlySpan<BucketOperation> operations, int maxHamming)
     {
-        var count = operations.Count;
+        var count = operations.Length;
         var items = PackedArrays.Writer<int>(count);
         var ids = PackedArrays.Writer<long>(count);
         var keys = PackedArrays.Writer<ulong>(count);
@@ -62,20 +62,29 @@ internal static class ShardCallCodec
             throw new InvalidDataException("bucket_ops: the columns differ in length");
         }
 
-        var operations = new BucketOperation[count];
+        var operations = new PooledList<BucketOperation>(count);
+        operations.SetCount(count);
+        var span = operations.Span;
         for (var i = 0; i < count; i++)
         {
-            operations[i] = new BucketOperation(items[i], ids[i], keys[i], lows[i], highs[i], (flags[i] & LookupFlag) != 0, (flags[i] & InsertFlag) != 0);
+            span[i] = new BucketOperation(items[i], ids[i], keys[i], lows[i], highs[i], (flags[i] & LookupFlag) != 0, (flags[i] & InsertFlag) != 0);
         }
 
-        return s => new ShardReply { Candidates = CandidatesOf(s.RunBucketOperations(operations, ops.MaxHamming)) };
+        return s =>
+        {
+            var found = s.RunBucketOperations(operations.Span, ops.MaxHamming);
+            operations.Return();
+            var reply = new ShardReply { Candidates = CandidatesOf(found.Span) };
+            found.Return();
+            return reply;
+        };
     }
 
-    private static Candidates CandidatesOf(List<Candidate> found)
+    private static Candidates CandidatesOf(ReadOnlySpan<Candidate> found)
     {
-        var items = PackedArrays.Writer<int>(found.Count);
-        var ids = PackedArrays.Writer<long>(found.Count);
-        for (var i = 0; i < found.Count; i++)
+        var items = PackedArrays.Writer<int>(found.Length);
+        var ids = PackedArrays.Writer<long>(found.Length);
+        for (var i = 0; i < found.Length; i++)
         {
             items.Span[i] = found[i].Item;
             ids.Span[i] = found[i].CandidateId;
@@ -84,7 +93,8 @@ internal static class ShardCallCodec
         return new Candidates { Items = items.ToByteString(), Ids = ids.ToByteString() };
     }
 
-    public static List<Candidate> ReadCandidates(ShardReply reply)
+    /// <returns>The candidates, in a pooled list the caller returns.</returns>
+    public static PooledList<Candidate> ReadCandidates(ShardReply reply)
     {
         var items = PackedArrays.View<int>(reply.Candidates.Items, "candidates.items");
         var ids = PackedArrays.View<long>(reply.Candidates.Ids, "candidates.ids");
@@ -93,49 +103,57 @@ internal static class ShardCallCodec
             throw new InvalidDataException("candidates: the columns differ in length");
         }
 
-        var list = new List<Candidate>(items.Length);
+        var list = new PooledList<Candidate>(items.Length);
+        list.SetCount(items.Length);
+        var span = list.Span;
         for (var i = 0; i < items.Length; i++)
         {
-            list.Add(new Candidate(items[i], ids[i]));
+            span[i] = new Candidate(items[i], ids[i]);
         }
 
         return list;
     }
 
     /// <summary>Checks grouped by new vector, so that each vector's values travel once per shard.</summary>
-    public static ShardCall Verify(int shard, List<Verification> checks, float lowestRung, float screen) =>
-        new() { Shard = shard, Verify = VerifyOp(checks, lowestRung, screen) };
+    public static ShardCall Verify(int shard, ArraySegment<Verification> checks, float lowestRung, float screen) =>
+        new() { Shard = shard, Verify = VerifyOp([checks], lowestRung, screen) };
 
     /// <summary>Checks at every shard of one silo, each vector's values once.</summary>
-    public static ShardCall VerifyMany(List<Verification> checks, float lowestRung, float screen) =>
-        new() { Shard = -1, VerifyMany = VerifyOp(checks, lowestRung, screen) };
+    public static ShardCall VerifyMany(List<ArraySegment<Verification>> parts, float lowestRung, float screen) =>
+        new() { Shard = -1, VerifyMany = VerifyOp(parts, lowestRung, screen) };
 
-    private static VerifyOp VerifyOp(List<Verification> checks, float lowestRung, float screen)
+    private static VerifyOp VerifyOp(List<ArraySegment<Verification>> parts, float lowestRung, float screen)
     {
         // Two passes: count each vector's candidates, then fill one packed array per vector.
         var slotOf = new Dictionary<VerifyQuery, int>(ReferenceEqualityComparer.Instance);
         var queries = new List<VerifyQuery>();
         var counts = new List<int>();
-        foreach (var check in checks)
+        foreach (var part in parts)
         {
-            if (slotOf.TryGetValue(check.Query, out var slot))
+            foreach (ref readonly var check in part.AsSpan())
             {
-                counts[slot]++;
-            }
-            else
-            {
-                slotOf[check.Query] = queries.Count;
-                queries.Add(check.Query);
-                counts.Add(1);
+                if (slotOf.TryGetValue(check.Query, out var slot))
+                {
+                    counts[slot]++;
+                }
+                else
+                {
+                    slotOf[check.Query] = queries.Count;
+                    queries.Add(check.Query);
+                    counts.Add(1);
+                }
             }
         }
 
         var candidates = counts.Select(PackedArrays.Writer<long>).ToArray();
         var filled = new int[candidates.Length];
-        foreach (var check in checks)
+        foreach (var part in parts)
         {
-            var slot = slotOf[check.Query];
-            candidates[slot].Span[filled[slot]++] = check.CandidateId;
+            foreach (ref readonly var check in part.AsSpan())
+            {
+                var slot = slotOf[check.Query];
+                candidates[slot].Span[filled[slot]++] = check.CandidateId;
+            }
         }
 
         var op = new VerifyOp { LowestRung = lowestRung, Screen = screen };
@@ -158,9 +176,10 @@ internal static class ShardCallCodec
     }
 
     /// <summary>The checks of a verification op (each vector's arrays read once, shared by its candidates).</summary>
-    public static List<Verification> ReadChecks(VerifyOp op)
+    /// <returns>The checks, in a pooled list the caller returns.</returns>
+    public static PooledList<Verification> ReadChecks(VerifyOp op)
     {
-        var checks = new List<Verification>(op.Vectors.Sum(v => PackedArrays.Count<long>(v.Candidates)));
+        var checks = new PooledList<Verification>(op.Vectors.Sum(v => PackedArrays.Count<long>(v.Candidates)));
         foreach (var v in op.Vectors)
         {
             // The received bytes as they are (checked once for whole floats), not copied into arrays.
@@ -179,7 +198,12 @@ internal static class ShardCallCodec
     public static Func<Shard, ShardReply> ServeVerify(VerifyOp op)
     {
         var checks = ReadChecks(op);
-        return s => new ShardReply { Edges = EdgesOf(s.Verify(checks, op.LowestRung, op.Screen)) };
+        return s =>
+        {
+            var edges = s.Verify(checks.Span, op.LowestRung, op.Screen);
+            checks.Return();
+            return new ShardReply { Edges = EdgesOf(edges) };
+        };
     }
 
     public static Edges EdgesOf(List<FoundEdge> found)

@@ -72,10 +72,11 @@ internal sealed class ShardRouter
 
     // ---- the calls --------------------------------------------------------------------------------------------
 
-    public Task<List<Candidate>> BucketOperationsAsync(int shard, List<BucketOperation> operations, int maxHamming, bool admission, DateTimeOffset deadline) =>
+    /// <returns>The candidates found, in a pooled list the caller returns.</returns>
+    public Task<PooledList<Candidate>> BucketOperationsAsync(int shard, ArraySegment<BucketOperation> operations, int maxHamming, bool admission, DateTimeOffset deadline) =>
         RouteAsync(shard, s => s.RunBucketOperations(operations, maxHamming), () => ShardCallCodec.BucketOps(shard, operations, maxHamming), ShardCallCodec.ReadCandidates, admission, deadline);
 
-    public Task<List<FoundEdge>> VerifyAsync(int shard, List<Verification> checks, float lowestRung, float screen, bool admission, DateTimeOffset deadline) =>
+    public Task<List<FoundEdge>> VerifyAsync(int shard, ArraySegment<Verification> checks, float lowestRung, float screen, bool admission, DateTimeOffset deadline) =>
         RouteAsync(shard, s => s.Verify(checks, lowestRung, screen), () => ShardCallCodec.Verify(shard, checks, lowestRung, screen), ShardCallCodec.ReadEdges, admission, deadline);
 
     /// <summary>
@@ -83,20 +84,20 @@ internal sealed class ShardRouter
     /// carries every new vector once, however many of that silo's shards hold its candidates. What the other silo no
     /// longer owns goes again shard by shard (with the waiting and retries of <see cref="VerifyAsync"/>).
     /// </summary>
-    public async Task<List<FoundEdge>> VerifyAllAsync(Dictionary<int, List<Verification>> byShard, float lowestRung, float screen, bool admission, DateTimeOffset deadline)
+    public async Task<List<FoundEdge>> VerifyAllAsync(IReadOnlyList<(int Shard, ArraySegment<Verification> Checks)> byShard, float lowestRung, float screen, bool admission, DateTimeOffset deadline)
     {
         var work = new List<Task<List<FoundEdge>>>();
-        var bySilo = new Dictionary<string, List<Verification>>();
+        var bySilo = new Dictionary<string, List<ArraySegment<Verification>>>();
         foreach (var (shard, checks) in byShard)
         {
             if (Local(shard) is null && _remote is not null && _placement?.OwnerOf(shard) is { } owner && owner != _placement.Self)
             {
-                if (!bySilo.TryGetValue(owner, out var list))
+                if (!bySilo.TryGetValue(owner, out var parts))
                 {
-                    bySilo[owner] = list = [];
+                    bySilo[owner] = parts = [];
                 }
 
-                list.AddRange(checks);
+                parts.Add(checks);
             }
             else
             {
@@ -108,13 +109,13 @@ internal sealed class ShardRouter
         return [.. (await Task.WhenAll(work).ConfigureAwait(false)).SelectMany(x => x)];
     }
 
-    private async Task<List<FoundEdge>> VerifyAtSiloAsync(string owner, List<Verification> checks, float lowestRung, float screen, bool admission, DateTimeOffset deadline)
+    private async Task<List<FoundEdge>> VerifyAtSiloAsync(string owner, List<ArraySegment<Verification>> parts, float lowestRung, float screen, bool admission, DateTimeOffset deadline)
     {
         List<Verification> again;
         var found = new List<FoundEdge>();
         try
         {
-            var reply = await _remote!.CallAsync(owner, ShardCallCodec.VerifyMany(checks, lowestRung, screen)).ConfigureAwait(false);
+            var reply = await _remote!.CallAsync(owner, ShardCallCodec.VerifyMany(parts, lowestRung, screen)).ConfigureAwait(false);
             if (reply.ResultCase != ShardReply.ResultOneofCase.Verified)
             {
                 throw new InvalidOperationException($"{owner} failed a verification: {(reply.ResultCase == ShardReply.ResultOneofCase.Failed ? reply.Failed : reply.ResultCase.ToString())}");
@@ -127,17 +128,17 @@ internal sealed class ShardRouter
                 unserved.Add((reply.Verified.UnservedItems[i], (long)reply.Verified.UnservedCandidates[i]));
             }
 
-            again = [.. checks.Where(c => unserved.Contains((c.Item, c.CandidateId)))];
+            again = unserved.Count == 0 ? [] : [.. parts.SelectMany(p => p).Where(c => unserved.Contains((c.Item, c.CandidateId)))];
         }
         catch (RpcException e) when (e.Status is GrpcStatusCode.Unavailable or GrpcStatusCode.DeadlineExceeded or GrpcStatusCode.Cancelled)
         {
-            again = checks;
+            again = [.. parts.SelectMany(p => p)];
         }
 
         if (again.Count > 0)
         {
             var retried = await Task.WhenAll(again.GroupBy(c => VectorId.HomeShard(c.CandidateId))
-                .Select(g => VerifyAsync(g.Key, [.. g], lowestRung, screen, admission, deadline))).ConfigureAwait(false);
+                .Select(g => VerifyAsync(g.Key, new ArraySegment<Verification>([.. g]), lowestRung, screen, admission, deadline))).ConfigureAwait(false);
             found.AddRange(retried.SelectMany(x => x));
         }
 
@@ -247,27 +248,28 @@ internal sealed class ShardRouter
         var result = new VerifyManyResult();
         var edges = new List<FoundEdge>();
         var turns = new List<Task<List<FoundEdge>>>();
-        var byShard = new Dictionary<int, List<Verification>>();
-        foreach (var check in ShardCallCodec.ReadChecks(op))
+        var checks = ShardCallCodec.ReadChecks(op);
+        var homes = new PooledList<int>(checks.Count);
+        homes.SetCount(checks.Count);
+        var span = checks.Span;
+        for (var i = 0; i < span.Length; i++)
         {
-            var shard = VectorId.HomeShard(check.CandidateId);
-            if (!byShard.TryGetValue(shard, out var list))
-            {
-                byShard[shard] = list = [];
-            }
-
-            list.Add(check);
+            homes.Span[i] = VectorId.HomeShard(span[i].CandidateId) is var shard && shard < _local.Length ? shard : _local.Length;
         }
 
-        foreach (var (shard, checks) in byShard)
+        // One run of checks per home shard; homes outside the shard range (a silo of another configuration) go last.
+        var (byShard, starts) = ShardGroups.Sort(checks, homes, _local.Length + 1);
+        checks.Return();
+        homes.Return();
+        foreach (var (shard, run) in ShardGroups.Runs(byShard, starts))
         {
             if (shard < _local.Length && Local(shard) is { } local)
             {
-                turns.Add(VerifyHereAsync(local, checks));
+                turns.Add(VerifyHereAsync(local, run));
             }
             else
             {
-                Unserved(checks);
+                Unserved(run);
             }
         }
 
@@ -276,14 +278,15 @@ internal sealed class ShardRouter
             edges.AddRange(found);
         }
 
+        byShard.Return();
         result.Edges = ShardCallCodec.EdgesOf(edges);
         return new ShardReply { Verified = result };
 
-        void Unserved(List<Verification> checks)
+        void Unserved(ArraySegment<Verification> run)
         {
             lock (result)
             {
-                foreach (var c in checks)
+                foreach (var c in run)
                 {
                     result.UnservedItems.Add(c.Item);
                     result.UnservedCandidates.Add((ulong)c.CandidateId);
@@ -291,15 +294,15 @@ internal sealed class ShardRouter
             }
         }
 
-        async Task<List<FoundEdge>> VerifyHereAsync(LocalShard local, List<Verification> checks)
+        async Task<List<FoundEdge>> VerifyHereAsync(LocalShard local, ArraySegment<Verification> run)
         {
             try
             {
-                return await local.Mailbox.SendAsync(() => local.Shard.Verify(checks, op.LowestRung, op.Screen), deadline).ConfigureAwait(false);
+                return await local.Mailbox.SendAsync(() => local.Shard.Verify(run, op.LowestRung, op.Screen), deadline).ConfigureAwait(false);
             }
             catch (ObjectDisposedException)
             {
-                Unserved(checks);
+                Unserved(run);
                 return [];
             }
         }

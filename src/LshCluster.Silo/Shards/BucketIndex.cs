@@ -58,7 +58,7 @@ internal sealed class BucketIndex
     /// <paramref name="key"/> whose sketch lies within <paramref name="maxHamming"/> bits of the given one, except
     /// <paramref name="self"/>. A vector is in a bucket at most once, so no member is reported twice.
     /// </summary>
-    public void Collect(ulong key, ulong sketchLow, ulong sketchHigh, int maxHamming, long self, int item, List<Candidate> found)
+    public void Collect(ulong key, ulong sketchLow, ulong sketchHigh, int maxHamming, long self, int item, PooledList<Candidate> found)
     {
         for (var slot = _slotHeads[SlotOf(key)]; slot >= 0; slot = _next[slot])
         {

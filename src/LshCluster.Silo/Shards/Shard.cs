@@ -70,10 +70,11 @@ internal sealed class Shard
     /// its vector; an insert adds the vector to its bucket (after the lookup, when an operation does both). Because the shard runs one turn at a time and the
     /// operations in order, of two near-duplicates the one whose operations run second sees the first.
     /// </summary>
-    public List<Candidate> RunBucketOperations(IReadOnlyList<BucketOperation> operations, int maxHamming)
+    /// <returns>The candidates, in a pooled list the caller returns.</returns>
+    public PooledList<Candidate> RunBucketOperations(ReadOnlySpan<BucketOperation> operations, int maxHamming)
     {
-        var found = new List<Candidate>();
-        foreach (var op in operations)
+        var found = new PooledList<Candidate>();
+        foreach (ref readonly var op in operations)
         {
             if (op.Lookup)
             {
@@ -93,10 +94,10 @@ internal sealed class Shard
     /// Exact cosines between new vectors and candidates homed here; keeps those at or above <paramref name="lowestRung"/>.
     /// A candidate whose projected cosine is below <paramref name="screen"/> is rejected without reading its vector.
     /// </summary>
-    public List<FoundEdge> Verify(IReadOnlyList<Verification> checks, float lowestRung, float screen)
+    public List<FoundEdge> Verify(ReadOnlySpan<Verification> checks, float lowestRung, float screen)
     {
         var edges = new List<FoundEdge>();
-        foreach (var check in checks)
+        foreach (ref readonly var check in checks)
         {
             if (!_byId.TryGetValue(check.CandidateId, out var candidate) || candidate.Deletion is not null)
             {
