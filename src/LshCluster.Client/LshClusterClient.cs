@@ -75,41 +75,51 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
     /// stored for it). Vectors whose home silo is moving or died are resent until <see cref="LshClusterClientOptions.Deadline"/>;
     /// those still unplaced then get the error code <c>unavailable</c>.
     /// </summary>
-    public async Task<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<Vector> vectors, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<Vector> vectors, CancellationToken cancellationToken = default) =>
+        InsertCoreAsync(vectors.Count, i => vectors[i].Id, i => [.. vectors[i].Values], cancellationToken);
+
+    /// <summary>
+    /// Inserts a batch given as ids and arrays, as <see cref="InsertAsync(IReadOnlyList{Vector}, CancellationToken)"/>
+    /// does. The arrays are sent as they are, not copied: they must not change until the call returns.
+    /// </summary>
+    /// <exception cref="ArgumentException">The lists differ in length.</exception>
+    public Task<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<string> ids, IReadOnlyList<float[]> values, CancellationToken cancellationToken = default)
+    {
+        if (ids.Count != values.Count)
+        {
+            throw new ArgumentException($"values: {values.Count} arrays for {ids.Count} ids; give one per id", nameof(values));
+        }
+
+        return InsertCoreAsync(ids.Count, i => ids[i], i => values[i], cancellationToken);
+    }
+
+    private async Task<IReadOnlyList<InsertResult>> InsertCoreAsync(int count, Func<int, string> idOf, Func<int, float[]> valuesOf, CancellationToken cancellationToken)
     {
         var deadline = DateTimeOffset.UtcNow + _options.Deadline;
-        var results = new InsertResult?[vectors.Count];
-        var hashed = new HashedVector?[vectors.Count];
-        Parallel.For(0, vectors.Count, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+        var results = new InsertResult?[count];
+        var hashed = new HashedVector?[count];
+        Parallel.For(0, count, new ParallelOptions { CancellationToken = cancellationToken }, i =>
         {
-            // Copied once, straight into the array the request carries.
-            var source = vectors[i].Values;
-            var values = PackedArrays.Writer<float>(source.Count);
-            var span = values.Span;
-            for (var j = 0; j < span.Length; j++)
-            {
-                span[j] = source[j];
-            }
-
-            var error = VectorValidator.Validate(values.Span, Scheme.Dimension, $"items[{i}].vector");
+            var values = valuesOf(i);
+            var error = VectorValidator.Validate(values, Scheme.Dimension, $"items[{i}].vector");
             if (error is not null)
             {
                 results[i] = new InsertResult { Index = i, Error = new ItemError { Field = error.Field, Code = error.Code.Name(), Message = error.Message } };
             }
             else
             {
-                hashed[i] = Hash(i, vectors[i], values);
+                hashed[i] = Hash(i, idOf(i), values);
             }
         });
 
-        var pending = Enumerable.Range(0, vectors.Count).Where(i => hashed[i] is not null).ToList();
+        var pending = Enumerable.Range(0, count).Where(i => hashed[i] is not null).ToList();
         var backoff = TimeSpan.FromMilliseconds(20);
         while (pending.Count > 0)
         {
             var map = _map;
             var retry = new ConcurrentBag<int>();
             var sends = new List<Task>();
-            foreach (var group in pending.GroupBy(i => OwnerOf(map, vectors[i].Id)))
+            foreach (var group in pending.GroupBy(i => OwnerOf(map, idOf(i))))
             {
                 if (group.Key is null)
                 {
@@ -194,17 +204,17 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
         }
     }
 
-    private HashedVector Hash(int index, Vector vector, PackedWriter<float> values)
+    private HashedVector Hash(int index, string id, float[] values)
     {
         var keys = PackedArrays.Writer<ulong>(Scheme.Tables);
         var probes = PackedArrays.Writer<ulong>(_router.ProbeKeyCount);
         var projection = PackedArrays.Writer<float>(_router.ProjectionLength);
-        _router.Route(vector.Id, values.Span, keys.Span, probes.Span, projection.Span, out var sketch, out var squaredNorm);
+        _router.Route(id, values, keys.Span, probes.Span, projection.Span, out var sketch, out var squaredNorm);
         return new HashedVector
         {
             Index = index,
-            Id = vector.Id,
-            Values = values.ToByteString(),
+            Id = id,
+            Values = UnsafeByteOperations.UnsafeWrap(PackedArrays.Bytes(values)),
             Keys = keys.ToByteString(),
             ProbeKeys = probes.ToByteString(),
             SketchLow = sketch.Low,

@@ -128,7 +128,7 @@ internal abstract class Target : IAsyncDisposable
 
         public override async Task<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<VectorInput> items, CancellationToken cancellationToken)
         {
-            var results = await client.InsertAsync([.. items.Select(i => new Protocol.V1.Vector { Id = i.ExternalId, Values = { i.Values } })], cancellationToken);
+            var results = await client.InsertAsync([.. items.Select(i => i.ExternalId)], [.. items.Select(i => i.Values)], cancellationToken);
             return [.. results.Select(ProtoMapping.ToResult)];
         }
 
