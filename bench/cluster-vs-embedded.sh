@@ -1,8 +1,12 @@
 #!/bin/bash
 # One paired run of the issue-4 throughput target: two silos (balanced first), then the embedded engine on the same
-# PostgreSQL server, same input and scheme. Prints both rates and each silo's CPU time and resident memory.
+# PostgreSQL server, same input and scheme. Prints both rates, the producer's and the embedded engine's CPU time, and
+# each silo's CPU time, page faults and resident memory.
 # Usage: bench/cluster-vs-embedded.sh [FILE]   (default: the 60,000 Fashion-MNIST training images)
 # LSHC_BENCH_LOGS=DIR keeps the silos' and PostgreSQL's logs of the run in DIR (a slow run is explained there).
+# LSHC_BENCH_TRACE=FILE traces one silo's allocations for 40 s (LSHC_BENCH_TRACE_SECONDS) from the start of the
+# cluster's ingest into FILE (dotnet-trace, installed into a temporary tool path when missing); read it with
+#   dotnet run -c Release --project bench/LshCluster.Benchmarks -- allocation-sites FILE
 set -euo pipefail
 cd "$(dirname "$0")/.."
 F="${1:-/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz}"
@@ -25,12 +29,28 @@ for _ in $(seq 1 240); do
 done
 sleep 5
 lshc=src/LshCluster.Cli/bin/Release/net10.0/lshc
-echo "cluster:  $($lshc ingest --server "$url" "$F" 2>&1 | tail -1)"
+tracing=""
+if [ -n "${LSHC_BENCH_TRACE:-}" ]; then
+  # A fixed duration, so that the session ends normally and the silo writes the method names the stacks need.
+  dt="$(command -v dotnet-trace || echo "$state/tools/dotnet-trace")"
+  [ -x "$dt" ] || dotnet tool install --tool-path "$state/tools" dotnet-trace --version 10.0.750501 >/dev/null
+  secs="${LSHC_BENCH_TRACE_SECONDS:-40}"
+  "$dt" collect -p "$(cat "$(ls "$LSHC_CLUSTER_DIR"/silo-*.pid | head -1)")" --providers Microsoft-Windows-DotNETRuntime:0x1:5 \
+    --duration "$(printf '%02d:%02d:%02d' $((secs / 3600)) $((secs % 3600 / 60)) $((secs % 60)))" -o "$LSHC_BENCH_TRACE" >"$state/trace.log" 2>&1 &
+  tracing=$!
+  sleep 2
+fi
+# CPU seconds (user + system) of a command's process: the producer's and the embedded engine's.
+TIMEFORMAT='%U + %S s of CPU'
+ingest() { { time "$lshc" ingest "$@" 2>&1 | tail -1 | tr '\n' ' '; } 2>&1; }
+echo "cluster:  $(ingest --server "$url" "$F")"
+[ -z "$tracing" ] || wait "$tracing" || echo "tracing failed: $(tail -3 "$state/trace.log")"
 for f in "$LSHC_CLUSTER_DIR"/silo-*.pid; do
-  echo "  silo $(cat "$f"): cpu $(ps -o time= -p "$(cat "$f")"), rss $(( $(ps -o rss= -p "$(cat "$f")") / 1024 )) MiB"
+  # /proc/PID/stat: minor faults (10), user (14) and system (15) ticks; the CPU includes the silo's start (~3 s here).
+  echo "  silo $(cat "$f"): $(awk '{printf "cpu %.1f + %.1f s, %d page faults", $14 / 100, $15 / 100, $10}' "/proc/$(cat "$f")/stat"), rss $(( $(ps -o rss= -p "$(cat "$f")") / 1024 )) MiB"
   kill -9 "$(cat "$f")"
 done
 sql "CREATE DATABASE lsh_embedded" >/dev/null
 store="postgres:Host=127.0.0.1;Port=$port;Username=lsh;Database=lsh_embedded"
 $lshc create --store "$store" --dim 784 --rungs 0.99,0.98 --recall 0.999 --sample "$F" >/dev/null
-echo "embedded: $($lshc ingest --store "$store" "$F" 2>&1 | tail -1)"
+echo "embedded: $(ingest --store "$store" "$F")"

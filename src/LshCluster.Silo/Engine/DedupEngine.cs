@@ -555,8 +555,9 @@ public sealed partial class DedupEngine : IAsyncDisposable
         // 2. Bucket lookups then inserts, grouped by bucket shard, in batch order within each shard.
         var tables = Scheme.Tables;
         var probes = Scheme.Probes;
-        var operations = new PooledList<BucketOperation>(fresh.Count * (probes > 1 ? tables * (probes + 1) : tables));
-        var bucketShards = new PooledList<int>(operations.Count);
+        var operationCount = fresh.Count * (probes > 1 ? tables * (probes + 1) : tables);
+        var operations = new PooledList<BucketOperation>(operationCount);
+        var bucketShards = new PooledList<int>(operationCount);
         foreach (var j in fresh)
         {
             var id = records[j].Id;
@@ -596,8 +597,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
         // 3. Exact cosine at the candidates' homes, once per distinct candidate of each vector (a near-duplicate shares
         // many of its buckets, so it comes back from many tables).
         var byItem = CandidatesByItem(gathered, records.Length, out var starts);
-        var checks = new PooledList<Verification>(starts[records.Length]);
-        var homeShards = new PooledList<int>(checks.Count);
+        var checks = new PooledList<Verification>(starts[records.Length]); // at most one per candidate found
+        var homeShards = new PooledList<int>(starts[records.Length]);
         var seen = new HashSet<long>();
         try
         {
@@ -694,9 +695,9 @@ public sealed partial class DedupEngine : IAsyncDisposable
     }
 
     /// <summary>
-    /// The candidates found for a batch, grouped by item with a counting sort into one pooled array (return it):
-    /// those of item j are at <paramref name="starts"/>[j] … <paramref name="starts"/>[j + 1]. One array and one
-    /// reused set per batch instead of a hash set per vector.
+    /// The candidates found for a batch, grouped by item with a counting sort into one pooled array (return it to
+    /// <see cref="CandidateBuffers"/>): those of item j are at <paramref name="starts"/>[j] … <paramref name="starts"/>[j + 1].
+    /// One array and one reused set per batch instead of a hash set per vector. The lists read are given back to their pool.
     /// </summary>
     private static long[] CandidatesByItem(PooledList<Candidate>[] gathered, int items, out int[] starts)
     {
