@@ -4,10 +4,12 @@
 # each silo's CPU time, page faults and resident memory.
 # Usage: bench/cluster-vs-embedded.sh [FILE]   (default: the 60,000 Fashion-MNIST training images)
 # LSHC_BENCH_LOGS=DIR keeps the silos' and PostgreSQL's logs of the run in DIR (a slow run is explained there).
-# LSHC_BENCH_TRACE=FILE traces one silo's allocations for 40 s (LSHC_BENCH_TRACE_SECONDS) from the start of the
-# cluster's ingest into FILE (dotnet-trace, installed into a temporary tool path when missing); read it with
+# LSHC_BENCH_TRACE=FILE traces one silo's allocations into FILE for 40 s (LSHC_BENCH_TRACE_SECONDS) from 2 s before
+# the cluster's ingest, with dotnet-trace (installed into a temporary tool path when missing; the silo's CPU time
+# printed then includes the tracing). Read the trace with
 #   dotnet run -c Release --project bench/LshCluster.Benchmarks -- allocation-sites FILE
 set -euo pipefail
+[ -z "${LSHC_BENCH_TRACE:-}" ] || LSHC_BENCH_TRACE="$(realpath -m "$LSHC_BENCH_TRACE")"  # relative to the caller, not the repo
 cd "$(dirname "$0")/.."
 F="${1:-/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz}"
 state="$(mktemp -d)"; chmod 755 "$state"  # PostgreSQL runs as its own user when this script runs as root

@@ -82,12 +82,20 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
     /// Inserts a batch given as ids and arrays, as <see cref="InsertAsync(IReadOnlyList{Vector}, CancellationToken)"/>
     /// does. The arrays are sent as they are, not copied: they must not change until the call returns.
     /// </summary>
-    /// <exception cref="ArgumentException">The lists differ in length.</exception>
+    /// <exception cref="ArgumentException">The lists differ in length, or an id is null.</exception>
     public Task<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<string> ids, IReadOnlyList<float[]> values, CancellationToken cancellationToken = default)
     {
         if (ids.Count != values.Count)
         {
             throw new ArgumentException($"values: {values.Count} arrays for {ids.Count} ids; give one per id", nameof(values));
+        }
+
+        for (var i = 0; i < ids.Count; i++)
+        {
+            if (ids[i] is null)
+            {
+                throw new ArgumentException($"ids[{i}]: null; every vector needs an id", nameof(ids));
+            }
         }
 
         return InsertCoreAsync(ids.Count, i => ids[i], i => values[i], cancellationToken);
