@@ -33,6 +33,9 @@ public sealed class ClusterTests(PostgresServer server, ITestOutputHelper output
         await cluster.WaitForOwnersAsync(3, TimeSpan.FromSeconds(30));
         var rounds = ClusterHarness.Rounds(originals: 1500, rounds: 5, copiesPerRound: 300, seed: 11);
         await using var client = await cluster.ClientAsync();
+        var blank = new float[scheme.Dimension];
+        Assert.Contains("ids[1]", (await Assert.ThrowsAsync<ArgumentException>(() => client.InsertAsync(["a", null!], [blank, blank]))).Message);
+        Assert.Contains("values", (await Assert.ThrowsAsync<ArgumentException>(() => client.InsertAsync(["a"], [blank, blank]))).Message);
         var clusterVerdicts = await StreamAsync(client, rounds, chunk: 100);
 
         var embedded = await EmbeddedAsync(scheme, rounds);
@@ -307,7 +310,10 @@ public sealed class ClusterTests(PostgresServer server, ITestOutputHelper output
                 continue;
             }
 
-            var sends = round.Chunk(chunk).Select(async part => part.Zip(await client.InsertAsync(part))).ToList();
+            // Both ways of sending a batch: protobuf vectors, and ids with arrays (sent without a copy).
+            var sends = round.Chunk(chunk).Select(async (part, k) => part.Zip(await (k % 2 == 0
+                ? client.InsertAsync(part)
+                : client.InsertAsync([.. part.Select(v => v.Id)], [.. part.Select(v => v.Values.ToArray())])))).ToList();
             Take((await Task.WhenAll(sends)).SelectMany(x => x));
         }
 
