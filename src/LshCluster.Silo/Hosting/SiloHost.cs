@@ -36,6 +36,7 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
     private Task? _renewing;
     private int _drainStarted; // 1 once a drain began (Interlocked: SIGTERM and a drain request may race)
     private Task? _handOver;
+    private HashSet<int> _handingOver = [];
     private long _lastRenewalTicks;
 
     private SiloHost(SiloOptions options, ILoggerFactory logs)
@@ -313,6 +314,7 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
             var release = mine.Where(s => desired[s] != Address).Take(_options.MaxMovesPerRound).ToList();
             if (release.Count > 0)
             {
+                _handingOver = [.. release];
                 _handOver = HandOverAsync(engine, release, cancellationToken);
             }
         }
@@ -337,7 +339,11 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
         if (!Draining)
         {
             var me = Identity.ToString();
-            var ours = Placement.Leases.Where(l => desired[l.Shard] == Address && !mine.Contains(l.Shard)).ToList();
+            // Not a shard a hand-over under way is sealing: claimed back here (its new owner died during the seal), it
+            // would be served again while the hand-over then released its lease — a shard no map shows. Once the
+            // hand-over is done, a released shard is free and claimed in a later round.
+            var handingOver = _handOver is { IsCompleted: false } ? _handingOver : [];
+            var ours = Placement.Leases.Where(l => desired[l.Shard] == Address && !mine.Contains(l.Shard) && !handingOver.Contains(l.Shard)).ToList();
             var claim = ours.Where(l => l.Owner is not null && (!l.OwnerAlive || l.Owner == me)).Select(l => l.Shard)
                 .Concat(ours.Where(l => l.Owner is null).Select(l => l.Shard).Take(_options.MaxMovesPerRound))
                 .ToList();
