@@ -34,19 +34,7 @@ public sealed class UnionFindProtocolTests : IDisposable
             }
         })));
 
-        for (var r = 0; r < rungs.Length; r++)
-        {
-            var reference = new UnionFind();
-            foreach (var e in edges.Where(e => e.Cosine >= rungs[r]))
-            {
-                reference.Union(e.A, e.B);
-            }
-
-            foreach (var id in ids)
-            {
-                Assert.Equal(reference.Find(id), await engine.FindForTestsAsync(id, r));
-            }
-        }
+        await AssertSequentialComponentsAsync(engine, rungs, edges, ids);
     }
 
     [Theory]
@@ -65,6 +53,14 @@ public sealed class UnionFindProtocolTests : IDisposable
 
         await Task.WhenAll(edges.Chunk(20).Select(batch => Task.Run(() => engine.UnionBatchForTestsAsync(batch))));
 
+        await AssertSequentialComponentsAsync(engine, rungs, edges, ids);
+    }
+
+    public void Dispose() => _stores.Dispose();
+
+    /// <summary>At every rung, each id's root in the engine is its root when the edges are applied one by one.</summary>
+    private static async Task AssertSequentialComponentsAsync(DedupEngine engine, float[] rungs, List<(long A, long B, float Cosine)> edges, long[] ids)
+    {
         for (var r = 0; r < rungs.Length; r++)
         {
             var reference = new UnionFind();
@@ -79,6 +75,4 @@ public sealed class UnionFindProtocolTests : IDisposable
             }
         }
     }
-
-    public void Dispose() => _stores.Dispose();
 }

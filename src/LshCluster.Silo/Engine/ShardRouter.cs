@@ -251,10 +251,11 @@ internal sealed class ShardRouter
         var checks = ShardCallCodec.ReadChecks(op);
         var homes = new PooledList<int>(checks.Count);
         homes.SetCount(checks.Count);
-        var span = checks.Span;
-        for (var i = 0; i < span.Length; i++)
+        var all = checks.Span;
+        var homeOf = homes.Span;
+        for (var i = 0; i < all.Length; i++)
         {
-            homes.Span[i] = VectorId.HomeShard(span[i].CandidateId) is var shard && shard < _local.Length ? shard : _local.Length;
+            homeOf[i] = VectorId.HomeShard(all[i].CandidateId) is var shard && shard < _local.Length ? shard : _local.Length;
         }
 
         // One run of checks per home shard; homes outside the shard range (a silo of another configuration) go last.
