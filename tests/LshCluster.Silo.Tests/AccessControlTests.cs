@@ -129,8 +129,8 @@ public sealed class AccessControlTests : IAsyncLifetime
         Assert.Contains(lines, l => l.Contains("API keys required: 2 configured (ingest: producer, ops: admin)", StringComparison.Ordinal));
 
         var metrics = await _served.Http.GetStringAsync("/metrics");
-        Assert.Contains("lshcluster_access_refusals_total{api=\"rest\",reason=\"forbidden\"}", metrics, StringComparison.Ordinal);
-        Assert.Contains("lshcluster_access_refusals_total{api=\"rest\",reason=\"unauthenticated\"}", metrics, StringComparison.Ordinal);
+        Assert.Matches("(?m)^lshcluster_access_refusals_total\\{[^}]*api=\"rest\",reason=\"forbidden\"\\} [1-9]", metrics);
+        Assert.Matches("(?m)^lshcluster_access_refusals_total\\{[^}]*api=\"rest\",reason=\"unauthenticated\"\\} [1-9]", metrics);
     }
 
     [Fact]

@@ -6,7 +6,7 @@ namespace LshCluster.Silo.Diagnostics;
 
 /// <summary>
 /// The one meter, <c>LshCluster</c>, and its instruments. Any listener can read it (dotnet-counters, OpenTelemetry);
-/// <see cref="PrometheusExporter"/> serves it at <c>/metrics</c>. What each instrument means: docs/operations.md.
+/// <see cref="MetricsExport"/> serves it at <c>/metrics</c>. What each instrument means: docs/operations.md.
 /// </summary>
 public static class LshClusterMetrics
 {

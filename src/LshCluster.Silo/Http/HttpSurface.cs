@@ -51,6 +51,7 @@ public static class HttpSurface
     public static void AddServices(IServiceCollection services, Credentials credentials)
     {
         services.AddAccessControl(credentials);
+        services.AddLshClusterMetrics();
         services.Configure<JsonOptions>(o => ConfigureJson(o.SerializerOptions));
 
         // Binding failures (malformed JSON) throw, so that ProblemMapping answers with the field at fault.
@@ -95,7 +96,6 @@ public static class HttpSurface
     /// <summary>Adds the middleware and maps the routes.</summary>
     public static void Map(WebApplication app, IEngineHost host)
     {
-        _ = PrometheusExporter.Shared; // listening from now on: a meter listener sees only what happens after it starts
         app.Use(TimeRequestAsync);
         app.UseRestProblems();
         app.UseAuthentication();
@@ -105,7 +105,12 @@ public static class HttpSurface
         app.Lifetime.ApplicationStopping.Register(() => _ = activity.DisposeAsync().AsTask());
         RestApi.Map(app, host, activity);
         Dashboard.Map(app);
-        app.MapGet("/metrics", () => Results.Text(PrometheusExporter.Shared.Scrape(), PrometheusExporter.ContentType))
+        // The exporter's own branch, mapped as a route so that /openapi.json lists it like every other route.
+        var scrape = ((IApplicationBuilder)app).New()
+            .UseOpenTelemetryPrometheusScrapingEndpoint(meterProvider: null, predicate: _ => true, path: null, configureBranchedPipeline: null, optionsName: null)
+            .Build();
+        app.MapGet("/metrics", (Func<HttpContext, Task>)(context => scrape(context)))
+            .Produces(StatusCodes.Status200OK, contentType: "text/plain")
             .WithName("Metrics").WithSummary("The LshCluster meter in the Prometheus text format");
     }
 
