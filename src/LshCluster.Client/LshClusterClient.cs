@@ -222,7 +222,7 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
         {
             Index = index,
             Id = id,
-            Values = UnsafeByteOperations.UnsafeWrap(PackedArrays.Bytes(values)),
+            Values = UnsafeByteOperations.UnsafeWrap(NumberBytes.Bytes(values)),
             Keys = keys.ToByteString(),
             ProbeKeys = probes.ToByteString(),
             SketchLow = sketch.Low,

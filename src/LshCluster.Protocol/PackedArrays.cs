@@ -1,13 +1,13 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Google.Protobuf;
+using LshCluster.Core.Vectors;
 
 namespace LshCluster.Protocol;
 
 /// <summary>
 /// Arrays of fixed-size numbers carried in the internal protocol's <c>bytes</c> fields, little-endian and back to
-/// back. Google.Protobuf parses a packed <c>repeated float</c> one element at a time into a growing list; a vector of
+/// back (<see cref="NumberBytes"/> views arrays as such bytes). Google.Protobuf parses a packed <c>repeated float</c> one element at a time into a growing list; a vector of
 /// 784 floats cost more to parse than to compare. These are one copy each way.
 /// </summary>
 public static class PackedArrays
@@ -22,17 +22,6 @@ public static class PackedArrays
     {
         RequireLittleEndian();
         return ByteString.CopyFrom(MemoryMarshal.AsBytes(values));
-    }
-
-    /// <summary>
-    /// The array's memory seen as bytes, without a copy: a stored vector goes into a message as it is
-    /// (<c>UnsafeByteOperations.UnsafeWrap</c>), so the array must not change while a message holds it.
-    /// </summary>
-    public static ReadOnlyMemory<byte> Bytes<T>(T[] values)
-        where T : unmanaged
-    {
-        RequireLittleEndian();
-        return new ByteView<T>(values).Memory;
     }
 
     /// <summary>The elements of a byte string, without a copy; valid while the message lives.</summary>
@@ -58,17 +47,7 @@ public static class PackedArrays
     public static int Count<T>(ByteString bytes)
         where T : unmanaged => bytes.Length / Unsafe.SizeOf<T>();
 
-    /// <summary>The elements of bytes from <see cref="Bytes{T}"/> or a message (any alignment: x64 and ARM64 read unaligned).</summary>
-    public static ReadOnlySpan<T> View<T>(ReadOnlyMemory<byte> bytes)
-        where T : unmanaged => MemoryMarshal.Cast<byte, T>(bytes.Span);
-
-    private static void RequireLittleEndian()
-    {
-        if (!BitConverter.IsLittleEndian)
-        {
-            throw new PlatformNotSupportedException("the internal protocol packs numbers little-endian; this machine is big-endian");
-        }
-    }
+    private static void RequireLittleEndian() => NumberBytes.RequireLittleEndian();
 }
 
 /// <summary>An array filled in place and then handed to a message without a copy.</summary>
@@ -85,25 +64,4 @@ public readonly struct PackedWriter<T>
 
     /// <summary>The filled array as a byte string; do not write to <see cref="Span"/> after this.</summary>
     public ByteString ToByteString() => UnsafeByteOperations.UnsafeWrap(_bytes);
-}
-
-/// <summary>An array of numbers as a <see cref="Memory{T}"/> of bytes (what <see cref="PackedArrays.Bytes{T}"/> returns).</summary>
-internal sealed class ByteView<T>(T[] array) : MemoryManager<byte>
-    where T : unmanaged
-{
-    public override Span<byte> GetSpan() => MemoryMarshal.AsBytes(array.AsSpan());
-
-    public override unsafe MemoryHandle Pin(int elementIndex = 0)
-    {
-        var handle = GCHandle.Alloc(array, GCHandleType.Pinned);
-        return new MemoryHandle((byte*)handle.AddrOfPinnedObject() + elementIndex, handle);
-    }
-
-    public override void Unpin()
-    {
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-    }
 }

@@ -72,6 +72,14 @@ public sealed class DeploymentFilesTests
         var restore = lines.FindIndex(l => l.Contains("dotnet restore", StringComparison.Ordinal));
         var sources = lines.FindIndex(l => l.StartsWith("COPY src/ ", StringComparison.Ordinal));
         Assert.InRange(restore, 0, sources - 1);
+
+        // Every project the restore needs is copied before it (a missing one fails the image's restore).
+        foreach (var project in Directory.GetDirectories(Path.Combine(Root, "src")).Select(Path.GetFileName))
+        {
+            var copy = lines.FindIndex(l => l == $"COPY src/{project}/{project}.csproj src/{project}/");
+            Assert.True(copy >= 0 && copy < restore, $"deploy/Dockerfile copies no src/{project}/{project}.csproj before its restore");
+        }
+
         var user = lines.Last(l => l.StartsWith("USER ", StringComparison.Ordinal));
         Assert.NotEqual("USER root", user);
     }

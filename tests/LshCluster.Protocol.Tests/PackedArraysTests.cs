@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using LshCluster.Core.Vectors;
 using LshCluster.Protocol.Internal;
 
 namespace LshCluster.Protocol.Tests;
@@ -45,13 +46,13 @@ public sealed class PackedArraysTests
     public void An_array_goes_into_a_message_without_a_copy_and_comes_out_equal()
     {
         float[] values = [1.5f, -2.25f, float.Epsilon];
-        var bytes = PackedArrays.Bytes(values);
+        var bytes = NumberBytes.Bytes(values);
         var message = new HashedVector { Id = "a", Values = UnsafeByteOperations.UnsafeWrap(bytes) };
 
         values[0] = 7f; // the message sees the array itself (which is why stored vectors never change)
         var received = HashedVector.Parser.ParseFrom(message.ToByteArray());
 
-        Assert.Equal([7f, -2.25f, float.Epsilon], PackedArrays.View<float>(received.Values.Memory).ToArray());
+        Assert.Equal([7f, -2.25f, float.Epsilon], NumberBytes.View<float>(received.Values.Memory).ToArray());
         Assert.Equal(12, bytes.Length);
         using var pinned = bytes.Pin();
         unsafe

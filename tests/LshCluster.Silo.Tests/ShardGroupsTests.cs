@@ -1,5 +1,5 @@
+using LshCluster.Grains.Shards;
 using LshCluster.Silo.Engine;
-using LshCluster.Silo.Shards;
 
 namespace LshCluster.Silo.Tests;
 

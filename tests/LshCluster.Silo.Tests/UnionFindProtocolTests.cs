@@ -1,4 +1,5 @@
 using LshCluster.Core.Ids;
+using LshCluster.Grains.Shards;
 using LshCluster.Silo.Engine;
 
 namespace LshCluster.Silo.Tests;

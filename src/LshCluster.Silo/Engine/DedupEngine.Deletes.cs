@@ -1,3 +1,4 @@
+using LshCluster.Grains.Shards;
 using LshCluster.Silo.Cluster;
 using LshCluster.Silo.Diagnostics;
 using LshCluster.Silo.Shards;

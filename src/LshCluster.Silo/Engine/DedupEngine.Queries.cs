@@ -1,7 +1,7 @@
 using LshCluster.Core.Ids;
 using LshCluster.Core.Kernels;
 using LshCluster.Core.Vectors;
-using LshCluster.Silo.Shards;
+using LshCluster.Grains.Shards;
 
 namespace LshCluster.Silo.Engine;
 

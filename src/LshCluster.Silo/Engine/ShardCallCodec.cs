@@ -1,7 +1,7 @@
 using Google.Protobuf;
+using LshCluster.Grains.Shards;
 using LshCluster.Protocol;
 using LshCluster.Protocol.Internal;
-using LshCluster.Silo.Shards;
 using LshCluster.Storage;
 
 namespace LshCluster.Silo.Engine;

@@ -1,4 +1,4 @@
-using LshCluster.Silo.Shards;
+using LshCluster.Grains.Shards;
 
 namespace LshCluster.Silo.Engine;
 

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using LshCluster.Core.Ids;
+using LshCluster.Grains.Shards;
 using LshCluster.Protocol.Internal;
 using LshCluster.Protocol.Wire;
 using LshCluster.Runtime;

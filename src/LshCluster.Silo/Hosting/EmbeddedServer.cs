@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
+using SiloStatus = LshCluster.Silo.Http.SiloStatus;
 
 namespace LshCluster.Silo.Hosting;
 

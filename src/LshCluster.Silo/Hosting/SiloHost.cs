@@ -13,6 +13,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using SiloStatus = LshCluster.Silo.Http.SiloStatus;
 
 namespace LshCluster.Silo.Hosting;
 

@@ -1,3 +1,4 @@
+using LshCluster.Grains.Shards;
 using LshCluster.Runtime;
 
 namespace LshCluster.Silo.Shards;

@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace LshCluster.Silo.Shards;
+namespace LshCluster.Grains.Shards;
 
 /// <summary>
 /// The bucket members a shard owns, for every table: bucket key → the ids and 128-bit sketches of its members, as

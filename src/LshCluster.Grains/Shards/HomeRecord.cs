@@ -1,7 +1,7 @@
 using LshCluster.Core.Kernels;
 using LshCluster.Storage;
 
-namespace LshCluster.Silo.Shards;
+namespace LshCluster.Grains.Shards;
 
 /// <summary>
 /// A vector at its home shard: the values (stored once in the cluster), the squared norm used by every cosine, the

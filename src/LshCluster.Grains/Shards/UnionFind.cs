@@ -1,4 +1,4 @@
-namespace LshCluster.Silo.Engine;
+namespace LshCluster.Grains.Shards;
 
 /// <summary>
 /// A sequential union-find whose root is always the smallest id of its component — the same forest the shards'

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace LshCluster.Silo.Shards;
+namespace LshCluster.Grains.Shards;
 
 /// <summary>
 /// A list whose array is rented from a pool and given back with <see cref="Return"/>: the insert pipeline's per-batch

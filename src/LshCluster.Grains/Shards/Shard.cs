@@ -1,7 +1,8 @@
 using LshCluster.Core.Ids;
 using LshCluster.Core.Kernels;
+using LshCluster.Core.Vectors;
 
-namespace LshCluster.Silo.Shards;
+namespace LshCluster.Grains.Shards;
 
 /// <summary>
 /// The state and turns of one shard actor: a slice of the buckets of every table, the home records of a slice of
@@ -105,13 +106,13 @@ internal sealed class Shard
             }
 
             var query = check.Query;
-            var estimate = VectorMath.Cosine(VectorMath.Dot(Protocol.PackedArrays.View<float>(query.Projection), candidate.Projection), query.ProjectionSquaredNorm, candidate.ProjectionSquaredNorm);
+            var estimate = VectorMath.Cosine(VectorMath.Dot(NumberBytes.View<float>(query.Projection), candidate.Projection), query.ProjectionSquaredNorm, candidate.ProjectionSquaredNorm);
             if (estimate < screen)
             {
                 continue;
             }
 
-            var cosine = VectorMath.Cosine(VectorMath.Dot(Protocol.PackedArrays.View<float>(query.Values), candidate.Values), query.SquaredNorm, candidate.SquaredNorm);
+            var cosine = VectorMath.Cosine(VectorMath.Dot(NumberBytes.View<float>(query.Values), candidate.Values), query.SquaredNorm, candidate.SquaredNorm);
             if (cosine >= lowestRung)
             {
                 edges.Add(new FoundEdge(query.Item, query.VectorId, candidate.Id, cosine));
@@ -290,14 +291,14 @@ internal readonly record struct Candidate(int Item, long CandidateId);
 
 /// <summary>
 /// A new vector to compare with candidates: shared by all its checks, so that a check is 16 bytes. Its arrays are
-/// packed floats (<see cref="Protocol.PackedArrays"/>): a stored vector's own array, or a received message's bytes,
+/// packed floats (<see cref="NumberBytes"/>): a stored vector's own array, or a received message's bytes,
 /// so that sending it to another silo or receiving it copies nothing but the frame.
 /// </summary>
 internal sealed record VerifyQuery(int Item, long VectorId, ReadOnlyMemory<byte> Values, float SquaredNorm, ReadOnlyMemory<byte> Projection, float ProjectionSquaredNorm)
 {
     /// <summary>A query over arrays of this process.</summary>
     public static VerifyQuery Of(int item, long vectorId, float[] values, float squaredNorm, float[] projection, float projectionSquaredNorm) =>
-        new(item, vectorId, Protocol.PackedArrays.Bytes(values), squaredNorm, Protocol.PackedArrays.Bytes(projection), projectionSquaredNorm);
+        new(item, vectorId, NumberBytes.Bytes(values), squaredNorm, NumberBytes.Bytes(projection), projectionSquaredNorm);
 }
 
 /// <summary>An exact-cosine check between a new vector and a candidate homed at the shard.</summary>

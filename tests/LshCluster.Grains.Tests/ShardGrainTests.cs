@@ -1,0 +1,157 @@
+using LshCluster.Abstractions.Shards;
+using LshCluster.Core.Hashing;
+using LshCluster.Core.Ids;
+using LshCluster.Grains.Shards;
+using LshCluster.Storage;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+
+namespace LshCluster.Grains.Tests;
+
+/// <summary>
+/// Shard grains on an in-process Orleans cluster (Orleans.TestingHost) over a real SQLite store: bucket operations and
+/// compare-and-set links through grain calls, and an activation that claims a new epoch, loads what the store holds
+/// and so fences out the writes of the activation before it.
+/// </summary>
+public sealed class ShardGrainTests : IAsyncLifetime
+{
+    private const int Shards = 8;
+    private const string StoreKey = "LshCluster:Store";
+    private static readonly LshScheme Scheme = new(LshFamily.CrossPolytope, dimension: 16, hashesPerTable: 1, tables: 2, seed: 3, rungs: [0.9f], shardCount: Shards);
+
+    private readonly string _directory = Directory.CreateTempSubdirectory("lshc-grains-").FullName;
+    private string Store => $"sqlite:{Path.Combine(_directory, "store.db")}";
+
+    public async Task InitializeAsync()
+    {
+        await using var store = DedupStores.Open(Store);
+        await store.MigrateAsync();
+        await store.CreateClusterAsync(Scheme);
+    }
+
+    public Task DisposeAsync()
+    {
+        Directory.Delete(_directory, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task Of_two_vectors_sharing_a_bucket_the_second_finds_the_first_through_the_grain()
+    {
+        var cluster = await StartAsync();
+        try
+        {
+            var shard = cluster.GrainFactory.GetGrain<IShardGrain>(3);
+            var key = KeyAt(3);
+
+            var first = await shard.RunBucketOperationsAsync(Request(new BucketOperation(0, Id(1), key, 0b1010, 0, Lookup: true, Insert: true)));
+            var second = await shard.RunBucketOperationsAsync(Request(
+                new BucketOperation(0, Id(2), key, 0b1011, 0, Lookup: true, Insert: true),
+                new BucketOperation(1, Id(3), key + 1, 0, 0, Lookup: true, Insert: false)));
+
+            Assert.Empty(PackedStructs.Read<Candidate>(first.Candidates, "candidates").ToArray());
+            Assert.Equal([new Candidate(0, Id(1))], PackedStructs.Read<Candidate>(second.Candidates, "candidates").ToArray());
+            Assert.Equal(1, second.Epoch); // the first activation of the shard claimed epoch 1
+        }
+        finally
+        {
+            await cluster.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_root_is_linked_once_and_ascends_to_its_parent()
+    {
+        var cluster = await StartAsync();
+        try
+        {
+            var shard = cluster.GrainFactory.GetGrain<IShardGrain>(5);
+            var (child, parent, other) = (Id(30, home: 5), Id(10, home: 5), Id(20, home: 5));
+
+            Assert.True((await shard.LinkAsync(child, parent, 0)).Linked);
+            Assert.False((await shard.LinkAsync(child, other, 0)).Linked); // no longer a root: compare-and-set refuses
+            Assert.Equal(new AscendReply(1, parent, true), await shard.AscendAsync(child, 0));
+            await Assert.ThrowsAsync<InvalidOperationException>(() => shard.LinkAsync(parent, child, 0)); // parents are older ids
+        }
+        finally
+        {
+            await cluster.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_new_activation_takes_a_new_epoch_loads_the_stored_rows_and_fences_out_the_old_one()
+    {
+        var cluster = await StartAsync();
+        var key = KeyAt(2);
+        long firstEpoch;
+        try
+        {
+            var shard = cluster.GrainFactory.GetGrain<IShardGrain>(2);
+            firstEpoch = (await shard.RunBucketOperationsAsync(Request(new BucketOperation(0, Id(1, home: 2), key, 0, 0, Lookup: true, Insert: true)))).Epoch;
+
+            // What a commit of that insert writes, fenced by the epoch the grain reported.
+            await using var store = DedupStores.Open(Store);
+            await store.CommitAsync(new WriteBatch([new ShardFence(2, firstEpoch)], [Row(Id(1, home: 2), key)], []));
+        }
+        finally
+        {
+            await cluster.DisposeAsync();
+        }
+
+        cluster = await StartAsync();
+        try
+        {
+            var shard = cluster.GrainFactory.GetGrain<IShardGrain>(2);
+            var reply = await shard.RunBucketOperationsAsync(Request(new BucketOperation(0, Id(9, home: 2), key, 0, 0, Lookup: true, Insert: false)));
+
+            Assert.Equal(firstEpoch + 1, reply.Epoch);
+            Assert.Equal([new Candidate(0, Id(1, home: 2))], PackedStructs.Read<Candidate>(reply.Candidates, "candidates").ToArray());
+            await using var store = DedupStores.Open(Store);
+            await Assert.ThrowsAsync<StaleEpochException>(() =>
+                store.CommitAsync(new WriteBatch([new ShardFence(2, firstEpoch)], [Row(Id(2, home: 2), key)], [])));
+        }
+        finally
+        {
+            await cluster.DisposeAsync();
+        }
+    }
+
+    private async Task<TestCluster> StartAsync()
+    {
+        var builder = new TestClusterBuilder(1);
+        builder.Properties[StoreKey] = Store;
+        builder.AddSiloBuilderConfigurator<StoreConfigurator>();
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return cluster;
+    }
+
+    private static BucketRequest Request(params BucketOperation[] operations) => new(PackedStructs.Pack<BucketOperation>(operations), 128);
+
+    private static long Id(int sequence, int home = 0) => VectorId.Create(1_000, home, sequence);
+
+    // A table-0 bucket key that lands on the given shard.
+    private static ulong KeyAt(int shard)
+    {
+        for (var key = 1UL; ; key += 2)
+        {
+            if (Scheme.ShardOfBucket(0, key) == shard)
+            {
+                return key;
+            }
+        }
+    }
+
+    private static StoredVector Row(long id, ulong key) =>
+        new(id, $"v{id}", VectorId.HomeShard(id), [.. Enumerable.Range(1, Scheme.Dimension).Select(i => (float)i)], [key, key],
+            0, 0, new StoredVerdict(false, id, 0, 0), DateTimeOffset.UnixEpoch);
+
+    /// <summary>Gives each test silo the store named in the cluster's properties.</summary>
+    private sealed class StoreConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder) =>
+            siloBuilder.Services.AddSingleton(sp => DedupStores.Open(sp.GetRequiredService<IConfiguration>()[StoreKey]!));
+    }
+}
