@@ -69,4 +69,20 @@ public interface IDedupStore : IAsyncDisposable
 
     /// <summary>Streams every verified edge whose larger end is at least <paramref name="minB"/>, ordered by (A, B).</summary>
     IAsyncEnumerable<VerifiedEdge> ReadEdgesAsync(long minB = 0, CancellationToken cancellationToken = default);
+
+    /// <summary>Streams the ids of the stored (not deleted) vectors, in id order: eight bytes a vector.</summary>
+    IAsyncEnumerable<long> ReadVectorIdsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Streams the stored (not deleted) vectors whose home is <paramref name="shard"/>, in id order: what that shard's
+    /// activation loads as its home records, reading only its own rows.
+    /// </summary>
+    IAsyncEnumerable<StoredVector> ReadHomeVectorsAsync(int shard, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Streams the bucket entries held by <paramref name="shard"/> from its bucket log, in commit order: one per
+    /// committed vector and table whose bucket lives on the shard (deleted vectors' entries included; their homes no
+    /// longer match them).
+    /// </summary>
+    IAsyncEnumerable<BucketEntry> ReadBucketEntriesAsync(int shard, CancellationToken cancellationToken = default);
 }

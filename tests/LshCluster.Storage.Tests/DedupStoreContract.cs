@@ -110,6 +110,70 @@ public abstract class DedupStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Each_shard_reads_back_exactly_its_own_bucket_entries_and_home_rows()
+    {
+        await using var store = await OpenClusterAsync();
+        StoredVector[] first = [.. Enumerable.Range(1, 40).Select(i => Vector(i))];
+        StoredVector[] second = [.. Enumerable.Range(41, 25).Select(i => Vector(i))];
+        await store.CommitAsync(Batch(first));
+        await store.CommitAsync(Batch(second));
+        await store.CommitAsync(new WriteBatch([new ShardFence(VectorId.HomeShard(first[3].VectorId), 0)], [], []) { Deletions = [first[3].VectorId] });
+
+        var stored = first.Concat(second).ToList();
+        for (var shard = 0; shard < ShardCount; shard++)
+        {
+            // Every committed vector's entry for every table whose bucket this shard holds, and nothing else.
+            var entries = await ToListAsync(store.ReadBucketEntriesAsync(shard));
+            var expected = stored.SelectMany(v => v.BucketKeys.Select((key, t) => (Table: t, Entry: new BucketEntry(key, v.VectorId, v.SketchLow, v.SketchHigh))))
+                .Where(x => Scheme().ShardOfBucket(x.Table, x.Entry.Key) == shard).Select(x => x.Entry);
+            Assert.Equal(Sorted(expected), Sorted(entries));
+
+            // Its home rows, in id order, without the deleted one.
+            var home = await ToListAsync(store.ReadHomeVectorsAsync(shard));
+            var expectedHome = stored.Where(v => v.HomeShard == shard && v.VectorId != first[3].VectorId).OrderBy(v => v.VectorId).ToList();
+            Assert.Equal(expectedHome.Count, home.Count);
+            for (var i = 0; i < home.Count; i++)
+            {
+                AssertSame(expectedHome[i], home[i]);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Migrating_a_store_written_before_the_bucket_log_fills_the_log_from_its_vectors()
+    {
+        StoredVector[] vectors = [.. Enumerable.Range(1, 30).Select(i => Vector(i))];
+        await using (var store = await OpenClusterAsync())
+        {
+            await store.CommitAsync(Batch(vectors));
+        }
+
+        // The database as the build before the log left it.
+        var version = MigrationScripts.Load(Engine).Single(m => m.Name.Contains("shard_reads", StringComparison.Ordinal)).Version;
+        await ScalarAsync("DROP TABLE bucket_log");
+        await ScalarAsync("DROP INDEX vectors_home_shard");
+        await ScalarAsync("DROP INDEX deleted_vectors_home_shard");
+        await ScalarAsync($"DELETE FROM schema_migrations WHERE version >= {version}");
+
+        await using (var store = DedupStores.Open(Store))
+        {
+            await store.MigrateAsync();
+            var entries = new List<BucketEntry>();
+            for (var shard = 0; shard < ShardCount; shard++)
+            {
+                entries.AddRange((await ToListAsync(store.ReadBucketEntriesAsync(shard))).Where(e => Scheme().ShardOfBucket(TableOf(e), e.Key) == shard));
+            }
+
+            var expected = vectors.SelectMany(v => v.BucketKeys.Select(key => new BucketEntry(key, v.VectorId, v.SketchLow, v.SketchHigh)));
+            Assert.Equal(Sorted(expected), Sorted(entries));
+        }
+
+        int TableOf(BucketEntry e) => Array.IndexOf(vectors.Single(v => v.VectorId == e.VectorId).BucketKeys, e.Key);
+    }
+
+    private static BucketEntry[] Sorted(IEnumerable<BucketEntry> entries) => [.. entries.OrderBy(e => (e.Key, e.VectorId))];
+
+    [Fact]
     public async Task Vectors_stream_in_id_order_across_many_batches()
     {
         await using var store = await OpenClusterAsync();

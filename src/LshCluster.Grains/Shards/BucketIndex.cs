@@ -1,4 +1,5 @@
 using System.Numerics;
+using LshCluster.Storage;
 
 namespace LshCluster.Grains.Shards;
 
@@ -82,6 +83,18 @@ internal sealed class BucketIndex
         }
 
         return false;
+    }
+
+    /// <summary>Every member of every bucket, bucket by bucket (what a snapshot of the shard's bucket log holds).</summary>
+    public IEnumerable<BucketEntry> Entries()
+    {
+        for (var at = 0; at < _slotKeys.Length; at++)
+        {
+            for (var slot = _slotHeads[at]; slot >= 0; slot = _next[slot])
+            {
+                yield return new BucketEntry(_slotKeys[at], _ids[slot], _sketchLow[slot], _sketchHigh[slot]);
+            }
+        }
     }
 
     /// <summary>The slot holding <paramref name="key"/>, or the empty slot where it belongs.</summary>

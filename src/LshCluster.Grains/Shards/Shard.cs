@@ -1,6 +1,7 @@
 using LshCluster.Core.Ids;
 using LshCluster.Core.Kernels;
 using LshCluster.Core.Vectors;
+using LshCluster.Storage;
 
 namespace LshCluster.Grains.Shards;
 
@@ -158,6 +159,9 @@ internal sealed class Shard
     }
 
     public bool IsRoot(long id, int rung) => !_parents[rung].ContainsKey(id);
+
+    /// <summary>Every bucket entry this shard holds.</summary>
+    public IEnumerable<BucketEntry> BucketEntries() => _buckets.Entries();
 
     public HomeRecord? Find(string externalId) => _byExternalId.GetValueOrDefault(externalId);
 

@@ -7,7 +7,7 @@ namespace LshCluster.Grains.Shards;
 
 /// <summary>
 /// The grain of one shard: the thin part around <see cref="Shard"/>. Its activation claims the shard in the store (a
-/// new epoch, which fences every write of an earlier activation, ADR 0003) and loads the shard's rows; each call is
+/// new epoch, which fences every write of an earlier activation, ADR 0003) and loads the shard's own rows; each call is
 /// one turn of the plain class. Never collected while its silo lives: its memory is the index.
 /// </summary>
 [KeepAlive]
@@ -31,13 +31,12 @@ internal sealed class ShardGrain(IDedupStore store, ILocalSiloDetails silo) : Gr
 
         var time = ServiceProvider.GetService<TimeProvider>() ?? TimeProvider.System;
         var epochs = await store.ClaimShardsAsync(silo.SiloAddress.ToString(), [index], cancellationToken).ConfigureAwait(true);
-        var shards = new Shard?[scheme.ShardCount];
-        shards[index] = _shard = new Shard(index, scheme.Rungs.Count, time) { Epoch = epochs[0] };
+        _shard = new Shard(index, scheme.Rungs.Count, time) { Epoch = epochs[0] };
 
         // Verdicts naming vectors that never got stored are derived again only for vectors old enough that no batch
         // can still be committing them (twice the longest a request may run).
         var orphansBefore = VectorId.Create(Math.Max(0, (long)(time.GetUtcNow() - TimeSpan.FromMinutes(2) - VectorId.Epoch).TotalMilliseconds), 0, 0);
-        await ShardLoader.LoadAsync(store, scheme, shards, orphansBefore, cancellationToken).ConfigureAwait(true);
+        await ShardLoader.LoadOneAsync(store, scheme, _shard, orphansBefore, cancellationToken).ConfigureAwait(true);
     }
 
     /// <inheritdoc />

@@ -17,21 +17,14 @@ internal static class ShardLoader
     public static async Task LoadAsync(IDedupStore store, LshScheme scheme, Shard?[] shards, long orphansBefore, CancellationToken cancellationToken)
     {
         var known = new HashSet<long>();
-        var loaded = new List<HomeRecord>();
+        var duplicates = new List<HomeRecord>();
         var hasher = new LshHasher(scheme);
         await foreach (var v in store.ReadVectorsAsync(0, cancellationToken).ConfigureAwait(false))
         {
             known.Add(v.VectorId);
             if (shards[VectorId.HomeShard(v.VectorId)] is { } home)
             {
-                var projection = new float[hasher.ProjectionLength];
-                hasher.ComputeSketch(v.Values, projection);
-                var record = new HomeRecord(v.VectorId, v.ExternalId, v.Values, VectorMath.SquaredNorm(v.Values), projection, v.InsertedAt, v.Verdict);
-                home.LoadRecord(record);
-                if (v.Verdict.IsDuplicate)
-                {
-                    loaded.Add(record);
-                }
+                LoadRecord(home, v, hasher, duplicates);
             }
 
             for (var t = 0; t < v.BucketKeys.Length; t++)
@@ -40,6 +33,58 @@ internal static class ShardLoader
             }
         }
 
+        await LoadDeletedAndForestsAsync(store, scheme, shards, known, duplicates, orphansBefore, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Loads one shard from its own rows (its home vectors by the home-shard index, its buckets from its bucket log)
+    /// instead of from every vector of the store; the forests still come from every stored edge, and the ids of the
+    /// stored vectors (not their values) tell which edges count.
+    /// </summary>
+    public static async Task LoadOneAsync(IDedupStore store, LshScheme scheme, Shard shard, long orphansBefore, CancellationToken cancellationToken)
+    {
+        var duplicates = new List<HomeRecord>();
+        var hasher = new LshHasher(scheme);
+        await foreach (var v in store.ReadHomeVectorsAsync(shard.Index, cancellationToken).ConfigureAwait(false))
+        {
+            LoadRecord(shard, v, hasher, duplicates);
+        }
+
+        var known = new HashSet<long>();
+        await foreach (var id in store.ReadVectorIdsAsync(cancellationToken).ConfigureAwait(false))
+        {
+            known.Add(id);
+        }
+
+        // The log keeps the entries of vectors deleted since; they would only cost candidate checks.
+        await foreach (var entry in store.ReadBucketEntriesAsync(shard.Index, cancellationToken).ConfigureAwait(false))
+        {
+            if (known.Contains(entry.VectorId))
+            {
+                shard.LoadBucketEntry(entry.Key, entry.VectorId, entry.SketchLow, entry.SketchHigh);
+            }
+        }
+
+        var shards = new Shard?[scheme.ShardCount];
+        shards[shard.Index] = shard;
+        await LoadDeletedAndForestsAsync(store, scheme, shards, known, duplicates, orphansBefore, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static void LoadRecord(Shard home, StoredVector v, LshHasher hasher, List<HomeRecord> duplicates)
+    {
+        var projection = new float[hasher.ProjectionLength];
+        hasher.ComputeSketch(v.Values, projection);
+        var record = new HomeRecord(v.VectorId, v.ExternalId, v.Values, VectorMath.SquaredNorm(v.Values), projection, v.InsertedAt, v.Verdict);
+        home.LoadRecord(record);
+        if (v.Verdict.IsDuplicate)
+        {
+            duplicates.Add(record);
+        }
+    }
+
+    // Deleted ids, then the forests from every edge whose two ends are known, then verdicts naming lost vectors.
+    private static async Task LoadDeletedAndForestsAsync(IDedupStore store, LshScheme scheme, Shard?[] shards, HashSet<long> known, List<HomeRecord> loaded, long orphansBefore, CancellationToken cancellationToken)
+    {
         // Deleted vectors keep their place in the forests (ghosts, ADR 0005): their edges are replayed like any other.
         await foreach (var id in store.ReadDeletedAsync(cancellationToken).ConfigureAwait(false))
         {

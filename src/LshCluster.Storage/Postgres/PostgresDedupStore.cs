@@ -33,7 +33,19 @@ public sealed class PostgresDedupStore : IDedupStore
         FROM vectors WHERE NOT deleted AND vector_id >= @from ORDER BY vector_id
         """;
 
+    private const string SelectHomeVectorsSql = """
+        SELECT vector_id, external_id, home_shard, vector, bucket_keys, sketch_low, sketch_high,
+               is_duplicate, canonical, best_match, best_cosine, inserted_at
+        FROM vectors WHERE NOT deleted AND home_shard = @shard ORDER BY vector_id
+        """;
+
+    // The migration that adds the bucket log, after which the store fills it from the vectors already stored.
+    private const int BucketLogVersion = 6;
+
     private readonly NpgsqlDataSource _dataSource;
+
+    // The cluster's scheme once read or created: the bucket log needs it to know which shard holds a bucket.
+    private volatile LshScheme? _scheme;
 
     /// <summary>Creates a store over the database <paramref name="connectionString"/> names. Connects lazily.</summary>
     /// <param name="connectionString">An Npgsql connection string, e.g. <c>Host=db;Database=lsh;Username=lsh;Password=…</c>.</param>
@@ -93,6 +105,10 @@ public sealed class PostgresDedupStore : IDedupStore
             await using var record = new NpgsqlCommand("INSERT INTO schema_migrations (version) VALUES (@version)", connection, transaction);
             record.Parameters.AddWithValue("version", migration.Version);
             await record.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            if (migration.Version == BucketLogVersion)
+            {
+                await FillBucketLogAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -111,7 +127,7 @@ public sealed class PostgresDedupStore : IDedupStore
         var scheme = LshScheme.FromBytes(reader.GetFieldValue<byte[]>(0));
         var fingerprint = unchecked((ulong)reader.GetInt64(1));
         return scheme.Fingerprint == fingerprint
-            ? scheme
+            ? _scheme = scheme
             : throw new InvalidDataException(
                 $"cluster_config: the stored scheme has fingerprint {scheme.Fingerprint:x16} but the row says {fingerprint:x16}");
     }
@@ -145,6 +161,7 @@ public sealed class PostgresDedupStore : IDedupStore
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        _scheme = scheme;
     }
 
     /// <inheritdoc />
@@ -221,6 +238,7 @@ public sealed class PostgresDedupStore : IDedupStore
 
     private async Task CommitOnceAsync(WriteBatch batch, CancellationToken cancellationToken)
     {
+        var log = batch.Vectors.Count > 0 ? BucketLog.Group(await SchemeAsync(cancellationToken).ConfigureAwait(false), batch.Vectors) : null;
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
 
@@ -253,6 +271,7 @@ public sealed class PostgresDedupStore : IDedupStore
         if (batch.Vectors.Count > 0)
         {
             await CopyVectorsAsync(connection, batch.Vectors, cancellationToken).ConfigureAwait(false);
+            await AppendBucketLogAsync(connection, transaction, log!, cancellationToken).ConfigureAwait(false);
         }
 
         if (batch.Edges.Count > 0)
@@ -264,11 +283,51 @@ public sealed class PostgresDedupStore : IDedupStore
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<StoredVector> ReadVectorsAsync(long fromVectorId = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<StoredVector> ReadVectorsAsync(long fromVectorId = 0, CancellationToken cancellationToken = default)
     {
-        // Npgsql reads rows from the socket as the reader advances, so the result is streamed, never held whole.
-        await using var command = _dataSource.CreateCommand(SelectVectorsSql);
+        var command = _dataSource.CreateCommand(SelectVectorsSql);
         command.Parameters.AddWithValue("from", fromVectorId);
+        return ReadVectorRowsAsync(command, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<long> ReadVectorIdsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand("SELECT vector_id FROM vectors WHERE NOT deleted ORDER BY vector_id");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return reader.GetInt64(0);
+        }
+    }
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<StoredVector> ReadHomeVectorsAsync(int shard, CancellationToken cancellationToken = default)
+    {
+        var command = _dataSource.CreateCommand(SelectHomeVectorsSql);
+        command.Parameters.AddWithValue("shard", shard);
+        return ReadVectorRowsAsync(command, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<BucketEntry> ReadBucketEntriesAsync(int shard, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand("SELECT entries FROM bucket_log WHERE shard = @shard ORDER BY seq");
+        command.Parameters.AddWithValue("shard", shard);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var entry in BucketLog.Read(reader.GetFieldValue<byte[]>(0), shard))
+            {
+                yield return entry;
+            }
+        }
+    }
+
+    // Npgsql reads rows from the socket as the reader advances, so the result is streamed, never held whole.
+    private static async IAsyncEnumerable<StoredVector> ReadVectorRowsAsync(NpgsqlCommand command, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var owned = command;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         byte[]? scratch = null;
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -314,6 +373,61 @@ public sealed class PostgresDedupStore : IDedupStore
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    private async Task<LshScheme> SchemeAsync(CancellationToken cancellationToken) =>
+        _scheme ?? await ReadSchemeAsync(cancellationToken).ConfigureAwait(false)
+        ?? throw new InvalidOperationException($"{Description} holds no cluster yet; create one first (lshc create)");
+
+    // One row per shard: at most S rows a commit, so one statement over two arrays rather than a COPY.
+    private static async Task AppendBucketLogAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, SortedDictionary<int, byte[]> rows, CancellationToken cancellationToken)
+    {
+        await using var insert = new NpgsqlCommand(
+            "INSERT INTO bucket_log (shard, entries) SELECT * FROM unnest(@shards, @entries)", connection, transaction);
+        insert.Parameters.AddWithValue("shards", rows.Keys.ToArray());
+        insert.Parameters.AddWithValue("entries", NpgsqlDbType.Array | NpgsqlDbType.Bytea, rows.Values.ToArray());
+        await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // Run once, by the migration that adds the log: the entries of the vectors stored before it, a page at a time.
+    private static async Task FillBucketLogAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        LshScheme scheme;
+        await using (var read = new NpgsqlCommand("SELECT scheme FROM cluster_config WHERE id = 1", connection, transaction))
+        {
+            if (await read.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not byte[] bytes)
+            {
+                return; // no cluster yet, so no vectors
+            }
+
+            scheme = LshScheme.FromBytes(bytes);
+        }
+
+        var last = long.MinValue;
+        while (true)
+        {
+            var page = new List<StoredVector>();
+            await using (var select = new NpgsqlCommand(
+                "SELECT vector_id, bucket_keys, sketch_low, sketch_high FROM vectors WHERE NOT deleted AND vector_id > @last ORDER BY vector_id LIMIT 10000",
+                connection, transaction))
+            {
+                select.Parameters.AddWithValue("last", last);
+                await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    last = reader.GetInt64(0);
+                    page.Add(new StoredVector(last, string.Empty, 0, [], BlobCodec.ReadUInt64s(reader.GetFieldValue<byte[]>(1), last),
+                        unchecked((ulong)reader.GetInt64(2)), unchecked((ulong)reader.GetInt64(3)), default, default));
+                }
+            }
+
+            if (page.Count == 0)
+            {
+                return;
+            }
+
+            await AppendBucketLogAsync(connection, transaction, BucketLog.Group(scheme, page), cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     // One statement moves the rows: they leave vectors (values, external id) and their ids are kept as deleted.
     private static async Task DeleteVectorsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<long> ids, CancellationToken cancellationToken)

@@ -37,6 +37,17 @@ public sealed class SqliteDedupStore : IDedupStore
         DELETE FROM vectors WHERE vector_id = $id;
         """;
 
+    private const string SelectHomeVectorsSql = """
+        SELECT vector_id, external_id, home_shard, vector, bucket_keys, sketch_low, sketch_high,
+               is_duplicate, canonical, best_match, best_cosine, inserted_at
+        FROM vectors WHERE deleted = 0 AND home_shard = @shard ORDER BY vector_id
+        """;
+
+    private const string InsertBucketLogSql = "INSERT INTO bucket_log (shard, entries) VALUES ($shard, $entries)";
+
+    // The migration that adds the bucket log, after which the store fills it from the vectors already stored.
+    private const int BucketLogVersion = 3;
+
     private readonly string _connectionString;
     private readonly TimeProvider _timeProvider;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
@@ -48,6 +59,10 @@ public sealed class SqliteDedupStore : IDedupStore
     private SqliteCommand? _insertEdge;
     private SqliteCommand? _deleteVector;
     private SqliteCommand? _selectEpoch;
+    private SqliteCommand? _insertBucketLog;
+
+    // The cluster's scheme once read or created: the bucket log needs it to know which shard holds a bucket.
+    private volatile LshScheme? _scheme;
     private bool _disposed;
 
     /// <summary>Creates a store over the SQLite file <paramref name="path"/>.</summary>
@@ -108,6 +123,10 @@ public sealed class SqliteDedupStore : IDedupStore
             record.Parameters.AddWithValue("$version", migration.Version);
             record.Parameters.AddWithValue("$applied_at", _timeProvider.GetUtcNow().ToUnixTimeMilliseconds());
             record.ExecuteNonQuery();
+            if (migration.Version == BucketLogVersion)
+            {
+                FillBucketLog(connection, transaction, cancellationToken);
+            }
         }
 
         return true;
@@ -127,7 +146,7 @@ public sealed class SqliteDedupStore : IDedupStore
         var scheme = LshScheme.FromBytes(reader.GetFieldValue<byte[]>(0));
         var fingerprint = unchecked((ulong)reader.GetInt64(1));
         return scheme.Fingerprint == fingerprint
-            ? scheme
+            ? _scheme = scheme
             : throw new InvalidDataException(
                 $"cluster_config: the stored scheme has fingerprint {scheme.Fingerprint:x16} but the row says {fingerprint:x16}");
     }
@@ -159,6 +178,7 @@ public sealed class SqliteDedupStore : IDedupStore
                 """);
             leases.Parameters.AddWithValue("$count", scheme.ShardCount);
             leases.ExecuteNonQuery();
+            _scheme = scheme;
             return true;
         }, cancellationToken);
     }
@@ -198,22 +218,58 @@ public sealed class SqliteDedupStore : IDedupStore
     }
 
     /// <inheritdoc />
-    public Task CommitAsync(WriteBatch batch, CancellationToken cancellationToken = default)
+    public async Task CommitAsync(WriteBatch batch, CancellationToken cancellationToken = default)
     {
         StoreValidation.CheckBatch(batch);
-        return WriteAsync((connection, transaction) =>
+        var log = batch.Vectors.Count > 0 ? BucketLog.Group(await SchemeAsync(cancellationToken).ConfigureAwait(false), batch.Vectors) : null;
+        await WriteAsync((connection, transaction) =>
         {
-            Commit(connection, transaction, batch, cancellationToken);
+            Commit(connection, transaction, batch, log, cancellationToken);
             return true;
-        }, cancellationToken);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<StoredVector> ReadVectorsAsync(long fromVectorId = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<StoredVector> ReadVectorsAsync(long fromVectorId = 0, CancellationToken cancellationToken = default) =>
+        ReadVectorRowsAsync(SelectVectorsSql, "@from", fromVectorId, cancellationToken);
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<long> ReadVectorIdsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(writer: false, cancellationToken).ConfigureAwait(false);
-        await using var command = Command(connection, null, SelectVectorsSql);
-        command.Parameters.AddWithValue("@from", fromVectorId);
+        await using var command = Command(connection, null, "SELECT vector_id FROM vectors WHERE deleted = 0 ORDER BY vector_id");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return reader.GetInt64(0);
+        }
+    }
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<StoredVector> ReadHomeVectorsAsync(int shard, CancellationToken cancellationToken = default) =>
+        ReadVectorRowsAsync(SelectHomeVectorsSql, "@shard", shard, cancellationToken);
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<BucketEntry> ReadBucketEntriesAsync(int shard, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(writer: false, cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null, "SELECT entries FROM bucket_log WHERE shard = @shard ORDER BY seq");
+        command.Parameters.AddWithValue("@shard", shard);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var entry in BucketLog.Read(reader.GetFieldValue<byte[]>(0), shard))
+            {
+                yield return entry;
+            }
+        }
+    }
+
+    private async IAsyncEnumerable<StoredVector> ReadVectorRowsAsync(string sql, string parameter, long value, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(writer: false, cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null, sql);
+        command.Parameters.AddWithValue(parameter, value);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         byte[]? scratch = null;
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -279,6 +335,7 @@ public sealed class SqliteDedupStore : IDedupStore
             _insertEdge?.Dispose();
             _deleteVector?.Dispose();
             _selectEpoch?.Dispose();
+            _insertBucketLog?.Dispose();
             if (_writer is not null)
             {
                 await _writer.DisposeAsync().ConfigureAwait(false);
@@ -290,7 +347,7 @@ public sealed class SqliteDedupStore : IDedupStore
         }
     }
 
-    private void Commit(SqliteConnection connection, SqliteTransaction transaction, WriteBatch batch, CancellationToken cancellationToken)
+    private void Commit(SqliteConnection connection, SqliteTransaction transaction, WriteBatch batch, SortedDictionary<int, byte[]>? log, CancellationToken cancellationToken)
     {
         foreach (var fence in batch.Fences)
         {
@@ -319,6 +376,8 @@ public sealed class SqliteDedupStore : IDedupStore
                 cancellationToken.ThrowIfCancellationRequested();
                 insert.Execute(vector);
             }
+
+            AppendBucketLog(connection, transaction, log!);
         }
 
         if (batch.Edges.Count > 0)
@@ -336,6 +395,58 @@ public sealed class SqliteDedupStore : IDedupStore
             }
         }
     }
+
+    private void AppendBucketLog(SqliteConnection connection, SqliteTransaction transaction, SortedDictionary<int, byte[]> rows)
+    {
+        var insert = _insertBucketLog ??= Prepare(connection, InsertBucketLogSql, ("$shard", SqliteType.Integer), ("$entries", SqliteType.Blob));
+        insert.Transaction = transaction;
+        foreach (var (shard, entries) in rows)
+        {
+            insert.Parameters[0].Value = shard;
+            insert.Parameters[1].Value = entries;
+            insert.ExecuteNonQuery();
+        }
+    }
+
+    // Run once, by the migration that adds the log: the entries of the vectors stored before it, a page at a time.
+    private void FillBucketLog(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
+    {
+        if (Scalar(connection, transaction, "SELECT scheme FROM cluster_config WHERE id = 1") is not byte[] bytes)
+        {
+            return; // no cluster yet, so no vectors
+        }
+
+        var scheme = LshScheme.FromBytes(bytes);
+        var last = long.MinValue;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var page = new List<StoredVector>();
+            using (var select = Command(connection, transaction,
+                "SELECT vector_id, bucket_keys, sketch_low, sketch_high FROM vectors WHERE deleted = 0 AND vector_id > $last ORDER BY vector_id LIMIT 10000"))
+            {
+                select.Parameters.AddWithValue("$last", last);
+                using var reader = select.ExecuteReader();
+                while (reader.Read())
+                {
+                    last = reader.GetInt64(0);
+                    page.Add(new StoredVector(last, string.Empty, 0, [], BlobCodec.ReadUInt64s(reader.GetFieldValue<byte[]>(1), last),
+                        unchecked((ulong)reader.GetInt64(2)), unchecked((ulong)reader.GetInt64(3)), default, default));
+                }
+            }
+
+            if (page.Count == 0)
+            {
+                return;
+            }
+
+            AppendBucketLog(connection, transaction, BucketLog.Group(scheme, page));
+        }
+    }
+
+    private async Task<LshScheme> SchemeAsync(CancellationToken cancellationToken) =>
+        _scheme ?? await ReadSchemeAsync(cancellationToken).ConfigureAwait(false)
+        ?? throw new InvalidOperationException($"{Description} holds no cluster yet; create one first (lshc create)");
 
     private long? ReadEpoch(SqliteConnection connection, SqliteTransaction transaction, int shard)
     {
