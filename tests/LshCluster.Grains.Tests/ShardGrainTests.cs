@@ -1,6 +1,7 @@
 using LshCluster.Abstractions.Shards;
 using LshCluster.Core.Hashing;
 using LshCluster.Core.Ids;
+using LshCluster.Grains.Hosting;
 using LshCluster.Grains.Shards;
 using LshCluster.Storage;
 using Microsoft.Extensions.Configuration;
@@ -17,7 +18,7 @@ namespace LshCluster.Grains.Tests;
 public sealed class ShardGrainTests : IAsyncLifetime
 {
     private const int Shards = 8;
-    private const string StoreKey = "LshCluster:Store";
+    internal const string StoreKey = "LshCluster:Store";
     private static readonly LshScheme Scheme = new(LshFamily.CrossPolytope, dimension: 16, hashesPerTable: 1, tables: 2, seed: 3, rungs: [0.9f], shardCount: Shards);
 
     private readonly string _directory = Directory.CreateTempSubdirectory("lshc-grains-").FullName;
@@ -148,10 +149,10 @@ public sealed class ShardGrainTests : IAsyncLifetime
         new(id, $"v{id}", VectorId.HomeShard(id), [.. Enumerable.Range(1, Scheme.Dimension).Select(i => (float)i)], [key, key],
             0, 0, new StoredVerdict(false, id, 0, 0), DateTimeOffset.UnixEpoch);
 
-    /// <summary>Gives each test silo the store named in the cluster's properties.</summary>
-    private sealed class StoreConfigurator : ISiloConfigurator
+    /// <summary>Gives each test silo the shard grains over the store named in the cluster's properties.</summary>
+    internal sealed class StoreConfigurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder siloBuilder) =>
-            siloBuilder.Services.AddSingleton(sp => DedupStores.Open(sp.GetRequiredService<IConfiguration>()[StoreKey]!));
+            siloBuilder.AddLshClusterShards(sp => DedupStores.Open(sp.GetRequiredService<IConfiguration>()[StoreKey]!));
     }
 }

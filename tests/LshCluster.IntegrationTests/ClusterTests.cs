@@ -125,7 +125,7 @@ public sealed class ClusterTests(PostgresServer server, ITestOutputHelper output
         await using var cluster = await ClusterHarness.CreateAsync(server, scheme);
         var a = await cluster.StartSiloAsync();
         var b = await cluster.StartSiloAsync();
-        var placed = LshCluster.Runtime.Placement.RendezvousPlacement.Owners(scheme.ShardCount, [a.Address, b.Address]);
+        var placed = LshCluster.Grains.Placement.RendezvousPlacement.Owners(scheme.ShardCount, [a.Address, b.Address]);
         async Task<bool> PlacedAutomaticallyAsync() => (await cluster.ShardOwnersAsync()).Count(o => placed[o.Key] == o.Value) == scheme.ShardCount;
         await WaitUntilAsync(PlacedAutomaticallyAsync, TimeSpan.FromSeconds(60), cluster);
         int[] moving = [.. Enumerable.Range(0, scheme.ShardCount).Where(s => placed[s] == b.Address).Take(40)];

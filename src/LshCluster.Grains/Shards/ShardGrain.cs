@@ -1,5 +1,6 @@
 using LshCluster.Abstractions.Shards;
 using LshCluster.Core.Ids;
+using LshCluster.Grains.Placement;
 using LshCluster.Storage;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -11,6 +12,7 @@ namespace LshCluster.Grains.Shards;
 /// one turn of the plain class. Never collected while its silo lives: its memory is the index.
 /// </summary>
 [KeepAlive]
+[ShardPlacement]
 internal sealed class ShardGrain(IDedupStore store, ILocalSiloDetails silo) : Grain, IShardGrain
 {
     private Shard _shard = null!;

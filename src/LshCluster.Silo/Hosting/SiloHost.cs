@@ -1,7 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
+using LshCluster.Grains.Placement;
 using LshCluster.Protocol.Wire;
 using LshCluster.Runtime.Membership;
-using LshCluster.Runtime.Placement;
 using LshCluster.Silo.Cluster;
 using LshCluster.Silo.Diagnostics;
 using LshCluster.Silo.Engine;

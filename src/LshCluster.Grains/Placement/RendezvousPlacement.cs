@@ -1,4 +1,4 @@
-namespace LshCluster.Runtime.Placement;
+namespace LshCluster.Grains.Placement;
 
 /// <summary>
 /// Highest-random-weight (rendezvous) hashing: the desired owner of a shard is the candidate with the largest hash of

@@ -1,6 +1,6 @@
-using LshCluster.Runtime.Placement;
+using LshCluster.Grains.Placement;
 
-namespace LshCluster.Runtime.Tests;
+namespace LshCluster.Grains.Tests.Placement;
 
 public sealed class RendezvousPlacementTests
 {
