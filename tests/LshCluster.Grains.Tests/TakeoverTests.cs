@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using LshCluster.Abstractions.Shards;
-using LshCluster.Core.Hashing;
 using LshCluster.Grains.Hosting;
 using LshCluster.Storage;
 using LshCluster.Storage.Postgres;
@@ -33,7 +32,7 @@ public sealed class TakeoverTests(PostgresServer server, ITestOutputHelper outpu
         await using (var store = new PostgresDedupStore(connectionString))
         {
             await store.MigrateAsync();
-            await store.CreateClusterAsync(new LshScheme(LshFamily.CrossPolytope, dimension: 16, hashesPerTable: 1, tables: 2, seed: 3, rungs: [0.9f], shardCount: Shards));
+            await store.CreateClusterAsync(TestClusters.Scheme(Shards));
         }
 
         var builder = new TestClusterBuilder(2);
@@ -49,7 +48,7 @@ public sealed class TakeoverTests(PostgresServer server, ITestOutputHelper outpu
             var before = await Task.WhenAll(Enumerable.Range(0, Shards).Select(s => cluster.GrainFactory.GetGrain<IShardGrain>(s).AscendAsync(0, 0)));
             Assert.All(before, reply => Assert.Equal(1, reply.Epoch));
             var victim = cluster.SecondarySilos[0];
-            var onVictim = (await PlacementAsync(cluster)).Where(p => p.Value.Equals(victim.SiloAddress)).Select(p => p.Key).ToList();
+            var onVictim = (await TestClusters.PlacementAsync(cluster)).Where(p => p.Value.Equals(victim.SiloAddress)).Select(p => p.Key).ToList();
             Assert.NotEmpty(onVictim);
 
             await cluster.KillSiloAsync(victim);
@@ -59,7 +58,7 @@ public sealed class TakeoverTests(PostgresServer server, ITestOutputHelper outpu
 
             Assert.True(elapsed < TimeSpan.FromSeconds(15), $"the killed silo's shards answered again after {elapsed.TotalSeconds:F1} s");
             Assert.All(onVictim, s => Assert.Equal(2, after[s].Epoch));
-            var placement = await PlacementAsync(cluster);
+            var placement = await TestClusters.PlacementAsync(cluster);
             var survivor = Assert.Single(cluster.GetActiveSilos()).SiloAddress;
             Assert.All(Enumerable.Range(0, Shards), s => Assert.Equal(survivor, placement[s]));
             output.WriteLine($"{onVictim.Count} of {Shards} shards were on the killed silo; all answered again on the survivor {elapsed.TotalSeconds:F2} s after the (self-announced) kill");
@@ -86,11 +85,6 @@ public sealed class TakeoverTests(PostgresServer server, ITestOutputHelper outpu
             }
         }
     }
-
-    private static async Task<Dictionary<int, SiloAddress>> PlacementAsync(TestCluster cluster) =>
-        (await cluster.GrainFactory.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics())
-            .Where(s => s.GrainId.Type.ToString() == "shard")
-            .ToDictionary(s => checked((int)s.GrainId.GetIntegerKey()), s => s.SiloAddress);
 
     /// <summary>A silo on the test's PostgreSQL: membership, shard grains, and replies within five seconds.</summary>
     private sealed class PostgresSilo : ISiloConfigurator

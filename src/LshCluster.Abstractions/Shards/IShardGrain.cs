@@ -17,6 +17,12 @@ public interface IShardGrain : IGrainWithIntegerKey
     /// <summary>One step up the forest of rung <paramref name="rung"/> from <paramref name="id"/> (homed here).</summary>
     Task<AscendReply> AscendAsync(long id, int rung);
 
+    /// <summary>
+    /// Migrates this shard to the silo its placement names now, if that is not the silo it is on: answered at once, the
+    /// activation leaves when idle and the next one (there) takes a new epoch and loads. Returns whether it will move.
+    /// </summary>
+    Task<bool> MoveIfMisplacedAsync();
+
     /// <summary>Links root <paramref name="child"/> (homed here) under <paramref name="parent"/> at <paramref name="rung"/> if it is still a root.</summary>
     Task<LinkReply> LinkAsync(long child, long parent, int rung);
 }

@@ -13,7 +13,7 @@ namespace LshCluster.Grains.Shards;
 /// </summary>
 [KeepAlive]
 [ShardPlacement]
-internal sealed class ShardGrain(IDedupStore store, ILocalSiloDetails silo) : Grain, IShardGrain
+internal sealed class ShardGrain(IDedupStore store, ILocalSiloDetails silo, IClusterMembershipService membership, ShardPlacementTable placement, LocalShards local) : Grain, IShardGrain
 {
     private Shard _shard = null!;
 
@@ -39,6 +39,18 @@ internal sealed class ShardGrain(IDedupStore store, ILocalSiloDetails silo) : Gr
         // can still be committing them (twice the longest a request may run).
         var orphansBefore = VectorId.Create(Math.Max(0, (long)(time.GetUtcNow() - TimeSpan.FromMinutes(2) - VectorId.Epoch).TotalMilliseconds), 0, 0);
         await ShardLoader.LoadOneAsync(store, scheme, _shard, orphansBefore, cancellationToken).ConfigureAwait(true);
+        local.Add(index);
+    }
+
+    /// <inheritdoc />
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_shard is not null)
+        {
+            local.Remove(_shard.Index);
+        }
+
+        return Task.CompletedTask;
     }
 
     /// <inheritdoc />
@@ -61,6 +73,19 @@ internal sealed class ShardGrain(IDedupStore store, ILocalSiloDetails silo) : Gr
     {
         var (node, isRoot) = _shard.Ascend(id, rung);
         return Task.FromResult(new AscendReply(_shard.Epoch, node, isRoot));
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> MoveIfMisplacedAsync()
+    {
+        var active = membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToArray();
+        if (active.Length == 0 || (await placement.OwnersAsync(active).ConfigureAwait(true))[_shard.Index].Equals(silo.SiloAddress))
+        {
+            return false;
+        }
+
+        MigrateOnIdle();
+        return true;
     }
 
     /// <inheritdoc />

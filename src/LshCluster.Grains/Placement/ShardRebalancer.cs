@@ -1,0 +1,101 @@
+using LshCluster.Abstractions.Shards;
+using Microsoft.Extensions.Logging;
+
+namespace LshCluster.Grains.Placement;
+
+/// <summary>
+/// Keeps a silo's shards where <see cref="ShardPlacementTable"/> puts them as silos come and go: every
+/// <see cref="SweepInterval"/>, once the set of active silos has stayed the same for a whole interval (so that the
+/// other silos know of a newcomer before shards are sent to it), each shard active here that belongs elsewhere is
+/// asked to migrate; its next activation, placed by <see cref="ShardPlacementDirector"/>, takes a new epoch and loads
+/// from the store. A silo joining thus receives about 1/(N + 1) of the shards while the others keep theirs, and a shard
+/// placed by a silo whose view lagged is put right at the next sweep.
+/// </summary>
+internal sealed partial class ShardRebalancer(
+    IClusterMembershipService membership,
+    IGrainFactory grains,
+    ILocalSiloDetails local,
+    ShardPlacementTable table,
+    LocalShards shards,
+    ILogger<ShardRebalancer> log) : ILifecycleParticipant<ISiloLifecycle>
+{
+    /// <summary>How often the silo checks its shards' places.</summary>
+    public static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(2);
+
+    // Moves run a few at a time: each new activation loads its shard from the store.
+    private const int ConcurrentMoves = 16;
+
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _sweeping;
+
+    /// <inheritdoc />
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(ShardRebalancer), ServiceLifecycleStage.Active, StartAsync, StopAsync);
+
+    private Task StartAsync(CancellationToken cancellationToken)
+    {
+        _sweeping = Task.Run(() => SweepAsync(_stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    private async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_sweeping is { } sweeping)
+        {
+            await sweeping.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    private async Task SweepAsync(CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(SweepInterval);
+        HashSet<SiloAddress>? last = null;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
+            {
+                var active = membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToHashSet();
+                var settled = last is not null && last.SetEquals(active);
+                last = active;
+                if (settled && active.Contains(local.SiloAddress))
+                {
+                    await MoveMisplacedAsync(active, stopping).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task MoveMisplacedAsync(HashSet<SiloAddress> active, CancellationToken stopping)
+    {
+        var owners = await table.OwnersAsync(active).ConfigureAwait(false);
+        var misplaced = shards.Snapshot().Where(s => s < owners.Length && !owners[s].Equals(local.SiloAddress)).ToList();
+        if (misplaced.Count == 0)
+        {
+            return;
+        }
+
+        LogMoving(misplaced.Count, active.Count);
+        await Parallel.ForEachAsync(misplaced, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentMoves, CancellationToken = stopping }, async (shard, _) =>
+        {
+            try
+            {
+                await grains.GetGrain<IShardGrain>(shard).MoveIfMisplacedAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The shard stays here, still answering, and is asked again at the next sweep.
+                LogMoveFailed(e, shard);
+            }
+        }).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Count} shards active here belong to other silos ({Silos} active): asking them to move")]
+    private partial void LogMoving(int count, int silos);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "shard {Shard} could not be asked to move; asking again at the next sweep")]
+    private partial void LogMoveFailed(Exception error, int shard);
+}
