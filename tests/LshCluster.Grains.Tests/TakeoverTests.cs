@@ -57,7 +57,7 @@ public sealed class TakeoverTests(PostgresServer server, ITestOutputHelper outpu
             var elapsed = clock.Elapsed;
 
             Assert.True(elapsed < TimeSpan.FromSeconds(15), $"the killed silo's shards answered again after {elapsed.TotalSeconds:F1} s");
-            Assert.All(onVictim, s => Assert.Equal(2, after[s].Epoch));
+            Assert.All(onVictim, s => Assert.True(after[s].Epoch > before[s].Epoch, $"shard {s} answered under epoch {after[s].Epoch}, not a new one"));
             var placement = await TestClusters.PlacementAsync(cluster);
             var survivor = Assert.Single(cluster.GetActiveSilos()).SiloAddress;
             Assert.All(Enumerable.Range(0, Shards), s => Assert.Equal(survivor, placement[s]));

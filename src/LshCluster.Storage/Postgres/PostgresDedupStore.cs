@@ -291,15 +291,8 @@ public sealed class PostgresDedupStore : IDedupStore
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<long> ReadVectorIdsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        await using var command = _dataSource.CreateCommand("SELECT vector_id FROM vectors WHERE NOT deleted ORDER BY vector_id");
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            yield return reader.GetInt64(0);
-        }
-    }
+    public IAsyncEnumerable<long> ReadVectorIdsAsync(CancellationToken cancellationToken = default) =>
+        ReadIdsAsync("SELECT vector_id FROM vectors WHERE NOT deleted ORDER BY vector_id", cancellationToken);
 
     /// <inheritdoc />
     public IAsyncEnumerable<StoredVector> ReadHomeVectorsAsync(int shard, CancellationToken cancellationToken = default)
@@ -349,9 +342,12 @@ public sealed class PostgresDedupStore : IDedupStore
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<long> ReadDeletedAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<long> ReadDeletedAsync(CancellationToken cancellationToken = default) =>
+        ReadIdsAsync("SELECT vector_id FROM deleted_vectors ORDER BY vector_id", cancellationToken);
+
+    private async IAsyncEnumerable<long> ReadIdsAsync(string sql, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var command = _dataSource.CreateCommand("SELECT vector_id FROM deleted_vectors ORDER BY vector_id");
+        await using var command = _dataSource.CreateCommand(sql);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {

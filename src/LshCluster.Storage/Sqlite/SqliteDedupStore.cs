@@ -234,16 +234,8 @@ public sealed class SqliteDedupStore : IDedupStore
         ReadVectorRowsAsync(SelectVectorsSql, "@from", fromVectorId, cancellationToken);
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<long> ReadVectorIdsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        await using var connection = await OpenAsync(writer: false, cancellationToken).ConfigureAwait(false);
-        await using var command = Command(connection, null, "SELECT vector_id FROM vectors WHERE deleted = 0 ORDER BY vector_id");
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            yield return reader.GetInt64(0);
-        }
-    }
+    public IAsyncEnumerable<long> ReadVectorIdsAsync(CancellationToken cancellationToken = default) =>
+        ReadIdsAsync("SELECT vector_id FROM vectors WHERE deleted = 0 ORDER BY vector_id", cancellationToken);
 
     /// <inheritdoc />
     public IAsyncEnumerable<StoredVector> ReadHomeVectorsAsync(int shard, CancellationToken cancellationToken = default) =>
@@ -295,10 +287,13 @@ public sealed class SqliteDedupStore : IDedupStore
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<long> ReadDeletedAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<long> ReadDeletedAsync(CancellationToken cancellationToken = default) =>
+        ReadIdsAsync("SELECT vector_id FROM deleted_vectors ORDER BY vector_id", cancellationToken);
+
+    private async IAsyncEnumerable<long> ReadIdsAsync(string sql, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(writer: false, cancellationToken).ConfigureAwait(false);
-        await using var command = Command(connection, null, "SELECT vector_id FROM deleted_vectors ORDER BY vector_id");
+        await using var command = Command(connection, null, sql);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
