@@ -54,13 +54,20 @@ internal static class TestClusters
         var until = DateTime.UtcNow.AddSeconds(30);
         while (true)
         {
-            var replies = await Task.WhenAll(Enumerable.Range(0, shards).Select(s => cluster.GrainFactory.GetGrain<IShardGrain>(s).AscendAsync(0, 0)));
+            await Task.WhenAll(Enumerable.Range(0, shards).Select(s => cluster.GrainFactory.GetGrain<IShardGrain>(s).AscendAsync(0, 0))); // activates them
             var placed = await PlacementAsync(cluster);
             var expected = RendezvousPlacement.Owners(shards, [.. cluster.GetActiveSilos().Select(h => h.SiloAddress.Endpoint.ToString())]);
             var wrong = Enumerable.Range(0, shards).Where(s => !placed.TryGetValue(s, out var silo) || silo.Endpoint.ToString() != expected[s]).ToList();
             if (wrong.Count == 0)
             {
-                return (placed, replies);
+                // Asked once every shard is where it belongs, and kept only if none moved meanwhile: so each reply comes
+                // from the activation the placement shows, not from one that was still leaving.
+                var replies = await Task.WhenAll(Enumerable.Range(0, shards).Select(s => cluster.GrainFactory.GetGrain<IShardGrain>(s).AscendAsync(0, 0)));
+                var again = await PlacementAsync(cluster);
+                if (again.Count == placed.Count && placed.All(p => again.TryGetValue(p.Key, out var silo) && silo.Equals(p.Value)))
+                {
+                    return (placed, replies);
+                }
             }
 
             Assert.True(DateTime.UtcNow < until, $"shards {string.Join(", ", wrong)} are still not where the placement puts them");

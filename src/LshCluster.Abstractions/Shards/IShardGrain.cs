@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace LshCluster.Abstractions.Shards;
 
 /// <summary>
@@ -8,6 +10,53 @@ namespace LshCluster.Abstractions.Shards;
 /// </summary>
 public interface IShardGrain : IGrainWithIntegerKey
 {
+    /// <summary>
+    /// Registers new vectors homed here (their ids are given here), or finds them registered already — by an earlier
+    /// request, perhaps still in flight, or earlier in the same request.
+    /// </summary>
+    Task<RegisterReply> RegisterAsync(RegisterRequest request);
+
+    /// <summary>
+    /// Waits until the inserts of these vectors (packed 64-bit ids) are acknowledged or have failed. Interleaves with
+    /// other calls: it only waits for turns that others run.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<VerdictsReply> WaitVerdictsAsync(byte[] ids);
+
+    /// <summary>Records the durable verdicts of vectors registered here (packed (id, verdict) pairs) and releases their waiters.</summary>
+    Task AcknowledgeAsync(byte[] verdicts);
+
+    /// <summary>Forgets vectors registered here whose insert failed before its commit; their waiters get <paramref name="reason"/>.</summary>
+    Task ForgetAsync(byte[] ids, string reason);
+
+    /// <summary>Exact cosines between new vectors and the candidates homed here; edges at or above the lowest rung.</summary>
+    Task<VerifyReply> VerifyAsync(VerifyRequest request);
+
+    /// <summary>The records of these ids (packed 64-bit) homed here, null for those not stored.</summary>
+    Task<ShardRecord?[]> LookupAsync(byte[] ids, bool withValues);
+
+    /// <summary>The record of the vector with this external id homed here, or null.</summary>
+    Task<ShardRecord?> LookupExternalAsync(string externalId, bool withValues);
+
+    /// <summary>The parent pointers of rung <paramref name="rung"/> and the deleted ids homed here.</summary>
+    Task<ForestReply> ParentsAsync(int rung);
+
+    /// <summary>The vectors homed here and how many are duplicates.</summary>
+    Task<CountsReply> CountsAsync();
+
+    /// <summary>Every vector homed here, by id and external id.</summary>
+    Task<NamesReply> NamesAsync();
+
+    /// <summary>Marks vectors for deletion by external id (no longer matched); each outcome says what happened.</summary>
+    Task<BeginDeleteReply> BeginDeleteAsync(string[] externalIds);
+
+    /// <summary>Ends deletions begun here (packed 64-bit ids): forgets the vectors once durable, or unmarks them.</summary>
+    Task EndDeleteAsync(byte[] ids, bool committed);
+
+    /// <summary>Waits until nothing is in flight for these vectors (packed 64-bit ids). Interleaves, as <see cref="WaitVerdictsAsync"/>.</summary>
+    [AlwaysInterleave]
+    Task WaitSettledAsync(byte[] ids);
+
     /// <summary>
     /// Runs a batch's bucket operations at this shard, in order: each looks up the members of its bucket whose sketch
     /// differs in at most <see cref="BucketRequest.MaxHamming"/> bits, then (if asked) adds the vector.

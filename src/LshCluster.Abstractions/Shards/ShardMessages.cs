@@ -27,3 +27,67 @@ public readonly record struct AscendReply([property: Id(0)] long Epoch, [propert
 /// <param name="Linked">False when the child was no longer a root (another union got there first).</param>
 [GenerateSerializer, Immutable]
 public readonly record struct LinkReply([property: Id(0)] long Epoch, [property: Id(1)] bool Linked);
+
+/// <summary>
+/// New vectors to register at their home shard, packed: <see cref="Values"/> and <see cref="Projections"/> hold the
+/// items' floats one after another (all of one length), <see cref="SquaredNorms"/> one float per item.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record RegisterRequest(
+    [property: Id(0)] string[] ExternalIds,
+    [property: Id(1)] byte[] Values,
+    [property: Id(2)] byte[] SquaredNorms,
+    [property: Id(3)] byte[] Projections);
+
+/// <summary>What registering found for each item (packed registrations, in request order).</summary>
+/// <param name="Epoch">The epoch of the activation that served the call.</param>
+/// <param name="Items">The registrations, packed little-endian.</param>
+[GenerateSerializer, Immutable]
+public sealed record RegisterReply([property: Id(0)] long Epoch, [property: Id(1)] byte[] Items);
+
+/// <summary>
+/// Exact-cosine checks at a shard, packed: the new vectors (<see cref="Queries"/> headers, their floats one after another
+/// in <see cref="Values"/> and <see cref="Projections"/>) and the (query, candidate) pairs to compare.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record VerifyRequest(
+    [property: Id(0)] byte[] Queries,
+    [property: Id(1)] byte[] Values,
+    [property: Id(2)] byte[] Projections,
+    [property: Id(3)] byte[] Checks,
+    [property: Id(4)] float LowestRung,
+    [property: Id(5)] float Screen);
+
+/// <summary>The verified edges (packed) found by a <see cref="VerifyRequest"/>.</summary>
+[GenerateSerializer, Immutable]
+public sealed record VerifyReply([property: Id(0)] long Epoch, [property: Id(1)] byte[] Edges);
+
+/// <summary>Ids (packed 64-bit) and, per id, what a wait found: the verdicts (packed) and, for each that failed, why.</summary>
+[GenerateSerializer, Immutable]
+public sealed record VerdictsReply([property: Id(0)] byte[] Verdicts, [property: Id(1)] string?[] Failures);
+
+/// <summary>A vector as its home shard holds it, for queries.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ShardRecord(
+    [property: Id(0)] long Id,
+    [property: Id(1)] string ExternalId,
+    [property: Id(2)] byte[]? Values,
+    [property: Id(3)] float SquaredNorm,
+    [property: Id(4)] bool Acknowledged,
+    [property: Id(5)] byte[] Verdict);
+
+/// <summary>A shard's part of one rung's forest: (child, parent) pairs and deleted ids, packed 64-bit.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ForestReply([property: Id(0)] byte[] Pairs, [property: Id(1)] byte[] Deleted);
+
+/// <summary>The vectors homed at a shard and how many of them were given a duplicate verdict.</summary>
+[GenerateSerializer, Immutable]
+public readonly record struct CountsReply([property: Id(0)] int Vectors, [property: Id(1)] int Duplicates);
+
+/// <summary>Every vector homed at a shard: ids (packed 64-bit) and external ids, in the same order.</summary>
+[GenerateSerializer, Immutable]
+public sealed record NamesReply([property: Id(0)] byte[] Ids, [property: Id(1)] string[] ExternalIds);
+
+/// <summary>What beginning a delete did for each id (packed outcomes, in request order).</summary>
+[GenerateSerializer, Immutable]
+public sealed record BeginDeleteReply([property: Id(0)] long Epoch, [property: Id(1)] byte[] Outcomes);

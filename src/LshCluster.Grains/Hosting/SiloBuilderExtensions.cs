@@ -1,6 +1,8 @@
 using LshCluster.Grains.Placement;
+using LshCluster.Grains.Shards;
 using LshCluster.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace LshCluster.Grains.Hosting;
 
@@ -13,9 +15,25 @@ public static class SiloBuilderExtensions
     /// </summary>
     public static ISiloBuilder AddLshClusterShards(this ISiloBuilder silo, Func<IServiceProvider, IDedupStore> store)
     {
-        ArgumentNullException.ThrowIfNull(silo);
         ArgumentNullException.ThrowIfNull(store);
         silo.Services.AddSingleton(store);
+        return AddShardServices(silo);
+    }
+
+    /// <summary>As the other overload, over a store the caller keeps and disposes (the embedded engine's own).</summary>
+    public static ISiloBuilder AddLshClusterShards(this ISiloBuilder silo, IDedupStore store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        silo.Services.AddSingleton(store);
+        return AddShardServices(silo);
+    }
+
+    private static ISiloBuilder AddShardServices(ISiloBuilder silo)
+    {
+        ArgumentNullException.ThrowIfNull(silo);
+        silo.Services.TryAddSingleton(TimeProvider.System);
+        silo.Services.AddSingleton<StoreShardSource>();
+        silo.Services.TryAddSingleton<IShardSource>(sp => sp.GetRequiredService<StoreShardSource>());
         silo.Services.AddSingleton<ShardPlacementTable>();
         silo.Services.AddSingleton<LocalShards>();
         silo.Services.AddPlacementDirector<ShardPlacement, ShardPlacementDirector>();

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using LshCluster.Core.Vectors;
+using LshCluster.Storage;
 
 namespace LshCluster.Grains.Shards;
 
@@ -31,3 +32,23 @@ internal static class PackedStructs
         return MemoryMarshal.Cast<byte, T>(bytes);
     }
 }
+
+/// <summary>What registering found for one item: its id, when it was registered, and whether this call registered it.</summary>
+/// <param name="Id">The vector's id.</param>
+/// <param name="InsertedAtTicks">UTC ticks of its first registration.</param>
+/// <param name="Verdict">Its durable verdict, when <paramref name="Acknowledged"/>.</param>
+/// <param name="IsNew">Registered by this call (its insert is the caller's to finish); else registered before.</param>
+/// <param name="Acknowledged">Its verdict is durable already.</param>
+internal readonly record struct RegisteredItem(long Id, long InsertedAtTicks, StoredVerdict Verdict, bool IsNew, bool Acknowledged)
+{
+    public DateTimeOffset InsertedAt => new(InsertedAtTicks, TimeSpan.Zero);
+}
+
+/// <summary>The header of a new vector in a <c>VerifyRequest</c>; its floats are packed beside.</summary>
+internal readonly record struct QueryHeader(int Item, long VectorId, float SquaredNorm, float ProjectionSquaredNorm);
+
+/// <summary>A check in a <c>VerifyRequest</c>: the query's position among the request's queries, and the candidate.</summary>
+internal readonly record struct PackedCheck(int Query, long CandidateId);
+
+/// <summary>A vector's durable verdict, as acknowledged at its home.</summary>
+internal readonly record struct VerdictOf(long Id, StoredVerdict Verdict);

@@ -19,6 +19,9 @@ internal sealed class Shard
 
     // Vectors homed here that were deleted: gone from the records, kept in the forests as ghosts (ADR 0005).
     private readonly HashSet<long> _deleted = [];
+
+    // Deletions begun and not yet ended, completed when they end.
+    private readonly Dictionary<long, TaskCompletionSource> _deleting = [];
     private readonly VectorIdGenerator _ids;
     private readonly TimeProvider _time;
 
@@ -177,45 +180,70 @@ internal sealed class Shard
 
     /// <summary>
     /// Starts deleting vectors in one turn: each is found by external id and marked (<see cref="HomeRecord.Deletion"/>
-    /// set to <paramref name="done"/>), so that it is no longer matched; it stays findable until
-    /// <see cref="CompleteDelete"/> runs after the deletion is durable. For each id: the record marked, or what to wait
-    /// for before asking again (its insert or another delete still in flight), or neither when it is not stored.
+    /// set), so that it is no longer matched; it stays findable until <see cref="EndDelete"/> runs after the deletion is
+    /// durable (or failed). For each id: <see cref="DeleteStart.Started"/> with the record's id, or
+    /// <see cref="DeleteStart.Busy"/> when its insert or another delete of it is still in flight (ask again once
+    /// <see cref="Settled"/> completes), or <see cref="DeleteStart.NotStored"/>.
     /// </summary>
-    public (HomeRecord? Started, Task? Wait)[] BeginDelete(IReadOnlyList<string> externalIds, Task done)
+    public DeleteOutcome[] BeginDelete(IReadOnlyList<string> externalIds)
     {
-        var outcomes = new (HomeRecord?, Task?)[externalIds.Count];
+        var outcomes = new DeleteOutcome[externalIds.Count];
+        TaskCompletionSource? done = null;
         for (var i = 0; i < externalIds.Count; i++)
         {
             if (_byExternalId.GetValueOrDefault(externalIds[i]) is not { } record)
             {
+                outcomes[i] = new DeleteOutcome(0, DeleteStart.NotStored);
                 continue;
             }
 
             if (!record.IsAcknowledged || record.Deletion is not null)
             {
-                outcomes[i] = (null, record.Deletion ?? record.Verdict);
+                outcomes[i] = new DeleteOutcome(record.Id, DeleteStart.Busy);
                 continue;
             }
 
-            record.Deletion = done;
-            outcomes[i] = (record, null);
+            done ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            record.Deletion = done.Task;
+            _deleting[record.Id] = done;
+            outcomes[i] = new DeleteOutcome(record.Id, DeleteStart.Started);
         }
 
         return outcomes;
     }
 
-    /// <summary>Forgets deleted vectors once their deletion is durable; their ids stay in the forests as ghosts.</summary>
-    public void CompleteDelete(IEnumerable<HomeRecord> records)
+    /// <summary>
+    /// Ends deletions begun by <see cref="BeginDelete"/>: once durable (<paramref name="committed"/>), the vectors are
+    /// forgotten and their ids stay in the forests as ghosts; otherwise they are unmarked and matched again.
+    /// </summary>
+    public void EndDelete(IEnumerable<long> ids, bool committed)
     {
-        foreach (var record in records)
+        foreach (var id in ids)
         {
-            if (_byId.Remove(record.Id))
+            if (!_byId.TryGetValue(id, out var record) || !_deleting.Remove(id, out var done))
             {
-                _byExternalId.Remove(record.ExternalId);
-                _deleted.Add(record.Id);
+                continue;
             }
+
+            if (committed)
+            {
+                _byId.Remove(id);
+                _byExternalId.Remove(record.ExternalId);
+                _deleted.Add(id);
+            }
+            else
+            {
+                record.Deletion = null;
+            }
+
+            done.TrySetResult();
         }
     }
+
+    /// <summary>Completes once nothing is in flight for these vectors (their inserts acknowledged or failed, their deletes ended).</summary>
+    public Task Settled(IEnumerable<long> ids) =>
+        Task.WhenAll(ids.Select(id => _byId.GetValueOrDefault(id) is { } r ? (r.Deletion ?? r.Verdict) : Task.CompletedTask))
+            .ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <summary>Vectors homed here and, of them, those given a duplicate verdict (acknowledged ones only).</summary>
     public (int Vectors, int Duplicates) Counts()
@@ -283,6 +311,22 @@ internal sealed class Shard
 
 /// <summary>A shard's part of the union-find forest at one rung: its parent pointers and its deleted (ghost) vectors.</summary>
 internal readonly record struct Forest(KeyValuePair<long, long>[] Parents, long[] Deleted);
+
+/// <summary>Whether a delete started for a vector, and if not, why.</summary>
+internal enum DeleteStart : byte
+{
+    /// <summary>No vector of that id is stored.</summary>
+    NotStored,
+
+    /// <summary>Marked: no longer matched, removed when the deletion ends.</summary>
+    Started,
+
+    /// <summary>Its insert or another delete is still in flight: ask again once it settles.</summary>
+    Busy,
+}
+
+/// <summary>The outcome of <see cref="Shard.BeginDelete"/> for one id: the vector's id (0 when not stored) and what happened.</summary>
+internal readonly record struct DeleteOutcome(long Id, DeleteStart Start);
 
 /// <summary>A vector to register at its home.</summary>
 internal readonly record struct Registration(string ExternalId, float[] Values, float SquaredNorm, float[] Projection);

@@ -1,8 +1,7 @@
+using System.Runtime.InteropServices;
 using LshCluster.Abstractions.Shards;
-using LshCluster.Core.Ids;
 using LshCluster.Grains.Placement;
 using LshCluster.Storage;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace LshCluster.Grains.Shards;
 
@@ -13,7 +12,7 @@ namespace LshCluster.Grains.Shards;
 /// </summary>
 [KeepAlive]
 [ShardPlacement]
-internal sealed class ShardGrain(IDedupStore store, ILocalSiloDetails silo, IClusterMembershipService membership, ShardPlacementTable placement, LocalShards local) : Grain, IShardGrain
+internal sealed class ShardGrain(IShardSource source, ILocalSiloDetails silo, IClusterMembershipService membership, ShardPlacementTable placement, LocalShards local) : Grain, IShardGrain
 {
     private Shard _shard = null!;
 
@@ -23,23 +22,8 @@ internal sealed class ShardGrain(IDedupStore store, ILocalSiloDetails silo, IClu
     /// <inheritdoc />
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var index = checked((int)this.GetPrimaryKeyLong());
-        var scheme = await store.ReadSchemeAsync(cancellationToken).ConfigureAwait(true)
-            ?? throw new InvalidOperationException($"{store.Description} holds no cluster yet; create one first (lshc create)");
-        if (index < 0 || index >= scheme.ShardCount)
-        {
-            throw new ArgumentOutOfRangeException(nameof(index), index, $"shard {index} does not exist: the cluster has {scheme.ShardCount} shards");
-        }
-
-        var time = ServiceProvider.GetService<TimeProvider>() ?? TimeProvider.System;
-        var epochs = await store.ClaimShardsAsync(silo.SiloAddress.ToString(), [index], cancellationToken).ConfigureAwait(true);
-        _shard = new Shard(index, scheme.Rungs.Count, time) { Epoch = epochs[0] };
-
-        // Verdicts naming vectors that never got stored are derived again only for vectors old enough that no batch
-        // can still be committing them (twice the longest a request may run).
-        var orphansBefore = VectorId.Create(Math.Max(0, (long)(time.GetUtcNow() - TimeSpan.FromMinutes(2) - VectorId.Epoch).TotalMilliseconds), 0, 0);
-        await ShardLoader.LoadOneAsync(store, scheme, _shard, orphansBefore, cancellationToken).ConfigureAwait(true);
-        local.Add(index);
+        _shard = await source.ActivateAsync(checked((int)this.GetPrimaryKeyLong()), silo.SiloAddress.ToString(), cancellationToken).ConfigureAwait(true);
+        local.Add(_shard.Index);
     }
 
     /// <inheritdoc />
@@ -50,6 +34,81 @@ internal sealed class ShardGrain(IDedupStore store, ILocalSiloDetails silo, IClu
             local.Remove(_shard.Index);
         }
 
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<RegisterReply> RegisterAsync(RegisterRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var n = request.ExternalIds.Length;
+        var norms = PackedStructs.Read<float>(request.SquaredNorms, "squaredNorms");
+        if (norms.Length != n || (n > 0 && (request.Values.Length % n != 0 || request.Projections.Length % n != 0)))
+        {
+            throw new InvalidDataException($"register: {n} ids, {norms.Length} norms, {request.Values.Length} bytes of values and {request.Projections.Length} of projections do not describe the same items");
+        }
+
+        var values = Split(request.Values, n, "values");
+        var projections = Split(request.Projections, n, "projections");
+        var registrations = new Registration[n];
+        for (var i = 0; i < n; i++)
+        {
+            registrations[i] = new Registration(request.ExternalIds[i], values[i], norms[i], projections[i]);
+        }
+
+        var records = _shard.Register(registrations, out var isNew);
+        var items = new RegisteredItem[n];
+        for (var i = 0; i < n; i++)
+        {
+            var r = records[i];
+            items[i] = new RegisteredItem(r.Id, r.InsertedAt.UtcTicks, r.IsAcknowledged ? r.AcknowledgedVerdict : default, isNew[i], r.IsAcknowledged);
+        }
+
+        return Task.FromResult(new RegisterReply(_shard.Epoch, PackedStructs.Pack<RegisteredItem>(items)));
+    }
+
+    /// <inheritdoc />
+    public async Task<VerdictsReply> WaitVerdictsAsync(byte[] ids)
+    {
+        var wanted = PackedStructs.Read<long>(ids, "ids").ToArray();
+        var verdicts = new StoredVerdict[wanted.Length];
+        var failures = new string?[wanted.Length];
+        for (var i = 0; i < wanted.Length; i++)
+        {
+            if (_shard.Find(wanted[i]) is not { } record)
+            {
+                failures[i] = "its insert failed and was forgotten";
+                continue;
+            }
+
+            try
+            {
+                verdicts[i] = await record.Verdict.ConfigureAwait(true);
+            }
+            catch (Exception e)
+            {
+                failures[i] = e.Message;
+            }
+        }
+
+        return new VerdictsReply(PackedStructs.Pack<StoredVerdict>(verdicts), failures);
+    }
+
+    /// <inheritdoc />
+    public Task AcknowledgeAsync(byte[] verdicts)
+    {
+        foreach (ref readonly var v in PackedStructs.Read<VerdictOf>(verdicts, "verdicts"))
+        {
+            _shard.Find(v.Id)?.Acknowledge(v.Verdict);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task ForgetAsync(byte[] ids, string reason)
+    {
+        _shard.Unregister(PackedStructs.Read<long>(ids, "ids").ToArray(), new InvalidOperationException(reason));
         return Task.CompletedTask;
     }
 
@@ -69,11 +128,99 @@ internal sealed class ShardGrain(IDedupStore store, ILocalSiloDetails silo, IClu
     }
 
     /// <inheritdoc />
+    public Task<VerifyReply> VerifyAsync(VerifyRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var headers = PackedStructs.Read<QueryHeader>(request.Queries, "queries");
+        var n = headers.Length;
+        if (n > 0 && (request.Values.Length % n != 0 || request.Projections.Length % n != 0))
+        {
+            throw new InvalidDataException($"verify: {request.Values.Length} bytes of values and {request.Projections.Length} of projections are not {n} equal vectors");
+        }
+
+        // The queries' floats stay in the message: each query is a view of its part.
+        var valueBytes = n == 0 ? 0 : request.Values.Length / n;
+        var projectionBytes = n == 0 ? 0 : request.Projections.Length / n;
+        var queries = new VerifyQuery[n];
+        for (var q = 0; q < n; q++)
+        {
+            var h = headers[q];
+            queries[q] = new VerifyQuery(h.Item, h.VectorId, request.Values.AsMemory(q * valueBytes, valueBytes), h.SquaredNorm,
+                request.Projections.AsMemory(q * projectionBytes, projectionBytes), h.ProjectionSquaredNorm);
+        }
+
+        var packed = PackedStructs.Read<PackedCheck>(request.Checks, "checks");
+        var checks = new Verification[packed.Length];
+        for (var i = 0; i < packed.Length; i++)
+        {
+            checks[i] = new Verification(queries[packed[i].Query], packed[i].CandidateId);
+        }
+
+        var edges = _shard.Verify(checks, request.LowestRung, request.Screen);
+        return Task.FromResult(new VerifyReply(_shard.Epoch, PackedStructs.Pack<FoundEdge>(CollectionsMarshal.AsSpan(edges))));
+    }
+
+    /// <inheritdoc />
     public Task<AscendReply> AscendAsync(long id, int rung)
     {
         var (node, isRoot) = _shard.Ascend(id, rung);
         return Task.FromResult(new AscendReply(_shard.Epoch, node, isRoot));
     }
+
+    /// <inheritdoc />
+    public Task<LinkReply> LinkAsync(long child, long parent, int rung) =>
+        Task.FromResult(new LinkReply(_shard.Epoch, _shard.Link(child, parent, rung)));
+
+    /// <inheritdoc />
+    public Task<ShardRecord?[]> LookupAsync(byte[] ids, bool withValues)
+    {
+        var wanted = PackedStructs.Read<long>(ids, "ids");
+        var records = new ShardRecord?[wanted.Length];
+        for (var i = 0; i < wanted.Length; i++)
+        {
+            records[i] = View(_shard.Find(wanted[i]), withValues);
+        }
+
+        return Task.FromResult(records);
+    }
+
+    /// <inheritdoc />
+    public Task<ShardRecord?> LookupExternalAsync(string externalId, bool withValues) => Task.FromResult(View(_shard.Find(externalId), withValues));
+
+    /// <inheritdoc />
+    public Task<ForestReply> ParentsAsync(int rung)
+    {
+        var forest = _shard.Parents(rung);
+        return Task.FromResult(new ForestReply(PackedStructs.Pack<KeyValuePair<long, long>>(forest.Parents), PackedStructs.Pack<long>(forest.Deleted)));
+    }
+
+    /// <inheritdoc />
+    public Task<CountsReply> CountsAsync()
+    {
+        var (vectors, duplicates) = _shard.Counts();
+        return Task.FromResult(new CountsReply(vectors, duplicates));
+    }
+
+    /// <inheritdoc />
+    public Task<NamesReply> NamesAsync()
+    {
+        var records = _shard.Records().ToArray();
+        return Task.FromResult(new NamesReply(PackedStructs.Pack<long>([.. records.Select(r => r.Id)]), [.. records.Select(r => r.ExternalId)]));
+    }
+
+    /// <inheritdoc />
+    public Task<BeginDeleteReply> BeginDeleteAsync(string[] externalIds) =>
+        Task.FromResult(new BeginDeleteReply(_shard.Epoch, PackedStructs.Pack<DeleteOutcome>(_shard.BeginDelete(externalIds))));
+
+    /// <inheritdoc />
+    public Task EndDeleteAsync(byte[] ids, bool committed)
+    {
+        _shard.EndDelete(PackedStructs.Read<long>(ids, "ids").ToArray(), committed);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task WaitSettledAsync(byte[] ids) => _shard.Settled(PackedStructs.Read<long>(ids, "ids").ToArray());
 
     /// <inheritdoc />
     public async Task<bool> MoveIfMisplacedAsync()
@@ -88,7 +235,21 @@ internal sealed class ShardGrain(IDedupStore store, ILocalSiloDetails silo, IClu
         return true;
     }
 
-    /// <inheritdoc />
-    public Task<LinkReply> LinkAsync(long child, long parent, int rung) =>
-        Task.FromResult(new LinkReply(_shard.Epoch, _shard.Link(child, parent, rung)));
+    private static ShardRecord? View(HomeRecord? r, bool withValues) => r is null
+        ? null
+        : new ShardRecord(r.Id, r.ExternalId, withValues ? PackedStructs.Pack<float>(r.Values) : null, r.SquaredNorm, r.IsAcknowledged,
+            PackedStructs.Pack<StoredVerdict>([r.IsAcknowledged ? r.AcknowledgedVerdict : default]));
+
+    private static float[][] Split(byte[] packed, int count, string field)
+    {
+        var all = PackedStructs.Read<float>(packed, field);
+        var length = count == 0 ? 0 : all.Length / count;
+        var parts = new float[count][];
+        for (var i = 0; i < count; i++)
+        {
+            parts[i] = all.Slice(i * length, length).ToArray();
+        }
+
+        return parts;
+    }
 }

@@ -12,7 +12,7 @@ public sealed partial class DedupEngine
     internal Task<ShardReplies> ServeShardCallsAsync(ShardCalls calls, DateTimeOffset deadline)
     {
         ThrowIfFaulted();
-        return _router.ServeAsync(calls, deadline);
+        return (_router ?? throw new InvalidOperationException("the embedded engine serves no calls from other silos")).ServeAsync(calls, deadline);
     }
 
     /// <summary>

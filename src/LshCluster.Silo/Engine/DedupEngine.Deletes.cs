@@ -1,7 +1,7 @@
+using LshCluster.Core.Ids;
 using LshCluster.Grains.Shards;
 using LshCluster.Silo.Cluster;
 using LshCluster.Silo.Diagnostics;
-using LshCluster.Silo.Shards;
 using LshCluster.Storage;
 using Wire = LshCluster.Protocol.V1;
 
@@ -157,55 +157,42 @@ public sealed partial class DedupEngine
         while (todo.Count > 0)
         {
             ThrowIfFaulted();
-            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            var started = new List<(int Item, HomeRecord Record, LocalShard Home)>();
-            var waits = new List<(int Item, Task Wait)>();
+            var started = new List<(int Item, long Id)>();
+            var busy = new List<(int Item, long Id)>();
+            var epochs = new Dictionary<int, long>();
 
-            // Deletes are rare administrative calls: their turns skip admission, so none is refused half-way. A turn that
-            // fails anyway (the engine is shutting down) must not strand the others' marks: those are committed first.
+            // A call that fails (the engine is shutting down) must not strand the others' marks: those are committed first.
             Exception? failed = null;
             try
             {
-                await ForEachShard(todo.Count, k => Scheme.HomeShard(ids[todo[k]]), (shard, ks) =>
-            {
-                var items = ks.Select(k => todo[k]).ToList();
-                if (_router.Local(shard) is not { } local)
+                await ForEachShard(todo.Count, k => Scheme.HomeShard(ids[todo[k]]), async (shard, ks) =>
                 {
-                    return Task.CompletedTask;
-                }
-
-                return IgnoreSealed(local, local.Mailbox.SendAsync(() =>
-                {
-                    if (!local.Active || local.Sealing)
+                    var items = ks.Select(k => todo[k]).ToList();
+                    if (await _shards.BeginDeleteAsync(shard, [.. items.Select(j => ids[j])]).ConfigureAwait(false) is not var (epoch, outcomes))
                     {
-                        return false; // moving: not_owner, sent again to the next owner
+                        return; // not served here (moving): not_owner, sent again to the next owner
                     }
 
-                    var outcomes = local.Shard.BeginDelete([.. items.Select(j => ids[j])], done.Task);
                     lock (started)
                     {
+                        epochs[shard] = epoch;
                         for (var n = 0; n < items.Count; n++)
                         {
-                            var (record, wait) = outcomes[n];
-                            if (record is not null)
+                            switch (outcomes[n].Start)
                             {
-                                started.Add((items[n], record, local));
-                                Interlocked.Increment(ref local.InFlight); // a seal waits for the commit
-                            }
-                            else if (wait is not null)
-                            {
-                                waits.Add((items[n], wait));
-                            }
-                            else
-                            {
-                                results[items[n]] = new DeleteResult(items[n], ids[items[n]], false, null);
+                                case DeleteStart.Started:
+                                    started.Add((items[n], outcomes[n].Id));
+                                    break;
+                                case DeleteStart.Busy:
+                                    busy.Add((items[n], outcomes[n].Id));
+                                    break;
+                                default:
+                                    results[items[n]] = new DeleteResult(items[n], ids[items[n]], false, null);
+                                    break;
                             }
                         }
                     }
-
-                    return true;
-                }, DateTimeOffset.MaxValue));
-            }).ConfigureAwait(false);
+                }).ConfigureAwait(false);
             }
             catch (Exception e) when (started.Count > 0)
             {
@@ -214,8 +201,8 @@ public sealed partial class DedupEngine
 
             if (started.Count > 0)
             {
-                await CommitDeletionsAsync(started, done).ConfigureAwait(false);
-                foreach (var (item, _, _) in started)
+                await CommitDeletionsAsync(started, epochs).ConfigureAwait(false);
+                foreach (var (item, _) in started)
                 {
                     results[item] = new DeleteResult(item, ids[item], true, null);
                 }
@@ -226,7 +213,7 @@ public sealed partial class DedupEngine
                 throw failed;
             }
 
-            foreach (var j in todo.Where(j => results[j] is null && waits.All(w => w.Item != j)))
+            foreach (var j in todo.Where(j => results[j] is null && busy.All(b => b.Item != j)))
             {
                 results[j] = new DeleteResult(j, ids[j], false, new ItemError("ids", NotOwnerCode, $"'{ids[j]}': this silo does not own its home shard"));
             }
@@ -234,12 +221,13 @@ public sealed partial class DedupEngine
             // An insert of the id still in flight, or another delete of it: ask again once it is settled — but answer a
             // little before the deadline, so that a caller on another silo gets the answer (with what was deleted)
             // rather than a timeout.
-            todo = [.. waits.Select(w => w.Item)];
+            todo = [.. busy.Select(b => b.Item)];
             if (todo.Count > 0)
             {
                 var answerBy = deadline - AnswerMargin;
                 var left = answerBy - _options.Time.GetUtcNow();
-                await Task.WhenAll(waits.Select(w => w.Wait)).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, _options.Time, cancellationToken)
+                var settled = busy.GroupBy(b => VectorId.HomeShard(b.Id)).Select(g => _shards.WaitSettledAsync(g.Key, [.. g.Select(b => b.Id)], cancellationToken));
+                await Task.WhenAll(settled).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, _options.Time, cancellationToken)
                     .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 if (_options.Time.GetUtcNow() >= answerBy || cancellationToken.IsCancellationRequested)
                 {
@@ -260,49 +248,24 @@ public sealed partial class DedupEngine
     // How long before its deadline a delete that waits for an insert in flight gives up and answers.
     private static readonly TimeSpan AnswerMargin = TimeSpan.FromSeconds(1);
 
-    private async Task CommitDeletionsAsync(List<(int Item, HomeRecord Record, LocalShard Home)> started, TaskCompletionSource done)
+    private async Task CommitDeletionsAsync(List<(int Item, long Id)> started, Dictionary<int, long> epochs)
     {
+        var homes = started.GroupBy(s => VectorId.HomeShard(s.Id)).ToList();
+        var fences = homes.Select(h => new ShardFence(h.Key, epochs[h.Key])).ToList();
         try
         {
-            var fences = started.Select(s => s.Home).Distinct().Select(h => new ShardFence(h.Shard.Index, h.Shard.Epoch)).ToList();
-            try
-            {
-                await _committer.CommitAsync(new WriteBatch(fences, [], []) { Deletions = [.. started.Select(s => s.Record.Id)] }).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                // As for an insert: the marks are in memory only, so this process no longer matches the store.
-                _fault = e;
-                done.TrySetException(e);
-                throw new EngineStoppedException($"the store refused a write ({e.Message}); the vectors of this commit were not deleted. The engine stops taking work: restart it to reload from {_store.Description}", e);
-            }
-
-            foreach (var group in started.GroupBy(s => s.Home))
-            {
-                try
-                {
-                    await group.Key.Mailbox.SendAsync(() =>
-                    {
-                        group.Key.Shard.CompleteDelete(group.Select(s => s.Record));
-                        return true;
-                    }, DateTimeOffset.MaxValue).ConfigureAwait(false);
-                }
-                catch (ObjectDisposedException)
-                {
-                    // Shutting down (a move waits for this turn: the seal waits for InFlight): the deletion is durable,
-                    // and the next load does not see the vector.
-                }
-            }
-
-            LshClusterMetrics.Deletions.Add(started.Count);
-            done.TrySetResult();
+            await _committer.CommitAsync(new WriteBatch(fences, [], []) { Deletions = [.. started.Select(s => s.Id)] }).ConfigureAwait(false);
         }
-        finally
+        catch (Exception e)
         {
-            foreach (var (_, _, home) in started)
-            {
-                Interlocked.Decrement(ref home.InFlight);
-            }
+            // As for an insert: the marks are in memory only, so this process no longer matches the store.
+            _fault = e;
+            await Task.WhenAll(homes.Select(h => _shards.EndDeleteAsync(h.Key, [.. h.Select(s => s.Id)], committed: false))).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            throw new EngineStoppedException($"the store refused a write ({e.Message}); the vectors of this commit were not deleted. The engine stops taking work: restart it to reload from {_store.Description}", e);
         }
+
+        // Durable: the next load does not see the vectors, whether or not these calls reach their shards.
+        await Task.WhenAll(homes.Select(h => _shards.EndDeleteAsync(h.Key, [.. h.Select(s => s.Id)], committed: true))).ConfigureAwait(false);
+        LshClusterMetrics.Deletions.Add(started.Count);
     }
 }

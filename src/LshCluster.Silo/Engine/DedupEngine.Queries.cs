@@ -15,7 +15,7 @@ public sealed partial class DedupEngine
     /// <summary>The stored verdict of <paramref name="externalId"/>, or null when it is not stored.</summary>
     public async Task<Verdict?> GetVerdictAsync(string externalId)
     {
-        var record = await _router.LookupExternalAsync(Scheme.HomeShard(externalId), externalId, withValues: false, Deadline()).ConfigureAwait(false);
+        var record = await _shards.LookupExternalAsync(Scheme.HomeShard(externalId), externalId, withValues: false, Deadline()).ConfigureAwait(false);
         if (record is null || !record.Acknowledged)
         {
             return null;
@@ -32,7 +32,7 @@ public sealed partial class DedupEngine
     public async Task<ClusterView?> GetClusterOfAsync(string externalId, int rung, int skip = 0, int take = 100)
     {
         var deadline = Deadline();
-        var record = await _router.LookupExternalAsync(Scheme.HomeShard(externalId), externalId, withValues: false, deadline).ConfigureAwait(false);
+        var record = await _shards.LookupExternalAsync(Scheme.HomeShard(externalId), externalId, withValues: false, deadline).ConfigureAwait(false);
         if (record is null)
         {
             return null;
@@ -56,9 +56,9 @@ public sealed partial class DedupEngine
         }
 
         // Cheap checks first: a cluster id is a root, and a stored vector or a deleted one (a ghost) of its home shard.
-        var self = (await _router.LookupAsync(home, [clusterId], withValues: false, deadline).ConfigureAwait(false))[0];
-        if (!(await _router.AscendAsync(home, clusterId, rung, deadline).ConfigureAwait(false)).IsRoot
-            || (self is null && !(await _router.ParentsAsync(home, rung, deadline).ConfigureAwait(false)).Deleted.Contains(clusterId)))
+        var self = (await _shards.LookupAsync(home, [clusterId], withValues: false, deadline).ConfigureAwait(false))[0];
+        if (!(await _shards.AscendAsync(home, clusterId, rung, deadline).ConfigureAwait(false)).IsRoot
+            || (self is null && !(await _shards.ParentsAsync(home, rung, deadline).ConfigureAwait(false)).Deleted.Contains(clusterId)))
         {
             return null;
         }
@@ -74,7 +74,7 @@ public sealed partial class DedupEngine
             members = [clusterId]; // a vector alone in its cluster
         }
 
-        var canonical = (await _router.LookupAsync(VectorId.HomeShard(members[0]), [members[0]], withValues: true, deadline).ConfigureAwait(false))[0];
+        var canonical = (await _shards.LookupAsync(VectorId.HomeShard(members[0]), [members[0]], withValues: true, deadline).ConfigureAwait(false))[0];
         if (canonical is null)
         {
             return null;
@@ -161,7 +161,7 @@ public sealed partial class DedupEngine
         }
 
         var found = await Task.WhenAll(operations.Select(pair =>
-            _router.BucketOperationsAsync(pair.Key, new ArraySegment<BucketOperation>([.. pair.Value]), maxHamming, admission: true, deadline))).ConfigureAwait(false);
+            _shards.BucketOperationsAsync(pair.Key, new ArraySegment<BucketOperation>([.. pair.Value]), maxHamming, admission: true, deadline))).ConfigureAwait(false);
         var candidates = new HashSet<long>();
         foreach (var list in found)
         {
@@ -178,7 +178,7 @@ public sealed partial class DedupEngine
         var screen = ProjectionScreen(threshold, projection.Length);
         var query = VerifyQuery.Of(0, -1, vector, norm, projection, projectionNorm);
         var checks = candidates.GroupBy(VectorId.HomeShard).Select(g => (g.Key, new ArraySegment<Verification>([.. g.Select(id => new Verification(query, id))]))).ToList();
-        var edges = await _router.VerifyAllAsync(checks, threshold, screen, admission: true, deadline).ConfigureAwait(false);
+        var edges = await _shards.VerifyAllAsync(checks, threshold, screen, admission: true, deadline).ConfigureAwait(false);
         var best = edges.OrderByDescending(e => e.Cosine).ThenBy(e => e.OtherId).Take(limit).ToList();
         var records = await LookupManyAsync(best.Select(e => e.OtherId), withValues: false).ConfigureAwait(false);
         var roots = await Task.WhenAll(best.Select(e => FindAsync(e.OtherId, RungIndex(e.Cosine), deadline))).ConfigureAwait(false);
@@ -188,7 +188,7 @@ public sealed partial class DedupEngine
     /// <summary>The stored values of <paramref name="externalId"/>, or null when it is not stored.</summary>
     public async Task<float[]?> GetValuesAsync(string externalId)
     {
-        var record = await _router.LookupExternalAsync(Scheme.HomeShard(externalId), externalId, withValues: true, Deadline()).ConfigureAwait(false);
+        var record = await _shards.LookupExternalAsync(Scheme.HomeShard(externalId), externalId, withValues: true, Deadline()).ConfigureAwait(false);
         return record is { Acknowledged: true } ? record.Values : null;
     }
 
@@ -196,7 +196,7 @@ public sealed partial class DedupEngine
     public async Task<(long Vectors, long Duplicates)> GetCountsAsync()
     {
         var deadline = Deadline();
-        var counts = await Task.WhenAll(AllShards().Select(s => _router.CountsAsync(s, deadline))).ConfigureAwait(false);
+        var counts = await Task.WhenAll(AllShards().Select(s => _shards.CountsAsync(s, deadline))).ConfigureAwait(false);
         return (counts.Sum(c => (long)c.Vectors), counts.Sum(c => (long)c.Duplicates));
     }
 
@@ -221,7 +221,7 @@ public sealed partial class DedupEngine
     public async Task<EngineStats> GetStatsAsync()
     {
         var deadline = Deadline();
-        var counts = await Task.WhenAll(AllShards().Select(s => _router.CountsAsync(s, deadline))).ConfigureAwait(false);
+        var counts = await Task.WhenAll(AllShards().Select(s => _shards.CountsAsync(s, deadline))).ConfigureAwait(false);
         var rungs = new List<RungStats>();
         for (var r = 0; r < _rungs.Length; r++)
         {
@@ -240,7 +240,7 @@ public sealed partial class DedupEngine
     private async Task<Dictionary<long, List<long>>> ComponentsAsync(int rung)
     {
         var deadline = Deadline();
-        var forests = await Task.WhenAll(AllShards().Select(s => _router.ParentsAsync(s, rung, deadline))).ConfigureAwait(false);
+        var forests = await Task.WhenAll(AllShards().Select(s => _shards.ParentsAsync(s, rung, deadline))).ConfigureAwait(false);
         var forest = new UnionFind();
         var deleted = new HashSet<long>();
         foreach (var shardForest in forests)
@@ -293,21 +293,21 @@ public sealed partial class DedupEngine
     {
         var deadline = Deadline();
         var groups = ids.Distinct().Where(id => id >= 0 && VectorId.HomeShard(id) < Scheme.ShardCount).GroupBy(VectorId.HomeShard).ToList();
-        var found = await Task.WhenAll(groups.Select(g => _router.LookupAsync(g.Key, [.. g], withValues, deadline))).ConfigureAwait(false);
+        var found = await Task.WhenAll(groups.Select(g => _shards.LookupAsync(g.Key, [.. g], withValues, deadline))).ConfigureAwait(false);
         return found.SelectMany(x => x).OfType<RecordView>().ToDictionary(r => r.Id);
     }
 
     private async Task<Dictionary<long, string>> ExternalIdsAsync()
     {
         var deadline = Deadline();
-        var all = await Task.WhenAll(AllShards().Select(s => _router.NamesAsync(s, deadline))).ConfigureAwait(false);
+        var all = await Task.WhenAll(AllShards().Select(s => _shards.NamesAsync(s, deadline))).ConfigureAwait(false);
         return all.SelectMany(x => x).ToDictionary(x => x.Id, x => x.ExternalId);
     }
 
     private async Task<RecordView?> RecordAsync(long id, bool admission = true)
     {
         var home = VectorId.HomeShard(id);
-        return home < Scheme.ShardCount && id >= 0 ? (await _router.LookupAsync(home, [id], withValues: false, Deadline(), admission).ConfigureAwait(false))[0] : null;
+        return home < Scheme.ShardCount && id >= 0 ? (await _shards.LookupAsync(home, [id], withValues: false, Deadline(), admission).ConfigureAwait(false))[0] : null;
     }
 
     private IEnumerable<int> AllShards() => Enumerable.Range(0, Scheme.ShardCount);

@@ -1,3 +1,4 @@
+using LshCluster.Abstractions.Shards;
 using LshCluster.Core.Hashing;
 using LshCluster.Core.Ids;
 using LshCluster.Core.Kernels;
@@ -29,7 +30,11 @@ public sealed partial class DedupEngine : IAsyncDisposable
     private readonly IDedupStore _store;
     private readonly DedupEngineOptions _options;
     private readonly LshHasher _hasher;
-    private readonly ShardRouter _router;
+    private readonly IShardCalls _shards;
+
+    // The mailbox runtime of a silo that is not on Orleans yet (null in the embedded engine, whose shards are grains).
+    private readonly ShardRouter? _router;
+    private readonly EmbeddedSilo? _silo;
     private readonly IShardPlacement? _placement;
     private readonly IRemoteSilos? _remote;
     private readonly GroupCommitter _committer;
@@ -38,7 +43,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     private readonly float _screen;
     private volatile Exception? _fault;
 
-    private DedupEngine(IDedupStore store, LshScheme scheme, DedupEngineOptions options, IShardPlacement? placement, IRemoteSilos? remote)
+    private DedupEngine(IDedupStore store, LshScheme scheme, DedupEngineOptions options, IShardPlacement? placement, IRemoteSilos? remote, EmbeddedSilo? silo)
     {
         _store = store;
         _options = options;
@@ -46,12 +51,14 @@ public sealed partial class DedupEngine : IAsyncDisposable
         _hasher = new LshHasher(scheme);
         _placement = placement;
         _remote = remote;
-        _router = new ShardRouter(scheme.ShardCount, placement, remote, options.Time, options.RequestTimeout);
+        _silo = silo;
+        _router = silo is null ? new ShardRouter(scheme.ShardCount, placement, remote, options.Time, options.RequestTimeout) : null;
+        _shards = silo is null ? _router! : new GrainShardCalls(silo.Grains, scheme.ShardCount);
         _rungs = [.. scheme.Rungs];
         _maxHamming = SketchThreshold(scheme.LowestRung);
         _screen = ProjectionScreen(scheme.LowestRung, _hasher.ProjectionLength);
         _committer = new GroupCommitter(store, options.GroupCommitMaxVectors);
-        LshClusterMetrics.Register(this, () => MailboxDepth, () => _router.LocalShards().Count());
+        LshClusterMetrics.Register(this, () => MailboxDepth, () => LocalShards.Count);
     }
 
     /// <summary>The cluster's scheme.</summary>
@@ -73,41 +80,59 @@ public sealed partial class DedupEngine : IAsyncDisposable
     public Exception? Fault => _fault;
 
     /// <summary>The shards active in this process.</summary>
-    public IReadOnlyList<int> LocalShards => [.. _router.LocalShards().Select(l => l.Shard.Index)];
+    public IReadOnlyList<int> LocalShards => _silo is not null ? [.. _silo.Local.Snapshot().Order()] : [.. _router!.LocalShards().Select(l => l.Shard.Index)];
 
-    /// <summary>Messages waiting in the mailboxes of the shards active here.</summary>
-    public int MailboxDepth => _router.LocalShards().Sum(l => l.Mailbox.Depth);
+    /// <summary>Messages waiting in the mailboxes of the shards active here (none in the embedded engine: grains have no mailbox of ours).</summary>
+    public int MailboxDepth => _router?.LocalShards().Sum(l => l.Mailbox.Depth) ?? 0;
 
     /// <summary>
     /// Opens the cluster stored in <paramref name="store"/> as one process (embedded): migrates, reads the scheme,
-    /// claims every shard (a new epoch fences out any previous owner), and reloads vectors, bucket entries and the
-    /// union-find forests (replaying every stored edge; union is idempotent).
+    /// claims every shard (a new epoch fences out any previous owner), loads vectors, bucket entries and the union-find
+    /// forests (replaying every stored edge; union is idempotent) in one pass, and starts an in-process Orleans silo
+    /// whose shard grains take the loaded shards.
     /// </summary>
     /// <exception cref="InvalidOperationException">The store holds no cluster (create one first).</exception>
     public static async Task<DedupEngine> OpenAsync(IDedupStore store, DedupEngineOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new DedupEngineOptions();
-        var engine = await OpenCoreAsync(store, options, null, null, cancellationToken).ConfigureAwait(false);
-        var all = Enumerable.Range(0, engine.Scheme.ShardCount).ToArray();
+        var scheme = await ReadSchemeAsync(store, options, cancellationToken).ConfigureAwait(false);
+        var all = Enumerable.Range(0, scheme.ShardCount).ToArray();
         var epochs = await store.ClaimShardsAsync(options.Owner, all, cancellationToken).ConfigureAwait(false);
-        await engine.AddShardsAsync(all.ToDictionary(s => s, s => epochs[s]), cancellationToken).ConfigureAwait(false);
-        return engine;
+        var shards = new Shard?[scheme.ShardCount];
+        foreach (var s in all)
+        {
+            shards[s] = new Shard(s, scheme.Rungs.Count, options.Time) { Epoch = epochs[s] };
+        }
+
+        await ShardLoader.LoadAsync(store, scheme, shards, long.MaxValue, cancellationToken).ConfigureAwait(false);
+        var silo = await EmbeddedSilo.StartAsync(store, shards, options.Time, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // Every grain activated now, taking its loaded shard, rather than on the first request to reach it.
+            await Task.WhenAll(all.Select(s => silo.Grains.GetGrain<IShardGrain>(s).CountsAsync())).ConfigureAwait(false);
+        }
+        catch
+        {
+            await silo.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return new DedupEngine(store, scheme, options, null, null, silo);
     }
 
     /// <summary>
     /// Opens the cluster as one silo of many: no shard is active until the silo claims some and calls
     /// <see cref="AddShardsAsync"/>; calls for other shards go to their owners through <paramref name="remote"/>.
     /// </summary>
-    internal static Task<DedupEngine> OpenSiloAsync(IDedupStore store, DedupEngineOptions options, IShardPlacement placement, IRemoteSilos remote, CancellationToken cancellationToken) =>
-        OpenCoreAsync(store, options, placement, remote, cancellationToken);
+    internal static async Task<DedupEngine> OpenSiloAsync(IDedupStore store, DedupEngineOptions options, IShardPlacement placement, IRemoteSilos remote, CancellationToken cancellationToken) =>
+        new(store, await ReadSchemeAsync(store, options, cancellationToken).ConfigureAwait(false), options, placement, remote, null);
 
-    private static async Task<DedupEngine> OpenCoreAsync(IDedupStore store, DedupEngineOptions options, IShardPlacement? placement, IRemoteSilos? remote, CancellationToken cancellationToken)
+    private static async Task<LshScheme> ReadSchemeAsync(IDedupStore store, DedupEngineOptions options, CancellationToken cancellationToken)
     {
         options.Validate();
         await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
-        var scheme = await store.ReadSchemeAsync(cancellationToken).ConfigureAwait(false)
+        return await store.ReadSchemeAsync(cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"{store.Description} holds no cluster yet; create one first (lshc create)");
-        return new DedupEngine(store, scheme, options, placement, remote);
     }
 
     /// <summary>Creates a new cluster with <paramref name="scheme"/> in <paramref name="store"/>.</summary>
@@ -141,7 +166,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         {
             if (shard is not null)
             {
-                _router.Activate(shard.Index, new LocalShard(shard, new Mailbox($"shard {shard.Index}", _options.MailboxCapacity, _options.Time)));
+                _router!.Activate(shard.Index, new LocalShard(shard, new Mailbox($"shard {shard.Index}", _options.MailboxCapacity, _options.Time)));
             }
         }
 
@@ -171,7 +196,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
         foreach (var (s, list) in entries)
         {
-            if (_router.Local(s) is { } local)
+            if (_router!.Local(s) is { } local)
             {
                 await local.Mailbox.SendAsync(() => local.Shard.CatchUpBucketEntries(list), DateTimeOffset.MaxValue, cancellationToken).ConfigureAwait(false);
             }
@@ -194,7 +219,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// </summary>
     internal async Task<List<int>> SealAsync(IReadOnlyCollection<int> shards, TimeSpan patience, CancellationToken cancellationToken = default)
     {
-        var sealing = shards.Select(_router.Local).OfType<LocalShard>().ToList();
+        var router = _router!;
+        var sealing = shards.Select(router.Local).OfType<LocalShard>().ToList();
         foreach (var local in sealing)
         {
             local.Sealing = true;
@@ -219,9 +245,9 @@ public sealed partial class DedupEngine : IAsyncDisposable
             }
 
             // Turns already queued (other silos' calls) finish; later ones are refused and rerouted.
-            _router.Deactivate(local.Shard.Index);
+            router.Deactivate(local.Shard.Index);
             await local.Mailbox.DisposeAsync().ConfigureAwait(false);
-            _router.Remove(local.Shard.Index);
+            router.Remove(local.Shard.Index);
             released.Add(local.Shard.Index);
         }
 
@@ -377,7 +403,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         foreach (var item in items)
         {
             var home = Scheme.HomeShard(externalId(item));
-            if (_router.Local(home) is not null)
+            if (_router is null || _router.Local(home) is not null)
             {
                 local.Add(item);
             }
@@ -433,66 +459,47 @@ public sealed partial class DedupEngine : IAsyncDisposable
     private async Task<List<InsertResult>> InsertAtHomeCoreAsync(IReadOnlyList<HashedItem> items, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
         ThrowIfFaulted();
-        var results = new List<InsertResult>(items.Count);
 
-        // 1. Register at the home shards.
-        var records = new HomeRecord?[items.Count];
-        var isNew = new bool[items.Count];
-        var homes = new LocalShard?[items.Count];
+        // 1. Register at the home shards (subject to admission: a refusal here leaves nothing behind).
+        var registered = new RegisteredItem[items.Count];
+        var served = new bool[items.Count];
+        var epochs = new Dictionary<int, long>();
         try
         {
-            await ForEachShard(items.Count, j => Scheme.HomeShard(items[j].ExternalId), (shard, js) =>
+            await ForEachShard(items.Count, j => Scheme.HomeShard(items[j].ExternalId), async (shard, js) =>
             {
-                if (_router.Local(shard) is not { } local)
+                if (await _shards.RegisterAsync(shard, [.. js.Select(j => items[j])], deadline).ConfigureAwait(false) is not { } reply)
                 {
-                    return Task.CompletedTask;
+                    return; // not served here: not_owner, sent again to the owner
                 }
 
-                var registrations = js.Select(j => new Registration(items[j].ExternalId, items[j].Values, items[j].SquaredNorm, items[j].Projection)).ToArray();
-                return IgnoreSealed(local, local.Mailbox.Post(() =>
+                lock (epochs)
                 {
-                    if (!local.Active || local.Sealing)
-                    {
-                        return false; // sealed for a move since the batch was routed here: not_owner, sent again
-                    }
-
-                    var found = local.Shard.Register(registrations, out var fresh);
+                    epochs[shard] = reply.Epoch;
                     for (var n = 0; n < js.Count; n++)
                     {
-                        records[js[n]] = found[n];
-                        isNew[js[n]] = fresh[n];
-                        homes[js[n]] = local;
-                        if (fresh[n])
-                        {
-                            Interlocked.Increment(ref local.InFlight);
-                        }
+                        registered[js[n]] = reply.Items[n];
+                        served[js[n]] = true;
                     }
-
-                    return true;
-                }, deadline));
+                }
             }).ConfigureAwait(false);
         }
         catch (Exception e)
         {
             // A shard refused (overloaded) after others registered their part: take those back so that nothing of
             // the batch stays half-registered, then report the refusal.
-            var registered = Enumerable.Range(0, items.Count).Where(j => isNew[j]).ToList();
-            await ForgetAsync(registered.Select(j => (records[j]!, homes[j]!)), e).ConfigureAwait(false);
-            foreach (var j in registered)
-            {
-                Interlocked.Decrement(ref homes[j]!.InFlight);
-            }
-
+            await ForgetAsync(registered, [.. Enumerable.Range(0, items.Count).Where(j => served[j] && registered[j].IsNew)], e).ConfigureAwait(false);
             throw;
         }
 
-        var fresh = Enumerable.Range(0, items.Count).Where(j => isNew[j]).ToList();
+        var fresh = Enumerable.Range(0, items.Count).Where(j => served[j] && registered[j].IsNew).ToList();
+        StoredVerdict[] verdicts;
         try
         {
             // Once its bucket entries may be visible to other requests, a batch is carried through to its commit: no
             // deadline or cancellation stops it half-way (DESIGN.md section 6 applies the deadline to the request's
             // admission, its registration).
-            await InsertNewAsync(items, fresh, records!, homes!).ConfigureAwait(false);
+            verdicts = await InsertNewAsync(items, fresh, registered, epochs).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -504,55 +511,58 @@ public sealed partial class DedupEngine : IAsyncDisposable
                 _fault ??= e;
             }
 
-            await ForgetAsync(fresh.Select(j => (records[j]!, homes[j]!)), e).ConfigureAwait(false);
+            await ForgetAsync(registered, fresh, e).ConfigureAwait(false);
             throw;
-        }
-        finally
-        {
-            foreach (var j in fresh)
-            {
-                Interlocked.Decrement(ref homes[j]!.InFlight);
-            }
         }
 
         // Repeats (and ids sent twice in this batch) answer with the verdict of the first insert once it is durable.
+        var waited = new Dictionary<int, (StoredVerdict Verdict, string? Failure)>();
+        var pending = Enumerable.Range(0, items.Count).Where(j => served[j] && !registered[j].IsNew && !registered[j].Acknowledged).ToList();
+        await ForEachShard(pending.Count, k => VectorId.HomeShard(registered[pending[k]].Id), async (shard, ks) =>
+        {
+            var found = await _shards.WaitVerdictsAsync(shard, [.. ks.Select(k => registered[pending[k]].Id)], cancellationToken).ConfigureAwait(false);
+            lock (waited)
+            {
+                for (var n = 0; n < ks.Count; n++)
+                {
+                    waited[pending[ks[n]]] = found[n];
+                }
+            }
+        }).ConfigureAwait(false);
+
         // Describing a duplicate looks up two external ids at their homes: all items at once, not one after another.
-        var answers = await Task.WhenAll(Enumerable.Range(0, items.Count).Select(async j =>
+        return [.. await Task.WhenAll(Enumerable.Range(0, items.Count).Select(async j =>
         {
             var i = items[j].Index;
-            if (records[j] is not { } record)
+            if (!served[j])
             {
                 return new InsertResult(i, null, new ItemError($"items[{i}]", NotOwnerCode, $"items[{i}]: this silo does not own the item's home shard"));
             }
 
-            StoredVerdict stored;
-            try
-            {
-                stored = await record.Verdict.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (!isNew[j] && e is not OperationCanceledException)
+            var r = registered[j];
+            var stored = r.IsNew ? verdicts[j] : r.Acknowledged ? r.Verdict : waited[j].Verdict;
+            if (waited.GetValueOrDefault(j).Failure is { } failure)
             {
                 // The request that first sent this id failed; this batch's own items are unaffected.
                 return new InsertResult(i, null, new ItemError($"items[{i}].id", "retry",
-                    $"items[{i}].id: an earlier request with this id failed before it was stored ({e.Message}); nothing is stored for it, send it again"));
+                    $"items[{i}].id: an earlier request with this id failed before it was stored ({failure}); nothing is stored for it, send it again"));
             }
 
-            return new InsertResult(i, await DescribeAsync(record.ExternalId, record.Id, stored, repeated: !isNew[j]).ConfigureAwait(false), null);
-        })).ConfigureAwait(false);
-        results.AddRange(answers);
-        return results;
+            return new InsertResult(i, await DescribeAsync(items[j].ExternalId, r.Id, stored, repeated: !r.IsNew).ConfigureAwait(false), null);
+        })).ConfigureAwait(false)];
     }
 
-    private async Task InsertNewAsync(IReadOnlyList<HashedItem> items, List<int> fresh, HomeRecord[] records, LocalShard[] homes)
+    /// <summary>Buckets, verification, unions, the commit and the acknowledgement of the new items; returns their verdicts by item.</summary>
+    private async Task<StoredVerdict[]> InsertNewAsync(IReadOnlyList<HashedItem> items, List<int> fresh, RegisteredItem[] registered, Dictionary<int, long> homeEpochs)
     {
         var deadline = DateTimeOffset.MaxValue;
+        var verdicts = new StoredVerdict[items.Count];
         if (fresh.Count == 0)
         {
-            return;
+            return verdicts;
         }
 
         var mapVersion = _placement?.Version;
-
         // 2. Bucket lookups then inserts, grouped by bucket shard, in batch order within each shard.
         var tables = Scheme.Tables;
         var probes = Scheme.Probes;
@@ -561,7 +571,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         var bucketShards = new PooledList<int>(operationCount);
         foreach (var j in fresh)
         {
-            var id = records[j].Id;
+            var id = registered[j].Id;
             var item = items[j];
             var sketch = item.Sketch;
             for (var t = 0; t < tables; t++)
@@ -588,18 +598,18 @@ public sealed partial class DedupEngine : IAsyncDisposable
             }
         }
 
-        var (byBucketShard, bucketStarts) = ShardGroups.Sort(operations, bucketShards, _router.ShardCount);
+        var (byBucketShard, bucketStarts) = ShardGroups.Sort(operations, bucketShards, _shards.ShardCount);
         operations.Return();
         bucketShards.Return();
         var gathered = await Task.WhenAll(ShardGroups.Runs(byBucketShard, bucketStarts).Select(run =>
-            _router.BucketOperationsAsync(run.Shard, run.Run, _maxHamming, admission: false, deadline))).ConfigureAwait(false);
+            _shards.BucketOperationsAsync(run.Shard, run.Run, _maxHamming, admission: false, deadline))).ConfigureAwait(false);
         byBucketShard.Return();
 
         // 3. Exact cosine at the candidates' homes, once per distinct candidate of each vector (a near-duplicate shares
         // many of its buckets, so it comes back from many tables).
-        var byItem = CandidatesByItem(gathered, records.Length, out var starts);
-        var checks = new PooledList<Verification>(starts[records.Length]); // at most one per candidate found
-        var homeShards = new PooledList<int>(starts[records.Length]);
+        var byItem = CandidatesByItem(gathered, items.Count, out var starts);
+        var checks = new PooledList<Verification>(starts[items.Count]); // at most one per candidate found
+        var homeShards = new PooledList<int>(starts[items.Count]);
         var seen = new HashSet<long>();
         try
         {
@@ -611,8 +621,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
                     continue;
                 }
 
-                var r = records[j];
-                var query = VerifyQuery.Of(j, r.Id, r.Values, r.SquaredNorm, r.Projection, r.ProjectionSquaredNorm);
+                var item = items[j];
+                var query = VerifyQuery.Of(j, registered[j].Id, item.Values, item.SquaredNorm, item.Projection, VectorMath.SquaredNorm(item.Projection));
                 seen.Clear();
                 foreach (var other in mine)
                 {
@@ -629,13 +639,13 @@ public sealed partial class DedupEngine : IAsyncDisposable
             CandidateBuffers.Return(byItem);
         }
 
-        var (byHomeShard, homeStarts) = ShardGroups.Sort(checks, homeShards, _router.ShardCount);
+        var (byHomeShard, homeStarts) = ShardGroups.Sort(checks, homeShards, _shards.ShardCount);
         checks.Return();
         homeShards.Return();
         var lowest = Scheme.LowestRung;
-        var verified = await _router.VerifyAllAsync([.. ShardGroups.Runs(byHomeShard, homeStarts)], lowest, _screen, admission: false, deadline).ConfigureAwait(false);
+        var verified = await _shards.VerifyAllAsync([.. ShardGroups.Runs(byHomeShard, homeStarts)], lowest, _screen, admission: false, deadline).ConfigureAwait(false);
         byHomeShard.Return();
-        var edgesOf = new List<FoundEdge>?[records.Length];
+        var edgesOf = new List<FoundEdge>?[items.Count];
         var edges = new List<VerifiedEdge>();
         foreach (var e in verified)
         {
@@ -647,31 +657,32 @@ public sealed partial class DedupEngine : IAsyncDisposable
         // the others join vectors already joined — then each vector's verdict from its best match.
         var unions = SpanningEdges(edges);
         var components = await UnionAllAsync(unions, deadline).ConfigureAwait(false);
-        var verdicts = new StoredVerdict[records.Length];
         await Task.WhenAll(fresh.Select(async j =>
         {
             if (edgesOf[j] is not { } mine)
             {
-                verdicts[j] = new StoredVerdict(false, records[j].Id, 0, 0);
+                verdicts[j] = new StoredVerdict(false, registered[j].Id, 0, 0);
                 return;
             }
 
             var best = mine.MaxBy(e => (e.Cosine, -e.OtherId));
             var rung = RungIndex(best.Cosine);
             // From the root the unions worked out: the same tree as the vector's, one step instead of two.
-            var from = components[rung]?.GetValueOrDefault(records[j].Id, records[j].Id) ?? records[j].Id;
+            var from = components[rung]?.GetValueOrDefault(registered[j].Id, registered[j].Id) ?? registered[j].Id;
             var root = await FindAsync(from, rung, deadline).ConfigureAwait(false);
             verdicts[j] = new StoredVerdict(true, root, best.OtherId, best.Cosine);
         })).ConfigureAwait(false);
 
         // 5. One group commit, fenced by the epochs of the home shards written for; then acknowledge.
-        var rows = fresh.Select(j => new StoredVector(records[j].Id, records[j].ExternalId, VectorId.HomeShard(records[j].Id), records[j].Values,
-            items[j].Keys, items[j].Sketch.Low, items[j].Sketch.High, verdicts[j], records[j].InsertedAt)).ToList();
-        var fences = fresh.Select(j => homes[j]).Distinct().Select(h => new ShardFence(h.Shard.Index, h.Shard.Epoch)).ToList();
+        var rows = fresh.Select(j => new StoredVector(registered[j].Id, items[j].ExternalId, VectorId.HomeShard(registered[j].Id), items[j].Values,
+            items[j].Keys, items[j].Sketch.Low, items[j].Sketch.High, verdicts[j], registered[j].InsertedAt)).ToList();
+        var homes = fresh.GroupBy(j => VectorId.HomeShard(registered[j].Id)).ToList();
+        var fences = homes.Select(h => new ShardFence(h.Key, homeEpochs[h.Key])).ToList();
         try
         {
             // Not cancellable once queued: the rows may commit anyway, and the records must stay to match them.
             await _committer.CommitAsync(new WriteBatch(fences, rows, edges)).ConfigureAwait(false);
+            await Task.WhenAll(homes.Select(h => _shards.AcknowledgeAsync(h.Key, [.. h.Select(j => new VerdictOf(registered[j].Id, verdicts[j]))]))).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -681,11 +692,6 @@ public sealed partial class DedupEngine : IAsyncDisposable
             throw new EngineStoppedException($"the store refused a write ({e.Message}); nothing of this batch was acknowledged. The engine stops taking work: restart it to reload from {_store.Description}", e);
         }
 
-        foreach (var j in fresh)
-        {
-            records[j].Acknowledge(verdicts[j]);
-        }
-
         // A shard that moved while this batch ran may have loaded before these edges were stored: its new owner
         // missed the links made at the old one. Linking again is idempotent; it runs after the acknowledgement, and
         // a failure here changes nothing acknowledged (the new owner's catch-up replays the stored edges anyway).
@@ -693,6 +699,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
         {
             _ = RelinkAsync(unions);
         }
+
+        return verdicts;
     }
 
     /// <summary>
@@ -805,7 +813,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
             await Task.WhenAll(links.Select(async link =>
             {
-                if (await _router.LinkAsync(VectorId.HomeShard(link.Child), link.Child, link.Parent, rung, deadline).ConfigureAwait(false))
+                if (await _shards.LinkAsync(VectorId.HomeShard(link.Child), link.Child, link.Parent, rung, deadline).ConfigureAwait(false))
                 {
                     LshClusterMetrics.Merges.Add(1);
                 }
@@ -835,7 +843,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
             }
 
             var (child, parent) = ra > rb ? (ra, rb) : (rb, ra);
-            if (await _router.LinkAsync(VectorId.HomeShard(child), child, parent, rung, deadline).ConfigureAwait(false))
+            if (await _shards.LinkAsync(VectorId.HomeShard(child), child, parent, rung, deadline).ConfigureAwait(false))
             {
                 LshClusterMetrics.Merges.Add(1);
                 return;
@@ -859,7 +867,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         var node = id;
         while (true)
         {
-            var (next, isRoot) = await _router.AscendAsync(VectorId.HomeShard(node), node, rung, deadline).ConfigureAwait(false);
+            var (next, isRoot) = await _shards.AscendAsync(VectorId.HomeShard(node), node, rung, deadline).ConfigureAwait(false);
             if (isRoot)
             {
                 return next;
@@ -896,29 +904,9 @@ public sealed partial class DedupEngine : IAsyncDisposable
         return _rungs.Length - 1;
     }
 
-    private static async Task ForgetAsync(IEnumerable<(HomeRecord Record, LocalShard Home)> records, Exception error)
-    {
-        foreach (var group in records.GroupBy(r => r.Home))
-        {
-            var list = group.Select(r => r.Record).ToList();
-            try
-            {
-                await group.Key.Mailbox.SendAsync(() =>
-                {
-                    group.Key.Shard.Unregister([.. list.Select(r => r.Id)], error);
-                    return true;
-                }, DateTimeOffset.MaxValue).ConfigureAwait(false);
-            }
-            catch (ObjectDisposedException)
-            {
-                // Shutting down: the records go with the process, but whoever waits on them must not hang.
-                foreach (var record in list)
-                {
-                    record.Fail(error);
-                }
-            }
-        }
-    }
+    /// <summary>Forgets the registrations of items <paramref name="js"/> at their homes (their insert failed before its commit).</summary>
+    private Task ForgetAsync(RegisteredItem[] registered, List<int> js, Exception error) =>
+        Task.WhenAll(js.GroupBy(j => VectorId.HomeShard(registered[j].Id)).Select(g => _shards.ForgetAsync(g.Key, [.. g.Select(j => registered[j].Id)], error)));
 
     private ItemError? Validate(VectorInput item, int index)
     {
@@ -965,19 +953,6 @@ public sealed partial class DedupEngine : IAsyncDisposable
         list.Add(item);
     }
 
-    // A shard sealed (its mailbox closed) while a registration was on its way: the items stay unregistered and are
-    // answered not_owner, so that the caller sends them to the next owner.
-    private static async Task IgnoreSealed(LocalShard local, Task turn)
-    {
-        try
-        {
-            await turn.ConfigureAwait(false);
-        }
-        catch (ObjectDisposedException) when (!local.Active)
-        {
-        }
-    }
-
     private static async Task ForEachShard(int count, Func<int, int> shardOf, Func<int, List<int>, Task> send)
     {
         var groups = new Dictionary<int, List<int>>();
@@ -1012,7 +987,12 @@ public sealed partial class DedupEngine : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         LshClusterMetrics.Unregister(this);
-        foreach (var local in _router.LocalShards().ToList())
+        if (_silo is not null)
+        {
+            await _silo.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var local in _router?.LocalShards().ToList() ?? [])
         {
             await local.Mailbox.DisposeAsync().ConfigureAwait(false);
         }

@@ -23,7 +23,7 @@ internal sealed record RecordView(long Id, string ExternalId, float[]? Values, f
 /// moving, or an owner that cannot be reached, makes the call wait for the shard map to change and try again until
 /// its deadline. Calls arriving from other silos are served by <see cref="ServeAsync"/>.
 /// </summary>
-internal sealed class ShardRouter
+internal sealed class ShardRouter : IShardCalls
 {
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromMilliseconds(500);
 
@@ -72,6 +72,154 @@ internal sealed class ShardRouter
     public void Remove(int shard) => _local[shard] = null;
 
     // ---- the calls --------------------------------------------------------------------------------------------
+
+    // Registrations and deletes run at the home shard's owner only: the engine sends them there first.
+    public async Task<Registered?> RegisterAsync(int shard, IReadOnlyList<HashedItem> items, DateTimeOffset deadline)
+    {
+        if (Local(shard) is not { } local)
+        {
+            return null;
+        }
+
+        var registrations = items.Select(x => new Registration(x.ExternalId, x.Values, x.SquaredNorm, x.Projection)).ToArray();
+        try
+        {
+            return await local.Mailbox.Post(() =>
+            {
+                if (!local.Active || local.Sealing)
+                {
+                    return null; // sealed for a move since the batch was routed here: not_owner, sent again
+                }
+
+                var found = local.Shard.Register(registrations, out var fresh);
+                var registered = new RegisteredItem[found.Length];
+                for (var n = 0; n < found.Length; n++)
+                {
+                    var r = found[n];
+                    registered[n] = new RegisteredItem(r.Id, r.InsertedAt.UtcTicks, r.IsAcknowledged ? r.AcknowledgedVerdict : default, fresh[n], r.IsAcknowledged);
+                    if (fresh[n])
+                    {
+                        Interlocked.Increment(ref local.InFlight); // a seal waits for the commit
+                    }
+                }
+
+                return new Registered(local.Shard.Epoch, registered);
+            }, deadline).ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException) when (!local.Active)
+        {
+            return null; // sealed while the registration was on its way: sent to the next owner
+        }
+    }
+
+    public async Task<(StoredVerdict Verdict, string? Failure)[]> WaitVerdictsAsync(int shard, long[] ids, CancellationToken cancellationToken)
+    {
+        var local = Local(shard) ?? throw new InvalidOperationException($"shard {shard} left this silo while a verdict was awaited");
+        var waits = await local.Mailbox.SendAsync(() => ids.Select(id => local.Shard.Find(id)?.Verdict).ToArray(), DateTimeOffset.MaxValue, cancellationToken).ConfigureAwait(false);
+        var results = new (StoredVerdict, string?)[ids.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            try
+            {
+                results[i] = waits[i] is { } wait ? (await wait.WaitAsync(cancellationToken).ConfigureAwait(false), null) : (default, "its insert failed and was forgotten");
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                results[i] = (default, e.Message);
+            }
+        }
+
+        return results;
+    }
+
+    public Task AcknowledgeAsync(int shard, VerdictOf[] verdicts) =>
+        EndInFlightAsync(shard, verdicts.Length, s =>
+        {
+            foreach (var v in verdicts)
+            {
+                s.Find(v.Id)?.Acknowledge(v.Verdict);
+            }
+        });
+
+    public Task ForgetAsync(int shard, long[] ids, Exception reason) => EndInFlightAsync(shard, ids.Length, s => s.Unregister(ids, reason));
+
+    public async Task<(long Epoch, DeleteOutcome[] Outcomes)?> BeginDeleteAsync(int shard, IReadOnlyList<string> externalIds)
+    {
+        if (Local(shard) is not { } local)
+        {
+            return null;
+        }
+
+        try
+        {
+            // Deletes are rare administrative calls: their turns skip admission, so none is refused half-way.
+            return await local.Mailbox.SendAsync<(long, DeleteOutcome[])?>(() =>
+            {
+                if (!local.Active || local.Sealing)
+                {
+                    return null; // moving: not_owner, sent again to the next owner
+                }
+
+                var outcomes = local.Shard.BeginDelete(externalIds);
+                foreach (var o in outcomes)
+                {
+                    if (o.Start == DeleteStart.Started)
+                    {
+                        Interlocked.Increment(ref local.InFlight); // a seal waits for the commit
+                    }
+                }
+
+                return (local.Shard.Epoch, outcomes);
+            }, DateTimeOffset.MaxValue).ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException) when (!local.Active)
+        {
+            return null;
+        }
+    }
+
+    public Task EndDeleteAsync(int shard, long[] ids, bool committed) => EndInFlightAsync(shard, ids.Length, s => s.EndDelete(ids, committed));
+
+    public async Task WaitSettledAsync(int shard, long[] ids, CancellationToken cancellationToken)
+    {
+        if (Local(shard) is not { } local)
+        {
+            return; // moved: asking again finds the next owner
+        }
+
+        var settled = await local.Mailbox.SendAsync(() => local.Shard.Settled(ids), DateTimeOffset.MaxValue, cancellationToken).ConfigureAwait(false);
+        await settled.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A turn that ends <paramref name="count"/> inserts or deletes in flight at <paramref name="shard"/> (a seal waits
+    /// for them). Once the mailbox is closed (shutting down) no other turn can run, so it runs here: whoever waits on
+    /// these vectors must not hang.
+    /// </summary>
+    private async Task EndInFlightAsync(int shard, int count, Action<Shard> turn)
+    {
+        if (_local[shard] is not { } local)
+        {
+            return;
+        }
+
+        try
+        {
+            await local.Mailbox.SendAsync(() =>
+            {
+                turn(local.Shard);
+                return true;
+            }, DateTimeOffset.MaxValue).ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            turn(local.Shard);
+        }
+        finally
+        {
+            Interlocked.Add(ref local.InFlight, -count);
+        }
+    }
 
     /// <returns>The candidates found, in a pooled list the caller returns.</returns>
     public Task<PooledList<Candidate>> BucketOperationsAsync(int shard, ArraySegment<BucketOperation> operations, int maxHamming, bool admission, DateTimeOffset deadline) =>

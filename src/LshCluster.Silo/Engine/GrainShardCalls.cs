@@ -1,0 +1,169 @@
+using LshCluster.Abstractions.Shards;
+using LshCluster.Core.Vectors;
+using LshCluster.Grains.Shards;
+using LshCluster.Storage;
+
+namespace LshCluster.Silo.Engine;
+
+/// <summary>
+/// The engine's shard calls as calls to shard grains (ADR 0006): each batch for a shard packed into one immutable
+/// message, so that a call within a silo copies nothing and one between silos copies each array once.
+/// </summary>
+internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount) : IShardCalls
+{
+    public int ShardCount => shardCount;
+
+    private IShardGrain Shard(int shard) => grains.GetGrain<IShardGrain>(shard);
+
+    public async Task<Registered?> RegisterAsync(int shard, IReadOnlyList<HashedItem> items, DateTimeOffset deadline)
+    {
+        var ids = new string[items.Count];
+        var norms = new float[items.Count];
+        var values = new List<float[]>(items.Count);
+        var projections = new List<float[]>(items.Count);
+        for (var i = 0; i < items.Count; i++)
+        {
+            ids[i] = items[i].ExternalId;
+            norms[i] = items[i].SquaredNorm;
+            values.Add(items[i].Values);
+            projections.Add(items[i].Projection);
+        }
+
+        var reply = await Shard(shard).RegisterAsync(new RegisterRequest(ids, Concat(values), PackedStructs.Pack<float>(norms), Concat(projections))).ConfigureAwait(false);
+        return new Registered(reply.Epoch, PackedStructs.Read<RegisteredItem>(reply.Items, "items").ToArray());
+    }
+
+    public async Task<(StoredVerdict Verdict, string? Failure)[]> WaitVerdictsAsync(int shard, long[] ids, CancellationToken cancellationToken)
+    {
+        var reply = await Shard(shard).WaitVerdictsAsync(PackedStructs.Pack<long>(ids)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var verdicts = PackedStructs.Read<StoredVerdict>(reply.Verdicts, "verdicts");
+        var results = new (StoredVerdict, string?)[ids.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            results[i] = (verdicts[i], reply.Failures[i]);
+        }
+
+        return results;
+    }
+
+    public Task AcknowledgeAsync(int shard, VerdictOf[] verdicts) => Shard(shard).AcknowledgeAsync(PackedStructs.Pack<VerdictOf>(verdicts));
+
+    public Task ForgetAsync(int shard, long[] ids, Exception reason) => Shard(shard).ForgetAsync(PackedStructs.Pack<long>(ids), reason.Message);
+
+    public async Task<PooledList<Candidate>> BucketOperationsAsync(int shard, ArraySegment<BucketOperation> operations, int maxHamming, bool admission, DateTimeOffset deadline)
+    {
+        var reply = await Shard(shard).RunBucketOperationsAsync(new BucketRequest(PackedStructs.Pack<BucketOperation>(operations), maxHamming)).ConfigureAwait(false);
+        var found = PackedStructs.Read<Candidate>(reply.Candidates, "candidates");
+        var list = new PooledList<Candidate>(found.Length);
+        list.SetCount(found.Length);
+        found.CopyTo(list.Span);
+        return list;
+    }
+
+    public async Task<List<FoundEdge>> VerifyAllAsync(IReadOnlyList<(int Shard, ArraySegment<Verification> Checks)> byShard, float lowestRung, float screen, bool admission, DateTimeOffset deadline)
+    {
+        var replies = await Task.WhenAll(byShard.Select(run => Shard(run.Shard).VerifyAsync(VerifyRequestOf(run.Checks, lowestRung, screen)))).ConfigureAwait(false);
+        var edges = new List<FoundEdge>();
+        foreach (var reply in replies)
+        {
+            edges.AddRange(PackedStructs.Read<FoundEdge>(reply.Edges, "edges"));
+        }
+
+        return edges;
+    }
+
+    /// <summary>One shard's checks with each of their new vectors once, however many of its candidates live there.</summary>
+    private static VerifyRequest VerifyRequestOf(ArraySegment<Verification> checks, float lowestRung, float screen)
+    {
+        var queryIndex = new Dictionary<VerifyQuery, int>(ReferenceEqualityComparer.Instance);
+        var queries = new List<VerifyQuery>();
+        var packed = new PackedCheck[checks.Count];
+        for (var i = 0; i < checks.Count; i++)
+        {
+            var query = checks[i].Query;
+            if (!queryIndex.TryGetValue(query, out var q))
+            {
+                queryIndex[query] = q = queries.Count;
+                queries.Add(query);
+            }
+
+            packed[i] = new PackedCheck(q, checks[i].CandidateId);
+        }
+
+        var headers = queries.Select(q => new QueryHeader(q.Item, q.VectorId, q.SquaredNorm, q.ProjectionSquaredNorm)).ToArray();
+        return new VerifyRequest(PackedStructs.Pack<QueryHeader>(headers), Concat(queries.Select(q => q.Values)), Concat(queries.Select(q => q.Projection)),
+            PackedStructs.Pack<PackedCheck>(packed), lowestRung, screen);
+    }
+
+    public async Task<(long Node, bool IsRoot)> AscendAsync(int shard, long id, int rung, DateTimeOffset deadline)
+    {
+        var reply = await Shard(shard).AscendAsync(id, rung).ConfigureAwait(false);
+        return (reply.Node, reply.IsRoot);
+    }
+
+    public async Task<bool> LinkAsync(int shard, long child, long parent, int rung, DateTimeOffset deadline) =>
+        (await Shard(shard).LinkAsync(child, parent, rung).ConfigureAwait(false)).Linked;
+
+    public async Task<RecordView?[]> LookupAsync(int shard, IReadOnlyList<long> ids, bool withValues, DateTimeOffset deadline, bool admission = true) =>
+        [.. (await Shard(shard).LookupAsync(PackedStructs.Pack<long>([.. ids]), withValues).ConfigureAwait(false)).Select(ViewOf)];
+
+    public async Task<RecordView?> LookupExternalAsync(int shard, string externalId, bool withValues, DateTimeOffset deadline) =>
+        ViewOf(await Shard(shard).LookupExternalAsync(externalId, withValues).ConfigureAwait(false));
+
+    public async Task<Forest> ParentsAsync(int shard, int rung, DateTimeOffset deadline)
+    {
+        var reply = await Shard(shard).ParentsAsync(rung).ConfigureAwait(false);
+        return new Forest(PackedStructs.Read<KeyValuePair<long, long>>(reply.Pairs, "pairs").ToArray(), PackedStructs.Read<long>(reply.Deleted, "deleted").ToArray());
+    }
+
+    public async Task<(int Vectors, int Duplicates)> CountsAsync(int shard, DateTimeOffset deadline)
+    {
+        var reply = await Shard(shard).CountsAsync().ConfigureAwait(false);
+        return (reply.Vectors, reply.Duplicates);
+    }
+
+    public async Task<(long Id, string ExternalId)[]> NamesAsync(int shard, DateTimeOffset deadline)
+    {
+        var reply = await Shard(shard).NamesAsync().ConfigureAwait(false);
+        var ids = PackedStructs.Read<long>(reply.Ids, "ids");
+        var names = new (long, string)[ids.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            names[i] = (ids[i], reply.ExternalIds[i]);
+        }
+
+        return names;
+    }
+
+    public async Task<(long Epoch, DeleteOutcome[] Outcomes)?> BeginDeleteAsync(int shard, IReadOnlyList<string> externalIds)
+    {
+        var reply = await Shard(shard).BeginDeleteAsync([.. externalIds]).ConfigureAwait(false);
+        return (reply.Epoch, PackedStructs.Read<DeleteOutcome>(reply.Outcomes, "outcomes").ToArray());
+    }
+
+    public Task EndDeleteAsync(int shard, long[] ids, bool committed) => Shard(shard).EndDeleteAsync(PackedStructs.Pack<long>(ids), committed);
+
+    public Task WaitSettledAsync(int shard, long[] ids, CancellationToken cancellationToken) =>
+        Shard(shard).WaitSettledAsync(PackedStructs.Pack<long>(ids)).WaitAsync(cancellationToken);
+
+    private static RecordView? ViewOf(ShardRecord? r) => r is null
+        ? null
+        : new RecordView(r.Id, r.ExternalId, r.Values is null ? null : PackedStructs.Read<float>(r.Values, "values").ToArray(), r.SquaredNorm, r.Acknowledged,
+            PackedStructs.Read<StoredVerdict>(r.Verdict, "verdict")[0]);
+
+    private static byte[] Concat(IReadOnlyList<float[]> arrays) => Concat(arrays.Select(a => NumberBytes.Bytes(a)));
+
+    private static byte[] Concat(IEnumerable<ReadOnlyMemory<byte>> parts)
+    {
+        var list = parts as IReadOnlyList<ReadOnlyMemory<byte>> ?? [.. parts];
+        var bytes = new byte[list.Sum(p => p.Length)];
+        var at = 0;
+        foreach (var part in list)
+        {
+            part.Span.CopyTo(bytes.AsSpan(at));
+            at += part.Length;
+        }
+
+        return bytes;
+    }
+}

@@ -1,0 +1,69 @@
+using LshCluster.Grains.Shards;
+using LshCluster.Storage;
+
+namespace LshCluster.Silo.Engine;
+
+/// <summary>
+/// Every call the engine makes to a shard: to shard grains (<see cref="GrainShardCalls"/>), or — until the silos run
+/// on Orleans — to the mailboxes of this process and other silos over the wire (<see cref="ShardRouter"/>). Calls for
+/// one shard carry a batch of that shard's work; replies that a commit depends on name the serving activation's epoch.
+/// </summary>
+internal interface IShardCalls
+{
+    /// <summary>S.</summary>
+    int ShardCount { get; }
+
+    /// <summary>
+    /// Registers hashed items at their home <paramref name="shard"/> (subject to admission by
+    /// <paramref name="deadline"/>); null when the shard is not served here (the router only: sent again to its owner).
+    /// </summary>
+    Task<Registered?> RegisterAsync(int shard, IReadOnlyList<HashedItem> items, DateTimeOffset deadline);
+
+    /// <summary>Waits for the verdicts of vectors registered at <paramref name="shard"/>; a failed insert gives its reason instead.</summary>
+    Task<(StoredVerdict Verdict, string? Failure)[]> WaitVerdictsAsync(int shard, long[] ids, CancellationToken cancellationToken);
+
+    /// <summary>Records durable verdicts at the home shard (after the commit) and releases their waiters.</summary>
+    Task AcknowledgeAsync(int shard, VerdictOf[] verdicts);
+
+    /// <summary>Forgets vectors whose insert failed before its commit; their waiters learn <paramref name="reason"/>.</summary>
+    Task ForgetAsync(int shard, long[] ids, Exception reason);
+
+    /// <returns>The candidates found, in a pooled list the caller returns.</returns>
+    Task<PooledList<Candidate>> BucketOperationsAsync(int shard, ArraySegment<BucketOperation> operations, int maxHamming, bool admission, DateTimeOffset deadline);
+
+    /// <summary>Exact-cosine checks at many shards (each run holds the checks of one home shard).</summary>
+    Task<List<FoundEdge>> VerifyAllAsync(IReadOnlyList<(int Shard, ArraySegment<Verification> Checks)> byShard, float lowestRung, float screen, bool admission, DateTimeOffset deadline);
+
+    /// <summary>One step up the forest of rung <paramref name="rung"/> from <paramref name="id"/>, homed at <paramref name="shard"/>.</summary>
+    Task<(long Node, bool IsRoot)> AscendAsync(int shard, long id, int rung, DateTimeOffset deadline);
+
+    /// <summary>Compare-and-set link of root <paramref name="child"/> under <paramref name="parent"/>; false if it is no longer a root.</summary>
+    Task<bool> LinkAsync(int shard, long child, long parent, int rung, DateTimeOffset deadline);
+
+    /// <summary>The records of ids homed at <paramref name="shard"/> (null for those not stored).</summary>
+    Task<RecordView?[]> LookupAsync(int shard, IReadOnlyList<long> ids, bool withValues, DateTimeOffset deadline, bool admission = true);
+
+    /// <summary>The record of an external id homed at <paramref name="shard"/>, or null.</summary>
+    Task<RecordView?> LookupExternalAsync(int shard, string externalId, bool withValues, DateTimeOffset deadline);
+
+    /// <summary>A shard's parent pointers at a rung and its deleted ids.</summary>
+    Task<Forest> ParentsAsync(int shard, int rung, DateTimeOffset deadline);
+
+    /// <summary>Vectors homed at a shard and how many are duplicates.</summary>
+    Task<(int Vectors, int Duplicates)> CountsAsync(int shard, DateTimeOffset deadline);
+
+    /// <summary>Every vector homed at a shard, by id and external id.</summary>
+    Task<(long Id, string ExternalId)[]> NamesAsync(int shard, DateTimeOffset deadline);
+
+    /// <summary>Marks vectors for deletion at their home; null when the shard is not served here (the router only).</summary>
+    Task<(long Epoch, DeleteOutcome[] Outcomes)?> BeginDeleteAsync(int shard, IReadOnlyList<string> externalIds);
+
+    /// <summary>Ends deletions begun at <paramref name="shard"/>: forgets the vectors once durable, else unmarks them.</summary>
+    Task EndDeleteAsync(int shard, long[] ids, bool committed);
+
+    /// <summary>Completes once nothing is in flight for these vectors at their home (insert or delete).</summary>
+    Task WaitSettledAsync(int shard, long[] ids, CancellationToken cancellationToken);
+}
+
+/// <summary>What registering at a home shard found: the activation's epoch and each item's registration.</summary>
+internal sealed record Registered(long Epoch, RegisteredItem[] Items);
