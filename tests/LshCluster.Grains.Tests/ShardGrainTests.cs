@@ -1,6 +1,7 @@
 using LshCluster.Abstractions.Shards;
 using LshCluster.Core.Hashing;
 using LshCluster.Core.Ids;
+using LshCluster.Core.Vectors;
 using LshCluster.Grains.Hosting;
 using LshCluster.Grains.Shards;
 using LshCluster.Storage;
@@ -198,7 +199,7 @@ public sealed class ShardGrainTests : IAsyncLifetime
 
             var reply = await shard.VerifyAsync(new VerifyRequest(
                 PackedStructs.Pack<QueryHeader>([new QueryHeader(7, Id(99, home: 3), Dot(query, query), Dot(query, query))]),
-                PackedStructs.Pack<float>(query), PackedStructs.Pack<float>(query),
+                [NumberBytes.Bytes(query)], [NumberBytes.Bytes(query)],
                 PackedStructs.Pack<PackedCheck>([new PackedCheck(0, stored[0].Id), new PackedCheck(0, stored[1].Id)]),
                 LowestRung: 0.9f, Screen: -1));
 
@@ -216,8 +217,8 @@ public sealed class ShardGrainTests : IAsyncLifetime
     private static RegisterRequest Registration(params string[] ids)
     {
         var vectors = ids.Select(id => id == "far" ? Vector(-1) : Vector(1)).ToArray();
-        return new RegisterRequest(ids, PackedStructs.Pack<float>([.. vectors.SelectMany(v => v)]),
-            PackedStructs.Pack<float>([.. vectors.Select(v => Dot(v, v))]), PackedStructs.Pack<float>([.. vectors.SelectMany(v => v)]));
+        return new RegisterRequest(ids, [.. vectors.Select(v => NumberBytes.Bytes(v))],
+            PackedStructs.Pack<float>([.. vectors.Select(v => Dot(v, v))]), [.. vectors.Select(v => NumberBytes.Bytes(v))]);
     }
 
     private static float[] Vector(float sign) => [.. Enumerable.Range(1, Scheme.Dimension).Select(i => sign * i)];

@@ -29,15 +29,16 @@ public readonly record struct AscendReply([property: Id(0)] long Epoch, [propert
 public readonly record struct LinkReply([property: Id(0)] long Epoch, [property: Id(1)] bool Linked);
 
 /// <summary>
-/// New vectors to register at their home shard, packed: <see cref="Values"/> and <see cref="Projections"/> hold the
-/// items' floats one after another (all of one length), <see cref="SquaredNorms"/> one float per item.
+/// New vectors to register at their home shard: per item its id, its floats and its projection's floats (each a view of
+/// the caller's own array: within a silo the message passes by reference and nothing is copied; between silos each is
+/// written once as bytes), and <see cref="SquaredNorms"/> packed, one float per item.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record RegisterRequest(
     [property: Id(0)] string[] ExternalIds,
-    [property: Id(1)] byte[] Values,
+    [property: Id(1)] ReadOnlyMemory<byte>[] Values,
     [property: Id(2)] byte[] SquaredNorms,
-    [property: Id(3)] byte[] Projections);
+    [property: Id(3)] ReadOnlyMemory<byte>[] Projections);
 
 /// <summary>What registering found for each item (packed registrations, in request order).</summary>
 /// <param name="Epoch">The epoch of the activation that served the call.</param>
@@ -46,14 +47,15 @@ public sealed record RegisterRequest(
 public sealed record RegisterReply([property: Id(0)] long Epoch, [property: Id(1)] byte[] Items);
 
 /// <summary>
-/// Exact-cosine checks at a shard, packed: the new vectors (<see cref="Queries"/> headers, their floats one after another
-/// in <see cref="Values"/> and <see cref="Projections"/>) and the (query, candidate) pairs to compare.
+/// Exact-cosine checks at a shard: the new vectors (<see cref="Queries"/> headers packed; per query its floats and its
+/// projection's floats, views of the caller's arrays as in <see cref="RegisterRequest"/>) and the (query, candidate)
+/// pairs to compare, packed.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record VerifyRequest(
     [property: Id(0)] byte[] Queries,
-    [property: Id(1)] byte[] Values,
-    [property: Id(2)] byte[] Projections,
+    [property: Id(1)] ReadOnlyMemory<byte>[] Values,
+    [property: Id(2)] ReadOnlyMemory<byte>[] Projections,
     [property: Id(3)] byte[] Checks,
     [property: Id(4)] float LowestRung,
     [property: Id(5)] float Screen);

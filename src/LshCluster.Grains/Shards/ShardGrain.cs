@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using LshCluster.Abstractions.Shards;
+using LshCluster.Core.Vectors;
 using LshCluster.Grains.Placement;
 using LshCluster.Storage;
 
@@ -43,17 +44,16 @@ internal sealed class ShardGrain(IShardSource source, ILocalSiloDetails silo, IC
         ArgumentNullException.ThrowIfNull(request);
         var n = request.ExternalIds.Length;
         var norms = PackedStructs.Read<float>(request.SquaredNorms, "squaredNorms");
-        if (norms.Length != n || (n > 0 && (request.Values.Length % n != 0 || request.Projections.Length % n != 0)))
+        if (norms.Length != n || request.Values.Length != n || request.Projections.Length != n)
         {
-            throw new InvalidDataException($"register: {n} ids, {norms.Length} norms, {request.Values.Length} bytes of values and {request.Projections.Length} of projections do not describe the same items");
+            throw new InvalidDataException($"register: {n} ids, {norms.Length} norms, {request.Values.Length} vectors and {request.Projections.Length} projections do not describe the same items");
         }
 
-        var values = Split(request.Values, n, "values");
-        var projections = Split(request.Projections, n, "projections");
+        // The record keeps arrays of its own: the caller's may be reused once the call returns.
         var registrations = new Registration[n];
         for (var i = 0; i < n; i++)
         {
-            registrations[i] = new Registration(request.ExternalIds[i], values[i], norms[i], projections[i]);
+            registrations[i] = new Registration(request.ExternalIds[i], Floats(request.Values[i], "values"), norms[i], Floats(request.Projections[i], "projections"));
         }
 
         var records = _shard.Register(registrations, out var isNew);
@@ -133,20 +133,17 @@ internal sealed class ShardGrain(IShardSource source, ILocalSiloDetails silo, IC
         ArgumentNullException.ThrowIfNull(request);
         var headers = PackedStructs.Read<QueryHeader>(request.Queries, "queries");
         var n = headers.Length;
-        if (n > 0 && (request.Values.Length % n != 0 || request.Projections.Length % n != 0))
+        if (request.Values.Length != n || request.Projections.Length != n)
         {
-            throw new InvalidDataException($"verify: {request.Values.Length} bytes of values and {request.Projections.Length} of projections are not {n} equal vectors");
+            throw new InvalidDataException($"verify: {n} queries, {request.Values.Length} vectors and {request.Projections.Length} projections");
         }
 
-        // The queries' floats stay in the message: each query is a view of its part.
-        var valueBytes = n == 0 ? 0 : request.Values.Length / n;
-        var projectionBytes = n == 0 ? 0 : request.Projections.Length / n;
+        // The queries' floats stay where the message has them.
         var queries = new VerifyQuery[n];
         for (var q = 0; q < n; q++)
         {
             var h = headers[q];
-            queries[q] = new VerifyQuery(h.Item, h.VectorId, request.Values.AsMemory(q * valueBytes, valueBytes), h.SquaredNorm,
-                request.Projections.AsMemory(q * projectionBytes, projectionBytes), h.ProjectionSquaredNorm);
+            queries[q] = new VerifyQuery(h.Item, h.VectorId, request.Values[q], h.SquaredNorm, request.Projections[q], h.ProjectionSquaredNorm);
         }
 
         var packed = PackedStructs.Read<PackedCheck>(request.Checks, "checks");
@@ -240,16 +237,13 @@ internal sealed class ShardGrain(IShardSource source, ILocalSiloDetails silo, IC
         : new ShardRecord(r.Id, r.ExternalId, withValues ? PackedStructs.Pack<float>(r.Values) : null, r.SquaredNorm, r.IsAcknowledged,
             PackedStructs.Pack<StoredVerdict>([r.IsAcknowledged ? r.AcknowledgedVerdict : default]));
 
-    private static float[][] Split(byte[] packed, int count, string field)
+    private static float[] Floats(ReadOnlyMemory<byte> bytes, string field)
     {
-        var all = PackedStructs.Read<float>(packed, field);
-        var length = count == 0 ? 0 : all.Length / count;
-        var parts = new float[count][];
-        for (var i = 0; i < count; i++)
+        if (bytes.Length % sizeof(float) != 0)
         {
-            parts[i] = all.Slice(i * length, length).ToArray();
+            throw new InvalidDataException($"{field}: {bytes.Length} bytes is not a whole number of floats");
         }
 
-        return parts;
+        return NumberBytes.View<float>(bytes).ToArray();
     }
 }

@@ -7,7 +7,8 @@ namespace LshCluster.Silo.Engine;
 
 /// <summary>
 /// The engine's shard calls as calls to shard grains (ADR 0006): each batch for a shard packed into one immutable
-/// message, so that a call within a silo copies nothing and one between silos copies each array once.
+/// message whose vectors are views of the engine's own arrays, so that a call within a silo copies no vector and one
+/// between silos writes each once.
 /// </summary>
 internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount) : IShardCalls
 {
@@ -17,19 +18,9 @@ internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount) : IS
 
     public async Task<Registered?> RegisterAsync(int shard, IReadOnlyList<HashedItem> items, DateTimeOffset deadline)
     {
-        var ids = new string[items.Count];
-        var norms = new float[items.Count];
-        var values = new List<float[]>(items.Count);
-        var projections = new List<float[]>(items.Count);
-        for (var i = 0; i < items.Count; i++)
-        {
-            ids[i] = items[i].ExternalId;
-            norms[i] = items[i].SquaredNorm;
-            values.Add(items[i].Values);
-            projections.Add(items[i].Projection);
-        }
-
-        var reply = await Shard(shard).RegisterAsync(new RegisterRequest(ids, Concat(values), PackedStructs.Pack<float>(norms), Concat(projections))).ConfigureAwait(false);
+        var request = new RegisterRequest([.. items.Select(x => x.ExternalId)], [.. items.Select(x => NumberBytes.Bytes(x.Values))],
+            PackedStructs.Pack<float>([.. items.Select(x => x.SquaredNorm)]), [.. items.Select(x => NumberBytes.Bytes(x.Projection))]);
+        var reply = await Shard(shard).RegisterAsync(request).ConfigureAwait(false);
         return new Registered(reply.Epoch, PackedStructs.Read<RegisteredItem>(reply.Items, "items").ToArray());
     }
 
@@ -91,7 +82,7 @@ internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount) : IS
         }
 
         var headers = queries.Select(q => new QueryHeader(q.Item, q.VectorId, q.SquaredNorm, q.ProjectionSquaredNorm)).ToArray();
-        return new VerifyRequest(PackedStructs.Pack<QueryHeader>(headers), Concat(queries.Select(q => q.Values)), Concat(queries.Select(q => q.Projection)),
+        return new VerifyRequest(PackedStructs.Pack<QueryHeader>(headers), [.. queries.Select(q => q.Values)], [.. queries.Select(q => q.Projection)],
             PackedStructs.Pack<PackedCheck>(packed), lowestRung, screen);
     }
 
@@ -150,20 +141,4 @@ internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount) : IS
         ? null
         : new RecordView(r.Id, r.ExternalId, r.Values is null ? null : PackedStructs.Read<float>(r.Values, "values").ToArray(), r.SquaredNorm, r.Acknowledged,
             PackedStructs.Read<StoredVerdict>(r.Verdict, "verdict")[0]);
-
-    private static byte[] Concat(IReadOnlyList<float[]> arrays) => Concat(arrays.Select(a => NumberBytes.Bytes(a)));
-
-    private static byte[] Concat(IEnumerable<ReadOnlyMemory<byte>> parts)
-    {
-        var list = parts as IReadOnlyList<ReadOnlyMemory<byte>> ?? [.. parts];
-        var bytes = new byte[list.Sum(p => p.Length)];
-        var at = 0;
-        foreach (var part in list)
-        {
-            part.Span.CopyTo(bytes.AsSpan(at));
-            at += part.Length;
-        }
-
-        return bytes;
-    }
 }
