@@ -543,9 +543,10 @@ public sealed partial class DedupEngine : IAsyncDisposable
             var stored = r.IsNew ? verdicts[j] : r.Acknowledged ? r.Verdict : waited[j].Verdict;
             if (waited.GetValueOrDefault(j).Failure is { } failure)
             {
-                // The request that first sent this id failed; this batch's own items are unaffected.
+                // The request that first sent this id failed (or its home moved while this one waited for it); this
+                // batch's own items are unaffected. Sent again, the id gets the stored verdict or is stored once.
                 return new InsertResult(i, null, new ItemError($"items[{i}].id", "retry",
-                    $"items[{i}].id: an earlier request with this id failed before it was stored ({failure}); nothing is stored for it, send it again"));
+                    $"items[{i}].id: an earlier request with this id did not finish here ({failure}); send it again, it is stored at most once"));
             }
 
             return new InsertResult(i, await DescribeAsync(items[j].ExternalId, r.Id, stored, repeated: !r.IsNew).ConfigureAwait(false), null);

@@ -114,9 +114,20 @@ internal sealed class ShardRouter : IShardCalls
 
     public async Task<(StoredVerdict Verdict, string? Failure)[]> WaitVerdictsAsync(int shard, long[] ids, CancellationToken cancellationToken)
     {
-        var local = Local(shard) ?? throw new InvalidOperationException($"shard {shard} left this silo while a verdict was awaited");
-        var waits = await local.Mailbox.SendAsync(() => ids.Select(id => local.Shard.Find(id)?.Verdict).ToArray(), DateTimeOffset.MaxValue, cancellationToken).ConfigureAwait(false);
         var results = new (StoredVerdict, string?)[ids.Length];
+        Task<StoredVerdict>?[] waits;
+        try
+        {
+            var local = Local(shard) ?? throw new ObjectDisposedException($"shard {shard}");
+            waits = await local.Mailbox.SendAsync(() => ids.Select(id => local.Shard.Find(id)?.Verdict).ToArray(), DateTimeOffset.MaxValue, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Moved away since the repeat registered here: its owner now answers it, with the stored verdict.
+            Array.Fill(results, (default, $"its home shard {shard} moved to another silo meanwhile"));
+            return results;
+        }
+
         for (var i = 0; i < ids.Length; i++)
         {
             try
