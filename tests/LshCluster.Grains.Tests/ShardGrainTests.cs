@@ -41,45 +41,31 @@ public sealed class ShardGrainTests : IAsyncLifetime
     [Fact]
     public async Task Of_two_vectors_sharing_a_bucket_the_second_finds_the_first_through_the_grain()
     {
-        var cluster = await StartAsync();
-        try
-        {
-            var shard = cluster.GrainFactory.GetGrain<IShardGrain>(3);
-            var key = KeyAt(3);
+        await using var cluster = await StartAsync();
+        var shard = cluster.GrainFactory.GetGrain<IShardGrain>(3);
+        var key = KeyAt(3);
 
-            var first = await shard.RunBucketOperationsAsync(Request(new BucketOperation(0, Id(1), key, 0b1010, 0, Lookup: true, Insert: true)));
-            var second = await shard.RunBucketOperationsAsync(Request(
-                new BucketOperation(0, Id(2), key, 0b1011, 0, Lookup: true, Insert: true),
-                new BucketOperation(1, Id(3), key + 1, 0, 0, Lookup: true, Insert: false)));
+        var first = await shard.RunBucketOperationsAsync(Request(new BucketOperation(0, Id(1), key, 0b1010, 0, Lookup: true, Insert: true)));
+        var second = await shard.RunBucketOperationsAsync(Request(
+            new BucketOperation(0, Id(2), key, 0b1011, 0, Lookup: true, Insert: true),
+            new BucketOperation(1, Id(3), key + 1, 0, 0, Lookup: true, Insert: false)));
 
-            Assert.Empty(PackedStructs.Read<Candidate>(first.Candidates, "candidates").ToArray());
-            Assert.Equal([new Candidate(0, Id(1))], PackedStructs.Read<Candidate>(second.Candidates, "candidates").ToArray());
-            Assert.Equal(1, second.Epoch); // the first activation of the shard claimed epoch 1
-        }
-        finally
-        {
-            await cluster.DisposeAsync();
-        }
+        Assert.Empty(PackedStructs.Read<Candidate>(first.Candidates, "candidates").ToArray());
+        Assert.Equal([new Candidate(0, Id(1))], PackedStructs.Read<Candidate>(second.Candidates, "candidates").ToArray());
+        Assert.Equal(1, second.Epoch); // the first activation of the shard claimed epoch 1
     }
 
     [Fact]
     public async Task A_root_is_linked_once_and_ascends_to_its_parent()
     {
-        var cluster = await StartAsync();
-        try
-        {
-            var shard = cluster.GrainFactory.GetGrain<IShardGrain>(5);
-            var (child, parent, other) = (Id(30, home: 5), Id(10, home: 5), Id(20, home: 5));
+        await using var cluster = await StartAsync();
+        var shard = cluster.GrainFactory.GetGrain<IShardGrain>(5);
+        var (child, parent, other) = (Id(30, home: 5), Id(10, home: 5), Id(20, home: 5));
 
-            Assert.True((await shard.LinkAsync(child, parent, 0)).Linked);
-            Assert.False((await shard.LinkAsync(child, other, 0)).Linked); // no longer a root: compare-and-set refuses
-            Assert.Equal(new AscendReply(1, parent, true), await shard.AscendAsync(child, 0));
-            await Assert.ThrowsAsync<InvalidOperationException>(() => shard.LinkAsync(parent, child, 0)); // parents are older ids
-        }
-        finally
-        {
-            await cluster.DisposeAsync();
-        }
+        Assert.True((await shard.LinkAsync(child, parent, 0)).Linked);
+        Assert.False((await shard.LinkAsync(child, other, 0)).Linked); // no longer a root: compare-and-set refuses
+        Assert.Equal(new AscendReply(1, parent, true), await shard.AscendAsync(child, 0));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => shard.LinkAsync(parent, child, 0)); // parents are older ids
     }
 
     [Fact]
@@ -123,94 +109,73 @@ public sealed class ShardGrainTests : IAsyncLifetime
     [Fact]
     public async Task A_repeated_id_waits_for_the_first_inserts_verdict_while_the_grain_serves_other_calls_and_learns_why_it_failed()
     {
-        var cluster = await StartAsync();
-        try
-        {
-            var shard = cluster.GrainFactory.GetGrain<IShardGrain>(4);
-            var first = Registered(await shard.RegisterAsync(Registration("x", "y")));
-            var again = Registered(await shard.RegisterAsync(Registration("x")));
-            Assert.True(first[0].IsNew && first[1].IsNew);
-            Assert.Equal((first[0].Id, false, false), (again[0].Id, again[0].IsNew, again[0].Acknowledged));
+        await using var cluster = await StartAsync();
+        var shard = cluster.GrainFactory.GetGrain<IShardGrain>(4);
+        var first = Registered(await shard.RegisterAsync(Registration("x", "y")));
+        var again = Registered(await shard.RegisterAsync(Registration("x")));
+        Assert.True(first[0].IsNew && first[1].IsNew);
+        Assert.Equal((first[0].Id, false, false), (again[0].Id, again[0].IsNew, again[0].Acknowledged));
 
-            // The waits are pending while the grain serves the calls that end them: a wait that held the grain's turn
-            // would block them, and this test would time out.
-            var waitX = shard.WaitVerdictsAsync(PackedStructs.Pack<long>([first[0].Id]));
-            var waitY = shard.WaitVerdictsAsync(PackedStructs.Pack<long>([first[1].Id]));
-            await Task.Delay(100);
-            Assert.False(waitX.IsCompleted);
-            var verdict = new StoredVerdict(true, Id(1), Id(2), 0.97f);
-            await shard.AcknowledgeAsync(PackedStructs.Pack<VerdictOf>([new VerdictOf(first[0].Id, verdict)]));
-            await shard.ForgetAsync(PackedStructs.Pack<long>([first[1].Id]), "the store refused the batch");
+        // The waits are pending while the grain serves the calls that end them: a wait that held the grain's turn
+        // would block them, and this test would time out.
+        var waitX = shard.WaitVerdictsAsync(PackedStructs.Pack<long>([first[0].Id]));
+        var waitY = shard.WaitVerdictsAsync(PackedStructs.Pack<long>([first[1].Id]));
+        await Task.Delay(100);
+        Assert.False(waitX.IsCompleted);
+        var verdict = new StoredVerdict(true, Id(1), Id(2), 0.97f);
+        await shard.AcknowledgeAsync(PackedStructs.Pack<VerdictOf>([new VerdictOf(first[0].Id, verdict)]));
+        await shard.ForgetAsync(PackedStructs.Pack<long>([first[1].Id]), "the store refused the batch");
 
-            var x = await waitX.WaitAsync(TimeSpan.FromSeconds(10));
-            var y = await waitY.WaitAsync(TimeSpan.FromSeconds(10));
-            Assert.Equal([verdict], PackedStructs.Read<StoredVerdict>(x.Verdicts, "verdicts").ToArray());
-            Assert.Null(x.Failures[0]);
-            Assert.Contains("the store refused the batch", y.Failures[0]);
-            Assert.True(Registered(await shard.RegisterAsync(Registration("y")))[0].IsNew); // forgotten: it can be sent again
-            Assert.True(Registered(await shard.RegisterAsync(Registration("x")))[0].Acknowledged);
-        }
-        finally
-        {
-            await cluster.DisposeAsync();
-        }
+        var x = await waitX.WaitAsync(TimeSpan.FromSeconds(10));
+        var y = await waitY.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal([verdict], PackedStructs.Read<StoredVerdict>(x.Verdicts, "verdicts").ToArray());
+        Assert.Null(x.Failures[0]);
+        Assert.Contains("the store refused the batch", y.Failures[0]);
+        Assert.True(Registered(await shard.RegisterAsync(Registration("y")))[0].IsNew); // forgotten: it can be sent again
+        Assert.True(Registered(await shard.RegisterAsync(Registration("x")))[0].Acknowledged);
     }
 
     [Fact]
     public async Task A_delete_waits_for_the_insert_in_flight_and_once_durable_leaves_a_ghost_in_the_forests()
     {
-        var cluster = await StartAsync();
-        try
-        {
-            var shard = cluster.GrainFactory.GetGrain<IShardGrain>(6);
-            var id = Registered(await shard.RegisterAsync(Registration("z")))[0].Id;
-            Assert.Equal([new DeleteOutcome(id, DeleteStart.Busy), new DeleteOutcome(0, DeleteStart.NotStored)], Outcomes(await shard.BeginDeleteAsync(["z", "nobody"])));
+        await using var cluster = await StartAsync();
+        var shard = cluster.GrainFactory.GetGrain<IShardGrain>(6);
+        var id = Registered(await shard.RegisterAsync(Registration("z")))[0].Id;
+        Assert.Equal([new DeleteOutcome(id, DeleteStart.Busy), new DeleteOutcome(0, DeleteStart.NotStored)], Outcomes(await shard.BeginDeleteAsync(["z", "nobody"])));
 
-            var settled = shard.WaitSettledAsync(PackedStructs.Pack<long>([id]));
-            await shard.AcknowledgeAsync(PackedStructs.Pack<VerdictOf>([new VerdictOf(id, new StoredVerdict(false, id, 0, 0))]));
-            await settled.WaitAsync(TimeSpan.FromSeconds(10));
+        var settled = shard.WaitSettledAsync(PackedStructs.Pack<long>([id]));
+        await shard.AcknowledgeAsync(PackedStructs.Pack<VerdictOf>([new VerdictOf(id, new StoredVerdict(false, id, 0, 0))]));
+        await settled.WaitAsync(TimeSpan.FromSeconds(10));
 
-            Assert.Equal([new DeleteOutcome(id, DeleteStart.Started)], Outcomes(await shard.BeginDeleteAsync(["z"])));
-            Assert.Equal([new DeleteOutcome(id, DeleteStart.Busy)], Outcomes(await shard.BeginDeleteAsync(["z"]))); // a second delete waits for the first
-            Assert.NotNull(await shard.LookupExternalAsync("z", withValues: false)); // findable until durable
-            await shard.EndDeleteAsync(PackedStructs.Pack<long>([id]), committed: true);
+        Assert.Equal([new DeleteOutcome(id, DeleteStart.Started)], Outcomes(await shard.BeginDeleteAsync(["z"])));
+        Assert.Equal([new DeleteOutcome(id, DeleteStart.Busy)], Outcomes(await shard.BeginDeleteAsync(["z"]))); // a second delete waits for the first
+        Assert.NotNull(await shard.LookupExternalAsync("z", withValues: false)); // findable until durable
+        await shard.EndDeleteAsync(PackedStructs.Pack<long>([id]), committed: true);
 
-            Assert.Null(await shard.LookupExternalAsync("z", withValues: false));
-            Assert.Equal([id], PackedStructs.Read<long>((await shard.ParentsAsync(0)).Deleted, "deleted").ToArray());
-            Assert.Equal(new CountsReply(0, 0), await shard.CountsAsync());
-        }
-        finally
-        {
-            await cluster.DisposeAsync();
-        }
+        Assert.Null(await shard.LookupExternalAsync("z", withValues: false));
+        Assert.Equal([id], PackedStructs.Read<long>((await shard.ParentsAsync(0)).Deleted, "deleted").ToArray());
+        Assert.Equal(new CountsReply(0, 0), await shard.CountsAsync());
     }
 
     [Fact]
     public async Task Verification_finds_the_exact_cosine_to_a_candidate_homed_here_and_leaves_out_a_far_one()
     {
-        var cluster = await StartAsync();
-        try
-        {
-            var shard = cluster.GrainFactory.GetGrain<IShardGrain>(1);
-            var stored = Registered(await shard.RegisterAsync(Registration("near", "far")));
-            var query = Vector(1);
-            query[0] += 0.2f; // cosine to Vector(1) just under 1
-            var expected = Cosine(query, Vector(1));
+        await using var cluster = await StartAsync();
+        var shard = cluster.GrainFactory.GetGrain<IShardGrain>(1);
+        var stored = Registered(await shard.RegisterAsync(Registration("near", "far")));
+        var query = Vector(1);
+        query[0] += 0.2f; // cosine to Vector(1) just under 1
+        var expected = Cosine(query, Vector(1));
 
-            var reply = await shard.VerifyAsync(new VerifyRequest(
-                PackedStructs.Pack<QueryHeader>([new QueryHeader(7, Id(99, home: 3), Dot(query, query), Dot(query, query))]),
-                [NumberBytes.Bytes(query)], [NumberBytes.Bytes(query)],
-                PackedStructs.Pack<PackedCheck>([new PackedCheck(0, stored[0].Id), new PackedCheck(0, stored[1].Id)]),
-                LowestRung: 0.9f, Screen: -1));
+        var reply = await shard.VerifyAsync(new VerifyRequest(
+            PackedStructs.Pack<QueryHeader>([new QueryHeader(7, Id(99, home: 3), Dot(query, query), Dot(query, query))]),
+            [NumberBytes.Bytes(query)], [NumberBytes.Bytes(query)],
+            PackedStructs.Pack<PackedCheck>([new PackedCheck(0, stored[0].Id), new PackedCheck(0, stored[1].Id)]),
+            LowestRung: 0.9f, Screen: -1));
 
-            var edge = Assert.Single(PackedStructs.Read<FoundEdge>(reply.Edges, "edges").ToArray());
-            Assert.Equal((7, Id(99, home: 3), stored[0].Id), (edge.Item, edge.VectorId, edge.OtherId));
-            Assert.Equal(expected, edge.Cosine, 5);
-        }
-        finally
-        {
-            await cluster.DisposeAsync();
-        }
+        var edge = Assert.Single(PackedStructs.Read<FoundEdge>(reply.Edges, "edges").ToArray());
+        Assert.Equal((7, Id(99, home: 3), stored[0].Id), (edge.Item, edge.VectorId, edge.OtherId));
+        Assert.Equal(expected, edge.Cosine, 5);
     }
 
     // Vectors named v{n}: "near" is Vector(1), "far" points the other way; the projection is the vector itself.
