@@ -17,9 +17,6 @@ internal sealed class ShardGrain(IShardSource source, ILocalSiloDetails silo, IC
 {
     private Shard _shard = null!;
 
-    /// <summary>The epoch this activation holds.</summary>
-    public long Epoch => _shard.Epoch;
-
     /// <inheritdoc />
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
