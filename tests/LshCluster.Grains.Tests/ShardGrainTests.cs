@@ -178,6 +178,36 @@ public sealed class ShardGrainTests : IAsyncLifetime
         Assert.Equal(expected, edge.Cosine, 5);
     }
 
+    [Fact]
+    public async Task A_silos_verifier_hands_each_shard_its_checks_from_one_message_that_carries_each_vector_once()
+    {
+        await using var cluster = await StartAsync();
+        var atOne = Registered(await cluster.GrainFactory.GetGrain<IShardGrain>(1).RegisterAsync(Registration("near", "far")));
+        var atTwo = Registered(await cluster.GrainFactory.GetGrain<IShardGrain>(2).RegisterAsync(Registration("near")));
+        var query = Vector(1);
+        query[0] += 0.2f;
+        var other = Vector(1);
+        other[1] -= 0.3f;
+        var headers = PackedStructs.Pack<QueryHeader>([new QueryHeader(7, Id(99, home: 3), Dot(query, query), Dot(query, query)),
+            new QueryHeader(8, Id(98, home: 3), Dot(other, other), Dot(other, other))]);
+
+        // Query 0 against both of shard 1's vectors; both queries against shard 2's.
+        var request = new SiloVerifyRequest(headers, [NumberBytes.Bytes(query), NumberBytes.Bytes(other)], [NumberBytes.Bytes(query), NumberBytes.Bytes(other)],
+            [1, 2], [PackedStructs.Pack<PackedCheck>([new PackedCheck(0, atOne[0].Id), new PackedCheck(0, atOne[1].Id)]),
+                PackedStructs.Pack<PackedCheck>([new PackedCheck(1, atTwo[0].Id), new PackedCheck(0, atTwo[0].Id)])], LowestRung: 0.9f, Screen: -1);
+        var silo = cluster.Primary!.SiloAddress.ToParsableString();
+        var reply = await cluster.GrainFactory.GetGrain<ISiloVerifierGrain>(silo).VerifyAsync(request);
+
+        var edges = PackedStructs.Read<FoundEdge>(reply.Edges, "edges").ToArray().OrderBy(e => (e.Item, e.OtherId)).ToArray();
+        Assert.Equal([(7, atOne[0].Id), (7, atTwo[0].Id), (8, atTwo[0].Id)], edges.Select(e => (e.Item, e.OtherId)));
+        Assert.Equal(Cosine(other, Vector(1)), edges[2].Cosine, 5);
+        Assert.Equal(Id(98, home: 3), edges[2].VectorId);
+
+        // A check naming a query the message does not carry is refused, not read out of bounds.
+        var bad = request with { Shards = [1], Checks = [PackedStructs.Pack<PackedCheck>([new PackedCheck(5, atOne[0].Id)])] };
+        await Assert.ThrowsAsync<InvalidDataException>(() => cluster.GrainFactory.GetGrain<ISiloVerifierGrain>(silo).VerifyAsync(bad));
+    }
+
     // Vectors named v{n}: "near" is Vector(1), "far" points the other way; the projection is the vector itself.
     private static RegisterRequest Registration(params string[] ids)
     {

@@ -15,12 +15,16 @@ internal sealed class ClusterHarness : IAsyncDisposable
 {
     private readonly List<SiloProcess> _silos = [];
 
-    private ClusterHarness(PostgresServer server, string connectionString, LshScheme scheme)
+    private ClusterHarness(PostgresServer server, string connectionString, LshScheme scheme, bool orleans)
     {
         Server = server;
         ConnectionString = connectionString;
         Scheme = scheme;
+        Orleans = orleans;
     }
+
+    /// <summary>Whether the silos run on Orleans (<c>--runtime orleans</c>) rather than the mailbox runtime.</summary>
+    public bool Orleans { get; }
 
     public PostgresServer Server { get; }
 
@@ -57,11 +61,11 @@ internal sealed class ClusterHarness : IAsyncDisposable
         throw new InvalidOperationException("the repository root (LshCluster.sln) was not found above the test binaries");
     }
 
-    public static async Task<ClusterHarness> CreateAsync(PostgresServer server, LshScheme scheme)
+    public static async Task<ClusterHarness> CreateAsync(PostgresServer server, LshScheme scheme, bool orleans = false)
     {
         var connectionString = await server.CreateDatabaseAsync("cluster");
         await DedupEngine.CreateAsync(new PostgresDedupStore(connectionString), scheme);
-        return new ClusterHarness(server, connectionString, scheme);
+        return new ClusterHarness(server, connectionString, scheme, orleans);
     }
 
     /// <summary>Added to the environment of every silo started from now on (API keys, the cluster secret).</summary>
@@ -69,7 +73,8 @@ internal sealed class ClusterHarness : IAsyncDisposable
 
     public async Task<SiloProcess> StartSiloAsync(double leaseSeconds = 4, params string[] extraArguments)
     {
-        var silo = await SiloProcess.StartAsync(ConnectionString, leaseSeconds, SiloEnvironment, extraArguments);
+        var silo = await SiloProcess.StartAsync(ConnectionString, leaseSeconds, SiloEnvironment,
+            Orleans ? ["--runtime", "orleans", "--silo-port", "0", .. extraArguments] : extraArguments);
         _silos.Add(silo);
         return silo;
     }
@@ -135,9 +140,15 @@ internal sealed class ClusterHarness : IAsyncDisposable
     public string Logs() => string.Join("\n", _silos.Select(s =>
         $"--- silo {s.Address} (pid {s.Pid}){(s.HasExited ? " exited" : string.Empty)}:\n{string.Join("\n", s.Output.Split('\n').TakeLast(40))}"));
 
-    /// <summary>The live owner's address of every shard that has one, as the membership table says.</summary>
+    /// <summary>The live owner's address of every shard that has one, as the membership table says (on Orleans: where it is active).</summary>
     public async Task<Dictionary<int, string>> ShardOwnersAsync()
     {
+        if (Orleans)
+        {
+            var shards = await AskAnySiloAsync("/v1/shards");
+            return shards.AsArray().Where(s => s!["owner"] is not null).ToDictionary(s => (int)s!["shard"]!, s => (string)s!["owner"]!);
+        }
+
         await using var connection = new NpgsqlConnection(ConnectionString + ";Pooling=false");
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("""
@@ -155,9 +166,15 @@ internal sealed class ClusterHarness : IAsyncDisposable
         return owners;
     }
 
-    /// <summary>Shards owned per live silo address, as the membership table says.</summary>
+    /// <summary>Shards owned per live silo address, as the membership table says (on Orleans: shard grains active on each).</summary>
     public async Task<Dictionary<string, int>> OwnedShardsAsync()
     {
+        if (Orleans)
+        {
+            var silos = await AskAnySiloAsync("/v1/silos");
+            return silos.AsArray().Where(s => (string?)s!["status"] == "active" && (int)s!["shards"]! > 0).ToDictionary(s => (string)s!["address"]!, s => (int)s!["shards"]!);
+        }
+
         await using var connection = new NpgsqlConnection(ConnectionString + ";Pooling=false");
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("""
@@ -174,6 +191,26 @@ internal sealed class ClusterHarness : IAsyncDisposable
         }
 
         return counts;
+    }
+
+    /// <summary>A REST answer from the first live silo that gives one.</summary>
+    private async Task<System.Text.Json.Nodes.JsonNode> AskAnySiloAsync(string path)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        Exception? last = null;
+        foreach (var silo in _silos.Where(s => !s.HasExited))
+        {
+            try
+            {
+                return System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync($"{silo.HttpAddress}{path}"))!;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                last = e;
+            }
+        }
+
+        throw new InvalidOperationException($"no live silo answered {path}", last);
     }
 
     /// <summary>The external ids stored, with how many rows each has (a unique key makes more than one impossible).</summary>

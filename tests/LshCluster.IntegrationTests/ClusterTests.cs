@@ -24,7 +24,7 @@ public sealed class ClusterTests(PostgresServer server, ITestOutputHelper output
     public async Task Three_silos_give_the_verdicts_and_clusters_of_the_embedded_engine()
     {
         var scheme = ClusterHarness.TestScheme();
-        await using var cluster = await ClusterHarness.CreateAsync(server, scheme);
+        await using var cluster = await ClusterHarness.CreateAsync(server, scheme, orleans: true);
         for (var i = 0; i < 3; i++)
         {
             await cluster.StartSiloAsync();

@@ -72,6 +72,12 @@ public interface IShardGrain : IGrainWithIntegerKey
     /// </summary>
     Task<bool> MoveIfMisplacedAsync();
 
+    /// <summary>
+    /// Ends this activation once idle, so that the next call activates the shard afresh from what the store holds (after
+    /// a commit whose outcome is unknown left this memory possibly ahead of the store).
+    /// </summary>
+    Task ReloadAsync();
+
     /// <summary>Links root <paramref name="child"/> (homed here) under <paramref name="parent"/> at <paramref name="rung"/> if it is still a root.</summary>
     Task<LinkReply> LinkAsync(long child, long parent, int rung);
 }

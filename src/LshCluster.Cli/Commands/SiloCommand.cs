@@ -23,10 +23,13 @@ internal static class SiloCommand
         var lease = new Option<double>("--lease") { Description = "Lease in seconds: a silo that stops renewing is dead this long after (renewed every quarter of it)", DefaultValueFactory = _ => 8 };
         var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "PEM certificate: serve gRPC over TLS instead of h2c (with --tls-key)" };
         var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of --tls-cert" };
+        var siloPort = new Option<int>("--silo-port") { Description = "Port the silos of an Orleans cluster talk to each other on (on the --listen host); 0 picks a free one", DefaultValueFactory = _ => 11111 };
+        var runtime = new Option<string>("--runtime") { Description = "orleans: shard grains on Microsoft Orleans; mailboxes: the earlier runtime (until every deployment has moved)", DefaultValueFactory = _ => "mailboxes" };
+        runtime.AcceptOnlyFromAmong("orleans", "mailboxes");
         var tlsCa = new Option<FileInfo?>("--tls-ca") { Description = "PEM certificate the other silos' certificates must chain to (default: the system's trust store)" };
         var command = new Command("silo", $"Run a silo: join the cluster in PostgreSQL, own a share of the shards, serve gRPC. API keys from ${Credentials.KeysVariable} or ${Credentials.KeysFileVariable}, the silos' shared secret from ${Credentials.ClusterSecretVariable} or ${Credentials.ClusterSecretFileVariable}")
         {
-            store, listen, http, advertise, lease, tlsCert, tlsKey, tlsCa,
+            store, listen, http, advertise, lease, siloPort, runtime, tlsCert, tlsKey, tlsCa,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -53,6 +56,7 @@ internal static class SiloCommand
                 TlsCertificatePath = parse.GetValue(tlsCert)?.FullName,
                 TlsKeyPath = parse.GetValue(tlsKey)?.FullName,
                 TlsTrustPath = parse.GetValue(tlsCa)?.FullName,
+                OrleansPort = parse.GetValue(siloPort),
                 Credentials = Credentials.FromEnvironment(),
             };
             using var logs = ConsoleLogs.Create();
@@ -61,17 +65,33 @@ internal static class SiloCommand
             var drainRequested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Drain);
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Drain);
-            await using var silo = await SiloHost.StartAsync(options, logs, cancel);
-            _ = drainRequested.Task.ContinueWith(_ => silo.DrainAsync(), TaskScheduler.Default);
-            Console.WriteLine($"silo listening on {silo.Address} as {silo.Identity}");
-            if (silo.HttpAddress is { } web)
+            string reason, identity;
+            if (parse.GetValue(runtime) == "orleans")
             {
-                Console.WriteLine($"silo http on {web} (REST API, dashboard, /metrics)");
+                await using var silo = await OrleansSiloHost.StartAsync(options, logs, cancel);
+                _ = drainRequested.Task.ContinueWith(_ => silo.DrainAsync(), TaskScheduler.Default);
+                Announce(silo.Address, silo.Identity, silo.HttpAddress);
+                (reason, identity) = (await silo.Stopped, silo.Identity);
+            }
+            else
+            {
+                await using var silo = await SiloHost.StartAsync(options, logs, cancel);
+                _ = drainRequested.Task.ContinueWith(_ => silo.DrainAsync(), TaskScheduler.Default);
+                Announce(silo.Address, silo.Identity.ToString(), silo.HttpAddress);
+                (reason, identity) = (await silo.Stopped, silo.Identity.ToString());
             }
 
-            var reason = await silo.Stopped;
-            Console.WriteLine($"silo {silo.Identity} stopped: {reason}");
+            Console.WriteLine($"silo {identity} stopped: {reason}");
             return reason.StartsWith("drained", StringComparison.Ordinal) ? 0 : 4;
+
+            static void Announce(string address, string identity, string? http)
+            {
+                Console.WriteLine($"silo listening on {address} as {identity}");
+                if (http is { } web)
+                {
+                    Console.WriteLine($"silo http on {web} (REST API, dashboard, /metrics)");
+                }
+            }
 
             void Drain(PosixSignalContext context)
             {

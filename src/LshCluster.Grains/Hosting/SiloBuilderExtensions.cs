@@ -37,6 +37,7 @@ public static class SiloBuilderExtensions
         silo.Services.AddSingleton<ShardPlacementTable>();
         silo.Services.AddSingleton<LocalShards>();
         silo.Services.AddPlacementDirector<ShardPlacement, ShardPlacementDirector>();
+        silo.Services.AddPlacementDirector<SiloKeyPlacement, SiloKeyPlacementDirector>();
         silo.Services.AddSingleton<ShardRebalancer>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ShardRebalancer>());
         return silo;

@@ -9,7 +9,8 @@ namespace LshCluster.Grains.Placement;
 /// other silos know of a newcomer before shards are sent to it), each shard active here that belongs elsewhere is
 /// asked to migrate; its next activation, placed by <see cref="ShardPlacementDirector"/>, takes a new epoch and loads
 /// from the store. A silo joining thus receives about 1/(N + 1) of the shards while the others keep theirs, and a shard
-/// placed by a silo whose view lagged is put right at the next sweep.
+/// placed by a silo whose view lagged is put right at the next sweep. Shards that belong here and are not active here
+/// (at start, or those of a silo that died or left) are activated, so that they load before a request waits for them.
 /// </summary>
 internal sealed partial class ShardRebalancer(
     IClusterMembershipService membership,
@@ -61,6 +62,7 @@ internal sealed partial class ShardRebalancer(
                 if (settled && active.Contains(local.SiloAddress))
                 {
                     await MoveMisplacedAsync(active, stopping).ConfigureAwait(false);
+                    await ActivateMissingAsync(active, stopping).ConfigureAwait(false);
                 }
             }
         }
@@ -92,6 +94,28 @@ internal sealed partial class ShardRebalancer(
             }
         }).ConfigureAwait(false);
     }
+
+    private async Task ActivateMissingAsync(HashSet<SiloAddress> active, CancellationToken stopping)
+    {
+        var owners = await table.OwnersAsync(active).ConfigureAwait(false);
+        var here = shards.Snapshot().ToHashSet();
+        var missing = Enumerable.Range(0, owners.Length).Where(s => owners[s].Equals(local.SiloAddress) && !here.Contains(s)).ToList();
+        await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentMoves, CancellationToken = stopping }, async (shard, _) =>
+        {
+            try
+            {
+                // Any call activates the grain (placed here, as placement gives it here); a cheap one.
+                await grains.GetGrain<IShardGrain>(shard).CountsAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogActivationFailed(e, shard);
+            }
+        }).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "shard {Shard} could not be activated ahead of requests; it loads at its first call")]
+    private partial void LogActivationFailed(Exception error, int shard);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Count} shards active here belong to other silos ({Silos} active): asking them to move")]
     private partial void LogMoving(int count, int silos);

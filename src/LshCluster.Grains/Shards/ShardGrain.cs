@@ -229,6 +229,13 @@ internal sealed class ShardGrain(IShardSource source, ILocalSiloDetails silo, IC
         return true;
     }
 
+    /// <inheritdoc />
+    public Task ReloadAsync()
+    {
+        DeactivateOnIdle();
+        return Task.CompletedTask;
+    }
+
     private static ShardRecord? View(HomeRecord? r, bool withValues) => r is null
         ? null
         : new ShardRecord(r.Id, r.ExternalId, withValues ? PackedStructs.Pack<float>(r.Values) : null, r.SquaredNorm, r.IsAcknowledged,

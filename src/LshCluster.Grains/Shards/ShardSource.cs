@@ -14,9 +14,27 @@ internal interface IShardSource
 /// <summary>Claims one shard and loads it from its own rows (a silo of a cluster: its shards come and go one by one).</summary>
 internal sealed class StoreShardSource(IDedupStore store, TimeProvider time) : IShardSource
 {
+    // Shards load a few at a time: a silo that starts or takes over activates hundreds of grains at once, and each load
+    // holds a database connection (the pool, and the server's connection limit, are far smaller than S).
+    private const int ConcurrentLoads = 4;
+
+    private readonly SemaphoreSlim _loads = new(ConcurrentLoads);
     private LshScheme? _scheme;
 
     public async Task<Shard> ActivateAsync(int index, string owner, CancellationToken cancellationToken)
+    {
+        await _loads.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await LoadAsync(index, owner, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _loads.Release();
+        }
+    }
+
+    private async Task<Shard> LoadAsync(int index, string owner, CancellationToken cancellationToken)
     {
         var scheme = _scheme ??= await store.ReadSchemeAsync(cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"{store.Description} holds no cluster yet; create one first (lshc create)");

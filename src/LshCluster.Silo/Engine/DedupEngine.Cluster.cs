@@ -16,7 +16,8 @@ public sealed partial class DedupEngine
     }
 
     /// <summary>
-    /// Inserts vectors hashed elsewhere (a gateway silo or the .NET client) whose home shards are active here. Each
+    /// Inserts vectors hashed elsewhere (a gateway silo or the .NET client) whose home shards are active here (on a
+    /// coordinator: any home shard). Each
     /// is checked again as a producer's item would be — the caller may be a client of another version.
     /// </summary>
     internal async Task<List<InsertResult>> InsertHashedAsync(HashedInsertRequest request, DateTimeOffset deadline, CancellationToken cancellationToken)
@@ -27,6 +28,7 @@ public sealed partial class DedupEngine
             throw new ArgumentException($"vectors: a batch holds at most {_options.MaxBatchSize} vectors; got {request.Vectors.Count}. Split it.");
         }
 
+        using var admitted = Admit();
         var results = new List<InsertResult>(request.Vectors.Count);
         var items = new List<HashedItem>(request.Vectors.Count);
         foreach (var v in request.Vectors)
@@ -53,7 +55,11 @@ public sealed partial class DedupEngine
         }
 
         var deadlineOrDefault = deadline == DateTimeOffset.MaxValue ? _options.Time.GetUtcNow() + _options.RequestTimeout : deadline;
-        results.AddRange(await InsertAtHomeAsync(items, deadlineOrDefault, cancellationToken).ConfigureAwait(false));
+        // A coordinator reaches every home shard (its grains are anywhere in the cluster); a mailbox silo serves only
+        // the homes it owns and answers not_owner for the others.
+        results.AddRange(_coordinator
+            ? await CoordinateInsertAsync(items, deadlineOrDefault, cancellationToken).ConfigureAwait(false)
+            : await InsertAtHomeAsync(items, deadlineOrDefault, cancellationToken).ConfigureAwait(false));
         LshClusterMetrics.RecordRefusals(results.Where(r => r.Error?.Code != NotOwnerCode)); // the client re-routes those
         return results;
     }

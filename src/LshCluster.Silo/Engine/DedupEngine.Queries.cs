@@ -163,7 +163,7 @@ public sealed partial class DedupEngine
         var found = await Task.WhenAll(operations.Select(pair =>
             _shards.BucketOperationsAsync(pair.Key, new ArraySegment<BucketOperation>([.. pair.Value]), maxHamming, admission: true, deadline))).ConfigureAwait(false);
         var candidates = new HashSet<long>();
-        foreach (var list in found)
+        foreach (var (_, list) in found)
         {
             foreach (var c in list.Span)
             {

@@ -35,6 +35,10 @@ public sealed partial class DedupEngine : IAsyncDisposable
     // The mailbox runtime of a silo that is not on Orleans yet (null in the embedded engine, whose shards are grains).
     private readonly ShardRouter? _router;
     private readonly EmbeddedSilo? _silo;
+
+    // A coordinator on a silo of an Orleans cluster: its shards are grains anywhere in the cluster, which move.
+    private readonly bool _coordinator;
+    private readonly Grains.Placement.LocalShards? _local;
     private readonly IShardPlacement? _placement;
     private readonly IRemoteSilos? _remote;
     private readonly GroupCommitter _committer;
@@ -42,8 +46,10 @@ public sealed partial class DedupEngine : IAsyncDisposable
     private readonly int _maxHamming;
     private readonly float _screen;
     private volatile Exception? _fault;
+    private int _batchesInFlight;
 
-    private DedupEngine(IDedupStore store, LshScheme scheme, DedupEngineOptions options, IShardPlacement? placement, IRemoteSilos? remote, EmbeddedSilo? silo)
+    private DedupEngine(IDedupStore store, LshScheme scheme, DedupEngineOptions options, IShardPlacement? placement, IRemoteSilos? remote, EmbeddedSilo? silo,
+        IGrainFactory? clusterGrains = null, Grains.Placement.LocalShards? clusterLocal = null, Func<Task<SiloAddress[]>>? clusterOwners = null)
     {
         _store = store;
         _options = options;
@@ -52,12 +58,15 @@ public sealed partial class DedupEngine : IAsyncDisposable
         _placement = placement;
         _remote = remote;
         _silo = silo;
-        _router = silo is null ? new ShardRouter(scheme.ShardCount, placement, remote, options.Time, options.RequestTimeout) : null;
-        _shards = silo is null ? _router! : new GrainShardCalls(silo.Grains, scheme.ShardCount);
+        _coordinator = clusterGrains is not null;
+        _local = clusterLocal ?? silo?.Local;
+        var grains = clusterGrains ?? silo?.Grains;
+        _router = grains is null ? new ShardRouter(scheme.ShardCount, placement, remote, options.Time, options.RequestTimeout) : null;
+        _shards = grains is null ? _router! : new GrainShardCalls(grains, scheme.ShardCount, clusterOwners);
         _rungs = [.. scheme.Rungs];
         _maxHamming = SketchThreshold(scheme.LowestRung);
         _screen = ProjectionScreen(scheme.LowestRung, _hasher.ProjectionLength);
-        _committer = new GroupCommitter(store, options.GroupCommitMaxVectors);
+        _committer = new GroupCommitter(store, options.GroupCommitMaxVectors, failStop: !_coordinator);
         LshClusterMetrics.Register(this, () => MailboxDepth, () => LocalShards.Count);
     }
 
@@ -76,11 +85,14 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// <summary>Storage transactions committed since start.</summary>
     public long Commits => _committer.Commits;
 
+    /// <summary>Insert batches under way.</summary>
+    public int BatchesInFlight => Volatile.Read(ref _batchesInFlight);
+
     /// <summary>Why the engine stopped taking work, or null while it runs.</summary>
     public Exception? Fault => _fault;
 
     /// <summary>The shards active in this process.</summary>
-    public IReadOnlyList<int> LocalShards => _silo is not null ? [.. _silo.Local.Snapshot().Order()] : [.. _router!.LocalShards().Select(l => l.Shard.Index)];
+    public IReadOnlyList<int> LocalShards => _local is not null ? [.. _local.Snapshot().Order()] : [.. _router!.LocalShards().Select(l => l.Shard.Index)];
 
     /// <summary>Messages waiting in the mailboxes of the shards active here (none in the embedded engine: grains have no mailbox of ours).</summary>
     public int MailboxDepth => _router?.LocalShards().Sum(l => l.Mailbox.Depth) ?? 0;
@@ -119,6 +131,16 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
         return new DedupEngine(store, scheme, options, null, null, silo);
     }
+
+    /// <summary>
+    /// Opens the coordinator of one silo of an Orleans cluster: it validates, hashes and drives the insert pipeline over
+    /// the shard grains wherever they are active (<paramref name="grains"/>), and commits through its own group
+    /// committer. <paramref name="local"/> tells which shard grains this silo hosts, <paramref name="owners"/> where
+    /// placement puts each shard now.
+    /// </summary>
+    internal static async Task<DedupEngine> OpenCoordinatorAsync(IDedupStore store, DedupEngineOptions options, IGrainFactory grains, Grains.Placement.LocalShards local,
+        Func<Task<SiloAddress[]>> owners, CancellationToken cancellationToken) =>
+        new(store, await ReadSchemeAsync(store, options, cancellationToken).ConfigureAwait(false), options, null, null, null, grains, local, owners);
 
     /// <summary>
     /// Opens the cluster as one silo of many: no shard is active until the silo claims some and calls
@@ -290,6 +312,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
             }
         }
 
+        using var admitted = Admit();
+
         // Hash every valid vector (the CPU-heavy part, so in parallel): bucket keys, probes, sketch, squared norm.
         var hashed = new HashedItem[valid.Count];
         Parallel.For(0, valid.Count, new ParallelOptions { CancellationToken = cancellationToken }, j =>
@@ -305,6 +329,28 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
         LshClusterMetrics.RecordRefusals(results!);
         return results!;
+    }
+
+    /// <summary>
+    /// Counts a batch in until it is disposed; on shard grains, refuses it when <see cref="DedupEngineOptions.MaxBatchesInFlight"/>
+    /// are under way already (the mailbox silo refuses at its full mailboxes instead).
+    /// </summary>
+    /// <exception cref="OverloadedException">Too many batches under way; nothing of this one was started.</exception>
+    internal BatchAdmission Admit()
+    {
+        if (Interlocked.Increment(ref _batchesInFlight) > _options.MaxBatchesInFlight && _router is null)
+        {
+            Interlocked.Decrement(ref _batchesInFlight);
+            throw new OverloadedException("engine", $"this server is carrying {_options.MaxBatchesInFlight} insert batches already; nothing of this one was stored, retry later");
+        }
+
+        return new BatchAdmission(this);
+    }
+
+    /// <summary>A batch counted in by <see cref="Admit"/>.</summary>
+    internal readonly struct BatchAdmission(DedupEngine engine) : IDisposable
+    {
+        public void Dispose() => Interlocked.Decrement(ref engine._batchesInFlight);
     }
 
     /// <summary>Hashes one validated vector: bucket keys, probes, sketch and projection, squared norm.</summary>
@@ -327,6 +373,11 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// </summary>
     internal async Task<List<InsertResult>> RouteInsertAsync(IReadOnlyList<HashedItem> items, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
+        if (_coordinator)
+        {
+            return await CoordinateInsertAsync(items, deadline, cancellationToken).ConfigureAwait(false);
+        }
+
         var results = new List<InsertResult>(items.Count);
         var pending = items;
         var backoff = TimeSpan.FromMilliseconds(20);
@@ -390,6 +441,36 @@ public sealed partial class DedupEngine : IAsyncDisposable
             pending = retry;
         }
     }
+
+    /// <summary>
+    /// A coordinator's insert: the whole batch through the pipeline. A batch that failed because a shard moved or a silo
+    /// died — nothing of it acknowledged, its shards told — goes again after a pause (resending is idempotent by
+    /// external id), until the deadline.
+    /// </summary>
+    private async Task<List<InsertResult>> CoordinateInsertAsync(IReadOnlyList<HashedItem> items, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        var backoff = TimeSpan.FromMilliseconds(20);
+        while (true)
+        {
+            try
+            {
+                return await InsertAtHomeAsync(items, deadline, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsTransient(e) && _options.Time.GetUtcNow() + backoff < deadline)
+            {
+                await Task.Delay(backoff, _options.Time, cancellationToken).ConfigureAwait(false);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromMilliseconds(500).Ticks));
+            }
+            catch (Exception e) when (IsTransient(e) && e is not ShardUnavailableException)
+            {
+                throw new ShardUnavailableException($"a shard could not be reached before the deadline ({e.Message}); nothing of this batch was acknowledged, send it again", e);
+            }
+        }
+    }
+
+    /// <summary>Failures of a grain call or a commit that a resend may not meet: a shard moved, a silo died, the database blinked.</summary>
+    private static bool IsTransient(Exception e) => e is ShardUnavailableException or SiloUnavailableException or OrleansMessageRejectionException
+        or TimeoutException or System.Data.Common.DbException or IOException or System.Net.Sockets.SocketException;
 
     /// <summary>
     /// Items by where their home shard is served: here, by another silo (grouped by its address), or nowhere known
@@ -463,7 +544,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         // 1. Register at the home shards (subject to admission: a refusal here leaves nothing behind).
         var registered = new RegisteredItem[items.Count];
         var served = new bool[items.Count];
-        var epochs = new Dictionary<int, long>();
+        var fences = new FenceSet();
         try
         {
             await ForEachShard(items.Count, j => Scheme.HomeShard(items[j].ExternalId), async (shard, js) =>
@@ -473,9 +554,9 @@ public sealed partial class DedupEngine : IAsyncDisposable
                     return; // not served here: not_owner, sent again to the owner
                 }
 
-                lock (epochs)
+                fences.Add(shard, reply.Epoch);
+                lock (registered)
                 {
-                    epochs[shard] = reply.Epoch;
                     for (var n = 0; n < js.Count; n++)
                     {
                         registered[js[n]] = reply.Items[n];
@@ -499,14 +580,18 @@ public sealed partial class DedupEngine : IAsyncDisposable
             // Once its bucket entries may be visible to other requests, a batch is carried through to its commit: no
             // deadline or cancellation stops it half-way (DESIGN.md section 6 applies the deadline to the request's
             // admission, its registration).
-            verdicts = await InsertNewAsync(items, fresh, registered, epochs).ConfigureAwait(false);
+            verdicts = await InsertNewAsync(items, fresh, registered, fences).ConfigureAwait(false);
+        }
+        catch (ShardUnavailableException e) when (e.Settled)
+        {
+            throw; // a failed commit, already answered for at the shards
         }
         catch (Exception e)
         {
             // A failed commit has stopped the engine already (the committer refuses everything after a failure; a
             // restart reloads). Any other failure fails only this batch in a cluster — a peer that could not be
             // reached, or refused — and its producer resends; the embedded engine stops, as it has no peers to blame.
-            if (_placement is null)
+            if (_silo is not null)
             {
                 _fault ??= e;
             }
@@ -554,7 +639,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     }
 
     /// <summary>Buckets, verification, unions, the commit and the acknowledgement of the new items; returns their verdicts by item.</summary>
-    private async Task<StoredVerdict[]> InsertNewAsync(IReadOnlyList<HashedItem> items, List<int> fresh, RegisteredItem[] registered, Dictionary<int, long> homeEpochs)
+    private async Task<StoredVerdict[]> InsertNewAsync(IReadOnlyList<HashedItem> items, List<int> fresh, RegisteredItem[] registered, FenceSet fences)
     {
         var deadline = DateTimeOffset.MaxValue;
         var verdicts = new StoredVerdict[items.Count];
@@ -602,8 +687,12 @@ public sealed partial class DedupEngine : IAsyncDisposable
         var (byBucketShard, bucketStarts) = ShardGroups.Sort(operations, bucketShards, _shards.ShardCount);
         operations.Return();
         bucketShards.Return();
-        var gathered = await Task.WhenAll(ShardGroups.Runs(byBucketShard, bucketStarts).Select(run =>
-            _shards.BucketOperationsAsync(run.Shard, run.Run, _maxHamming, admission: false, deadline))).ConfigureAwait(false);
+        var gathered = await Task.WhenAll(ShardGroups.Runs(byBucketShard, bucketStarts).Select(async run =>
+        {
+            var (epoch, found) = await _shards.BucketOperationsAsync(run.Shard, run.Run, _maxHamming, admission: false, deadline).ConfigureAwait(false);
+            fences.Add(run.Shard, epoch);
+            return found;
+        })).ConfigureAwait(false);
         byBucketShard.Return();
 
         // 3. Exact cosine at the candidates' homes, once per distinct candidate of each vector (a near-duplicate shares
@@ -657,7 +746,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         // 4. Union at every rung each edge reaches — only the edges of a spanning forest of this batch's edges, since
         // the others join vectors already joined — then each vector's verdict from its best match.
         var unions = SpanningEdges(edges);
-        var components = await UnionAllAsync(unions, deadline).ConfigureAwait(false);
+        var components = await UnionAllAsync(unions, deadline, fences).ConfigureAwait(false);
         await Task.WhenAll(fresh.Select(async j =>
         {
             if (edgesOf[j] is not { } mine)
@@ -674,23 +763,36 @@ public sealed partial class DedupEngine : IAsyncDisposable
             verdicts[j] = new StoredVerdict(true, root, best.OtherId, best.Cosine);
         })).ConfigureAwait(false);
 
-        // 5. One group commit, fenced by the epochs of the home shards written for; then acknowledge.
+        // 5. One group commit, fenced by the epochs of every shard activation this batch changed; then acknowledge.
         var rows = fresh.Select(j => new StoredVector(registered[j].Id, items[j].ExternalId, VectorId.HomeShard(registered[j].Id), items[j].Values,
             items[j].Keys, items[j].Sketch.Low, items[j].Sketch.High, verdicts[j], registered[j].InsertedAt)).ToList();
         var homes = fresh.GroupBy(j => VectorId.HomeShard(registered[j].Id)).ToList();
-        var fences = homes.Select(h => new ShardFence(h.Key, homeEpochs[h.Key])).ToList();
         try
         {
             // Not cancellable once queued: the rows may commit anyway, and the records must stay to match them.
-            await _committer.CommitAsync(new WriteBatch(fences, rows, edges)).ConfigureAwait(false);
-            await Task.WhenAll(homes.Select(h => _shards.AcknowledgeAsync(h.Key, [.. h.Select(j => new VerdictOf(registered[j].Id, verdicts[j]))]))).ConfigureAwait(false);
+            await _committer.CommitAsync(new WriteBatch(fences.ToFences(), rows, edges)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (_coordinator)
+        {
+            throw await CommitFailedAsync(e, registered, fresh, fences).ConfigureAwait(false);
         }
         catch (Exception e)
         {
-            // Bucket entries and links of unacknowledged vectors stay in memory, so this process can no longer be
-            // trusted to match the store: refuse further work until it is restarted and reloads.
-            _fault = e;
-            throw new EngineStoppedException($"the store refused a write ({e.Message}); nothing of this batch was acknowledged. The engine stops taking work: restart it to reload from {_store.Description}", e);
+            throw StopAfterFailedWrite(e);
+        }
+
+        try
+        {
+            await Task.WhenAll(homes.Select(h => _shards.AcknowledgeAsync(h.Key, [.. h.Select(j => new VerdictOf(registered[j].Id, verdicts[j]))]))).ConfigureAwait(false);
+        }
+        catch (Exception) when (_coordinator)
+        {
+            // Durable already: a home that cannot be told has gone with its silo, and its next activation loads the
+            // vectors from the store as acknowledged.
+        }
+        catch (Exception e)
+        {
+            throw StopAfterFailedWrite(e);
         }
 
         // A shard that moved while this batch ran may have loaded before these edges were stored: its new owner
@@ -702,6 +804,59 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
 
         return verdicts;
+    }
+
+    /// <summary>
+    /// The embedded engine and the mailbox silo after a failed commit: bucket entries and links of unacknowledged vectors
+    /// stay in memory, so this process can no longer be trusted to match the store; it refuses further work until it is
+    /// restarted and reloads.
+    /// </summary>
+    private EngineStoppedException StopAfterFailedWrite(Exception e)
+    {
+        _fault = e;
+        return new EngineStoppedException($"the store refused a write ({e.Message}); nothing of this batch was acknowledged. The engine stops taking work: restart it to reload from {_store.Description}", e);
+    }
+
+    /// <summary>
+    /// A coordinator's failed commit, answered for at the shards so that the batch can simply be sent again. Refused by a
+    /// fence (a shard it changed has a newer activation, which loaded without it): nothing was written, so its homes
+    /// forget it. Any other failure (the database restarted, a connection broke mid-commit) leaves unknown whether it was
+    /// written: every shard it changed reloads what is durable, so that a resend finds the vectors that were stored
+    /// (stored once) and none of the entries or links of those that were not.
+    /// </summary>
+    private async Task<ShardUnavailableException> CommitFailedAsync(Exception e, RegisteredItem[] registered, List<int> fresh, FenceSet fences)
+    {
+        if (IsStale(e))
+        {
+            await ForgetAsync(registered, fresh, e).ConfigureAwait(false);
+            return new ShardUnavailableException($"a shard moved while this batch was stored ({e.Message}); nothing of it was written, send it again", e) { Settled = true };
+        }
+
+        List<ShardFence> changed;
+        try
+        {
+            changed = fences.ToFences();
+        }
+        catch (StaleEpochException)
+        {
+            changed = [];
+        }
+
+        await Task.WhenAll(changed.Select(f => _shards.ReloadAsync(f.Shard))).ConfigureAwait(false);
+        return new ShardUnavailableException($"the store failed during a write ({e.Message}); whether this batch was stored is not known: send it again, an id is stored at most once", e) { Settled = true };
+    }
+
+    private static bool IsStale(Exception e)
+    {
+        for (var x = e; x is not null; x = x.InnerException)
+        {
+            if (x is StaleEpochException)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>
@@ -784,7 +939,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// </summary>
     /// <returns>Per rung, each endpoint's component as worked out here: a node of that component (its root when no other
     /// batch linked it meanwhile), so that a find from it is the shortest.</returns>
-    private async Task<Dictionary<long, long>?[]> UnionAllAsync(List<(long A, long B, int Rung)> unions, DateTimeOffset deadline)
+    private async Task<Dictionary<long, long>?[]> UnionAllAsync(List<(long A, long B, int Rung)> unions, DateTimeOffset deadline, FenceSet? fences = null)
     {
         var components = new Dictionary<long, long>?[_rungs.Length];
         await Task.WhenAll(unions.GroupBy(u => u.Rung).Select(async edges =>
@@ -814,13 +969,16 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
             await Task.WhenAll(links.Select(async link =>
             {
-                if (await _shards.LinkAsync(VectorId.HomeShard(link.Child), link.Child, link.Parent, rung, deadline).ConfigureAwait(false))
+                var home = VectorId.HomeShard(link.Child);
+                var (epoch, linked) = await _shards.LinkAsync(home, link.Child, link.Parent, rung, deadline).ConfigureAwait(false);
+                if (linked)
                 {
+                    fences?.Add(home, epoch);
                     LshClusterMetrics.Merges.Add(1);
                 }
                 else
                 {
-                    await UnionAsync(link.Child, link.Parent, rung, deadline).ConfigureAwait(false);
+                    await UnionAsync(link.Child, link.Parent, rung, deadline, fences).ConfigureAwait(false);
                 }
             })).ConfigureAwait(false);
             components[rung] = nodes.ToDictionary(n => n, n => merged.Find(rootOf[n]));
@@ -832,7 +990,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// The compare-and-set union of DESIGN.md section 4: find both roots; link the larger-id root under the smaller
     /// only if it is still a root; retry if another union got there first.
     /// </summary>
-    private async Task UnionAsync(long a, long b, int rung, DateTimeOffset deadline)
+    private async Task UnionAsync(long a, long b, int rung, DateTimeOffset deadline, FenceSet? fences = null)
     {
         while (true)
         {
@@ -844,8 +1002,11 @@ public sealed partial class DedupEngine : IAsyncDisposable
             }
 
             var (child, parent) = ra > rb ? (ra, rb) : (rb, ra);
-            if (await _shards.LinkAsync(VectorId.HomeShard(child), child, parent, rung, deadline).ConfigureAwait(false))
+            var home = VectorId.HomeShard(child);
+            var (epoch, linked) = await _shards.LinkAsync(home, child, parent, rung, deadline).ConfigureAwait(false);
+            if (linked)
             {
+                fences?.Add(home, epoch);
                 LshClusterMetrics.Merges.Add(1);
                 return;
             }

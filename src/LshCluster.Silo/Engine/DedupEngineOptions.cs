@@ -6,6 +6,12 @@ public sealed class DedupEngineOptions
     /// <summary>Messages that may wait in one shard's mailbox before requests are refused as overloaded.</summary>
     public int MailboxCapacity { get; set; } = 4096;
 
+    /// <summary>
+    /// Insert batches one engine carries at once (on shard grains); more are refused as overloaded
+    /// (<c>RESOURCE_EXHAUSTED</c>, HTTP 429) rather than queued without bound.
+    /// </summary>
+    public int MaxBatchesInFlight { get; set; } = 32;
+
     /// <summary>How long a request may take before it is dropped (it then changes nothing).</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
@@ -28,6 +34,7 @@ public sealed class DedupEngineOptions
     public void Validate()
     {
         Require(MailboxCapacity is >= 1 and <= 1_000_000, nameof(MailboxCapacity), "must be 1 … 1,000,000");
+        Require(MaxBatchesInFlight is >= 1 and <= 10_000, nameof(MaxBatchesInFlight), "must be 1 … 10,000");
         Require(RequestTimeout > TimeSpan.Zero, nameof(RequestTimeout), "must be positive");
         Require(MaxBatchSize is >= 1 and <= 1_000_000, nameof(MaxBatchSize), "must be 1 … 1,000,000");
         Require(MaxExternalIdLength is >= 1 and <= 4096, nameof(MaxExternalIdLength), "must be 1 … 4096");

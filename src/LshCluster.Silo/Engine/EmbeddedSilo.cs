@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using LshCluster.Grains.Hosting;
 using LshCluster.Grains.Placement;
 using LshCluster.Grains.Shards;
@@ -39,7 +38,7 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
         var host = new HostBuilder()
             .UseOrleans(silo =>
             {
-                silo.UseLocalhostClustering(siloPort: FreeLoopbackPort(), gatewayPort: 0);
+                silo.UseLocalhostClustering(siloPort: Hosting.ListenAddress.FreePort(IPAddress.Loopback), gatewayPort: 0);
                 silo.AddLshClusterShards(store);
                 silo.Services.Replace(ServiceDescriptor.Singleton(time));
                 silo.Services.AddSingleton<IShardSource>(sp => new PreloadedShardSource(preloaded, sp.GetRequiredService<StoreShardSource>()));
@@ -67,13 +66,5 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
         await now.CancelAsync().ConfigureAwait(false);
         await _host.StopAsync(now.Token).ConfigureAwait(false);
         _host.Dispose();
-    }
-
-    // Orleans needs a silo port even for a silo alone; a port taken by another process in between fails the start.
-    private static int FreeLoopbackPort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 }

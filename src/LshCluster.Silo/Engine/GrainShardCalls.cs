@@ -8,9 +8,10 @@ namespace LshCluster.Silo.Engine;
 /// <summary>
 /// The engine's shard calls as calls to shard grains (ADR 0006): each batch for a shard packed into one immutable
 /// message whose vectors are views of the engine's own arrays, so that a call within a silo copies no vector and one
-/// between silos writes each once.
+/// between silos writes each once. With <paramref name="owners"/> (a cluster of silos), a batch's verification goes
+/// to each silo in one message through its <see cref="ISiloVerifierGrain"/>, each vector written once per silo.
 /// </summary>
-internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount) : IShardCalls
+internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount, Func<Task<SiloAddress[]>>? owners = null) : IShardCalls
 {
     public int ShardCount => shardCount;
 
@@ -41,19 +42,39 @@ internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount) : IS
 
     public Task ForgetAsync(int shard, long[] ids, Exception reason) => Shard(shard).ForgetAsync(PackedStructs.Pack<long>(ids), reason.Message);
 
-    public async Task<PooledList<Candidate>> BucketOperationsAsync(int shard, ArraySegment<BucketOperation> operations, int maxHamming, bool admission, DateTimeOffset deadline)
+    public async Task<(long Epoch, PooledList<Candidate> Found)> BucketOperationsAsync(int shard, ArraySegment<BucketOperation> operations, int maxHamming, bool admission, DateTimeOffset deadline)
     {
         var reply = await Shard(shard).RunBucketOperationsAsync(new BucketRequest(PackedStructs.Pack<BucketOperation>(operations), maxHamming)).ConfigureAwait(false);
         var found = PackedStructs.Read<Candidate>(reply.Candidates, "candidates");
         var list = new PooledList<Candidate>(found.Length);
         list.SetCount(found.Length);
         found.CopyTo(list.Span);
-        return list;
+        return (reply.Epoch, list);
     }
 
     public async Task<List<FoundEdge>> VerifyAllAsync(IReadOnlyList<(int Shard, ArraySegment<Verification> Checks)> byShard, float lowestRung, float screen, bool admission, DateTimeOffset deadline)
     {
-        var replies = await Task.WhenAll(byShard.Select(run => Shard(run.Shard).VerifyAsync(VerifyRequestOf(run.Checks, lowestRung, screen)))).ConfigureAwait(false);
+        VerifyReply[] replies;
+        if (owners is null || await owners().ConfigureAwait(false) is not { Length: > 0 } placed)
+        {
+            replies = await Task.WhenAll(byShard.Select(run =>
+            {
+                var queries = new QueryTable();
+                var checks = queries.Pack(run.Checks);
+                return Shard(run.Shard).VerifyAsync(new VerifyRequest(queries.Headers(), queries.Values(), queries.Projections(), checks, lowestRung, screen));
+            })).ConfigureAwait(false);
+        }
+        else
+        {
+            replies = await Task.WhenAll(byShard.GroupBy(run => placed[run.Shard % placed.Length]).Select(silo =>
+            {
+                var queries = new QueryTable();
+                var checks = silo.Select(run => queries.Pack(run.Checks)).ToArray();
+                var request = new SiloVerifyRequest(queries.Headers(), queries.Values(), queries.Projections(), [.. silo.Select(run => run.Shard)], checks, lowestRung, screen);
+                return grains.GetGrain<ISiloVerifierGrain>(silo.Key.ToParsableString()).VerifyAsync(request);
+            })).ConfigureAwait(false);
+        }
+
         var edges = new List<FoundEdge>();
         foreach (var reply in replies)
         {
@@ -63,27 +84,36 @@ internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount) : IS
         return edges;
     }
 
-    /// <summary>One shard's checks with each of their new vectors once, however many of its candidates live there.</summary>
-    private static VerifyRequest VerifyRequestOf(ArraySegment<Verification> checks, float lowestRung, float screen)
+    /// <summary>The new vectors of one message, each once however many of its checks name it.</summary>
+    private sealed class QueryTable
     {
-        var queryIndex = new Dictionary<VerifyQuery, int>(ReferenceEqualityComparer.Instance);
-        var queries = new List<VerifyQuery>();
-        var packed = new PackedCheck[checks.Count];
-        for (var i = 0; i < checks.Count; i++)
+        private readonly Dictionary<VerifyQuery, int> _index = new(ReferenceEqualityComparer.Instance);
+        private readonly List<VerifyQuery> _queries = [];
+
+        /// <summary>Checks as (query, candidate) pairs numbering their queries in this table, packed.</summary>
+        public byte[] Pack(ArraySegment<Verification> checks)
         {
-            var query = checks[i].Query;
-            if (!queryIndex.TryGetValue(query, out var q))
+            var packed = new PackedCheck[checks.Count];
+            for (var i = 0; i < checks.Count; i++)
             {
-                queryIndex[query] = q = queries.Count;
-                queries.Add(query);
+                var query = checks[i].Query;
+                if (!_index.TryGetValue(query, out var q))
+                {
+                    _index[query] = q = _queries.Count;
+                    _queries.Add(query);
+                }
+
+                packed[i] = new PackedCheck(q, checks[i].CandidateId);
             }
 
-            packed[i] = new PackedCheck(q, checks[i].CandidateId);
+            return PackedStructs.Pack<PackedCheck>(packed);
         }
 
-        var headers = queries.Select(q => new QueryHeader(q.Item, q.VectorId, q.SquaredNorm, q.ProjectionSquaredNorm)).ToArray();
-        return new VerifyRequest(PackedStructs.Pack<QueryHeader>(headers), [.. queries.Select(q => q.Values)], [.. queries.Select(q => q.Projection)],
-            PackedStructs.Pack<PackedCheck>(packed), lowestRung, screen);
+        public byte[] Headers() => PackedStructs.Pack<QueryHeader>([.. _queries.Select(q => new QueryHeader(q.Item, q.VectorId, q.SquaredNorm, q.ProjectionSquaredNorm))]);
+
+        public ReadOnlyMemory<byte>[] Values() => [.. _queries.Select(q => q.Values)];
+
+        public ReadOnlyMemory<byte>[] Projections() => [.. _queries.Select(q => q.Projection)];
     }
 
     public async Task<(long Node, bool IsRoot)> AscendAsync(int shard, long id, int rung, DateTimeOffset deadline)
@@ -92,8 +122,11 @@ internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount) : IS
         return (reply.Node, reply.IsRoot);
     }
 
-    public async Task<bool> LinkAsync(int shard, long child, long parent, int rung, DateTimeOffset deadline) =>
-        (await Shard(shard).LinkAsync(child, parent, rung).ConfigureAwait(false)).Linked;
+    public async Task<(long Epoch, bool Linked)> LinkAsync(int shard, long child, long parent, int rung, DateTimeOffset deadline)
+    {
+        var reply = await Shard(shard).LinkAsync(child, parent, rung).ConfigureAwait(false);
+        return (reply.Epoch, reply.Linked);
+    }
 
     public async Task<RecordView?[]> LookupAsync(int shard, IReadOnlyList<long> ids, bool withValues, DateTimeOffset deadline, bool admission = true) =>
         [.. (await Shard(shard).LookupAsync(PackedStructs.Pack<long>([.. ids]), withValues).ConfigureAwait(false)).Select(ViewOf)];
@@ -136,6 +169,8 @@ internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount) : IS
 
     public Task WaitSettledAsync(int shard, long[] ids, CancellationToken cancellationToken) =>
         Shard(shard).WaitSettledAsync(PackedStructs.Pack<long>(ids)).WaitAsync(cancellationToken);
+
+    public Task ReloadAsync(int shard) => Shard(shard).ReloadAsync();
 
     private static RecordView? ViewOf(ShardRecord? r) => r is null
         ? null

@@ -8,18 +8,26 @@ namespace LshCluster.Silo.Engine;
 /// and completes each request only after the transaction holding it has committed. One small transaction per
 /// request would cost more than the work it carries.
 /// </summary>
+/// <remarks>
+/// Fail-stop (the embedded engine, the mailbox silo): after one failure every later batch fails too, since a later batch
+/// may name vectors of the failed one and the process reloads anyway. Otherwise (a coordinator over shard grains) a
+/// failure fails only the batches it concerns: a batch refused by a fence is taken out and the others of its group are
+/// committed without it; any other failure fails its group, and the next group is tried afresh.
+/// </remarks>
 internal sealed class GroupCommitter : IAsyncDisposable
 {
     private readonly IDedupStore _store;
     private readonly int _maxVectors;
+    private readonly bool _failStop;
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _loop;
     private volatile Exception? _failure;
 
-    public GroupCommitter(IDedupStore store, int maxVectors)
+    public GroupCommitter(IDedupStore store, int maxVectors, bool failStop = true)
     {
         _store = store;
         _maxVectors = maxVectors;
+        _failStop = failStop;
         _loop = Task.Run(RunAsync);
     }
 
@@ -76,7 +84,16 @@ internal sealed class GroupCommitter : IAsyncDisposable
                 continue;
             }
 
-            var merged = group.Count == 1 ? group[0].Batch : Merge(group);
+            await CommitGroupAsync(group).ConfigureAwait(false);
+        }
+    }
+
+    private async Task CommitGroupAsync(List<Pending> group)
+    {
+        var live = _failStop ? group : WithoutConflicts(group);
+        while (live.Count > 0)
+        {
+            var merged = live.Count == 1 ? live[0].Batch : Merge(live);
             try
             {
                 var started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -86,21 +103,82 @@ internal sealed class GroupCommitter : IAsyncDisposable
                 {
                     Diagnostics.LshClusterMetrics.StorageBatchSize.Record(merged.Vectors.Count);
                 }
+
                 Commits++;
-                foreach (var p in group)
+                foreach (var p in live)
                 {
                     p.Done.TrySetResult();
                 }
+
+                return;
+            }
+            catch (StaleEpochException stale) when (!_failStop)
+            {
+                // Nothing was written: fail the batches the fence refused, and commit the others again without them.
+                var refused = new ShardFence(stale.Shard, stale.HeldEpoch);
+                foreach (var p in live.Where(p => p.Batch.Fences.Contains(refused)))
+                {
+                    p.Done.TrySetException(stale);
+                }
+
+                live = [.. live.Where(p => !p.Batch.Fences.Contains(refused))];
             }
             catch (Exception e)
             {
-                _failure = e;
-                foreach (var p in group)
+                if (_failStop)
+                {
+                    _failure = e;
+                }
+
+                foreach (var p in live)
                 {
                     p.Done.TrySetException(e);
                 }
+
+                return;
             }
         }
+    }
+
+    /// <summary>
+    /// The group without batches fenced by an older epoch of a shard than another batch of the group: epochs only grow,
+    /// so those are stale for certain (they fail here), and one merged fence per shard is then right for every batch.
+    /// </summary>
+    private static List<Pending> WithoutConflicts(List<Pending> group)
+    {
+        var newest = new Dictionary<int, long>();
+        foreach (var p in group)
+        {
+            foreach (var f in p.Batch.Fences)
+            {
+                newest[f.Shard] = Math.Max(f.Epoch, newest.GetValueOrDefault(f.Shard));
+            }
+        }
+
+        var live = new List<Pending>(group.Count);
+        foreach (var p in group)
+        {
+            ShardFence? stale = null;
+            foreach (var f in p.Batch.Fences)
+            {
+                if (f.Epoch < newest[f.Shard])
+                {
+                    stale = f;
+                    break;
+                }
+            }
+
+            if (stale is { } old)
+            {
+                p.Done.TrySetException(new StaleEpochException(old.Shard, old.Epoch, newest[old.Shard]));
+            }
+            else
+            {
+                live.Add(p);
+            }
+        }
+
+        return live;
     }
 
     private static WriteBatch Merge(List<Pending> group)

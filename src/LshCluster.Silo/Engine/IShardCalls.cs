@@ -28,8 +28,8 @@ internal interface IShardCalls
     /// <summary>Forgets vectors whose insert failed before its commit; their waiters learn <paramref name="reason"/>.</summary>
     Task ForgetAsync(int shard, long[] ids, Exception reason);
 
-    /// <returns>The candidates found, in a pooled list the caller returns.</returns>
-    Task<PooledList<Candidate>> BucketOperationsAsync(int shard, ArraySegment<BucketOperation> operations, int maxHamming, bool admission, DateTimeOffset deadline);
+    /// <returns>The serving activation's epoch (0 when not known) and the candidates found, in a pooled list the caller returns.</returns>
+    Task<(long Epoch, PooledList<Candidate> Found)> BucketOperationsAsync(int shard, ArraySegment<BucketOperation> operations, int maxHamming, bool admission, DateTimeOffset deadline);
 
     /// <summary>Exact-cosine checks at many shards (each run holds the checks of one home shard).</summary>
     Task<List<FoundEdge>> VerifyAllAsync(IReadOnlyList<(int Shard, ArraySegment<Verification> Checks)> byShard, float lowestRung, float screen, bool admission, DateTimeOffset deadline);
@@ -37,8 +37,11 @@ internal interface IShardCalls
     /// <summary>One step up the forest of rung <paramref name="rung"/> from <paramref name="id"/>, homed at <paramref name="shard"/>.</summary>
     Task<(long Node, bool IsRoot)> AscendAsync(int shard, long id, int rung, DateTimeOffset deadline);
 
-    /// <summary>Compare-and-set link of root <paramref name="child"/> under <paramref name="parent"/>; false if it is no longer a root.</summary>
-    Task<bool> LinkAsync(int shard, long child, long parent, int rung, DateTimeOffset deadline);
+    /// <summary>
+    /// Compare-and-set link of root <paramref name="child"/> under <paramref name="parent"/>; Linked is false if it is no
+    /// longer a root. Epoch: the serving activation's (0 when not known).
+    /// </summary>
+    Task<(long Epoch, bool Linked)> LinkAsync(int shard, long child, long parent, int rung, DateTimeOffset deadline);
 
     /// <summary>The records of ids homed at <paramref name="shard"/> (null for those not stored).</summary>
     Task<RecordView?[]> LookupAsync(int shard, IReadOnlyList<long> ids, bool withValues, DateTimeOffset deadline, bool admission = true);
@@ -60,6 +63,9 @@ internal interface IShardCalls
 
     /// <summary>Ends deletions begun at <paramref name="shard"/>: forgets the vectors once durable, else unmarks them.</summary>
     Task EndDeleteAsync(int shard, long[] ids, bool committed);
+
+    /// <summary>Has the shard's activation reload from the store (a coordinator's commit of unknown outcome changed it).</summary>
+    Task ReloadAsync(int shard);
 
     /// <summary>Completes once nothing is in flight for these vectors at their home (insert or delete).</summary>
     Task WaitSettledAsync(int shard, long[] ids, CancellationToken cancellationToken);

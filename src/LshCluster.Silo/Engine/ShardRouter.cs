@@ -191,6 +191,9 @@ internal sealed class ShardRouter : IShardCalls
 
     public Task EndDeleteAsync(int shard, long[] ids, bool committed) => EndInFlightAsync(shard, ids.Length, s => s.EndDelete(ids, committed));
 
+    /// <summary>Not used: the mailbox silo stops its whole engine after a failed commit and reloads every shard.</summary>
+    public Task ReloadAsync(int shard) => throw new NotSupportedException("the mailbox silo reloads its shards by restarting its engine");
+
     public async Task WaitSettledAsync(int shard, long[] ids, CancellationToken cancellationToken)
     {
         if (Local(shard) is not { } local)
@@ -232,9 +235,9 @@ internal sealed class ShardRouter : IShardCalls
         }
     }
 
-    /// <returns>The candidates found, in a pooled list the caller returns.</returns>
-    public Task<PooledList<Candidate>> BucketOperationsAsync(int shard, ArraySegment<BucketOperation> operations, int maxHamming, bool admission, DateTimeOffset deadline) =>
-        RouteAsync(shard, s => s.RunBucketOperations(operations, maxHamming), () => ShardCallCodec.BucketOps(shard, operations, maxHamming), ShardCallCodec.ReadCandidates, admission, deadline);
+    /// <returns>The candidates found, in a pooled list the caller returns (and no epoch: the silo path fences homes only).</returns>
+    public async Task<(long Epoch, PooledList<Candidate> Found)> BucketOperationsAsync(int shard, ArraySegment<BucketOperation> operations, int maxHamming, bool admission, DateTimeOffset deadline) =>
+        (0, await RouteAsync(shard, s => s.RunBucketOperations(operations, maxHamming), () => ShardCallCodec.BucketOps(shard, operations, maxHamming), ShardCallCodec.ReadCandidates, admission, deadline).ConfigureAwait(false));
 
     public Task<List<FoundEdge>> VerifyAsync(int shard, ArraySegment<Verification> checks, float lowestRung, float screen, bool admission, DateTimeOffset deadline) =>
         RouteAsync(shard, s => s.Verify(checks, lowestRung, screen), () => ShardCallCodec.Verify(shard, checks, lowestRung, screen), ShardCallCodec.ReadEdges, admission, deadline);
@@ -308,8 +311,8 @@ internal sealed class ShardRouter : IShardCalls
     public Task<(long Node, bool IsRoot)> AscendAsync(int shard, long id, int rung, DateTimeOffset deadline) =>
         RouteAsync(shard, s => s.Ascend(id, rung), () => ShardCallCodec.Ascend(shard, id, rung), r => ((long)r.Ascend.Node, r.Ascend.IsRoot), admission: false, deadline);
 
-    public Task<bool> LinkAsync(int shard, long child, long parent, int rung, DateTimeOffset deadline) =>
-        RouteAsync(shard, s => s.Link(child, parent, rung), () => ShardCallCodec.Link(shard, child, parent, rung), r => r.Linked, admission: false, deadline);
+    public async Task<(long Epoch, bool Linked)> LinkAsync(int shard, long child, long parent, int rung, DateTimeOffset deadline) =>
+        (0, await RouteAsync(shard, s => s.Link(child, parent, rung), () => ShardCallCodec.Link(shard, child, parent, rung), r => r.Linked, admission: false, deadline).ConfigureAwait(false));
 
     public Task<RecordView?[]> LookupAsync(int shard, IReadOnlyList<long> ids, bool withValues, DateTimeOffset deadline, bool admission = true) =>
         RouteAsync(shard, s => ids.Select(id => s.Find(id) is { } r ? RecordView.Of(r, withValues) : null).ToArray(),
@@ -519,6 +522,3 @@ internal sealed class ShardRouter : IShardCalls
         }
     }
 }
-
-/// <summary>A shard could not be reached before the request's deadline (it is moving, or its owner died).</summary>
-public sealed class ShardUnavailableException(string message) : Exception(message);

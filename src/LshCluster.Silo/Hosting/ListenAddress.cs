@@ -19,4 +19,12 @@ internal static class ListenAddress
             ? endpoint
             : throw new ArgumentException($"listen: '{listen}' is not HOST:PORT with a numeric host (e.g. 127.0.0.1:7001 or 0.0.0.0:7001)", nameof(listen));
     }
+
+    /// <summary>A port free on <paramref name="address"/> now (another process may take it before it is used).</summary>
+    public static int FreePort(IPAddress address)
+    {
+        using var probe = new System.Net.Sockets.TcpListener(address, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
 }

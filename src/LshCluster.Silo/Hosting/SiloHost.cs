@@ -1,17 +1,12 @@
 using System.Security.Cryptography.X509Certificates;
 using LshCluster.Grains.Placement;
-using LshCluster.Protocol.Wire;
 using LshCluster.Runtime.Membership;
 using LshCluster.Silo.Cluster;
 using LshCluster.Silo.Diagnostics;
 using LshCluster.Silo.Engine;
 using LshCluster.Silo.Http;
-using LshCluster.Silo.Security;
 using LshCluster.Storage.Postgres;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using SiloStatus = LshCluster.Silo.Http.SiloStatus;
 
@@ -46,7 +41,7 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
         _log = logs.CreateLogger("LshCluster.Silo");
         _membership = new PostgresMembershipStore(options.ConnectionString);
         _remote = new GrpcRemoteSilos(
-            options.TlsTrustPath is { } trust ? LoadTls(() => X509CertificateLoader.LoadCertificateFromFile(trust), trust) : null,
+            options.TlsTrustPath is { } trust ? SiloWeb.LoadTls(() => X509CertificateLoader.LoadCertificateFromFile(trust), trust) : null,
             options.Credentials.ClusterSecret);
     }
 
@@ -96,56 +91,15 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
 
     private async Task StartCoreAsync(ILoggerFactory? logs, CancellationToken cancellationToken)
     {
-        var endpoint = ListenAddress.Parse(_options.Listen);
-        var httpEndpoint = _options.HttpListen switch
-        {
-            "" => null,
-            null => new System.Net.IPEndPoint(endpoint.Address, endpoint.Port == 0 ? 0 : endpoint.Port + 1),
-            var given => ListenAddress.Parse(given),
-        };
-        var beyondLoopback = !System.Net.IPAddress.IsLoopback(endpoint.Address) || (httpEndpoint is not null && !System.Net.IPAddress.IsLoopback(httpEndpoint.Address));
-        AccessControl.LogPolicy(_log, _options.Credentials, internalService: true, plainTextBeyondLoopback: beyondLoopback && _options.TlsCertificatePath is null);
-
         // Listen first: the advertised address must be known (port 0 picks one) before joining.
-        var builder = HttpSurface.CreateBuilder(logs, _options.Credentials);
-        builder.Services.AddSingleton(new GrpcServerOptions { MapException = SiloServices.MapException });
-
-        // Signals belong to the silo, not to the web host: SIGTERM must drain first (ASP.NET's console lifetime would
-        // stop the server at once and let the runtime end the process).
-        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, ManualLifetime>();
-        ListenOptions? grpcListener = null, httpListener = null;
-        builder.WebHost.ConfigureKestrel(k =>
-        {
-            // gRPC needs HTTP/2; on a plain-text port Kestrel speaks h2c only on an HTTP/2-only endpoint. Browsers,
-            // curl and scripts speak HTTP/1.1, so the REST API and the dashboard have a port of their own.
-            k.Listen(endpoint, l =>
-            {
-                grpcListener = l;
-                l.Protocols = HttpProtocols.Http2;
-                UseTls(l);
-            });
-            if (httpEndpoint is not null)
-            {
-                k.Listen(httpEndpoint, l =>
-                {
-                    httpListener = l;
-                    l.Protocols = _options.TlsCertificatePath is null ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2; // h2 needs ALPN
-                    UseTls(l);
-                });
-            }
-
-            k.Limits.MaxRequestBodySize = null;
-            k.Limits.Http2.InitialConnectionWindowSize = 4 * 1024 * 1024;
-            k.Limits.Http2.InitialStreamWindowSize = 2 * 1024 * 1024;
-        });
-        var web = builder.Build();
+        var siloWeb = SiloWeb.Create(_options, logs, _log, internalService: true);
+        var web = siloWeb.Builder.Build();
         HttpSurface.Map(web, this);
         SiloServices.Map(web, this);
         await web.StartAsync(cancellationToken).ConfigureAwait(false);
         _web = web;
-        var scheme = _options.TlsCertificatePath is null ? "http" : "https";
-        Address = _options.Advertise?.TrimEnd('/') ?? $"{scheme}://{grpcListener!.IPEndPoint}";
-        HttpAddress = httpListener is null ? null : $"{scheme}://{httpListener.IPEndPoint}";
+        Address = siloWeb.Address;
+        HttpAddress = siloWeb.HttpAddress;
 
         var store = new PostgresDedupStore(_options.ConnectionString);
         try
@@ -582,26 +536,6 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
         return owned;
     }
 
-    private void UseTls(ListenOptions listener)
-    {
-        if (_options.TlsCertificatePath is { } certificate)
-        {
-            listener.UseHttps(LoadTls(() => X509Certificate2.CreateFromPemFile(certificate, _options.TlsKeyPath), certificate));
-        }
-    }
-
-    private static X509Certificate2 LoadTls(Func<X509Certificate2> load, string path)
-    {
-        try
-        {
-            return load();
-        }
-        catch (System.Security.Cryptography.CryptographicException e)
-        {
-            throw new ArgumentException($"tls: '{path}' cannot be used: {e.Message}", nameof(SiloOptions.TlsCertificatePath), e);
-        }
-    }
-
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
@@ -636,12 +570,4 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
         await _membership.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
     }
-}
-
-/// <summary>A host lifetime that reacts to no signal: the silo decides when its web server stops.</summary>
-internal sealed class ManualLifetime : Microsoft.Extensions.Hosting.IHostLifetime
-{
-    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -18,6 +18,12 @@ public sealed class SiloOptions
     /// </summary>
     public string? HttpListen { get; set; }
 
+    /// <summary>
+    /// The port silos of an Orleans cluster talk to each other on (on the <see cref="Listen"/> host); 0 picks a free
+    /// one. Orleans' default, 11111, unless given.
+    /// </summary>
+    public int OrleansPort { get; set; } = 11111;
+
     /// <summary>The URL other silos and clients call; default: <c>http://</c> + the address listened on.</summary>
     public string? Advertise { get; set; }
 
@@ -85,6 +91,11 @@ public sealed class SiloOptions
             throw new ArgumentException(
                 $"{Credentials.ClusterSecretVariable}: required when API keys are set: without it anyone who reaches a silo's gRPC port could call the internal silo-to-silo service and pass the keys by",
                 nameof(Credentials));
+        }
+
+        if (OrleansPort is < 0 or > 65535)
+        {
+            throw new ArgumentException($"silo-port: {OrleansPort} is not a port (0 … 65535; 0 picks a free one)", nameof(OrleansPort));
         }
 
         if (MaxMovesPerRound < 1)

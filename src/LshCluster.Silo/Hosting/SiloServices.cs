@@ -27,9 +27,74 @@ internal static class SiloServices
         _ => null,
     };
 
+    /// <summary>Every service of a silo of the mailbox runtime: the public ones, its admin calls and the internal service.</summary>
     public static void Map(IEndpointRouteBuilder endpoints, SiloHost silo)
     {
+        MapPublic(endpoints, silo);
         DedupEngine Engine() => ((IEngineHost)silo).ServingEngine();
+
+        // ---- Admin
+        endpoints.MapGrpcUnary(PublicApi.ListSilos, async (_, call) =>
+        {
+            var silos = await silo.Membership.ReadSilosAsync(call.CancellationToken).ConfigureAwait(false);
+            var leases = await silo.Membership.ReadShardOwnersAsync(call.CancellationToken).ConfigureAwait(false);
+            var response = new ListSilosResponse();
+            foreach (var s in silos.Where(s => s.Listed))
+            {
+                var name = s.Identity.ToString();
+                response.Silos.Add(new SiloInfo
+                {
+                    Address = s.Identity.Address,
+                    Generation = s.Identity.Generation,
+                    Status = s.Shown,
+                    Shards = leases.Count(l => l.Owner == name),
+                    LeaseExpiresUnixMs = s.LeaseExpires.ToUnixTimeMilliseconds(),
+                });
+            }
+
+            return response;
+        })
+        .RequireAuthorization(AccessControl.Producer);
+        endpoints.MapGrpcUnary(PublicApi.GetShardMap, async (_, call) =>
+        {
+            await silo.Placement.RefreshAsync(call.CancellationToken).ConfigureAwait(false);
+            var map = new ShardMap { Version = silo.Placement.Version };
+            map.Owners.AddRange(silo.Placement.Owners.Select(o => o ?? string.Empty));
+            return map;
+        })
+        .RequireAuthorization(AccessControl.Producer);
+        endpoints.MapGrpcUnary(PublicApi.Drain, async (request, _) =>
+        {
+            if (request.Address.Length > 0 && request.Address.TrimEnd('/') != silo.Address)
+            {
+                throw new RpcException(GrpcStatusCode.FailedPrecondition, $"address: this is {silo.Address}; send Drain to the silo to drain");
+            }
+
+            var before = silo.Engine.LocalShards.Count;
+            await silo.DrainAsync().ConfigureAwait(false);
+            return new DrainResponse { ShardsReleased = before };
+        })
+        .RequireAuthorization(AccessControl.Admin);
+        endpoints.MapGrpcUnary(PublicApi.MoveShards, async (request, call) => new MoveShardsResponse
+        {
+            Shards = await silo.PinShardsAsync(request.Shards, request.To.Length == 0 ? null : request.To, call.CancellationToken).ConfigureAwait(false),
+        })
+        .RequireAuthorization(AccessControl.Admin);
+
+        // ---- Internal
+        endpoints.MapGrpcUnary(InternalApi.Call, (request, call) => Engine().ServeShardCallsAsync(request, call.Deadline))
+            .RequireAuthorization(AccessControl.Internal);
+        endpoints.MapGrpcUnary(InternalApi.DeleteAtHome, (request, call) => Engine().DeleteAtHomeAsync(request, call.Deadline, call.CancellationToken))
+            .RequireAuthorization(AccessControl.Internal);
+    }
+
+    /// <summary>
+    /// The services any silo serves from its engine: Ingest, Query, Delete, and for the .NET client the scheme and
+    /// inserts it hashed itself.
+    /// </summary>
+    public static void MapPublic(IEndpointRouteBuilder endpoints, IEngineHost host)
+    {
+        DedupEngine Engine() => host.ServingEngine();
 
         // ---- Ingest
         endpoints.MapGrpcUnary(PublicApi.Insert, async (request, call) =>
@@ -128,53 +193,6 @@ internal static class SiloServices
         })
         .RequireAuthorization(AccessControl.Producer);
 
-        // ---- Admin
-        endpoints.MapGrpcUnary(PublicApi.ListSilos, async (_, call) =>
-        {
-            var silos = await silo.Membership.ReadSilosAsync(call.CancellationToken).ConfigureAwait(false);
-            var leases = await silo.Membership.ReadShardOwnersAsync(call.CancellationToken).ConfigureAwait(false);
-            var response = new ListSilosResponse();
-            foreach (var s in silos.Where(s => s.Listed))
-            {
-                var name = s.Identity.ToString();
-                response.Silos.Add(new SiloInfo
-                {
-                    Address = s.Identity.Address,
-                    Generation = s.Identity.Generation,
-                    Status = s.Shown,
-                    Shards = leases.Count(l => l.Owner == name),
-                    LeaseExpiresUnixMs = s.LeaseExpires.ToUnixTimeMilliseconds(),
-                });
-            }
-
-            return response;
-        })
-        .RequireAuthorization(AccessControl.Producer);
-        endpoints.MapGrpcUnary(PublicApi.GetShardMap, async (_, call) =>
-        {
-            await silo.Placement.RefreshAsync(call.CancellationToken).ConfigureAwait(false);
-            var map = new ShardMap { Version = silo.Placement.Version };
-            map.Owners.AddRange(silo.Placement.Owners.Select(o => o ?? string.Empty));
-            return map;
-        })
-        .RequireAuthorization(AccessControl.Producer);
-        endpoints.MapGrpcUnary(PublicApi.Drain, async (request, _) =>
-        {
-            if (request.Address.Length > 0 && request.Address.TrimEnd('/') != silo.Address)
-            {
-                throw new RpcException(GrpcStatusCode.FailedPrecondition, $"address: this is {silo.Address}; send Drain to the silo to drain");
-            }
-
-            var before = silo.Engine.LocalShards.Count;
-            await silo.DrainAsync().ConfigureAwait(false);
-            return new DrainResponse { ShardsReleased = before };
-        })
-        .RequireAuthorization(AccessControl.Admin);
-        endpoints.MapGrpcUnary(PublicApi.MoveShards, async (request, call) => new MoveShardsResponse
-        {
-            Shards = await silo.PinShardsAsync(request.Shards, request.To.Length == 0 ? null : request.To, call.CancellationToken).ConfigureAwait(false),
-        })
-        .RequireAuthorization(AccessControl.Admin);
         endpoints.MapGrpcUnary(PublicApi.Delete, async (request, call) =>
         {
             var results = await Engine().DeleteAsync(request.Ids, call.CancellationToken).ConfigureAwait(false);
@@ -183,12 +201,6 @@ internal static class SiloServices
             return response;
         })
         .RequireAuthorization(AccessControl.Admin);
-
-        // ---- Internal
-        endpoints.MapGrpcUnary(InternalApi.Call, (request, call) => Engine().ServeShardCallsAsync(request, call.Deadline))
-            .RequireAuthorization(AccessControl.Internal);
-        endpoints.MapGrpcUnary(InternalApi.DeleteAtHome, (request, call) => Engine().DeleteAtHomeAsync(request, call.Deadline, call.CancellationToken))
-            .RequireAuthorization(AccessControl.Internal);
         endpoints.MapGrpcUnary(InternalApi.GetScheme, (_, _) =>
             Task.FromResult(new Protocol.Internal.SchemeBlob { Scheme = Google.Protobuf.ByteString.CopyFrom(Engine().Scheme.ToBytes()) }))
             .RequireAuthorization(AccessControl.Producer);
