@@ -100,18 +100,19 @@ internal sealed partial class ShardRebalancer(
         var owners = await table.OwnersAsync(active).ConfigureAwait(false);
         var here = shards.Snapshot().ToHashSet();
         var missing = Enumerable.Range(0, owners.Length).Where(s => owners[s].Equals(local.SiloAddress) && !here.Contains(s)).ToList();
-        await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentMoves, CancellationToken = stopping }, async (shard, _) =>
+        // All at once: the shard source loads the activations that wait together, in one pass when they are many.
+        await Task.WhenAll(missing.Select(async shard =>
         {
             try
             {
                 // Any call activates the grain (placed here, as placement gives it here); a cheap one.
-                await grains.GetGrain<IShardGrain>(shard).CountsAsync().ConfigureAwait(false);
+                await grains.GetGrain<IShardGrain>(shard).CountsAsync().WaitAsync(stopping).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 LogActivationFailed(e, shard);
             }
-        }).ConfigureAwait(false);
+        })).ConfigureAwait(false);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "shard {Shard} could not be activated ahead of requests; it loads at its first call")]

@@ -20,7 +20,17 @@ internal sealed class ShardGrain(IShardSource source, ILocalSiloDetails silo, IC
     /// <inheritdoc />
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _shard = await source.ActivateAsync(checked((int)this.GetPrimaryKeyLong()), silo.SiloAddress.ToString(), cancellationToken).ConfigureAwait(true);
+        var index = checked((int)this.GetPrimaryKeyLong());
+        try
+        {
+            _shard = await source.ActivateAsync(index, silo.SiloAddress.ToString(), cancellationToken).ConfigureAwait(true);
+        }
+        catch (Exception e) when (e is System.Data.Common.DbException or IOException or System.Net.Sockets.SocketException or TimeoutException)
+        {
+            // The caller may be on another silo, which cannot deserialize the database driver's exceptions.
+            throw new ShardActivationException($"shard {index} could not be loaded: the store failed ({e.Message}); nothing was changed, retry");
+        }
+
         local.Add(_shard.Index);
     }
 

@@ -11,46 +11,135 @@ internal interface IShardSource
     Task<Shard> ActivateAsync(int index, string owner, CancellationToken cancellationToken);
 }
 
-/// <summary>Claims one shard and loads it from its own rows (a silo of a cluster: its shards come and go one by one).</summary>
+/// <summary>
+/// Claims shards and loads them from the store as their grains activate (a silo of a cluster: its shards come and go).
+/// Activations that arrive while a load runs are loaded together next: a few from their own rows, each; many (a silo
+/// starting, or taking over a dead one's share) in one pass over the store, which reads every vector once instead of
+/// once per shard's edges. One group loads at a time, so the database sees a handful of connections however many
+/// grains activate at once.
+/// </summary>
 internal sealed class StoreShardSource(IDedupStore store, TimeProvider time) : IShardSource
 {
-    // Shards load a few at a time: a silo that starts or takes over activates hundreds of grains at once, and each load
-    // holds a database connection (the pool, and the server's connection limit, are far smaller than S).
+    // Per-shard loads run this many at a time within a group; from this many shards on, a group loads in one pass.
     private const int ConcurrentLoads = 4;
+    private const int OnePassFrom = 32;
 
-    private readonly SemaphoreSlim _loads = new(ConcurrentLoads);
+    private readonly Lock _gate = new();
+    private List<Request> _waiting = [];
+    private bool _loading;
     private LshScheme? _scheme;
 
-    public async Task<Shard> ActivateAsync(int index, string owner, CancellationToken cancellationToken)
+    public Task<Shard> ActivateAsync(int index, string owner, CancellationToken cancellationToken)
     {
-        await _loads.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        var request = new Request(index, owner);
+        bool start;
+        lock (_gate)
         {
-            return await LoadAsync(index, owner, cancellationToken).ConfigureAwait(false);
+            _waiting.Add(request);
+            start = !_loading;
+            _loading = true;
         }
-        finally
+
+        if (start)
         {
-            _loads.Release();
+            _ = Task.Run(LoadWaitingAsync, CancellationToken.None);
+        }
+
+        return request.Done.Task.WaitAsync(cancellationToken);
+    }
+
+    private async Task LoadWaitingAsync()
+    {
+        while (true)
+        {
+            List<Request> group;
+            lock (_gate)
+            {
+                if (_waiting.Count == 0)
+                {
+                    _loading = false;
+                    return;
+                }
+
+                (group, _waiting) = (_waiting, []);
+            }
+
+            try
+            {
+                await LoadAsync(group).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                foreach (var request in group)
+                {
+                    request.Done.TrySetException(e);
+                }
+            }
         }
     }
 
-    private async Task<Shard> LoadAsync(int index, string owner, CancellationToken cancellationToken)
+    private async Task LoadAsync(List<Request> group)
     {
-        var scheme = _scheme ??= await store.ReadSchemeAsync(cancellationToken).ConfigureAwait(false)
+        var scheme = _scheme ??= await store.ReadSchemeAsync().ConfigureAwait(false)
             ?? throw new InvalidOperationException($"{store.Description} holds no cluster yet; create one first (lshc create)");
-        if (index < 0 || index >= scheme.ShardCount)
-        {
-            throw new ArgumentOutOfRangeException(nameof(index), index, $"shard {index} does not exist: the cluster has {scheme.ShardCount} shards");
-        }
-
-        var epochs = await store.ClaimShardsAsync(owner, [index], cancellationToken).ConfigureAwait(false);
-        var shard = new Shard(index, scheme.Rungs.Count, time) { Epoch = epochs[0] };
 
         // Verdicts naming vectors that never got stored are derived again only for vectors old enough that no batch
         // can still be committing them (twice the longest a request may run).
         var orphansBefore = VectorId.Create(Math.Max(0, (long)(time.GetUtcNow() - TimeSpan.FromMinutes(2) - VectorId.Epoch).TotalMilliseconds), 0, 0);
-        await ShardLoader.LoadOneAsync(store, scheme, shard, orphansBefore, cancellationToken).ConfigureAwait(false);
-        return shard;
+        var shards = new Shard?[scheme.ShardCount];
+        foreach (var byOwner in group.GroupBy(r => r.Owner))
+        {
+            var wanted = new List<Request>();
+            foreach (var request in byOwner)
+            {
+                if (request.Index < 0 || request.Index >= scheme.ShardCount)
+                {
+                    request.Done.TrySetException(new ArgumentOutOfRangeException("index", request.Index, $"shard {request.Index} does not exist: the cluster has {scheme.ShardCount} shards"));
+                }
+                else if (shards[request.Index] is not null || wanted.Any(w => w.Index == request.Index))
+                {
+                    request.Done.TrySetException(new InvalidOperationException($"shard {request.Index} is being activated already"));
+                }
+                else
+                {
+                    wanted.Add(request);
+                }
+            }
+
+            var epochs = await store.ClaimShardsAsync(byOwner.Key, [.. wanted.Select(r => r.Index)]).ConfigureAwait(false);
+            for (var i = 0; i < wanted.Count; i++)
+            {
+                shards[wanted[i].Index] = new Shard(wanted[i].Index, scheme.Rungs.Count, time) { Epoch = epochs[i] };
+            }
+        }
+
+        var loading = shards.OfType<Shard>().ToList();
+        if (loading.Count >= OnePassFrom)
+        {
+            await ShardLoader.LoadAsync(store, scheme, shards, orphansBefore, CancellationToken.None).ConfigureAwait(false);
+        }
+        else
+        {
+            await Parallel.ForEachAsync(loading, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentLoads }, (shard, _) =>
+                new ValueTask(ShardLoader.LoadOneAsync(store, scheme, shard, orphansBefore, CancellationToken.None))).ConfigureAwait(false);
+        }
+
+        foreach (var request in group)
+        {
+            if (shards[request.Index] is { } shard)
+            {
+                request.Done.TrySetResult(shard);
+            }
+        }
+    }
+
+    private sealed class Request(int index, string owner)
+    {
+        public int Index { get; } = index;
+
+        public string Owner { get; } = owner;
+
+        public TaskCompletionSource<Shard> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }
 

@@ -469,7 +469,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     }
 
     /// <summary>Failures of a grain call or a commit that a resend may not meet: a shard moved, a silo died, the database blinked.</summary>
-    private static bool IsTransient(Exception e) => e is ShardUnavailableException or SiloUnavailableException or OrleansMessageRejectionException
+    private static bool IsTransient(Exception e) => e is ShardUnavailableException or ShardActivationException or SiloUnavailableException or OrleansMessageRejectionException
         or TimeoutException or System.Data.Common.DbException or IOException or System.Net.Sockets.SocketException;
 
     /// <summary>

@@ -109,10 +109,14 @@ public sealed class OrleansSiloHost : IAsyncDisposable, IEngineHost
             await _orleans.StartAsync(cancellationToken).ConfigureAwait(false);
             Identity = Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString();
 
-            // Orleans stops its silo on its own when the cluster declared it dead (it was paused or cut off past the
-            // membership timeout): its grains are active elsewhere by then, under newer epochs.
+            // The Orleans silo stopping other than by a drain (which says so itself) ends the silo's service too.
             Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() =>
-                Stop("the Orleans silo stopped (the cluster declared it dead, or it was shut down); its shards are served by the other silos"));
+            {
+                if (Volatile.Read(ref _drainStarted) == 0)
+                {
+                    Stop("the Orleans silo stopped; its shards are served by the other silos");
+                }
+            });
             var options = _options.Engine;
             options.Owner = Identity;
             _engine = await DedupEngine.OpenCoordinatorAsync(store, options, Services.GetRequiredService<IGrainFactory>(),
@@ -147,7 +151,13 @@ public sealed class OrleansSiloHost : IAsyncDisposable, IEngineHost
                 silo.Configure<Orleans.Configuration.SiloOptions>(o => o.SiloName = Address);
                 silo.ConfigureEndpoints(advertised, siloPort, gatewayPort: 0, listenOnAnyHostAddress: listening.Equals(IPAddress.Any));
                 silo.AddLshClusterShards(_ => new PostgresDedupStore(connectionString));
+
+                // Declared dead (paused or cut off past the membership timeout), Orleans' own handler ends the process
+                // at once (FailFast); this one stops serving and lets the process exit with the silo's status.
+                silo.Services.AddSingleton<IFatalErrorHandler>(new StopOnFatalError(this));
             })
+            // Signals are the silo's: SIGTERM drains first (the default console lifetime would stop Orleans at once).
+            .ConfigureServices(services => services.AddSingleton<IHostLifetime, ManualLifetime>())
             .ConfigureLogging(logging =>
             {
                 // Orleans reports every probe, placement retry and activation at Information: the operator sees its warnings.
@@ -225,15 +235,32 @@ public sealed class OrleansSiloHost : IAsyncDisposable, IEngineHost
     }
 
     /// <summary>
-    /// Where each shard grain is active now, as the silos report their activations; a shard not active anywhere (never
-    /// called since the cluster started) or caught mid-move (two activations) is left out.
+    /// Where each shard grain is active now, as the active silos report their activations; a shard not active anywhere
+    /// (never called since the cluster started), caught mid-move (two activations) or on a silo that does not answer
+    /// (dead, not yet declared so) is left out.
     /// </summary>
-    private async Task<Dictionary<int, Orleans.Runtime.SiloAddress>> ActiveShardsAsync() =>
-        (await Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics().ConfigureAwait(false))
+    private async Task<Dictionary<int, Orleans.Runtime.SiloAddress>> ActiveShardsAsync()
+    {
+        var management = Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0);
+        var silos = Services.GetRequiredService<IClusterMembershipService>().CurrentSnapshot.Members.Values
+            .Where(m => m.Status == OrleansSiloStatus.Active).Select(m => m.SiloAddress).ToList();
+        var reports = await Task.WhenAll(silos.Select(async silo =>
+        {
+            try
+            {
+                return await management.GetDetailedGrainStatistics(null, [silo]).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException)
+            {
+                return [];
+            }
+        })).ConfigureAwait(false);
+        return reports.SelectMany(r => r)
             .Where(s => s.GrainId.Type.ToString() == "shard")
             .GroupBy(s => checked((int)s.GrainId.GetIntegerKey()))
             .Where(g => g.Count() == 1)
             .ToDictionary(g => g.Key, g => g.Single().SiloAddress);
+    }
 
     /// <summary>Where placement puts each shard among the active silos.</summary>
     private async Task<Orleans.Runtime.SiloAddress[]> OwnersAsync()
@@ -360,6 +387,15 @@ public sealed class OrleansSiloHost : IAsyncDisposable, IEngineHost
                 _orleans.Dispose();
             }
         }
+    }
+
+    /// <summary>Stops the silo, with Orleans' reason, when Orleans meets an error it cannot go on from.</summary>
+    private sealed class StopOnFatalError(OrleansSiloHost host) : IFatalErrorHandler
+    {
+        public bool IsUnexpected(Exception exception) => true;
+
+        public void OnFatalException(object? sender = null, string? context = null, Exception? exception = null) =>
+            host.Stop($"Orleans stopped the silo: {context ?? exception?.Message ?? "a fatal error"} (its shards are served by the other silos under newer epochs)");
     }
 
     /// <summary>Hands Orleans' loggers out of the process's logger factory (whose providers and filters stay the caller's).</summary>

@@ -21,7 +21,7 @@ internal static class SiloServices
         DeadlineExceededException => new RpcException(GrpcStatusCode.DeadlineExceeded, e.Message),
         ArgumentException a => new RpcException(GrpcStatusCode.InvalidArgument,
             a.ParamName is { } name ? a.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : a.Message),
-        EngineStoppedException or ShardUnavailableException or NotServingException => new RpcException(GrpcStatusCode.Unavailable, e.Message),
+        EngineStoppedException or ShardUnavailableException or NotServingException or Abstractions.Shards.ShardActivationException => new RpcException(GrpcStatusCode.Unavailable, e.Message),
         System.Data.Common.DbException or IOException or System.Net.Sockets.SocketException or TimeoutException =>
             new RpcException(GrpcStatusCode.Unavailable, $"the cluster's database cannot be reached now ({e.Message}); nothing was changed by this call, retry it"),
         _ => null,

@@ -47,7 +47,7 @@ public static class ProblemMapping
         ArgumentException a => Invalid(a.ParamName ?? "request", a.ParamName is { } name ? a.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : a.Message),
         OverloadedException => Retry(StatusCodes.Status429TooManyRequests, "Overloaded", e.Message),
         DeadlineExceededException => TypedResults.Problem(e.Message, statusCode: StatusCodes.Status504GatewayTimeout, title: "Deadline exceeded"),
-        NotServingException or EngineStoppedException or ShardUnavailableException => Retry(StatusCodes.Status503ServiceUnavailable, "Unavailable", e.Message),
+        NotServingException or EngineStoppedException or ShardUnavailableException or Abstractions.Shards.ShardActivationException => Retry(StatusCodes.Status503ServiceUnavailable, "Unavailable", e.Message),
         DbException or IOException or System.Net.Sockets.SocketException or TimeoutException => Retry(StatusCodes.Status503ServiceUnavailable, "Unavailable",
             $"the database cannot be reached now ({e.Message}); nothing was changed by this request, retry it"),
         _ => null,
