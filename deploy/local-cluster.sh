@@ -9,7 +9,8 @@
 #
 # Settings (environment): LSHC_CLUSTER_DIR (state; default ./.lshc-cluster), LSHC_DIM (default 784),
 # LSHC_RUNGS (default 0.99,0.98), LSHC_RECALL (default 0.99), LSHC_SHARDS (default 1024), LSHC_LEASE (seconds, 8),
-# LSHC_SAMPLE (a vector file the planner centres the hashing on; e.g. the Fashion-MNIST idx file).
+# LSHC_SAMPLE (a vector file the planner centres the hashing on; e.g. the Fashion-MNIST idx file), LSHC_RUNTIME
+# (mailboxes, the default, or orleans: the silos run on Microsoft Orleans, each on a free silo port too).
 # The cluster is created on the first `up`; `up` again on the same state restarts the silos over the same data.
 set -euo pipefail
 
@@ -76,8 +77,10 @@ start_silo() {
   local port; port="$(free_port)"
   local http_port; http_port="$(free_port)"
   local log="$state/silo-$port.log"
+  local runtime=()
+  [ "${LSHC_RUNTIME:-mailboxes}" = orleans ] && runtime=(--runtime orleans --silo-port "$(free_port)")
   nohup dotnet "$lshc_dll" silo --store "$(store)" --listen "127.0.0.1:$port" --http "127.0.0.1:$http_port" \
-    --lease "${LSHC_LEASE:-8}" >"$log" 2>&1 &
+    --lease "${LSHC_LEASE:-8}" "${runtime[@]}" >"$log" 2>&1 &
   echo "$!" > "$state/silo-$port.pid"
   for _ in $(seq 1 300); do
     # The gRPC URL first (clients and lshc --server), then the REST API (and, with issue 5, the dashboard).
@@ -115,6 +118,15 @@ case "${1:-}" in
     ;;
   status)
     [ -f "$state/pg.port" ] || die "no cluster in $state (run: $0 up)"
+    if [ "${LSHC_RUNTIME:-mailboxes}" = orleans ]; then
+      # Orleans keeps membership in its own tables: ask a live silo, which reports every silo's active shard grains.
+      for f in "$state"/silo-*.pid; do
+        [ -e "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null || continue
+        web="$(sed -n 's/^silo http on \([^ ]*\).*/\1/p' "${f%.pid}.log" | head -1)"
+        [ -n "$web" ] && curl -fsS "$web/v1/silos" && echo && exit 0
+      done
+      die "no live silo answered"
+    fi
     "$(pg_bin)/psql" -h 127.0.0.1 -p "$(cat "$state/pg.port")" -U lsh -d lsh -c "
       SELECT s.address, s.generation, CASE WHEN s.lease_expires > now() AND s.status <> 'left' THEN s.status
              WHEN s.status = 'left' THEN 'left' ELSE 'dead' END AS status,
