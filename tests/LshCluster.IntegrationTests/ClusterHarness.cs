@@ -197,6 +197,13 @@ internal sealed class ClusterHarness : IAsyncDisposable
     private async Task<System.Text.Json.Nodes.JsonNode> AskAnySiloAsync(string path)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+
+        // A keyed cluster answers callers with a key: the first one the silos were given (NAME:ROLE:KEY, comma-separated).
+        if (SiloEnvironment.TryGetValue("LSHC_API_KEYS", out var keys) && keys.Split(',')[0].Split(':') is [_, _, var key])
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        }
+
         Exception? last = null;
         foreach (var silo in _silos.Where(s => !s.HasExited))
         {
