@@ -846,7 +846,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
         return new ShardUnavailableException($"the store failed during a write ({e.Message}); whether this batch was stored is not known: send it again, an id is stored at most once", e) { Settled = true };
     }
 
-    private static bool IsStale(Exception e)
+    /// <summary>Whether <paramref name="e"/> (or an exception inside it) is a write refused by a fence.</summary>
+    internal static bool IsStale(Exception e)
     {
         for (var x = e; x is not null; x = x.InnerException)
         {

@@ -246,7 +246,7 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
         var engine = Engine;
         if (engine.Fault is { } fault)
         {
-            if (IsFenced(fault))
+            if (DedupEngine.IsStale(fault))
             {
                 Stop($"a write was refused because another silo now owns its shard ({fault.Message})");
                 return;
@@ -383,19 +383,6 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
         await failed.DisposeAsync().ConfigureAwait(false);
         _log.LogInformation("silo {Identity} serves again with {Count} shards reloaded", Identity, fresh.LocalShards.Count);
         return fresh;
-    }
-
-    private static bool IsFenced(Exception e)
-    {
-        for (var x = e; x is not null; x = x.InnerException)
-        {
-            if (x is Storage.StaleEpochException)
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     // Other silos may commit bucket entries for these shards that reached the previous owner (or links made there)
