@@ -28,7 +28,7 @@ public sealed partial class DedupEngine
             throw new ArgumentException($"vectors: a batch holds at most {_options.MaxBatchSize} vectors; got {request.Vectors.Count}. Split it.");
         }
 
-        using var admitted = Admit();
+        using var admitted = Admit(request.Vectors.Count);
         var results = new List<InsertResult>(request.Vectors.Count);
         var items = new List<HashedItem>(request.Vectors.Count);
         foreach (var v in request.Vectors)

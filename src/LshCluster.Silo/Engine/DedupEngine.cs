@@ -47,6 +47,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     private readonly float _screen;
     private volatile Exception? _fault;
     private int _batchesInFlight;
+    private int _vectorsInFlight;
 
     private DedupEngine(IDedupStore store, LshScheme scheme, DedupEngineOptions options, IShardPlacement? placement, IRemoteSilos? remote, EmbeddedSilo? silo,
         IGrainFactory? clusterGrains = null, Grains.Placement.LocalShards? clusterLocal = null, Func<Task<SiloAddress[]>>? clusterOwners = null)
@@ -312,7 +313,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
             }
         }
 
-        using var admitted = Admit();
+        using var admitted = Admit(valid.Count);
 
         // Hash every valid vector (the CPU-heavy part, so in parallel): bucket keys, probes, sketch, squared norm.
         var hashed = new HashedItem[valid.Count];
@@ -332,25 +333,32 @@ public sealed partial class DedupEngine : IAsyncDisposable
     }
 
     /// <summary>
-    /// Counts a batch in until it is disposed; on shard grains, refuses it when <see cref="DedupEngineOptions.MaxBatchesInFlight"/>
-    /// are under way already (the mailbox silo refuses at its full mailboxes instead).
+    /// Counts a batch of <paramref name="vectors"/> in until it is disposed; on shard grains, refuses it when it would take
+    /// the vectors under way past <see cref="DedupEngineOptions.MaxVectorsInFlight"/> and others are under way (the
+    /// mailbox silo refuses at its full mailboxes instead).
     /// </summary>
-    /// <exception cref="OverloadedException">Too many batches under way; nothing of this one was started.</exception>
-    internal BatchAdmission Admit()
+    /// <exception cref="OverloadedException">Too much under way; nothing of this batch was started.</exception>
+    internal BatchAdmission Admit(int vectors)
     {
-        if (Interlocked.Increment(ref _batchesInFlight) > _options.MaxBatchesInFlight && _router is null)
+        var total = Interlocked.Add(ref _vectorsInFlight, vectors);
+        if (total > _options.MaxVectorsInFlight && total > vectors && _router is null)
         {
-            Interlocked.Decrement(ref _batchesInFlight);
-            throw new OverloadedException("engine", $"this server is carrying {_options.MaxBatchesInFlight} insert batches already; nothing of this one was stored, retry later");
+            Interlocked.Add(ref _vectorsInFlight, -vectors);
+            throw new OverloadedException("engine", $"this server is carrying {total - vectors:N0} vectors of other insert batches (at most {_options.MaxVectorsInFlight:N0}); nothing of this batch was stored, retry later");
         }
 
-        return new BatchAdmission(this);
+        Interlocked.Increment(ref _batchesInFlight);
+        return new BatchAdmission(this, vectors);
     }
 
     /// <summary>A batch counted in by <see cref="Admit"/>.</summary>
-    internal readonly struct BatchAdmission(DedupEngine engine) : IDisposable
+    internal readonly struct BatchAdmission(DedupEngine engine, int vectors) : IDisposable
     {
-        public void Dispose() => Interlocked.Decrement(ref engine._batchesInFlight);
+        public void Dispose()
+        {
+            Interlocked.Decrement(ref engine._batchesInFlight);
+            Interlocked.Add(ref engine._vectorsInFlight, -vectors);
+        }
     }
 
     /// <summary>Hashes one validated vector: bucket keys, probes, sketch and projection, squared norm.</summary>

@@ -7,10 +7,11 @@ public sealed class DedupEngineOptions
     public int MailboxCapacity { get; set; } = 4096;
 
     /// <summary>
-    /// Insert batches one engine carries at once (on shard grains); more are refused as overloaded
-    /// (<c>RESOURCE_EXHAUSTED</c>, HTTP 429) rather than queued without bound.
+    /// Vectors of the insert batches one engine carries at once (on shard grains): a batch that would take it past this
+    /// is refused as overloaded (<c>RESOURCE_EXHAUSTED</c>, HTTP 429) rather than queued without bound, unless it is the
+    /// only one. 100,000 vectors of d = 784 hold about 300 MB.
     /// </summary>
-    public int MaxBatchesInFlight { get; set; } = 32;
+    public int MaxVectorsInFlight { get; set; } = 100_000;
 
     /// <summary>How long a request may take before it is dropped (it then changes nothing).</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
@@ -34,7 +35,7 @@ public sealed class DedupEngineOptions
     public void Validate()
     {
         Require(MailboxCapacity is >= 1 and <= 1_000_000, nameof(MailboxCapacity), "must be 1 … 1,000,000");
-        Require(MaxBatchesInFlight is >= 1 and <= 10_000, nameof(MaxBatchesInFlight), "must be 1 … 10,000");
+        Require(MaxVectorsInFlight >= 1, nameof(MaxVectorsInFlight), "must be at least 1");
         Require(RequestTimeout > TimeSpan.Zero, nameof(RequestTimeout), "must be positive");
         Require(MaxBatchSize is >= 1 and <= 1_000_000, nameof(MaxBatchSize), "must be 1 … 1,000,000");
         Require(MaxExternalIdLength is >= 1 and <= 4096, nameof(MaxExternalIdLength), "must be 1 … 4096");
