@@ -698,7 +698,10 @@ public sealed partial class DedupEngine : IAsyncDisposable
         var gathered = await Task.WhenAll(ShardGroups.Runs(byBucketShard, bucketStarts).Select(async run =>
         {
             var (epoch, found) = await _shards.BucketOperationsAsync(run.Shard, run.Run, _maxHamming, admission: false, deadline).ConfigureAwait(false);
-            fences.Add(run.Shard, epoch);
+            if (_coordinator)
+            {
+                fences.Add(run.Shard, epoch);
+            }
             return found;
         })).ConfigureAwait(false);
         byBucketShard.Return();
@@ -754,7 +757,9 @@ public sealed partial class DedupEngine : IAsyncDisposable
         // 4. Union at every rung each edge reaches — only the edges of a spanning forest of this batch's edges, since
         // the others join vectors already joined — then each vector's verdict from its best match.
         var unions = SpanningEdges(edges);
-        var components = await UnionAllAsync(unions, deadline, fences).ConfigureAwait(false);
+        // The embedded engine's activations never move (one process owns every shard and stops at a failed write), so
+        // its commits are fenced by the homes alone: in PostgreSQL each fence is a row lock per commit.
+        var components = await UnionAllAsync(unions, deadline, _coordinator ? fences : null).ConfigureAwait(false);
         await Task.WhenAll(fresh.Select(async j =>
         {
             if (edgesOf[j] is not { } mine)
