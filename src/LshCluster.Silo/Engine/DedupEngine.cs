@@ -552,7 +552,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         // 1. Register at the home shards (subject to admission: a refusal here leaves nothing behind).
         var registered = new RegisteredItem[items.Count];
         var served = new bool[items.Count];
-        var fences = new FenceSet();
+        var fences = new FenceSet(homesOnly: !_coordinator);
         try
         {
             await ForEachShard(items.Count, j => Scheme.HomeShard(items[j].ExternalId), async (shard, js) =>
@@ -562,7 +562,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
                     return; // not served here: not_owner, sent again to the owner
                 }
 
-                fences.Add(shard, reply.Epoch);
+                fences.AddHome(shard, reply.Epoch);
                 lock (registered)
                 {
                     for (var n = 0; n < js.Count; n++)
@@ -698,10 +698,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         var gathered = await Task.WhenAll(ShardGroups.Runs(byBucketShard, bucketStarts).Select(async run =>
         {
             var (epoch, found) = await _shards.BucketOperationsAsync(run.Shard, run.Run, _maxHamming, admission: false, deadline).ConfigureAwait(false);
-            if (_coordinator)
-            {
-                fences.Add(run.Shard, epoch);
-            }
+            fences.AddChanged(run.Shard, epoch);
             return found;
         })).ConfigureAwait(false);
         byBucketShard.Return();
@@ -757,9 +754,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         // 4. Union at every rung each edge reaches — only the edges of a spanning forest of this batch's edges, since
         // the others join vectors already joined — then each vector's verdict from its best match.
         var unions = SpanningEdges(edges);
-        // The embedded engine's activations never move (one process owns every shard and stops at a failed write), so
-        // its commits are fenced by the homes alone: in PostgreSQL each fence is a row lock per commit.
-        var components = await UnionAllAsync(unions, deadline, _coordinator ? fences : null).ConfigureAwait(false);
+        var components = await UnionAllAsync(unions, deadline, fences).ConfigureAwait(false);
         await Task.WhenAll(fresh.Select(async j =>
         {
             if (edgesOf[j] is not { } mine)
@@ -776,7 +771,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
             verdicts[j] = new StoredVerdict(true, root, best.OtherId, best.Cosine);
         })).ConfigureAwait(false);
 
-        // 5. One group commit, fenced by the epochs of every shard activation this batch changed; then acknowledge.
+        // 5. One group commit, fenced by the epochs the batch's fences gathered; then acknowledge.
         var rows = fresh.Select(j => new StoredVector(registered[j].Id, items[j].ExternalId, VectorId.HomeShard(registered[j].Id), items[j].Values,
             items[j].Keys, items[j].Sketch.Low, items[j].Sketch.High, verdicts[j], registered[j].InsertedAt)).ToList();
         var homes = fresh.GroupBy(j => VectorId.HomeShard(registered[j].Id)).ToList();
@@ -845,17 +840,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
             return new ShardUnavailableException($"a shard moved while this batch was stored ({e.Message}); nothing of it was written, send it again", e) { Settled = true };
         }
 
-        List<ShardFence> changed;
-        try
-        {
-            changed = fences.ToFences();
-        }
-        catch (StaleEpochException)
-        {
-            changed = [];
-        }
-
-        await Task.WhenAll(changed.Select(f => _shards.ReloadAsync(f.Shard))).ConfigureAwait(false);
+        // Fences that conflict failed the batch before its commit (a stale refusal, above): these do not.
+        await Task.WhenAll(fences.ToFences().Select(f => _shards.ReloadAsync(f.Shard))).ConfigureAwait(false);
         return new ShardUnavailableException($"the store failed during a write ({e.Message}); whether this batch was stored is not known: send it again, an id is stored at most once", e) { Settled = true };
     }
 
@@ -987,7 +973,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
                 var (epoch, linked) = await _shards.LinkAsync(home, link.Child, link.Parent, rung, deadline).ConfigureAwait(false);
                 if (linked)
                 {
-                    fences?.Add(home, epoch);
+                    fences?.AddChanged(home, epoch);
                     LshClusterMetrics.Merges.Add(1);
                 }
                 else
@@ -1020,7 +1006,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
             var (epoch, linked) = await _shards.LinkAsync(home, child, parent, rung, deadline).ConfigureAwait(false);
             if (linked)
             {
-                fences?.Add(home, epoch);
+                fences?.AddChanged(home, epoch);
                 LshClusterMetrics.Merges.Add(1);
                 return;
             }

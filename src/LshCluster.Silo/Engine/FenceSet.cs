@@ -6,15 +6,28 @@ namespace LshCluster.Silo.Engine;
 /// The epochs of every shard activation whose memory a batch changed (its homes' records, its bucket shards' entries,
 /// the roots it linked), as the activations' replies named them. The commit is fenced by all of them: if any of those
 /// activations has been replaced since (the grain moved, or its silo died), the new one loaded the store without this
-/// batch's changes, so the batch must not commit. Safe to add to from concurrent replies.
+/// batch's changes, so the batch must not commit. With <paramref name="homesOnly"/> (the embedded engine, whose
+/// activations never move) only the homes fence the commit: in PostgreSQL each fence is a row lock per commit. Safe to
+/// add to from concurrent replies.
 /// </summary>
-internal sealed class FenceSet
+internal sealed class FenceSet(bool homesOnly)
 {
     private readonly Dictionary<int, long> _epochs = [];
     private StaleEpochException? _conflict;
 
-    /// <summary>Records that shard <paramref name="shard"/>'s activation at <paramref name="epoch"/> changed for this batch (0: not known, ignored).</summary>
-    public void Add(int shard, long epoch)
+    /// <summary>Records the epoch of the activation that registered this batch's vectors at their home <paramref name="shard"/>.</summary>
+    public void AddHome(int shard, long epoch) => Add(shard, epoch);
+
+    /// <summary>Records the epoch of an activation whose buckets or links this batch changed (ignored when homes alone fence).</summary>
+    public void AddChanged(int shard, long epoch)
+    {
+        if (!homesOnly)
+        {
+            Add(shard, epoch);
+        }
+    }
+
+    private void Add(int shard, long epoch)
     {
         if (epoch == 0)
         {
