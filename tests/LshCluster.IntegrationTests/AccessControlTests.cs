@@ -1,20 +1,23 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
-using LshCluster.Protocol;
-using LshCluster.Protocol.Internal;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using LshCluster.Protocol.V1;
 using LshCluster.Protocol.Wire;
+using LshCluster.Silo.Security;
 using LshCluster.Storage.Tests;
 using Xunit.Abstractions;
 
 namespace LshCluster.IntegrationTests;
 
 /// <summary>
-/// A cluster that asks for keys, as processes: two silos with API keys and the cluster secret from their environment,
-/// called by the .NET client, Python grpcio, lshc and plain HTTP; refused without a key, with an unknown one, and
-/// where the key's role does not reach (drain, delete); working end to end (silo-to-silo calls included) with the
-/// right ones.
+/// A cluster that asks for keys, as processes: two Orleans silos with API keys and the cluster secret from their
+/// environment, called by the .NET client, Python grpcio, lshc and plain HTTP; refused without a key, with an unknown
+/// one, and where the key's role does not reach (drain, delete); working end to end (silo-to-silo calls included) with
+/// the right ones. The silo port lets in only peers holding the cluster secret.
 /// </summary>
 [Collection(PostgresCollection.Name)]
 public sealed class AccessControlTests(PostgresServer server, ITestOutputHelper output)
@@ -26,7 +29,7 @@ public sealed class AccessControlTests(PostgresServer server, ITestOutputHelper 
     [Fact]
     public async Task A_keyed_cluster_refuses_strangers_and_wrong_roles_and_serves_its_keys_end_to_end()
     {
-        await using var cluster = await ClusterHarness.CreateAsync(server, ClusterHarness.TestScheme());
+        await using var cluster = await ClusterHarness.CreateAsync(server, ClusterHarness.TestScheme(), orleans: true);
         cluster.SiloEnvironment["LSHC_API_KEYS"] = $"ingest:producer:{ProducerKey},ops:admin:{AdminKey}";
         cluster.SiloEnvironment["LSHC_CLUSTER_SECRET"] = ClusterSecret;
         var first = await cluster.StartSiloAsync();
@@ -34,7 +37,7 @@ public sealed class AccessControlTests(PostgresServer server, ITestOutputHelper 
         await cluster.WaitForOwnersAsync(2, TimeSpan.FromSeconds(30));
 
         // The .NET client: refused without a key; with the producer key, vectors whose buckets live on both silos
-        // are verified and merged across them (the silos call each other with the cluster secret).
+        // are verified and merged across them (the silos call each other's grains over the silo port).
         var refused = await Assert.ThrowsAsync<RpcException>(() => cluster.ClientAsync());
         Assert.Equal(GrpcStatusCode.Unauthenticated, refused.Status);
         await using (var client = await cluster.ClientAsync(apiKey: ProducerKey))
@@ -50,14 +53,11 @@ public sealed class AccessControlTests(PostgresServer server, ITestOutputHelper 
             Assert.Equal(400, (await client.GetStatsAsync()).Vectors);
         }
 
-        // The internal service takes the cluster secret, not another.
-        using (var handler = GrpcConnection.CreateHandler())
-        using (var impostor = new GrpcConnection(new Uri(first.Address), handler))
-        {
-            impostor.DefaultHeaders["authorization"] = "Bearer not-the-cluster-secret-0000";
-            var e = await Assert.ThrowsAsync<RpcException>(() => impostor.UnaryAsync(InternalApi.Call, new ShardCalls(), DateTimeOffset.UtcNow.AddSeconds(10)));
-            Assert.Equal(GrpcStatusCode.Unauthenticated, e.Status);
-        }
+        // The silo port takes only peers holding the cluster secret (mutual TLS over the key it derives): a silo with
+        // another secret is cut off at the handshake, one with this secret is let in.
+        var siloPort = int.Parse(first.Identity.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.False(await SiloPortAcceptsAsync(siloPort, SiloPortSecurity.CertificateOf("not-the-cluster-secret-0000")));
+        Assert.True(await SiloPortAcceptsAsync(siloPort, SiloPortSecurity.CertificateOf(ClusterSecret)));
 
         // A real non-.NET client: refusals by status code, and the producer key's reach.
         var python = await RunAsync("/usr/bin/python3", [Path.Combine(ClusterHarness.RepositoryRoot(), "tests", "interop", "python_auth.py"), first.Address, ClusterHarness.Dimension.ToString(System.Globalization.CultureInfo.InvariantCulture)], ProducerKey);
@@ -74,8 +74,8 @@ public sealed class AccessControlTests(PostgresServer server, ITestOutputHelper 
         Assert.True(keyed.ExitCode == 0, keyed.Output);
         Assert.StartsWith("vectors 401 ", keyed.Output, StringComparison.Ordinal); // the 400 and Python's one
 
-        // Deleting takes an admin key too. Sent to one silo, the ids whose home shards the other owns are deleted
-        // there (silo to silo, with the cluster secret); every silo then answers without them.
+        // Deleting takes an admin key too. Sent to one silo, the ids whose home shards the other hosts are deleted
+        // there (through the grains); every silo then answers without them.
         string[] gone = [.. Enumerable.Range(0, 20).Select(i => $"o{i}")];
         var deleteAsProducer = await RunAsync("dotnet", [lshc, "delete", "--server", second.Address, .. gone], ProducerKey);
         var deleteAsAdmin = await RunAsync("dotnet", [lshc, "delete", "--server", second.Address, .. gone], AdminKey);
@@ -110,6 +110,34 @@ public sealed class AccessControlTests(PostgresServer server, ITestOutputHelper 
         Assert.Contains("refused POST /lshcluster.v1.Admin/Drain", first.Output, StringComparison.Ordinal); // Python's
         Assert.DoesNotContain(ProducerKey, first.Output + second.Output, StringComparison.Ordinal);
         Assert.DoesNotContain(ClusterSecret, first.Output + second.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Whether the silo port keeps a TLS connection that presents <paramref name="certificate"/>: a refused client
+    /// certificate ends it right after the handshake (the server judges it once the handshake is done), an accepted one
+    /// leaves it open for Orleans' preamble.
+    /// </summary>
+    private static async Task<bool> SiloPortAcceptsAsync(int port, X509Certificate2 certificate)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, port);
+        await using var tls = new SslStream(tcp.GetStream());
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = "lshcluster silo",
+                ClientCertificates = [certificate],
+                RemoteCertificateValidationCallback = (_, _, _, _) => true, // the silo's acceptance of us is under test
+            }, timeout.Token);
+            var read = tls.ReadAsync(new byte[1]).AsTask();
+            return await Task.WhenAny(read, Task.Delay(TimeSpan.FromSeconds(3))) != read || await read > 0;
+        }
+        catch (Exception e) when (e is IOException or AuthenticationException)
+        {
+            return false;
+        }
     }
 
     private static async Task<HttpResponseMessage> PostAsync(HttpClient http, string url, string? key)

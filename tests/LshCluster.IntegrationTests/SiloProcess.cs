@@ -10,7 +10,7 @@ internal sealed partial class SiloProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private bool _disposed;
-    private readonly TaskCompletionSource<string> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<(string Address, string Identity)> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<string> _http = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private SiloProcess(Process process)
@@ -20,6 +20,9 @@ internal sealed partial class SiloProcess : IAsyncDisposable
 
     /// <summary>The URL the silo serves on.</summary>
     public string Address { get; private set; } = string.Empty;
+
+    /// <summary>This incarnation as the silo names it (on Orleans: <c>S</c>IP<c>:</c>silo port<c>:</c>generation).</summary>
+    public string Identity { get; private set; } = string.Empty;
 
     /// <summary>The URL of its REST API, dashboard and metrics (HTTP/1.1).</summary>
     public string HttpAddress { get; private set; } = string.Empty;
@@ -69,7 +72,7 @@ internal sealed partial class SiloProcess : IAsyncDisposable
             throw new InvalidOperationException($"the silo did not start:\n{output}");
         }
 
-        silo.Address = await silo._listening.Task;
+        (silo.Address, silo.Identity) = await silo._listening.Task;
         silo.HttpAddress = await silo._http.Task.WaitAsync(TimeSpan.FromSeconds(10));
         return silo;
     }
@@ -88,7 +91,7 @@ internal sealed partial class SiloProcess : IAsyncDisposable
 
         if (ListeningLine().Match(line) is { Success: true } m)
         {
-            _listening.TrySetResult(m.Groups[1].Value);
+            _listening.TrySetResult((m.Groups[1].Value, m.Groups[2].Value));
         }
         else if (HttpLine().Match(line) is { Success: true } h)
         {
@@ -126,7 +129,7 @@ internal sealed partial class SiloProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    [GeneratedRegex(@"^silo listening on (\S+) as ")]
+    [GeneratedRegex(@"^silo listening on (\S+) as (\S+)")]
     private static partial Regex ListeningLine();
 
     [GeneratedRegex(@"^silo http on (\S+) ")]

@@ -7,7 +7,7 @@ using LshCluster.Storage.Tests;
 
 namespace LshCluster.IntegrationTests;
 
-/// <summary>The cluster over TLS: silos serve and call each other over https with the cluster's own certificate.</summary>
+/// <summary>The cluster over TLS: Orleans silos serve https and call each other over mutual TLS with the cluster's own certificate.</summary>
 [Collection(PostgresCollection.Name)]
 public sealed class TlsTests(PostgresServer server)
 {
@@ -18,7 +18,8 @@ public sealed class TlsTests(PostgresServer server)
         try
         {
             var (certificate, certPath, keyPath) = SelfSigned(directory.FullName);
-            await using var cluster = await ClusterHarness.CreateAsync(server, ClusterHarness.TestScheme());
+            await using var cluster = await ClusterHarness.CreateAsync(server, ClusterHarness.TestScheme(), orleans: true);
+            cluster.TrustedCertificate = certificate;
             string[] tls = ["--tls-cert", certPath, "--tls-key", keyPath, "--tls-ca", certPath];
             var first = await cluster.StartSiloAsync(4, tls);
             await cluster.StartSiloAsync(4, tls);

@@ -141,6 +141,17 @@ public sealed class OrleansSiloHost : IAsyncDisposable, IEngineHost
         var advertised = AdvertisedAddress(listening);
         var siloPort = _options.OrleansPort == 0 ? ListenAddress.FreePort(listening) : _options.OrleansPort;
         var connectionString = _options.ConnectionString;
+        var portSecurity = SiloPortSecurity.Configure(_options);
+        var describe = SiloPortSecurity.Describe(_options);
+        if (portSecurity is null)
+        {
+            _log.LogWarning("silo port {Port}: protected by {Protection}", siloPort, describe);
+        }
+        else
+        {
+            _log.LogInformation("silo port {Port}: protected by {Protection}", siloPort, describe);
+        }
+
         return new HostBuilder()
             .UseOrleans(silo =>
             {
@@ -151,6 +162,10 @@ public sealed class OrleansSiloHost : IAsyncDisposable, IEngineHost
                 silo.Configure<Orleans.Configuration.SiloOptions>(o => o.SiloName = Address);
                 silo.ConfigureEndpoints(advertised, siloPort, gatewayPort: 0, listenOnAnyHostAddress: listening.Equals(IPAddress.Any));
                 silo.AddLshClusterShards(_ => new PostgresDedupStore(connectionString));
+                if (portSecurity is not null)
+                {
+                    silo.UseTls(portSecurity);
+                }
 
                 // Declared dead (paused or cut off past the membership timeout), Orleans' own handler ends the process
                 // at once (FailFast); this one stops serving and lets the process exit with the silo's status.

@@ -58,6 +58,7 @@ public sealed class Credentials
     {
         Keys = keys;
         ClusterSecret = clusterSecrets.Count > 0 ? clusterSecrets[0] : null;
+        ClusterSecrets = clusterSecrets;
         _clusterSecretHashes = [.. clusterSecrets.Select(Hash)];
     }
 
@@ -69,6 +70,9 @@ public sealed class Credentials
 
     /// <summary>The silos' shared secret presented to other silos (the first configured); null: the internal service takes every caller.</summary>
     public string? ClusterSecret { get; }
+
+    /// <summary>Every cluster secret configured, the one presented first.</summary>
+    public IReadOnlyList<string> ClusterSecrets { get; }
 
     /// <summary>Whether the public API asks for a key.</summary>
     public bool KeysRequired => Keys.Count > 0;
