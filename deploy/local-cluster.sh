@@ -4,13 +4,13 @@
 #   deploy/local-cluster.sh up [N]        start PostgreSQL and N silos (default 3); print their URLs
 #   deploy/local-cluster.sh add           start one more silo (scale out)
 #   deploy/local-cluster.sh remove URL    drain the silo at URL and stop it (scale in)
-#   deploy/local-cluster.sh status        silos and shard counts as the membership table sees them
+#   deploy/local-cluster.sh status        silos and the shard grains active on each (a live silo's /v1/silos)
 #   deploy/local-cluster.sh down          stop every silo and PostgreSQL, delete the state
 #
 # Settings (environment): LSHC_CLUSTER_DIR (state; default ./.lshc-cluster), LSHC_DIM (default 784),
-# LSHC_RUNGS (default 0.99,0.98), LSHC_RECALL (default 0.99), LSHC_SHARDS (default 1024), LSHC_LEASE (seconds, 8),
-# LSHC_SAMPLE (a vector file the planner centres the hashing on; e.g. the Fashion-MNIST idx file), LSHC_RUNTIME
-# (mailboxes, the default, or orleans: the silos run on Microsoft Orleans, each on a free silo port too).
+# LSHC_RUNGS (default 0.99,0.98), LSHC_RECALL (default 0.99), LSHC_SHARDS (default 1024), LSHC_SAMPLE (a vector file
+# the planner centres the hashing on; e.g. the Fashion-MNIST idx file). Each silo takes three free ports: gRPC, REST
+# and the silo port (Orleans).
 # The cluster is created on the first `up`; `up` again on the same state restarts the silos over the same data.
 set -euo pipefail
 
@@ -77,10 +77,8 @@ start_silo() {
   local port; port="$(free_port)"
   local http_port; http_port="$(free_port)"
   local log="$state/silo-$port.log"
-  local runtime=()
-  [ "${LSHC_RUNTIME:-mailboxes}" = orleans ] && runtime=(--runtime orleans --silo-port "$(free_port)")
   nohup dotnet "$lshc_dll" silo --store "$(store)" --listen "127.0.0.1:$port" --http "127.0.0.1:$http_port" \
-    --lease "${LSHC_LEASE:-8}" "${runtime[@]}" >"$log" 2>&1 &
+    --silo-port "$(free_port)" >"$log" 2>&1 &
   echo "$!" > "$state/silo-$port.pid"
   for _ in $(seq 1 300); do
     # The gRPC URL first (clients and lshc --server), then the REST API (and, with issue 5, the dashboard).
@@ -118,20 +116,14 @@ case "${1:-}" in
     ;;
   status)
     [ -f "$state/pg.port" ] || die "no cluster in $state (run: $0 up)"
-    if [ "${LSHC_RUNTIME:-mailboxes}" = orleans ]; then
-      # Orleans keeps membership in its own tables: ask a live silo, which reports every silo's active shard grains.
-      for f in "$state"/silo-*.pid; do
-        [ -e "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null || continue
-        web="$(sed -n 's/^silo http on \([^ ]*\).*/\1/p' "${f%.pid}.log" | head -1)"
-        [ -n "$web" ] && curl -fsS "$web/v1/silos" && echo && exit 0
-      done
-      die "no live silo answered"
-    fi
-    "$(pg_bin)/psql" -h 127.0.0.1 -p "$(cat "$state/pg.port")" -U lsh -d lsh -c "
-      SELECT s.address, s.generation, CASE WHEN s.lease_expires > now() AND s.status <> 'left' THEN s.status
-             WHEN s.status = 'left' THEN 'left' ELSE 'dead' END AS status,
-             (SELECT count(*) FROM shard_leases l WHERE l.owner = s.address || '#' || s.generation) AS shards
-      FROM silos s ORDER BY s.started_at"
+    # Membership is Orleans' (its tables in the same database): ask a live silo, which reports every silo and the
+    # shard grains active on each.
+    for f in "$state"/silo-*.pid; do
+      [ -e "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null || continue
+      web="$(sed -n 's/^silo http on \([^ ]*\).*/\1/p' "${f%.pid}.log" | head -1)"
+      [ -n "$web" ] && curl -fsS "$web/v1/silos" && echo && exit 0
+    done
+    die "no live silo answered"
     ;;
   down)
     for f in "$state"/silo-*.pid; do [ -e "$f" ] && stop_silo "$f" KILL; done

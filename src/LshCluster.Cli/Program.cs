@@ -13,7 +13,6 @@ var root = new RootCommand("lshc — LshCluster: near-duplicate detection for em
     QueryCommands.Stats(),
     QueryCommands.Export(),
     AdminCommands.Delete(),
-    AdminCommands.MoveShards(),
     BenchCommand.Create(),
     PlanCommand.Create(),
     CodesCommand.Create(),
@@ -35,7 +34,7 @@ catch (Exception e) when (e is ArgumentException or FormatException or IOExcepti
     Console.Error.WriteLine($"lshc: {message}");
     return 2;
 }
-catch (Exception e) when (e is LshCluster.Runtime.OverloadedException or LshCluster.Runtime.DeadlineExceededException)
+catch (LshCluster.Silo.Engine.OverloadedException e)
 {
     // Busy, not broken: nothing of the refused request was stored, and sending it again later is safe.
     Console.Error.WriteLine($"lshc: {e.Message}");

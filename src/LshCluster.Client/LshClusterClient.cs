@@ -191,7 +191,7 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
             var response = await Connection(owner).UnaryAsync(InternalApi.InsertHashed, request, attempt < deadline ? attempt : deadline, cancellationToken).ConfigureAwait(false);
             foreach (var r in response.Results)
             {
-                if (r.Error?.Code == "not_owner" || r.Error?.Code == "unavailable")
+                if (r.Error?.Code == "unavailable")
                 {
                     retry.Add(r.Index);
                 }
@@ -288,17 +288,6 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
         var request = new DeleteRequest();
         request.Ids.AddRange(ids);
         return [.. (await AnySiloAsync(PublicApi.Delete, request, cancellationToken).ConfigureAwait(false)).Results];
-    }
-
-    /// <summary>
-    /// Admin.MoveShards on any silo (an admin key): pins <paramref name="shards"/> to the silo at <paramref name="to"/>,
-    /// or with null, returns them to automatic placement. The move itself follows within a few rounds.
-    /// </summary>
-    public async Task<int> MoveShardsAsync(IReadOnlyList<int> shards, string? to, CancellationToken cancellationToken = default)
-    {
-        var request = new MoveShardsRequest { To = to ?? string.Empty };
-        request.Shards.AddRange(shards);
-        return (await AnySiloAsync(PublicApi.MoveShards, request, cancellationToken).ConfigureAwait(false)).Shards;
     }
 
     /// <summary>Admin.ListSilos on any silo.</summary>

@@ -40,9 +40,6 @@ public static class PublicApi
     /// <summary>Admin.Drain.</summary>
     public static readonly GrpcMethod<DrainRequest, DrainResponse> Drain = new(Admin, "Drain", DrainRequest.Parser, DrainResponse.Parser);
 
-    /// <summary>Admin.MoveShards.</summary>
-    public static readonly GrpcMethod<MoveShardsRequest, MoveShardsResponse> MoveShards = new(Admin, "MoveShards", MoveShardsRequest.Parser, MoveShardsResponse.Parser);
-
     /// <summary>Admin.Delete.</summary>
     public static readonly GrpcMethod<DeleteRequest, DeleteResponse> Delete = new(Admin, "Delete", DeleteRequest.Parser, DeleteResponse.Parser);
 }

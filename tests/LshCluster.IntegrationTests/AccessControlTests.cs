@@ -29,7 +29,7 @@ public sealed class AccessControlTests(PostgresServer server, ITestOutputHelper 
     [Fact]
     public async Task A_keyed_cluster_refuses_strangers_and_wrong_roles_and_serves_its_keys_end_to_end()
     {
-        await using var cluster = await ClusterHarness.CreateAsync(server, ClusterHarness.TestScheme(), orleans: true);
+        await using var cluster = await ClusterHarness.CreateAsync(server, ClusterHarness.TestScheme());
         cluster.SiloEnvironment["LSHC_API_KEYS"] = $"ingest:producer:{ProducerKey},ops:admin:{AdminKey}";
         cluster.SiloEnvironment["LSHC_CLUSTER_SECRET"] = ClusterSecret;
         var first = await cluster.StartSiloAsync();

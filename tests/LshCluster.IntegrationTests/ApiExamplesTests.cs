@@ -12,7 +12,7 @@ public sealed class ApiExamplesTests(PostgresServer server)
     [Fact]
     public async Task The_grpc_and_dotnet_examples_run_and_print_what_their_comments_say()
     {
-        await using var cluster = await ClusterHarness.CreateAsync(server, ClusterHarness.TestScheme(), orleans: true);
+        await using var cluster = await ClusterHarness.CreateAsync(server, ClusterHarness.TestScheme());
         cluster.SiloEnvironment["LSHC_API_KEYS"] = $"examples:producer:{Key}";
         cluster.SiloEnvironment["LSHC_CLUSTER_SECRET"] = "examples-cluster-secret-0042";
         var silo = await cluster.StartSiloAsync();

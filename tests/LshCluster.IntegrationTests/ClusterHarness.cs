@@ -15,16 +15,12 @@ internal sealed class ClusterHarness : IAsyncDisposable
 {
     private readonly List<SiloProcess> _silos = [];
 
-    private ClusterHarness(PostgresServer server, string connectionString, LshScheme scheme, bool orleans)
+    private ClusterHarness(PostgresServer server, string connectionString, LshScheme scheme)
     {
         Server = server;
         ConnectionString = connectionString;
         Scheme = scheme;
-        Orleans = orleans;
     }
-
-    /// <summary>Whether the silos run on Orleans (<c>--runtime orleans</c>) rather than the mailbox runtime.</summary>
-    public bool Orleans { get; }
 
     public PostgresServer Server { get; }
 
@@ -61,11 +57,11 @@ internal sealed class ClusterHarness : IAsyncDisposable
         throw new InvalidOperationException("the repository root (LshCluster.sln) was not found above the test binaries");
     }
 
-    public static async Task<ClusterHarness> CreateAsync(PostgresServer server, LshScheme scheme, bool orleans = false)
+    public static async Task<ClusterHarness> CreateAsync(PostgresServer server, LshScheme scheme)
     {
         var connectionString = await server.CreateDatabaseAsync("cluster");
         await DedupEngine.CreateAsync(new PostgresDedupStore(connectionString), scheme);
-        return new ClusterHarness(server, connectionString, scheme, orleans);
+        return new ClusterHarness(server, connectionString, scheme);
     }
 
     /// <summary>The certificate the silos' https chains to, when they serve TLS with one of their own (the harness's REST calls trust it).</summary>
@@ -74,10 +70,9 @@ internal sealed class ClusterHarness : IAsyncDisposable
     /// <summary>Added to the environment of every silo started from now on (API keys, the cluster secret).</summary>
     public Dictionary<string, string> SiloEnvironment { get; } = [];
 
-    public async Task<SiloProcess> StartSiloAsync(double leaseSeconds = 4, params string[] extraArguments)
+    public async Task<SiloProcess> StartSiloAsync(params string[] extraArguments)
     {
-        var silo = await SiloProcess.StartAsync(ConnectionString, leaseSeconds, SiloEnvironment,
-            Orleans ? ["--runtime", "orleans", "--silo-port", "0", .. extraArguments] : extraArguments);
+        var silo = await SiloProcess.StartAsync(ConnectionString, SiloEnvironment, ["--silo-port", "0", .. extraArguments]);
         _silos.Add(silo);
         return silo;
     }
@@ -143,57 +138,18 @@ internal sealed class ClusterHarness : IAsyncDisposable
     public string Logs() => string.Join("\n", _silos.Select(s =>
         $"--- silo {s.Address} (pid {s.Pid}){(s.HasExited ? " exited" : string.Empty)}:\n{string.Join("\n", s.Output.Split('\n').TakeLast(40))}"));
 
-    /// <summary>The live owner's address of every shard that has one, as the membership table says (on Orleans: where it is active).</summary>
+    /// <summary>Where each shard's grain is active, by the gRPC address of its silo (<c>/v1/shards</c>).</summary>
     public async Task<Dictionary<int, string>> ShardOwnersAsync()
     {
-        if (Orleans)
-        {
-            var shards = await AskAnySiloAsync("/v1/shards");
-            return shards.AsArray().Where(s => s!["owner"] is not null).ToDictionary(s => (int)s!["shard"]!, s => (string)s!["owner"]!);
-        }
-
-        await using var connection = new NpgsqlConnection(ConnectionString + ";Pooling=false");
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("""
-            SELECT l.shard, s.address FROM shard_leases l
-            JOIN silos s ON s.address || '#' || s.generation = l.owner
-            WHERE s.lease_expires > now() AND s.status <> 'left'
-            """, connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        var owners = new Dictionary<int, string>();
-        while (await reader.ReadAsync())
-        {
-            owners[reader.GetInt32(0)] = reader.GetString(1);
-        }
-
-        return owners;
+        var shards = await AskAnySiloAsync("/v1/shards");
+        return shards.AsArray().Where(s => s!["owner"] is not null).ToDictionary(s => (int)s!["shard"]!, s => (string)s!["owner"]!);
     }
 
-    /// <summary>Shards owned per live silo address, as the membership table says (on Orleans: shard grains active on each).</summary>
+    /// <summary>Shard grains active on each active silo that hosts any, by its gRPC address (<c>/v1/silos</c>).</summary>
     public async Task<Dictionary<string, int>> OwnedShardsAsync()
     {
-        if (Orleans)
-        {
-            var silos = await AskAnySiloAsync("/v1/silos");
-            return silos.AsArray().Where(s => (string?)s!["status"] == "active" && (int)s!["shards"]! > 0).ToDictionary(s => (string)s!["address"]!, s => (int)s!["shards"]!);
-        }
-
-        await using var connection = new NpgsqlConnection(ConnectionString + ";Pooling=false");
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("""
-            SELECT s.address, count(*) FROM shard_leases l
-            JOIN silos s ON s.address || '#' || s.generation = l.owner
-            WHERE s.lease_expires > now() AND s.status <> 'left'
-            GROUP BY s.address
-            """, connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        var counts = new Dictionary<string, int>();
-        while (await reader.ReadAsync())
-        {
-            counts[reader.GetString(0)] = (int)reader.GetInt64(1);
-        }
-
-        return counts;
+        var silos = await AskAnySiloAsync("/v1/silos");
+        return silos.AsArray().Where(s => (string?)s!["status"] == "active" && (int)s!["shards"]! > 0).ToDictionary(s => (string)s!["address"]!, s => (int)s!["shards"]!);
     }
 
     /// <summary>A REST answer from the first live silo that gives one.</summary>

@@ -35,6 +35,8 @@ public sealed class DeploymentFilesTests
             Assert.Equal("ingest:producer:sha256:" + new string('a', 64), (string?)silo["environment"]!["LSHC_API_KEYS"]); // from the shell
             Assert.Equal("compose-test-secret-0123", (string?)silo["environment"]!["LSHC_CLUSTER_SECRET"]);
             Assert.DoesNotContain("Password", silo["command"]!.ToJsonString(), StringComparison.OrdinalIgnoreCase);
+            await AssertSiloTakesAsync(silo["command"]!.AsArray().Select(a => (string)a!));
+            Assert.DoesNotContain("11111", silo["ports"]!.ToJsonString(), StringComparison.Ordinal); // the silo port stays inside
         }
     }
 
@@ -44,7 +46,7 @@ public sealed class DeploymentFilesTests
         var documents = await YamlAsync(await File.ReadAllTextAsync(Path.Combine(Root, "deploy", "k8s", "lshcluster.yaml")));
         var byKind = documents.ToDictionary(d => (string)d!["kind"]!);
 
-        Assert.Equal(["ConfigMap", "Deployment", "PodDisruptionBudget", "Secret", "Service"], byKind.Keys.Order());
+        Assert.Equal(["Deployment", "NetworkPolicy", "PodDisruptionBudget", "Secret", "Service"], byKind.Keys.Order());
         var deployment = byKind["Deployment"]!["spec"]!;
         Assert.Equal(0, (int)deployment["strategy"]!["rollingUpdate"]!["maxUnavailable"]!);
         var pod = deployment["template"]!["spec"]!;
@@ -53,6 +55,13 @@ public sealed class DeploymentFilesTests
         Assert.Equal("/readyz", (string?)container["readinessProbe"]!["httpGet"]!["path"]);
         Assert.Equal("/healthz", (string?)container["livenessProbe"]!["httpGet"]!["path"]);
         Assert.DoesNotContain("--store", container["args"]!.ToJsonString(), StringComparison.Ordinal);
+        await AssertSiloTakesAsync(container["args"]!.AsArray().Select(a => (string)a!));
+
+        // Only silos reach the silo port; producers reach gRPC and HTTP.
+        var ingress = byKind["NetworkPolicy"]!["spec"]!["ingress"]!.AsArray();
+        var siloRule = ingress.Single(r => r!["ports"]!.AsArray().Any(p => (int)p!["port"]! == 11111))!;
+        Assert.Equal("lshcluster", (string?)siloRule["from"]![0]!["podSelector"]!["matchLabels"]!["app"]);
+        Assert.Contains(container["ports"]!.AsArray(), p => (int)p!["containerPort"]! == 11111);
         var secret = byKind["Secret"]!["stringData"]!;
         Assert.Contains("LSHC_STORE", secret.ToJsonString(), StringComparison.Ordinal);
 
@@ -80,6 +89,13 @@ public sealed class DeploymentFilesTests
             Assert.True(copy >= 0 && copy < restore, $"deploy/Dockerfile copies no src/{project}/{project}.csproj before its restore");
         }
 
+        // ... and every project it copies exists (a retired one fails the image's build).
+        foreach (var copy in lines.Where(l => l.StartsWith("COPY src/", StringComparison.Ordinal) && l.Contains(".csproj", StringComparison.Ordinal)))
+        {
+            Assert.True(File.Exists(Path.Combine(Root, copy.Split(' ')[1])), $"deploy/Dockerfile copies {copy.Split(' ')[1]}, which does not exist");
+        }
+
+        Assert.Contains(lines, l => l.StartsWith("EXPOSE ", StringComparison.Ordinal) && l.Contains("11111", StringComparison.Ordinal));
         var user = lines.Last(l => l.StartsWith("USER ", StringComparison.Ordinal));
         Assert.NotEqual("USER root", user);
     }
@@ -91,9 +107,20 @@ public sealed class DeploymentFilesTests
 
         Assert.Contains("EnvironmentFile=", unit, StringComparison.Ordinal);
         Assert.Contains("lshc.dll silo", unit, StringComparison.Ordinal);
+        var exec = unit.Split('\n').Single(l => l.StartsWith("ExecStart=", StringComparison.Ordinal));
+        await AssertSiloTakesAsync(exec[(exec.IndexOf(" silo", StringComparison.Ordinal) + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries));
         Assert.DoesNotContain("--store", unit, StringComparison.Ordinal);
         var timeout = unit.Split('\n').Single(l => l.StartsWith("TimeoutStopSec=", StringComparison.Ordinal));
         Assert.True(int.Parse(timeout["TimeoutStopSec=".Length..], System.Globalization.CultureInfo.InvariantCulture) >= 90);
+    }
+
+    /// <summary>Every option in <paramref name="arguments"/> (<c>silo --x y</c> or <c>--x=y</c>) is one <c>lshc silo --help</c> lists.</summary>
+    private static async Task AssertSiloTakesAsync(IEnumerable<string> arguments)
+    {
+        var help = await RunWithInputAsync("dotnet", null, Path.Combine(AppContext.BaseDirectory, "lshc.dll"), "silo", "--help");
+        var options = arguments.Where(a => a.StartsWith("--", StringComparison.Ordinal)).Select(a => a.Split('=')[0]).ToList();
+        Assert.NotEmpty(options);
+        Assert.All(options, o => Assert.True(System.Text.RegularExpressions.Regex.IsMatch(help, $@"(^|\s){o}[\s,]", System.Text.RegularExpressions.RegexOptions.Multiline), $"lshc silo takes no {o}:\n{help}"));
     }
 
     private static double Seconds(string duration) =>

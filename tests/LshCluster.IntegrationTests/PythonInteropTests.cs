@@ -11,7 +11,7 @@ public sealed class PythonInteropTests(PostgresServer server, ITestOutputHelper 
     [Fact]
     public async Task Python_grpcio_inserts_and_queries_through_a_silo()
     {
-        await using var cluster = await ClusterHarness.CreateAsync(server, ClusterHarness.TestScheme(), orleans: true);
+        await using var cluster = await ClusterHarness.CreateAsync(server, ClusterHarness.TestScheme());
         var gateway = await cluster.StartSiloAsync();
         await cluster.StartSiloAsync();
         await cluster.WaitForOwnersAsync(2, TimeSpan.FromSeconds(30));

@@ -44,7 +44,7 @@ internal sealed partial class SiloProcess : IAsyncDisposable
     }
 
     /// <summary>Starts <c>lshc silo</c> with <paramref name="environment"/> added to its environment (credentials).</summary>
-    public static async Task<SiloProcess> StartAsync(string connectionString, double leaseSeconds, IReadOnlyDictionary<string, string> environment, params string[] extraArguments)
+    public static async Task<SiloProcess> StartAsync(string connectionString, IReadOnlyDictionary<string, string> environment, params string[] extraArguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var (name, value) in environment)
@@ -52,7 +52,7 @@ internal sealed partial class SiloProcess : IAsyncDisposable
             start.Environment[name] = value;
         }
 
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "lshc.dll"), "silo", "--store", $"postgres:{connectionString}", "--listen", "127.0.0.1:0", "--lease", leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(extraArguments))
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "lshc.dll"), "silo", "--store", $"postgres:{connectionString}", "--listen", "127.0.0.1:0" }.Concat(extraArguments))
         {
             start.ArgumentList.Add(a);
         }

@@ -18,11 +18,11 @@ public sealed class TlsTests(PostgresServer server)
         try
         {
             var (certificate, certPath, keyPath) = SelfSigned(directory.FullName);
-            await using var cluster = await ClusterHarness.CreateAsync(server, ClusterHarness.TestScheme(), orleans: true);
+            await using var cluster = await ClusterHarness.CreateAsync(server, ClusterHarness.TestScheme());
             cluster.TrustedCertificate = certificate;
             string[] tls = ["--tls-cert", certPath, "--tls-key", keyPath, "--tls-ca", certPath];
-            var first = await cluster.StartSiloAsync(4, tls);
-            await cluster.StartSiloAsync(4, tls);
+            var first = await cluster.StartSiloAsync(tls);
+            await cluster.StartSiloAsync(tls);
             Assert.StartsWith("https://", first.Address, StringComparison.Ordinal);
             await cluster.WaitForOwnersAsync(2, TimeSpan.FromSeconds(30));
 

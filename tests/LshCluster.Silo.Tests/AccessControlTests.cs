@@ -62,8 +62,6 @@ public sealed class AccessControlTests : IAsyncLifetime
         var deletionsAsProducer = await SendAsync(HttpMethod.Post, "/v1/deletions", ProducerSecret, new { ids = new[] { "a" } });
         var stillThere = (await _served.Engine.GetStatsAsync()).Vectors;
         var deleteAsAdmin = await SendAsync(HttpMethod.Delete, "/v1/vectors/a", AdminSecret);
-        var moveAsProducer = await SendAsync(HttpMethod.Post, "/v1/shards/move", ProducerSecret, new { shards = new[] { 1 }, to = "http://127.0.0.1:1" });
-        var moveAsAdmin = await SendAsync(HttpMethod.Post, "/v1/shards/move", AdminSecret, new { shards = new[] { 1 }, to = "http://127.0.0.1:1" });
 
         Assert.Equal(HttpStatusCode.OK, insert.StatusCode);
         Assert.Equal(1, (int)(await Problem(stats))["vectors"]!);
@@ -79,8 +77,6 @@ public sealed class AccessControlTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Forbidden, deletionsAsProducer.StatusCode);
         Assert.Equal(1, stillThere);
         Assert.Equal(HttpStatusCode.NoContent, deleteAsAdmin.StatusCode);
-        Assert.Equal(HttpStatusCode.Forbidden, moveAsProducer.StatusCode);
-        Assert.Equal(HttpStatusCode.Conflict, moveAsAdmin.StatusCode); // one process owns every shard: nowhere to move
 
         Assert.Equal(0, (await _served.Engine.GetStatsAsync()).Vectors);
     }

@@ -1,4 +1,3 @@
-using LshCluster.Runtime;
 using LshCluster.Silo.Engine;
 
 namespace LshCluster.Silo.Tests;

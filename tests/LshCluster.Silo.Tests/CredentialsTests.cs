@@ -26,7 +26,7 @@ public sealed class CredentialsTests : IDisposable
         Assert.Equal(["ingest", "batch", "ops"], credentials.Keys.Select(k => k.Name));
         Assert.Equal(("batch", Role.Producer), credentials.Identify("batch-secret-0123456789"));
         Assert.Equal(("ops", Role.Admin), credentials.Identify("ops-secret-0123456789"));
-        Assert.Equal(("silo", Role.Silo), credentials.Identify("cluster-secret-0123456789"));
+        Assert.Null(credentials.Identify("cluster-secret-0123456789")); // it authenticates silos on the silo port, not callers
         Assert.Null(credentials.Identify("batch-secret-012345678"));
         Assert.Null(credentials.Identify(Credentials.HashedForm("batch-secret-0123456789"))); // the hash is not a key
         Assert.True(credentials.KeysRequired);
@@ -87,14 +87,12 @@ public sealed class CredentialsTests : IDisposable
     }
 
     [Fact]
-    public void During_a_rotation_a_silo_presents_the_first_cluster_secret_and_accepts_each()
+    public void During_a_rotation_a_silo_presents_the_first_cluster_secret_and_keeps_each()
     {
         var credentials = Credentials.Of(null, "new-cluster-secret-0001, old-cluster-secret-0000");
 
         Assert.Equal("new-cluster-secret-0001", credentials.ClusterSecret);
-        Assert.Equal(("silo", Role.Silo), credentials.Identify("new-cluster-secret-0001"));
-        Assert.Equal(("silo", Role.Silo), credentials.Identify("old-cluster-secret-0000"));
-        Assert.Null(credentials.Identify("new-cluster-secret-0001, old-cluster-secret-0000"));
+        Assert.Equal(["new-cluster-secret-0001", "old-cluster-secret-0000"], credentials.ClusterSecrets);
     }
 
     [Fact]

@@ -35,7 +35,7 @@ public sealed class MetricsTests : IAsyncLifetime
         Assert.True(Value(after, "lshcluster_ingest_refused_total", ("code", "wrong_dimension")) - Value(before, "lshcluster_ingest_refused_total", ("code", "wrong_dimension")) >= 1);
         Assert.True(Value(after, "lshcluster_merges_total") - Value(before, "lshcluster_merges_total") >= 1);
         Assert.True(Value(after, "lshcluster_deletions_total") - Value(before, "lshcluster_deletions_total") >= 1);
-        Assert.Equal("gauge", (string?)after["lshcluster_mailbox_depth"]!["type"]);
+        Assert.Equal("gauge", (string?)after["lshcluster_vectors_in_flight"]!["type"]);
         Assert.True(Value(after, "lshcluster_shards_owned") >= Scheme.ShardCount);
         // Orleans' meter beside ours (its values are not checked: this test process runs many silos one after another,
         // and Orleans' gauges may report one of them).

@@ -157,7 +157,7 @@ public sealed class RestApiTests : IAsyncLifetime
             ("/v1/vectors", "post"), ("/v1/vectors/{id}", "get"), ("/v1/query", "post"), ("/v1/clusters", "get"),
             ("/v1/clusters/{id}", "get"), ("/v1/stats", "get"), ("/v1/silos", "get"), ("/v1/shards", "get"),
             ("/v1/vectors/{id}/values", "get"), ("/v1/clusters/histogram", "get"), ("/v1/activity", "get"), ("/v1/drain", "post"),
-            ("/v1/vectors/{id}", "delete"), ("/v1/deletions", "post"), ("/v1/shards/move", "post"),
+            ("/v1/vectors/{id}", "delete"), ("/v1/deletions", "post"),
             ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"),
         ];
         foreach (var (path, method) in routes)

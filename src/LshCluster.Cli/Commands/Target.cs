@@ -83,8 +83,6 @@ internal abstract class Target : IAsyncDisposable
 
     public abstract Task<IReadOnlyList<DeleteResult>> DeleteAsync(IReadOnlyList<string> ids);
 
-    public abstract Task<int> MoveShardsAsync(IReadOnlyList<int> shards, string? to);
-
     public abstract Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung, bool includeSingletons);
 
     public abstract ValueTask DisposeAsync();
@@ -109,9 +107,6 @@ internal abstract class Target : IAsyncDisposable
         public override Task<EngineStats> GetStatsAsync() => engine.GetStatsAsync();
 
         public override Task<IReadOnlyList<DeleteResult>> DeleteAsync(IReadOnlyList<string> ids) => engine.DeleteAsync(ids);
-
-        public override Task<int> MoveShardsAsync(IReadOnlyList<int> shards, string? to) =>
-            throw new ArgumentException("--store: an embedded store has one process owning every shard; give --server URL of a cluster", "store");
 
         public override Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung, bool includeSingletons) => engine.ExportClustersAsync(rung, includeSingletons);
 
@@ -181,8 +176,6 @@ internal abstract class Target : IAsyncDisposable
             return new EngineStats((int)s.Vectors, (int)s.Duplicates, s.Shards,
                 [.. s.Rungs.Select(r => new Silo.Engine.RungStats(r.Rung, r.Clusters, r.ClusteredVectors, r.LargestCluster))]);
         }
-
-        public override Task<int> MoveShardsAsync(IReadOnlyList<int> shards, string? to) => client.MoveShardsAsync(shards, to);
 
         public override async Task<IReadOnlyList<DeleteResult>> DeleteAsync(IReadOnlyList<string> ids) =>
             [.. (await client.DeleteAsync(ids)).Select(r => new DeleteResult(r.Index, r.Id, r.Deleted, r.Error is { } e ? new ItemError(e.Field, e.Code, e.Message) : null))];

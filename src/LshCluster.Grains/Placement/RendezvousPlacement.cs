@@ -30,10 +30,9 @@ public static class RendezvousPlacement
     /// order and each goes to the highest-ranked candidate that still has room under ⌈S / N⌉, so no silo owns more
     /// than an even share (the last to fill may own up to N − 1 fewer). Plain rendezvous leaves silos ±2σ ≈ ±10 % apart
     /// at S = 1,024, N = 4; the bound costs a few extra moves when N changes (measured in the tests), still far from a
-    /// full reshuffle. A shard in <paramref name="pins"/> whose address is a candidate goes there first, and counts
-    /// towards that candidate's share; a pin naming no candidate is ignored.
+    /// full reshuffle.
     /// </summary>
-    public static string?[] Owners(int shardCount, IReadOnlyList<string> candidates, IReadOnlyDictionary<int, string>? pins = null)
+    public static string?[] Owners(int shardCount, IReadOnlyList<string> candidates)
     {
         var owners = new string?[shardCount];
         if (candidates.Count == 0)
@@ -44,24 +43,9 @@ public static class RendezvousPlacement
         var distinct = candidates.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
         var capacity = (shardCount + distinct.Length - 1) / distinct.Length;
         var load = new int[distinct.Length];
-        foreach (var (shard, address) in pins ?? new Dictionary<int, string>())
-        {
-            var c = Array.BinarySearch(distinct, address, StringComparer.Ordinal);
-            if (shard >= 0 && shard < shardCount && c >= 0)
-            {
-                owners[shard] = address;
-                load[c]++;
-            }
-        }
-
         var ranking = new (ulong Weight, int Candidate)[distinct.Length];
         for (var s = 0; s < shardCount; s++)
         {
-            if (owners[s] is not null)
-            {
-                continue;
-            }
-
             for (var c = 0; c < distinct.Length; c++)
             {
                 ranking[c] = (Weight(distinct[c], s), c);
@@ -69,7 +53,7 @@ public static class RendezvousPlacement
 
             Array.Sort(ranking, (x, y) => y.Weight != x.Weight ? y.Weight.CompareTo(x.Weight) : x.Candidate.CompareTo(y.Candidate));
 
-            // Room always remains: the candidates' spare capacity adds up to at least the shards left unpinned.
+            // Room always remains: the candidates' capacity adds up to at least S.
             var chosen = ranking.First(r => load[r.Candidate] < capacity).Candidate;
             load[chosen]++;
             owners[s] = distinct[chosen];

@@ -71,20 +71,6 @@ internal sealed class BucketIndex
         }
     }
 
-    /// <summary>Whether <paramref name="id"/> is in bucket <paramref name="key"/> (a catch-up after a move adds only what is missing).</summary>
-    public bool Contains(ulong key, long id)
-    {
-        for (var slot = _slotHeads[SlotOf(key)]; slot >= 0; slot = _next[slot])
-        {
-            if (_ids[slot] == id)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
     /// <summary>Every member of every bucket, bucket by bucket (what a snapshot of the shard's bucket log holds).</summary>
     public IEnumerable<BucketEntry> Entries()
     {

@@ -8,7 +8,7 @@ namespace LshCluster.Grains.Shards;
 /// <summary>
 /// The state and turns of one shard actor: a slice of the buckets of every table, the home records of a slice of
 /// the vectors, and their parent pointers in the union-find forest of every rung. Every method is one turn, run by
-/// the shard's mailbox one at a time, so none of this needs locks; no method waits on another shard.
+/// the shard grain that hosts it one at a time, so none of this needs locks; no method waits on another shard.
 /// </summary>
 internal sealed class Shard
 {
@@ -245,6 +245,28 @@ internal sealed class Shard
         Task.WhenAll(ids.Select(id => _byId.GetValueOrDefault(id) is { } r ? (r.Deletion ?? r.Verdict) : Task.CompletedTask))
             .ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
+    /// <summary>
+    /// Ends every wait on this shard before its activation goes (a reload): a verdict not yet acknowledged fails with
+    /// <paramref name="reason"/> (its batch cannot commit under this activation's epoch any more, or if it did, the next
+    /// activation loads it acknowledged: the waiter's caller sends again and gets it), and a delete under way counts as
+    /// settled (its waiter asks again). A wait left pending would keep the activation busy, and the reload waiting.
+    /// </summary>
+    public void ReleaseWaiters(Exception reason)
+    {
+        foreach (var record in _byId.Values)
+        {
+            if (!record.IsAcknowledged)
+            {
+                record.Fail(reason);
+            }
+        }
+
+        foreach (var done in _deleting.Values)
+        {
+            done.TrySetResult();
+        }
+    }
+
     /// <summary>Vectors homed here and, of them, those given a duplicate verdict (acknowledged ones only).</summary>
     public (int Vectors, int Duplicates) Counts()
     {
@@ -260,7 +282,11 @@ internal sealed class Shard
         return (_byId.Count, duplicates);
     }
 
-    /// <summary>Forgets vectors whose insert failed before it was acknowledged (their verdicts fail).</summary>
+    /// <summary>
+    /// Forgets vectors whose insert failed before it was acknowledged (their verdicts fail). Each stays a ghost in the
+    /// forests, as a deleted vector does: a concurrent batch may have linked its cluster through it, and a ghost is a
+    /// member of no cluster but can still name one. (A reload drops it: the store never had it, nor edges to it.)
+    /// </summary>
     public void Unregister(IReadOnlyList<long> ids, Exception error)
     {
         foreach (var id in ids)
@@ -268,12 +294,13 @@ internal sealed class Shard
             if (_byId.Remove(id, out var record))
             {
                 _byExternalId.Remove(record.ExternalId);
+                _deleted.Add(id);
                 record.Fail(error);
             }
         }
     }
 
-    // Loading, before the mailbox starts: no turns needed.
+    // Loading, before the grain takes calls: no turns needed.
     public void LoadRecord(HomeRecord record)
     {
         _byExternalId.Add(record.ExternalId, record);
@@ -288,25 +315,6 @@ internal sealed class Shard
     }
 
     public void LoadBucketEntry(ulong key, long id, ulong sketchLow, ulong sketchHigh) => _buckets.Add(key, id, sketchLow, sketchHigh);
-
-    /// <summary>
-    /// A turn of the catch-up after a move: adds the bucket entries of vectors committed after this shard loaded
-    /// (their bucket inserts ran at the previous owner), skipping those already here.
-    /// </summary>
-    public int CatchUpBucketEntries(IReadOnlyList<(ulong Key, long Id, ulong SketchLow, ulong SketchHigh)> entries)
-    {
-        var added = 0;
-        foreach (var (key, id, low, high) in entries)
-        {
-            if (!_buckets.Contains(key, id))
-            {
-                _buckets.Add(key, id, low, high);
-                added++;
-            }
-        }
-
-        return added;
-    }
 }
 
 /// <summary>A shard's part of the union-find forest at one rung: its parent pointers and its deleted (ghost) vectors.</summary>

@@ -242,6 +242,9 @@ internal sealed class ShardGrain(IShardSource source, ILocalSiloDetails silo, IC
     /// <inheritdoc />
     public Task ReloadAsync()
     {
+        // Waits interleave with other calls; one left pending would keep this activation from going idle (and the calls
+        // that would end it queue behind the deactivation).
+        _shard.ReleaseWaiters(new InvalidOperationException($"shard {this.GetPrimaryKeyLong()} reloads from the store"));
         DeactivateOnIdle();
         return Task.CompletedTask;
     }

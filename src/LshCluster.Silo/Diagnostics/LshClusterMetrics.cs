@@ -16,7 +16,7 @@ public static class LshClusterMetrics
     private static readonly Meter Meter = new(MeterName, "1.0");
 
     // Gauges read live state from whoever registered it (engines and hosts in this process).
-    private static readonly ConcurrentDictionary<object, Func<int>> MailboxDepths = new();
+    private static readonly ConcurrentDictionary<object, Func<int>> VectorsInFlight = new();
     private static readonly ConcurrentDictionary<object, Func<int>> ShardsOwned = new();
 
     /// <summary>Vectors stored (acknowledged new or duplicate; a repeated id is not stored again).</summary>
@@ -34,8 +34,8 @@ public static class LshClusterMetrics
     /// <summary>Unions of two clusters (at any rung).</summary>
     public static readonly Counter<long> Merges = Meter.CreateCounter<long>("lshcluster.merges", "{merge}", "Cluster unions performed, all rungs");
 
-    /// <summary>Requests refused because a shard's mailbox was full.</summary>
-    public static readonly Counter<long> OverloadRejections = Meter.CreateCounter<long>("lshcluster.overload.rejections", "{request}", "Requests refused because a mailbox was full");
+    /// <summary>Requests refused because the server carried as many vectors as it takes (admission).</summary>
+    public static readonly Counter<long> OverloadRejections = Meter.CreateCounter<long>("lshcluster.overload.rejections", "{request}", "Requests refused because the server was carrying as much as it takes");
 
     /// <summary>Requests refused for their credentials, by API and reason (unauthenticated, forbidden).</summary>
     public static readonly Counter<long> AccessRefusals = Meter.CreateCounter<long>("lshcluster.access.refusals", "{request}", "Requests refused for missing, unknown or insufficient credentials");
@@ -49,29 +49,26 @@ public static class LshClusterMetrics
     /// <summary>Vectors per store commit (group commit merges concurrent batches).</summary>
     public static readonly Histogram<long> StorageBatchSize = Meter.CreateHistogram<long>("lshcluster.storage.batch.size", "{vector}", "Vectors per store commit");
 
-    /// <summary>Shards claimed or released by this process.</summary>
-    public static readonly Counter<long> ShardMoves = Meter.CreateCounter<long>("lshcluster.shard.moves", "{shard}", "Shards claimed or released, by direction");
-
-    /// <summary>Membership changes seen or made by this process (joined, left, lease lost).</summary>
+    /// <summary>Membership changes made by this process (joined, left by a drain, stopped when declared dead).</summary>
     public static readonly Counter<long> MembershipChanges = Meter.CreateCounter<long>("lshcluster.membership.changes", "{change}", "Membership changes, by kind");
 
     static LshClusterMetrics()
     {
-        Meter.CreateObservableGauge("lshcluster.mailbox.depth", () => MailboxDepths.Values.Sum(f => f()), "{call}", "Shard calls queued in mailboxes");
+        Meter.CreateObservableGauge("lshcluster.vectors.in_flight", () => VectorsInFlight.Values.Sum(f => f()), "{vector}", "Vectors of insert batches under way");
         Meter.CreateObservableGauge("lshcluster.shards.owned", () => ShardsOwned.Values.Sum(f => f()), "{shard}", "Shards active in this process");
     }
 
-    /// <summary>Adds <paramref name="owner"/>'s mailbox depth and shard count to the gauges until <see cref="Unregister"/>.</summary>
-    public static void Register(object owner, Func<int> mailboxDepth, Func<int> shardsOwned)
+    /// <summary>Adds <paramref name="owner"/>'s vectors under way and shard count to the gauges until <see cref="Unregister"/>.</summary>
+    public static void Register(object owner, Func<int> vectorsInFlight, Func<int> shardsOwned)
     {
-        MailboxDepths[owner] = mailboxDepth;
+        VectorsInFlight[owner] = vectorsInFlight;
         ShardsOwned[owner] = shardsOwned;
     }
 
     /// <summary>Stops reading <paramref name="owner"/>'s gauges.</summary>
     public static void Unregister(object owner)
     {
-        MailboxDepths.TryRemove(owner, out _);
+        VectorsInFlight.TryRemove(owner, out _);
         ShardsOwned.TryRemove(owner, out _);
     }
 

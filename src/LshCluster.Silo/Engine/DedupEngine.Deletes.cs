@@ -1,9 +1,7 @@
 using LshCluster.Core.Ids;
 using LshCluster.Grains.Shards;
-using LshCluster.Silo.Cluster;
 using LshCluster.Silo.Diagnostics;
 using LshCluster.Storage;
-using Wire = LshCluster.Protocol.V1;
 
 namespace LshCluster.Silo.Engine;
 
@@ -30,19 +28,9 @@ public sealed partial class DedupEngine
         ThrowIfFaulted();
         CheckDeleteRequest(externalIds, field);
         var deadline = _options.Time.GetUtcNow() + _options.RequestTimeout;
-        var outcomes = await RouteDeleteAsync([.. externalIds.Distinct(StringComparer.Ordinal)], deadline, cancellationToken).ConfigureAwait(false);
+        var outcomes = (await DeleteAtHomeAsync([.. externalIds.Distinct(StringComparer.Ordinal)], deadline, cancellationToken).ConfigureAwait(false))
+            .ToDictionary(r => r.ExternalId, StringComparer.Ordinal);
         return [.. externalIds.Select((id, i) => outcomes[id] with { Index = i, Error = outcomes[id].Error is { } e ? e with { Field = field(i) } : null })];
-    }
-
-    /// <summary>Deletions sent by another silo for home shards active here (the others come back not_owner).</summary>
-    internal async Task<Wire.DeleteResponse> DeleteAtHomeAsync(Wire.DeleteRequest request, DateTimeOffset deadline, CancellationToken cancellationToken)
-    {
-        ThrowIfFaulted();
-        CheckDeleteRequest(request.Ids, i => $"ids[{i}]");
-        var deadlineOrDefault = deadline == DateTimeOffset.MaxValue ? _options.Time.GetUtcNow() + _options.RequestTimeout : deadline;
-        var response = new Wire.DeleteResponse();
-        response.Results.AddRange((await DeleteAtHomeAsync(request.Ids, deadlineOrDefault, cancellationToken).ConfigureAwait(false)).Select(ProtoMapping.ToWire));
-        return response;
     }
 
     private void CheckDeleteRequest(IReadOnlyList<string> ids, Func<int, string> field)
@@ -66,89 +54,9 @@ public sealed partial class DedupEngine
         }
     }
 
-    /// <summary>Sends each id to its home shard's owner — here, or another silo — until it is answered or the deadline passes.</summary>
-    private async Task<Dictionary<string, DeleteResult>> RouteDeleteAsync(List<string> ids, DateTimeOffset deadline, CancellationToken cancellationToken)
-    {
-        var outcomes = new Dictionary<string, DeleteResult>(StringComparer.Ordinal);
-        var pending = ids;
-        var backoff = TimeSpan.FromMilliseconds(20);
-        while (true)
-        {
-            var (local, groups, retry) = SplitByHome(pending, id => id);
-
-            var calls = groups.Select(g => SendDeletesAsync(g.Key, g.Value, deadline, cancellationToken)).ToList();
-            var answered = new List<DeleteResult>();
-            if (local.Count > 0)
-            {
-                answered.AddRange(await DeleteAtHomeAsync(local, deadline, cancellationToken).ConfigureAwait(false));
-            }
-
-            foreach (var (sent, response) in await Task.WhenAll(calls).ConfigureAwait(false))
-            {
-                if (response is null)
-                {
-                    retry.AddRange(sent); // the owner could not be reached: ask the map again
-                }
-                else
-                {
-                    answered.AddRange(response);
-                }
-            }
-
-            foreach (var r in answered)
-            {
-                if (r.Error?.Code == NotOwnerCode)
-                {
-                    retry.Add(r.ExternalId);
-                }
-                else
-                {
-                    outcomes[r.ExternalId] = r;
-                }
-            }
-
-            if (retry.Count == 0)
-            {
-                return outcomes;
-            }
-
-            if (_placement is null || _options.Time.GetUtcNow() + backoff > deadline)
-            {
-                foreach (var id in retry)
-                {
-                    outcomes[id] = new DeleteResult(0, id, false, new ItemError("ids", "unavailable",
-                        $"'{id}': home shard {Scheme.HomeShard(id)} has no reachable owner now (a silo is moving or restarting); nothing was deleted, send it again"));
-                }
-
-                return outcomes;
-            }
-
-            await Task.Delay(backoff, _options.Time, cancellationToken).ConfigureAwait(false);
-            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromMilliseconds(500).Ticks));
-            await _placement.RefreshAsync(cancellationToken).ConfigureAwait(false);
-            pending = retry;
-        }
-    }
-
-    private async Task<(List<string> Sent, List<DeleteResult>? Response)> SendDeletesAsync(string owner, List<string> ids, DateTimeOffset deadline, CancellationToken cancellationToken)
-    {
-        var request = new Wire.DeleteRequest();
-        request.Ids.AddRange(ids);
-        try
-        {
-            var response = await _remote!.DeleteAtHomeAsync(owner, request, deadline, cancellationToken).ConfigureAwait(false);
-            return (ids, [.. response.Results.Select(ProtoMapping.ToResult)]);
-        }
-        catch (Protocol.Wire.RpcException e) when (e.Status is Protocol.Wire.GrpcStatusCode.Unavailable or Protocol.Wire.GrpcStatusCode.DeadlineExceeded or Protocol.Wire.GrpcStatusCode.Cancelled)
-        {
-            // No answer: asked again (or reported unavailable at the deadline) without losing what the other ids got.
-            return (ids, null);
-        }
-    }
-
     /// <summary>
-    /// Deletes vectors whose home shards are active here (the others get <see cref="NotOwnerCode"/>): mark them at their
-    /// homes, commit the deletions fenced by the homes' epochs, then forget them. Results carry each id's position.
+    /// Deletes vectors: mark them at their homes, commit the deletions fenced by the homes' epochs, then forget them.
+    /// Results carry each id's position.
     /// </summary>
     private async Task<List<DeleteResult>> DeleteAtHomeAsync(IReadOnlyList<string> ids, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
@@ -168,10 +76,7 @@ public sealed partial class DedupEngine
                 await ForEachShard(todo.Count, k => Scheme.HomeShard(ids[todo[k]]), async (shard, ks) =>
                 {
                     var items = ks.Select(k => todo[k]).ToList();
-                    if (await _shards.BeginDeleteAsync(shard, [.. items.Select(j => ids[j])]).ConfigureAwait(false) is not var (epoch, outcomes))
-                    {
-                        return; // not served here (moving): not_owner, sent again to the next owner
-                    }
+                    var (epoch, outcomes) = await _shards.BeginDeleteAsync(shard, [.. items.Select(j => ids[j])]).ConfigureAwait(false);
 
                     lock (started)
                     {
@@ -211,11 +116,6 @@ public sealed partial class DedupEngine
             if (failed is not null)
             {
                 throw failed;
-            }
-
-            foreach (var j in todo.Where(j => results[j] is null && busy.All(b => b.Item != j)))
-            {
-                results[j] = new DeleteResult(j, ids[j], false, new ItemError("ids", NotOwnerCode, $"'{ids[j]}': this silo does not own its home shard"));
             }
 
             // An insert of the id still in flight, or another delete of it: ask again once it is settled — but answer a

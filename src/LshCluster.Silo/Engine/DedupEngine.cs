@@ -4,22 +4,17 @@ using LshCluster.Core.Ids;
 using LshCluster.Core.Kernels;
 using LshCluster.Core.Vectors;
 using LshCluster.Grains.Shards;
-using LshCluster.Protocol.Wire;
-using LshCluster.Runtime;
-using LshCluster.Silo.Cluster;
 using LshCluster.Silo.Diagnostics;
-using LshCluster.Silo.Shards;
 using LshCluster.Storage;
 
 namespace LshCluster.Silo.Engine;
 
 /// <summary>
-/// The dedup engine of one process (embedded: every shard; a silo: the shards it owns, reaching the others over the
-/// wire): <c>S</c> shard actors, each behind its own mailbox, driven through the insert
-/// pipeline of DESIGN.md section 4 — register at the home shard, bucket lookups and inserts at the bucket shards
+/// The dedup engine: drives each batch over <c>S</c> shard grains (ADR 0006) — in the embedded engine every grain in an
+/// in-process silo, on a silo of a cluster the grains wherever Orleans has them active — through the insert pipeline
+/// of DESIGN.md section 4: register at the home shard, bucket lookups and inserts at the bucket shards
 /// (sketch-filtered), exact cosine at the candidates' homes, union-find links by compare-and-set at the roots' homes,
-/// then one group commit; a request is answered only after its writes are durable. Shards talk only through
-/// messages, so a transport and a placement layer can later sit under the same calls.
+/// then one group commit; a request is answered only after its writes are durable.
 /// </summary>
 public sealed partial class DedupEngine : IAsyncDisposable
 {
@@ -32,15 +27,12 @@ public sealed partial class DedupEngine : IAsyncDisposable
     private readonly LshHasher _hasher;
     private readonly IShardCalls _shards;
 
-    // The mailbox runtime of a silo that is not on Orleans yet (null in the embedded engine, whose shards are grains).
-    private readonly ShardRouter? _router;
+    // The embedded engine's own silo (null on a silo of a cluster).
     private readonly EmbeddedSilo? _silo;
 
     // A coordinator on a silo of an Orleans cluster: its shards are grains anywhere in the cluster, which move.
     private readonly bool _coordinator;
-    private readonly Grains.Placement.LocalShards? _local;
-    private readonly IShardPlacement? _placement;
-    private readonly IRemoteSilos? _remote;
+    private readonly Grains.Placement.LocalShards _local;
     private readonly GroupCommitter _committer;
     private readonly float[] _rungs;
     private readonly int _maxHamming;
@@ -49,26 +41,22 @@ public sealed partial class DedupEngine : IAsyncDisposable
     private int _batchesInFlight;
     private int _vectorsInFlight;
 
-    private DedupEngine(IDedupStore store, LshScheme scheme, DedupEngineOptions options, IShardPlacement? placement, IRemoteSilos? remote, EmbeddedSilo? silo,
+    private DedupEngine(IDedupStore store, LshScheme scheme, DedupEngineOptions options, EmbeddedSilo? silo,
         IGrainFactory? clusterGrains = null, Grains.Placement.LocalShards? clusterLocal = null, Func<Task<SiloAddress[]>>? clusterOwners = null)
     {
         _store = store;
         _options = options;
         Scheme = scheme;
         _hasher = new LshHasher(scheme);
-        _placement = placement;
-        _remote = remote;
         _silo = silo;
         _coordinator = clusterGrains is not null;
-        _local = clusterLocal ?? silo?.Local;
-        var grains = clusterGrains ?? silo?.Grains;
-        _router = grains is null ? new ShardRouter(scheme.ShardCount, placement, remote, options.Time, options.RequestTimeout) : null;
-        _shards = grains is null ? _router! : new GrainShardCalls(grains, scheme.ShardCount, clusterOwners);
+        _local = clusterLocal ?? silo!.Local;
+        _shards = new GrainShardCalls(clusterGrains ?? silo!.Grains, scheme.ShardCount, clusterOwners);
         _rungs = [.. scheme.Rungs];
         _maxHamming = SketchThreshold(scheme.LowestRung);
         _screen = ProjectionScreen(scheme.LowestRung, _hasher.ProjectionLength);
         _committer = new GroupCommitter(store, options.GroupCommitMaxVectors, failStop: !_coordinator);
-        LshClusterMetrics.Register(this, () => MailboxDepth, () => LocalShards.Count);
+        LshClusterMetrics.Register(this, () => Volatile.Read(ref _vectorsInFlight), () => LocalShards.Count);
     }
 
     /// <summary>The cluster's scheme.</summary>
@@ -93,10 +81,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     public Exception? Fault => _fault;
 
     /// <summary>The shards active in this process.</summary>
-    public IReadOnlyList<int> LocalShards => _local is not null ? [.. _local.Snapshot().Order()] : [.. _router!.LocalShards().Select(l => l.Shard.Index)];
-
-    /// <summary>Messages waiting in the mailboxes of the shards active here (none in the embedded engine: grains have no mailbox of ours).</summary>
-    public int MailboxDepth => _router?.LocalShards().Sum(l => l.Mailbox.Depth) ?? 0;
+    public IReadOnlyList<int> LocalShards => [.. _local.Snapshot().Order()];
 
     /// <summary>
     /// Opens the cluster stored in <paramref name="store"/> as one process (embedded): migrates, reads the scheme,
@@ -130,7 +115,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
             throw;
         }
 
-        return new DedupEngine(store, scheme, options, null, null, silo);
+        return new DedupEngine(store, scheme, options, silo);
     }
 
     /// <summary>
@@ -141,14 +126,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// </summary>
     internal static async Task<DedupEngine> OpenCoordinatorAsync(IDedupStore store, DedupEngineOptions options, IGrainFactory grains, Grains.Placement.LocalShards local,
         Func<Task<SiloAddress[]>> owners, CancellationToken cancellationToken) =>
-        new(store, await ReadSchemeAsync(store, options, cancellationToken).ConfigureAwait(false), options, null, null, null, grains, local, owners);
-
-    /// <summary>
-    /// Opens the cluster as one silo of many: no shard is active until the silo claims some and calls
-    /// <see cref="AddShardsAsync"/>; calls for other shards go to their owners through <paramref name="remote"/>.
-    /// </summary>
-    internal static async Task<DedupEngine> OpenSiloAsync(IDedupStore store, DedupEngineOptions options, IShardPlacement placement, IRemoteSilos remote, CancellationToken cancellationToken) =>
-        new(store, await ReadSchemeAsync(store, options, cancellationToken).ConfigureAwait(false), options, placement, remote, null);
+        new(store, await ReadSchemeAsync(store, options, cancellationToken).ConfigureAwait(false), options, null, grains, local, owners);
 
     private static async Task<LshScheme> ReadSchemeAsync(IDedupStore store, DedupEngineOptions options, CancellationToken cancellationToken)
     {
@@ -165,118 +143,6 @@ public sealed partial class DedupEngine : IAsyncDisposable
         await store.CreateClusterAsync(scheme, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Loads shards this process has just claimed (at <paramref name="epochs"/>) from the store and activates them.
-    /// Returns the vector id from which <see cref="CatchUpAsync"/> should later read what other silos committed
-    /// while the load ran.
-    /// </summary>
-    internal async Task<long> AddShardsAsync(IReadOnlyDictionary<int, long> epochs, CancellationToken cancellationToken = default)
-    {
-        var since = VectorId.Create(
-            Math.Max(0, (long)(_options.Time.GetUtcNow() - _options.RequestTimeout - VectorId.Epoch).TotalMilliseconds), 0, 0);
-        var shards = new Shard?[Scheme.ShardCount];
-        foreach (var (s, epoch) in epochs)
-        {
-            shards[s] = new Shard(s, _rungs.Length, _options.Time) { Epoch = epoch };
-        }
-
-        // A verdict naming a vector that is not stored is derived again from the edges only when that vector is old
-        // enough that its batch must have ended: in a cluster, other silos commit while this load reads.
-        var orphansBefore = _placement is null ? long.MaxValue : VectorId.Create(
-            Math.Max(0, (long)(_options.Time.GetUtcNow() - (2 * _options.RequestTimeout) - VectorId.Epoch).TotalMilliseconds), 0, 0);
-        await ShardLoader.LoadAsync(_store, Scheme, shards, orphansBefore, cancellationToken).ConfigureAwait(false);
-        foreach (var shard in shards)
-        {
-            if (shard is not null)
-            {
-                _router!.Activate(shard.Index, new LocalShard(shard, new Mailbox($"shard {shard.Index}", _options.MailboxCapacity, _options.Time)));
-            }
-        }
-
-        return since;
-    }
-
-    /// <summary>
-    /// After a load: adds the bucket entries of vectors other silos committed from <paramref name="since"/> on (their
-    /// bucket inserts reached the previous owner), and applies again the unions of the edges committed since.
-    /// Idempotent.
-    /// </summary>
-    internal async Task CatchUpAsync(IReadOnlyCollection<int> shards, long since, CancellationToken cancellationToken = default)
-    {
-        var mine = shards.ToHashSet();
-        var entries = new Dictionary<int, List<(ulong, long, ulong, ulong)>>();
-        await foreach (var v in _store.ReadVectorsAsync(since, cancellationToken).ConfigureAwait(false))
-        {
-            for (var t = 0; t < v.BucketKeys.Length; t++)
-            {
-                var s = Scheme.ShardOfBucket(t, v.BucketKeys[t]);
-                if (mine.Contains(s))
-                {
-                    Add(entries, s, (v.BucketKeys[t], v.VectorId, v.SketchLow, v.SketchHigh));
-                }
-            }
-        }
-
-        foreach (var (s, list) in entries)
-        {
-            if (_router!.Local(s) is { } local)
-            {
-                await local.Mailbox.SendAsync(() => local.Shard.CatchUpBucketEntries(list), DateTimeOffset.MaxValue, cancellationToken).ConfigureAwait(false);
-            }
-        }
-
-        var edges = new List<VerifiedEdge>();
-        await foreach (var e in _store.ReadEdgesAsync(since, cancellationToken).ConfigureAwait(false))
-        {
-            edges.Add(e);
-        }
-
-        _ = await UnionAllAsync(SpanningEdges(edges), DateTimeOffset.MaxValue).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// Seals shards for a move: inserts homed there are refused from now on (their producers resend them to the next
-    /// owner), those already registered are carried to their commit — their calls to these shards still served —
-    /// and then the shards are dropped. Returns the shards released; a shard whose inserts do not finish within
-    /// <paramref name="patience"/> is unsealed and kept, to be moved in a later round.
-    /// </summary>
-    internal async Task<List<int>> SealAsync(IReadOnlyCollection<int> shards, TimeSpan patience, CancellationToken cancellationToken = default)
-    {
-        var router = _router!;
-        var sealing = shards.Select(router.Local).OfType<LocalShard>().ToList();
-        foreach (var local in sealing)
-        {
-            local.Sealing = true;
-        }
-
-        var released = new List<int>();
-        var until = _options.Time.GetUtcNow() + patience;
-        foreach (var local in sealing)
-        {
-            // A registration queued before the seal may still run: it sees the seal and refuses. One turn through the
-            // mailbox after it means every registration that did get in has counted itself in InFlight.
-            await local.Mailbox.SendAsync(() => true, DateTimeOffset.MaxValue, cancellationToken).ConfigureAwait(false);
-            while (Volatile.Read(ref local.InFlight) > 0 && _options.Time.GetUtcNow() < until)
-            {
-                await Task.Delay(10, cancellationToken).ConfigureAwait(false);
-            }
-
-            if (Volatile.Read(ref local.InFlight) > 0)
-            {
-                local.Sealing = false;
-                continue;
-            }
-
-            // Turns already queued (other silos' calls) finish; later ones are refused and rerouted.
-            router.Deactivate(local.Shard.Index);
-            await local.Mailbox.DisposeAsync().ConfigureAwait(false);
-            router.Remove(local.Shard.Index);
-            released.Add(local.Shard.Index);
-        }
-
-        return released;
-    }
-
     /// <summary>Inserts one vector.</summary>
     public async Task<InsertResult> InsertAsync(VectorInput item, CancellationToken cancellationToken = default) =>
         (await InsertAsync([item], cancellationToken).ConfigureAwait(false))[0];
@@ -287,7 +153,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// durable. An external id sent before gets its original verdict (<see cref="Verdict.Repeated"/>).
     /// </summary>
     /// <exception cref="ArgumentException">The batch is larger than <see cref="DedupEngineOptions.MaxBatchSize"/>.</exception>
-    /// <exception cref="OverloadedException">A shard's mailbox is full; nothing of the batch was stored.</exception>
+    /// <exception cref="OverloadedException">Too many vectors are under way (<see cref="DedupEngineOptions.MaxVectorsInFlight"/>); nothing of the batch was stored.</exception>
     /// <exception cref="EngineStoppedException">The store refused a write; the engine takes no more work until restarted.</exception>
     public async Task<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<VectorInput> items, CancellationToken cancellationToken = default)
     {
@@ -333,18 +199,17 @@ public sealed partial class DedupEngine : IAsyncDisposable
     }
 
     /// <summary>
-    /// Counts a batch of <paramref name="vectors"/> in until it is disposed; on shard grains, refuses it when it would take
-    /// the vectors under way past <see cref="DedupEngineOptions.MaxVectorsInFlight"/> and others are under way (the
-    /// mailbox silo refuses at its full mailboxes instead).
+    /// Counts a batch of <paramref name="vectors"/> in until it is disposed; refuses it when it would take the vectors
+    /// under way past <see cref="DedupEngineOptions.MaxVectorsInFlight"/> and others are under way.
     /// </summary>
     /// <exception cref="OverloadedException">Too much under way; nothing of this batch was started.</exception>
     internal BatchAdmission Admit(int vectors)
     {
         var total = Interlocked.Add(ref _vectorsInFlight, vectors);
-        if (total > _options.MaxVectorsInFlight && total > vectors && _router is null)
+        if (total > _options.MaxVectorsInFlight && total > vectors)
         {
             Interlocked.Add(ref _vectorsInFlight, -vectors);
-            throw new OverloadedException("engine", $"this server is carrying {total - vectors:N0} vectors of other insert batches (at most {_options.MaxVectorsInFlight:N0}); nothing of this batch was stored, retry later");
+            throw new OverloadedException($"this server is carrying {total - vectors:N0} vectors of other insert batches (at most {_options.MaxVectorsInFlight:N0}); nothing of this batch was stored, retry later");
         }
 
         Interlocked.Increment(ref _batchesInFlight);
@@ -375,80 +240,11 @@ public sealed partial class DedupEngine : IAsyncDisposable
     }
 
     /// <summary>
-    /// Sends hashed items to their home shards' owners — this process for the shards active here, the owning silo for
-    /// the others — and gathers the results. Items whose home is moving or whose owner died wait for the shard map to
-    /// change and are sent again (re-sending is idempotent by external id) until the deadline.
+    /// Inserts hashed items: on a coordinator, resending the batch while its shards move or a silo dies (see
+    /// <see cref="CoordinateInsertAsync"/>); in the embedded engine, once.
     /// </summary>
-    internal async Task<List<InsertResult>> RouteInsertAsync(IReadOnlyList<HashedItem> items, DateTimeOffset deadline, CancellationToken cancellationToken)
-    {
-        if (_coordinator)
-        {
-            return await CoordinateInsertAsync(items, deadline, cancellationToken).ConfigureAwait(false);
-        }
-
-        var results = new List<InsertResult>(items.Count);
-        var pending = items;
-        var backoff = TimeSpan.FromMilliseconds(20);
-        while (true)
-        {
-            var (local, groups, retry) = SplitByHome(pending, item => item.ExternalId);
-
-            var calls = groups.Select(async g => (g.Value, Response: await SendHomeAsync(g.Key, g.Value, deadline, cancellationToken).ConfigureAwait(false))).ToList();
-            if (local.Count > 0)
-            {
-                foreach (var r in await InsertAtHomeAsync(local, deadline, cancellationToken).ConfigureAwait(false))
-                {
-                    if (r.Error?.Code == NotOwnerCode)
-                    {
-                        retry.Add(local.First(x => x.Index == r.Index));
-                    }
-                    else
-                    {
-                        results.Add(r);
-                    }
-                }
-            }
-
-            foreach (var (sent, response) in await Task.WhenAll(calls).ConfigureAwait(false))
-            {
-                if (response is null)
-                {
-                    retry.AddRange(sent); // the owner could not be reached: ask the map again
-                    continue;
-                }
-
-                var byIndex = sent.ToDictionary(x => x.Index);
-                foreach (var r in response)
-                {
-                    if (r.Error?.Code == NotOwnerCode)
-                    {
-                        retry.Add(byIndex[r.Index]);
-                    }
-                    else
-                    {
-                        results.Add(r);
-                    }
-                }
-            }
-
-            if (retry.Count == 0)
-            {
-                return results;
-            }
-
-            if (_placement is null || _options.Time.GetUtcNow() + backoff > deadline)
-            {
-                results.AddRange(retry.Select(x => new InsertResult(x.Index, null, new ItemError($"items[{x.Index}]", "unavailable",
-                    $"items[{x.Index}]: home shard {Scheme.HomeShard(x.ExternalId)} has no reachable owner now (a silo is moving or restarting); nothing was stored for it, send it again"))));
-                return results;
-            }
-
-            await Task.Delay(backoff, _options.Time, cancellationToken).ConfigureAwait(false);
-            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromMilliseconds(500).Ticks));
-            await _placement.RefreshAsync(cancellationToken).ConfigureAwait(false);
-            pending = retry;
-        }
-    }
+    internal Task<List<InsertResult>> RouteInsertAsync(IReadOnlyList<HashedItem> items, DateTimeOffset deadline, CancellationToken cancellationToken) =>
+        _coordinator ? CoordinateInsertAsync(items, deadline, cancellationToken) : InsertAtHomeAsync(items, deadline, cancellationToken);
 
     /// <summary>
     /// A coordinator's insert: the whole batch through the pipeline. A batch that failed because a shard moved or a silo
@@ -481,62 +277,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
         or TimeoutException or System.Data.Common.DbException or IOException or System.Net.Sockets.SocketException;
 
     /// <summary>
-    /// Items by where their home shard is served: here, by another silo (grouped by its address), or nowhere known
-    /// now (to be sent again once the shard map changes).
-    /// </summary>
-    private (List<T> Local, Dictionary<string, List<T>> Remote, List<T> Unowned) SplitByHome<T>(IEnumerable<T> items, Func<T, string> externalId)
-    {
-        var local = new List<T>();
-        var remote = new Dictionary<string, List<T>>();
-        var unowned = new List<T>();
-        foreach (var item in items)
-        {
-            var home = Scheme.HomeShard(externalId(item));
-            if (_router is null || _router.Local(home) is not null)
-            {
-                local.Add(item);
-            }
-            else if (_placement?.OwnerOf(home) is { } owner && owner != _placement.Self && _remote is not null)
-            {
-                if (!remote.TryGetValue(owner, out var list))
-                {
-                    remote[owner] = list = [];
-                }
-
-                list.Add(item);
-            }
-            else
-            {
-                unowned.Add(item);
-            }
-        }
-
-        return (local, remote, unowned);
-    }
-
-    private async Task<List<InsertResult>?> SendHomeAsync(string owner, List<HashedItem> items, DateTimeOffset deadline, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var response = await _remote!.InsertHashedAsync(owner, ProtoMapping.ToRequest(items), deadline, cancellationToken).ConfigureAwait(false);
-            return [.. response.Results.Select(ProtoMapping.ToResult)];
-        }
-        catch (RpcException e) when (e.Status is GrpcStatusCode.Unavailable)
-        {
-            return null;
-        }
-        catch (RpcException e) when (e.Status is GrpcStatusCode.ResourceExhausted)
-        {
-            throw new OverloadedException(owner, $"{owner}: {e.Detail}");
-        }
-    }
-
-    /// <summary>The error code of an item sent to a silo that does not own its home shard (it is sent again elsewhere).</summary>
-    internal const string NotOwnerCode = "not_owner";
-
-    /// <summary>
-    /// The insert pipeline for items whose home shards are active here (the others get <see cref="NotOwnerCode"/>):
-    /// register, buckets, verification, unions, one group commit. Results carry each item's <c>Index</c>.
+    /// The insert pipeline: register, buckets, verification, unions, one group commit. Results carry each item's
+    /// <c>Index</c>.
     /// </summary>
     internal async Task<List<InsertResult>> InsertAtHomeAsync(IReadOnlyList<HashedItem> items, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
@@ -557,10 +299,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         {
             await ForEachShard(items.Count, j => Scheme.HomeShard(items[j].ExternalId), async (shard, js) =>
             {
-                if (await _shards.RegisterAsync(shard, [.. js.Select(j => items[j])], deadline).ConfigureAwait(false) is not { } reply)
-                {
-                    return; // not served here: not_owner, sent again to the owner
-                }
+                var reply = await _shards.RegisterAsync(shard, [.. js.Select(j => items[j])], deadline).ConfigureAwait(false);
 
                 fences.AddHome(shard, reply.Epoch);
                 lock (registered)
@@ -602,9 +341,13 @@ public sealed partial class DedupEngine : IAsyncDisposable
             if (_silo is not null)
             {
                 _fault ??= e;
+                await ForgetAsync(registered, fresh, e).ConfigureAwait(false);
+            }
+            else
+            {
+                await AbandonAsync(registered, fresh, fences, e).ConfigureAwait(false);
             }
 
-            await ForgetAsync(registered, fresh, e).ConfigureAwait(false);
             throw;
         }
 
@@ -627,11 +370,6 @@ public sealed partial class DedupEngine : IAsyncDisposable
         return [.. await Task.WhenAll(Enumerable.Range(0, items.Count).Select(async j =>
         {
             var i = items[j].Index;
-            if (!served[j])
-            {
-                return new InsertResult(i, null, new ItemError($"items[{i}]", NotOwnerCode, $"items[{i}]: this silo does not own the item's home shard"));
-            }
-
             var r = registered[j];
             var stored = r.IsNew ? verdicts[j] : r.Acknowledged ? r.Verdict : waited[j].Verdict;
             if (waited.GetValueOrDefault(j).Failure is { } failure)
@@ -656,7 +394,6 @@ public sealed partial class DedupEngine : IAsyncDisposable
             return verdicts;
         }
 
-        var mapVersion = _placement?.Version;
         // 2. Bucket lookups then inserts, grouped by bucket shard, in batch order within each shard.
         var tables = Scheme.Tables;
         var probes = Scheme.Probes;
@@ -803,19 +540,11 @@ public sealed partial class DedupEngine : IAsyncDisposable
             throw StopAfterFailedWrite(e);
         }
 
-        // A shard that moved while this batch ran may have loaded before these edges were stored: its new owner
-        // missed the links made at the old one. Linking again is idempotent; it runs after the acknowledgement, and
-        // a failure here changes nothing acknowledged (the new owner's catch-up replays the stored edges anyway).
-        if (_placement is not null && unions.Count > 0 && _placement.Version != mapVersion)
-        {
-            _ = RelinkAsync(unions);
-        }
-
         return verdicts;
     }
 
     /// <summary>
-    /// The embedded engine and the mailbox silo after a failed commit: bucket entries and links of unacknowledged vectors
+    /// The embedded engine after a failed commit: bucket entries and links of unacknowledged vectors
     /// stay in memory, so this process can no longer be trusted to match the store; it refuses further work until it is
     /// restarted and reloads.
     /// </summary>
@@ -827,22 +556,59 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
     /// <summary>
     /// A coordinator's failed commit, answered for at the shards so that the batch can simply be sent again. Refused by a
-    /// fence (a shard it changed has a newer activation, which loaded without it): nothing was written, so its homes
-    /// forget it. Any other failure (the database restarted, a connection broke mid-commit) leaves unknown whether it was
-    /// written: every shard it changed reloads what is durable, so that a resend finds the vectors that were stored
-    /// (stored once) and none of the entries or links of those that were not.
+    /// fence (a shard it changed has a newer activation, which loaded without it): nothing was written, so the batch is
+    /// abandoned (<see cref="AbandonAsync"/>). Any other failure (the database restarted, a connection broke mid-commit)
+    /// leaves unknown whether it was written: every shard it changed reloads what is durable, so that a resend finds the
+    /// vectors that were stored (stored once) and none of the entries or links of those that were not.
     /// </summary>
     private async Task<ShardUnavailableException> CommitFailedAsync(Exception e, RegisteredItem[] registered, List<int> fresh, FenceSet fences)
     {
         if (IsStale(e))
         {
-            await ForgetAsync(registered, fresh, e).ConfigureAwait(false);
+            await AbandonAsync(registered, fresh, fences, e).ConfigureAwait(false);
             return new ShardUnavailableException($"a shard moved while this batch was stored ({e.Message}); nothing of it was written, send it again", e) { Settled = true };
         }
 
-        // Fences that conflict failed the batch before its commit (a stale refusal, above): these do not.
-        await Task.WhenAll(fences.ToFences().Select(f => _shards.ReloadAsync(f.Shard))).ConfigureAwait(false);
+        // Whether it was written is not known: every shard it changed (its homes' records included) loads what is durable.
+        await ReloadAsync(fences.Changed).ConfigureAwait(false);
         return new ShardUnavailableException($"the store failed during a write ({e.Message}); whether this batch was stored is not known: send it again, an id is stored at most once", e) { Settled = true };
+    }
+
+    /// <summary>
+    /// A coordinator's batch that will not be committed: its homes forget its vectors (their waiters learn
+    /// <paramref name="reason"/>; each stays a ghost in the forests, which a concurrent batch may have linked through),
+    /// and every shard it sent a link reloads what is durable at its next call: a link through a vector that is never
+    /// stored would join clusters the store does not. Its bucket entries stay until those shards reload: a candidate
+    /// whose home does not know it is never verified, so they cost memory, not answers.
+    /// </summary>
+    private async Task AbandonAsync(RegisteredItem[] registered, List<int> fresh, FenceSet fences, Exception reason)
+    {
+        try
+        {
+            await ForgetAsync(registered, fresh, reason).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsTransient(e))
+        {
+            // A home that cannot be told is on a silo that went away: its next activation loads without the batch.
+        }
+
+        await ReloadAsync(fences.Touched).ConfigureAwait(false);
+    }
+
+    /// <summary>Has each of <paramref name="shards"/> drop its memory and load again (lazily, in groups) from the store.</summary>
+    private async Task ReloadAsync(IEnumerable<int> shards)
+    {
+        await Task.WhenAll(shards.Select(async shard =>
+        {
+            try
+            {
+                await _shards.ReloadAsync(shard).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsTransient(e))
+            {
+                // Its silo went away: the shard loads from the store wherever it activates next.
+            }
+        })).ConfigureAwait(false);
     }
 
     /// <summary>Whether <paramref name="e"/> (or an exception inside it) is a write refused by a fence.</summary>
@@ -893,18 +659,6 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
 
         return byItem;
-    }
-
-    private async Task RelinkAsync(List<(long A, long B, int Rung)> unions)
-    {
-        try
-        {
-            _ = await UnionAllAsync(unions, DateTimeOffset.MaxValue).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is ShardUnavailableException or InvalidOperationException or ObjectDisposedException)
-        {
-            // Best effort: see above.
-        }
     }
 
     /// <summary>
@@ -970,6 +724,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
             await Task.WhenAll(links.Select(async link =>
             {
                 var home = VectorId.HomeShard(link.Child);
+                fences?.Touch(home);
                 var (epoch, linked) = await _shards.LinkAsync(home, link.Child, link.Parent, rung, deadline).ConfigureAwait(false);
                 if (linked)
                 {
@@ -1003,6 +758,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
             var (child, parent) = ra > rb ? (ra, rb) : (rb, ra);
             var home = VectorId.HomeShard(child);
+            fences?.Touch(home);
             var (epoch, linked) = await _shards.LinkAsync(home, child, parent, rung, deadline).ConfigureAwait(false);
             if (linked)
             {
@@ -1152,11 +908,6 @@ public sealed partial class DedupEngine : IAsyncDisposable
         if (_silo is not null)
         {
             await _silo.DisposeAsync().ConfigureAwait(false);
-        }
-
-        foreach (var local in _router?.LocalShards().ToList() ?? [])
-        {
-            await local.Mailbox.DisposeAsync().ConfigureAwait(false);
         }
 
         await _committer.DisposeAsync().ConfigureAwait(false);

@@ -3,9 +3,6 @@ namespace LshCluster.Silo.Engine;
 /// <summary>Settings of a <see cref="DedupEngine"/>, with production defaults.</summary>
 public sealed class DedupEngineOptions
 {
-    /// <summary>Messages that may wait in one shard's mailbox before requests are refused as overloaded.</summary>
-    public int MailboxCapacity { get; set; } = 4096;
-
     /// <summary>
     /// Vectors of the insert batches one engine carries at once (on shard grains): a batch that would take it past this
     /// is refused as overloaded (<c>RESOURCE_EXHAUSTED</c>, HTTP 429) rather than queued without bound, unless it is the
@@ -34,7 +31,6 @@ public sealed class DedupEngineOptions
     /// <summary>Throws when a setting is out of range, naming it.</summary>
     public void Validate()
     {
-        Require(MailboxCapacity is >= 1 and <= 1_000_000, nameof(MailboxCapacity), "must be 1 … 1,000,000");
         Require(MaxVectorsInFlight >= 1, nameof(MaxVectorsInFlight), "must be at least 1");
         Require(RequestTimeout > TimeSpan.Zero, nameof(RequestTimeout), "must be positive");
         Require(MaxBatchSize is >= 1 and <= 1_000_000, nameof(MaxBatchSize), "must be 1 … 1,000,000");

@@ -7,13 +7,51 @@ namespace LshCluster.Silo.Engine;
 /// the roots it linked), as the activations' replies named them. The commit is fenced by all of them: if any of those
 /// activations has been replaced since (the grain moved, or its silo died), the new one loaded the store without this
 /// batch's changes, so the batch must not commit. With <paramref name="homesOnly"/> (the embedded engine, whose
-/// activations never move) only the homes fence the commit: in PostgreSQL each fence is a row lock per commit. Safe to
-/// add to from concurrent replies.
+/// activations never move) only the homes fence the commit: in PostgreSQL each fence is a row lock per commit. It also
+/// keeps every shard a link was sent to, answered or not: what must reload if the batch is not committed. Safe to add
+/// to from concurrent calls.
 /// </summary>
 internal sealed class FenceSet(bool homesOnly)
 {
     private readonly Dictionary<int, long> _epochs = [];
+    private readonly HashSet<int> _touched = [];
     private StaleEpochException? _conflict;
+
+    /// <summary>Every shard sent a union-find link for this batch.</summary>
+    public int[] Touched
+    {
+        get
+        {
+            lock (_touched)
+            {
+                return [.. _touched];
+            }
+        }
+    }
+
+    /// <summary>Every shard whose memory the batch may have changed: the activations that answered, and those sent links.</summary>
+    public int[] Changed
+    {
+        get
+        {
+            lock (_epochs)
+            {
+                lock (_touched)
+                {
+                    return [.. _epochs.Keys.Union(_touched)];
+                }
+            }
+        }
+    }
+
+    /// <summary>Records that a link is about to be sent to <paramref name="shard"/>.</summary>
+    public void Touch(int shard)
+    {
+        lock (_touched)
+        {
+            _touched.Add(shard);
+        }
+    }
 
     /// <summary>Records the epoch of the activation that registered this batch's vectors at their home <paramref name="shard"/>.</summary>
     public void AddHome(int shard, long epoch) => Add(shard, epoch);
@@ -31,7 +69,7 @@ internal sealed class FenceSet(bool homesOnly)
     {
         if (epoch == 0)
         {
-            return; // the mailbox router's replies name no epoch: the old silo path fences homes only
+            return; // no activation claimed this shard (epochs start at 1): nothing to fence
         }
 
         lock (_epochs)

@@ -17,7 +17,7 @@ internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount, Func
 
     private IShardGrain Shard(int shard) => grains.GetGrain<IShardGrain>(shard);
 
-    public async Task<Registered?> RegisterAsync(int shard, IReadOnlyList<HashedItem> items, DateTimeOffset deadline)
+    public async Task<Registered> RegisterAsync(int shard, IReadOnlyList<HashedItem> items, DateTimeOffset deadline)
     {
         var request = new RegisterRequest([.. items.Select(x => x.ExternalId)], [.. items.Select(x => NumberBytes.Bytes(x.Values))],
             PackedStructs.Pack<float>([.. items.Select(x => x.SquaredNorm)]), [.. items.Select(x => NumberBytes.Bytes(x.Projection))]);
@@ -159,7 +159,7 @@ internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount, Func
         return names;
     }
 
-    public async Task<(long Epoch, DeleteOutcome[] Outcomes)?> BeginDeleteAsync(int shard, IReadOnlyList<string> externalIds)
+    public async Task<(long Epoch, DeleteOutcome[] Outcomes)> BeginDeleteAsync(int shard, IReadOnlyList<string> externalIds)
     {
         var reply = await Shard(shard).BeginDeleteAsync([.. externalIds]).ConfigureAwait(false);
         return (reply.Epoch, PackedStructs.Read<DeleteOutcome>(reply.Outcomes, "outcomes").ToArray());

@@ -9,8 +9,8 @@ namespace LshCluster.Silo.Engine;
 /// request would cost more than the work it carries.
 /// </summary>
 /// <remarks>
-/// Fail-stop (the embedded engine, the mailbox silo): after one failure every later batch fails too, since a later batch
-/// may name vectors of the failed one and the process reloads anyway. Otherwise (a coordinator over shard grains) a
+/// Fail-stop (the embedded engine): after one failure every later batch fails too, since a later batch
+/// may name vectors of the failed one and the process reloads anyway. Otherwise (a silo's coordinator) a
 /// failure fails only the batches it concerns: a batch refused by a fence is taken out and the others of its group are
 /// committed without it; any other failure fails its group, and the next group is tried afresh.
 /// </remarks>

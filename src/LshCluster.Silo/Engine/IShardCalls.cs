@@ -3,21 +3,21 @@ using LshCluster.Storage;
 
 namespace LshCluster.Silo.Engine;
 
+/// <summary>A home record as the engine sees it (a copy: the record itself stays at its home shard).</summary>
+internal sealed record RecordView(long Id, string ExternalId, float[]? Values, float SquaredNorm, bool Acknowledged, StoredVerdict Verdict);
+
 /// <summary>
-/// Every call the engine makes to a shard: to shard grains (<see cref="GrainShardCalls"/>), or — until the silos run
-/// on Orleans — to the mailboxes of this process and other silos over the wire (<see cref="ShardRouter"/>). Calls for
-/// one shard carry a batch of that shard's work; replies that a commit depends on name the serving activation's epoch.
+/// Every call the engine makes to a shard (<see cref="GrainShardCalls"/>: to the shard grains wherever they are active).
+/// Calls for one shard carry a batch of that shard's work; replies that a commit depends on name the serving
+/// activation's epoch.
 /// </summary>
 internal interface IShardCalls
 {
     /// <summary>S.</summary>
     int ShardCount { get; }
 
-    /// <summary>
-    /// Registers hashed items at their home <paramref name="shard"/> (subject to admission by
-    /// <paramref name="deadline"/>); null when the shard is not served here (the router only: sent again to its owner).
-    /// </summary>
-    Task<Registered?> RegisterAsync(int shard, IReadOnlyList<HashedItem> items, DateTimeOffset deadline);
+    /// <summary>Registers hashed items at their home <paramref name="shard"/> (subject to admission by <paramref name="deadline"/>).</summary>
+    Task<Registered> RegisterAsync(int shard, IReadOnlyList<HashedItem> items, DateTimeOffset deadline);
 
     /// <summary>Waits for the verdicts of vectors registered at <paramref name="shard"/>; a failed insert gives its reason instead.</summary>
     Task<(StoredVerdict Verdict, string? Failure)[]> WaitVerdictsAsync(int shard, long[] ids, CancellationToken cancellationToken);
@@ -58,8 +58,8 @@ internal interface IShardCalls
     /// <summary>Every vector homed at a shard, by id and external id.</summary>
     Task<(long Id, string ExternalId)[]> NamesAsync(int shard, DateTimeOffset deadline);
 
-    /// <summary>Marks vectors for deletion at their home; null when the shard is not served here (the router only).</summary>
-    Task<(long Epoch, DeleteOutcome[] Outcomes)?> BeginDeleteAsync(int shard, IReadOnlyList<string> externalIds);
+    /// <summary>Marks vectors for deletion at their home.</summary>
+    Task<(long Epoch, DeleteOutcome[] Outcomes)> BeginDeleteAsync(int shard, IReadOnlyList<string> externalIds);
 
     /// <summary>Ends deletions begun at <paramref name="shard"/>: forgets the vectors once durable, else unmarks them.</summary>
     Task EndDeleteAsync(int shard, long[] ids, bool committed);

@@ -38,7 +38,7 @@ public sealed class EmbeddedServer : IAsyncDisposable, IEngineHost
         credentials ??= Credentials.None;
         if (logs is not null)
         {
-            AccessControl.LogPolicy(logs.CreateLogger("LshCluster.Server"), credentials, internalService: false, plainTextBeyondLoopback: !System.Net.IPAddress.IsLoopback(endpoint.Address));
+            AccessControl.LogPolicy(logs.CreateLogger("LshCluster.Server"), credentials, plainTextBeyondLoopback: !System.Net.IPAddress.IsLoopback(endpoint.Address));
         }
 
         var builder = HttpSurface.CreateBuilder(logs, credentials);
@@ -61,7 +61,7 @@ public sealed class EmbeddedServer : IAsyncDisposable, IEngineHost
 
     /// <inheritdoc />
     public Task<IReadOnlyList<SiloStatus>> ListSilosAsync(CancellationToken cancellationToken) =>
-        Task.FromResult<IReadOnlyList<SiloStatus>>([new SiloStatus(Address, 0, IsServing ? "active" : "left", _engine.Scheme.ShardCount, null, true)]);
+        Task.FromResult<IReadOnlyList<SiloStatus>>([new SiloStatus(Address, 0, IsServing ? "active" : "left", _engine.Scheme.ShardCount, true)]);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<ShardStatus>> ListShardsAsync(CancellationToken cancellationToken) =>
@@ -69,9 +69,6 @@ public sealed class EmbeddedServer : IAsyncDisposable, IEngineHost
 
     /// <inheritdoc />
     public Task<int?> BeginDrainAsync(CancellationToken cancellationToken) => Task.FromResult<int?>(null);
-
-    /// <inheritdoc />
-    public Task<int?> PinShardsAsync(IReadOnlyList<int> shards, string? to, CancellationToken cancellationToken) => Task.FromResult<int?>(null);
 
     /// <summary>Stops answering, then stops listening.</summary>
     public async ValueTask DisposeAsync()

@@ -19,8 +19,8 @@ public sealed class SiloOptions
     public string? HttpListen { get; set; }
 
     /// <summary>
-    /// The port silos of an Orleans cluster talk to each other on (on the <see cref="Listen"/> host); 0 picks a free
-    /// one. Orleans' default, 11111, unless given.
+    /// The port silos talk to each other on (Orleans; on the <see cref="Listen"/> host); 0 picks a free one. Orleans'
+    /// default, 11111, unless given.
     /// </summary>
     public int OrleansPort { get; set; } = 11111;
 
@@ -40,24 +40,15 @@ public sealed class SiloOptions
     public string? TlsTrustPath { get; set; }
 
     /// <summary>
-    /// API keys callers must present, and the secret silos present to each other (from the environment: see
-    /// <see cref="Security.Credentials.FromEnvironment"/>). Default: none, an open cluster.
+    /// API keys callers must present, and the secret silos authenticate each other by on the silo port (from the
+    /// environment: see <see cref="Security.Credentials.FromEnvironment"/>). Default: none, an open cluster.
     /// </summary>
     public Credentials Credentials { get; set; } = Credentials.None;
 
-    /// <summary>How long a lease lasts unless renewed: a silo that stops renewing is dead this long after its last renewal.</summary>
-    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(8);
-
-    /// <summary>How often the lease is renewed and the shard map re-read.</summary>
-    public TimeSpan RenewInterval { get; set; } = TimeSpan.FromSeconds(2);
-
-    /// <summary>Most shards this silo hands away, or claims while free, per round (planned moves and cold starts are rate-limited; a dead silo's shards are claimed at once).</summary>
-    public int MaxMovesPerRound { get; set; } = 256;
-
-    /// <summary>How long a draining silo waits for its shards' new owners before it leaves anyway.</summary>
+    /// <summary>How long a draining silo waits for the requests under way to finish before it leaves anyway.</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>The engine's settings (mailboxes, deadlines, batch limits).</summary>
+    /// <summary>The engine's settings (admission, deadlines, batch limits).</summary>
     public DedupEngineOptions Engine { get; set; } = new();
 
     /// <summary>Throws when a setting is out of range, naming it.</summary>
@@ -66,11 +57,6 @@ public sealed class SiloOptions
         if (string.IsNullOrWhiteSpace(ConnectionString))
         {
             throw new ArgumentException("store: a silo needs a postgres: store (the cluster's shared state)", nameof(ConnectionString));
-        }
-
-        if (RenewInterval <= TimeSpan.Zero || LeaseDuration < RenewInterval * 2)
-        {
-            throw new ArgumentException($"lease: the lease ({LeaseDuration.TotalSeconds} s) must last at least two renewals ({RenewInterval.TotalSeconds} s each)", nameof(LeaseDuration));
         }
 
         if ((TlsCertificatePath is null) != (TlsKeyPath is null))
@@ -89,18 +75,13 @@ public sealed class SiloOptions
         if (Credentials.KeysRequired && !Credentials.ClusterSecretRequired)
         {
             throw new ArgumentException(
-                $"{Credentials.ClusterSecretVariable}: required when API keys are set: without it anyone who reaches a silo's gRPC port could call the internal silo-to-silo service and pass the keys by",
+                $"{Credentials.ClusterSecretVariable}: required when API keys are set: without it anyone who reaches a silo's silo port could join the cluster as a silo and pass the keys by",
                 nameof(Credentials));
         }
 
         if (OrleansPort is < 0 or > 65535)
         {
             throw new ArgumentException($"silo-port: {OrleansPort} is not a port (0 … 65535; 0 picks a free one)", nameof(OrleansPort));
-        }
-
-        if (MaxMovesPerRound < 1)
-        {
-            throw new ArgumentException("MaxMovesPerRound must be at least 1", nameof(MaxMovesPerRound));
         }
 
         Engine.Validate();

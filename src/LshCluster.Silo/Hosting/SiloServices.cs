@@ -1,7 +1,6 @@
 using LshCluster.Protocol;
 using LshCluster.Protocol.V1;
 using LshCluster.Protocol.Wire;
-using LshCluster.Runtime;
 using LshCluster.Silo.Cluster;
 using LshCluster.Silo.Engine;
 using LshCluster.Silo.Http;
@@ -11,14 +10,13 @@ using Microsoft.AspNetCore.Routing;
 
 namespace LshCluster.Silo.Hosting;
 
-/// <summary>The gRPC services of a silo: public Ingest, Query, Admin, and the internal silo-to-silo service.</summary>
+/// <summary>The gRPC services every server serves from its engine (a silo adds its Admin calls).</summary>
 internal static class SiloServices
 {
     /// <summary>Domain errors to the status a caller can act on.</summary>
     public static RpcException? MapException(Exception e) => e switch
     {
         OverloadedException => Overloaded(e.Message),
-        DeadlineExceededException => new RpcException(GrpcStatusCode.DeadlineExceeded, e.Message),
         ArgumentException a => new RpcException(GrpcStatusCode.InvalidArgument,
             a.ParamName is { } name ? a.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : a.Message),
         EngineStoppedException or ShardUnavailableException or NotServingException or Abstractions.Shards.ShardActivationException => new RpcException(GrpcStatusCode.Unavailable, e.Message),
@@ -26,67 +24,6 @@ internal static class SiloServices
             new RpcException(GrpcStatusCode.Unavailable, $"the cluster's database cannot be reached now ({e.Message}); nothing was changed by this call, retry it"),
         _ => null,
     };
-
-    /// <summary>Every service of a silo of the mailbox runtime: the public ones, its admin calls and the internal service.</summary>
-    public static void Map(IEndpointRouteBuilder endpoints, SiloHost silo)
-    {
-        MapPublic(endpoints, silo);
-        DedupEngine Engine() => ((IEngineHost)silo).ServingEngine();
-
-        // ---- Admin
-        endpoints.MapGrpcUnary(PublicApi.ListSilos, async (_, call) =>
-        {
-            var silos = await silo.Membership.ReadSilosAsync(call.CancellationToken).ConfigureAwait(false);
-            var leases = await silo.Membership.ReadShardOwnersAsync(call.CancellationToken).ConfigureAwait(false);
-            var response = new ListSilosResponse();
-            foreach (var s in silos.Where(s => s.Listed))
-            {
-                var name = s.Identity.ToString();
-                response.Silos.Add(new SiloInfo
-                {
-                    Address = s.Identity.Address,
-                    Generation = s.Identity.Generation,
-                    Status = s.Shown,
-                    Shards = leases.Count(l => l.Owner == name),
-                    LeaseExpiresUnixMs = s.LeaseExpires.ToUnixTimeMilliseconds(),
-                });
-            }
-
-            return response;
-        })
-        .RequireAuthorization(AccessControl.Producer);
-        endpoints.MapGrpcUnary(PublicApi.GetShardMap, async (_, call) =>
-        {
-            await silo.Placement.RefreshAsync(call.CancellationToken).ConfigureAwait(false);
-            var map = new ShardMap { Version = silo.Placement.Version };
-            map.Owners.AddRange(silo.Placement.Owners.Select(o => o ?? string.Empty));
-            return map;
-        })
-        .RequireAuthorization(AccessControl.Producer);
-        endpoints.MapGrpcUnary(PublicApi.Drain, async (request, _) =>
-        {
-            if (request.Address.Length > 0 && request.Address.TrimEnd('/') != silo.Address)
-            {
-                throw new RpcException(GrpcStatusCode.FailedPrecondition, $"address: this is {silo.Address}; send Drain to the silo to drain");
-            }
-
-            var before = silo.Engine.LocalShards.Count;
-            await silo.DrainAsync().ConfigureAwait(false);
-            return new DrainResponse { ShardsReleased = before };
-        })
-        .RequireAuthorization(AccessControl.Admin);
-        endpoints.MapGrpcUnary(PublicApi.MoveShards, async (request, call) => new MoveShardsResponse
-        {
-            Shards = await silo.PinShardsAsync(request.Shards, request.To.Length == 0 ? null : request.To, call.CancellationToken).ConfigureAwait(false),
-        })
-        .RequireAuthorization(AccessControl.Admin);
-
-        // ---- Internal
-        endpoints.MapGrpcUnary(InternalApi.Call, (request, call) => Engine().ServeShardCallsAsync(request, call.Deadline))
-            .RequireAuthorization(AccessControl.Internal);
-        endpoints.MapGrpcUnary(InternalApi.DeleteAtHome, (request, call) => Engine().DeleteAtHomeAsync(request, call.Deadline, call.CancellationToken))
-            .RequireAuthorization(AccessControl.Internal);
-    }
 
     /// <summary>
     /// The services any silo serves from its engine: Ingest, Query, Delete, and for the .NET client the scheme and

@@ -42,7 +42,7 @@ internal sealed class SiloWeb
     private string Scheme => _options.TlsCertificatePath is null ? "http" : "https";
 
     /// <summary>A web host listening where <paramref name="options"/> say, logging the access policy to <paramref name="log"/>.</summary>
-    public static SiloWeb Create(SiloOptions options, ILoggerFactory? logs, ILogger log, bool internalService)
+    public static SiloWeb Create(SiloOptions options, ILoggerFactory? logs, ILogger log)
     {
         var endpoint = ListenAddress.Parse(options.Listen);
         var httpEndpoint = options.HttpListen switch
@@ -52,7 +52,7 @@ internal sealed class SiloWeb
             var given => ListenAddress.Parse(given),
         };
         var beyondLoopback = !IPAddress.IsLoopback(endpoint.Address) || (httpEndpoint is not null && !IPAddress.IsLoopback(httpEndpoint.Address));
-        AccessControl.LogPolicy(log, options.Credentials, internalService, plainTextBeyondLoopback: beyondLoopback && options.TlsCertificatePath is null);
+        AccessControl.LogPolicy(log, options.Credentials, plainTextBeyondLoopback: beyondLoopback && options.TlsCertificatePath is null);
 
         var builder = Http.HttpSurface.CreateBuilder(logs, options.Credentials);
         builder.Services.AddSingleton(new GrpcServerOptions { MapException = SiloServices.MapException });

@@ -12,7 +12,7 @@ public interface IEngineHost
     bool IsServing { get; }
 
     /// <summary>The engine while it serves.</summary>
-    /// <exception cref="NotServingException">It does not serve now; the message says why (starting, draining, lease lost).</exception>
+    /// <exception cref="NotServingException">It does not serve now; the message says why (starting, draining, declared dead).</exception>
     DedupEngine ServingEngine();
 
     /// <summary>The processes serving this store: every silo of the cluster, or the embedded server alone.</summary>
@@ -26,30 +26,21 @@ public interface IEngineHost
     /// null when no other process could take them (the embedded server; the last active silo), and nothing starts.
     /// </summary>
     Task<int?> BeginDrainAsync(CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Pins shards to the silo at <paramref name="to"/> (null: unpins them), so that placement moves them there; returns
-    /// how many, or null when shards cannot move (the embedded server owns them all).
-    /// </summary>
-    /// <exception cref="ArgumentException">A shard or the address is not of this cluster; nothing changed.</exception>
-    Task<int?> PinShardsAsync(IReadOnlyList<int> shards, string? to, CancellationToken cancellationToken);
 }
 
 /// <summary>A process serving the store, as <c>GET /v1/silos</c> shows it.</summary>
-/// <param name="Address">The URL clients and other silos call (gRPC), or the embedded server's HTTP URL.</param>
+/// <param name="Address">The URL clients call (gRPC), or the embedded server's HTTP URL.</param>
 /// <param name="Generation">This incarnation (a restarted silo has a new one); 0 for the embedded server.</param>
-/// <param name="Status">active, draining, left or dead.</param>
-/// <param name="Shards">Shards it owns.</param>
-/// <param name="LeaseExpires">When it is dead unless it renews; null for the embedded server.</param>
+/// <param name="Status">joining, active, draining or dead (the embedded server: active, or left while it stops).</param>
+/// <param name="Shards">Shard grains active on it.</param>
 /// <param name="IsSelf">Whether this is the process answering.</param>
-public sealed record SiloStatus(string Address, long Generation, string Status, int Shards, DateTimeOffset? LeaseExpires, bool IsSelf);
+public sealed record SiloStatus(string Address, long Generation, string Status, int Shards, bool IsSelf);
 
 /// <summary>A shard and its owner, as <c>GET /v1/shards</c> shows it.</summary>
 /// <param name="Shard">The shard number.</param>
-/// <param name="Owner">The owning silo (address#generation), or null when unowned (moving or its owner died).</param>
-/// <param name="Epoch">Incremented by each claim; every write is fenced by it.</param>
-/// <param name="PinnedTo">The silo address an admin pinned the shard to (it moves there while that silo is active), or null.</param>
-public sealed record ShardStatus(int Shard, string? Owner, long Epoch, string? PinnedTo = null);
+/// <param name="Owner">The silo where its grain is active, or null when it is not active anywhere now (it activates at its next call).</param>
+/// <param name="Epoch">Incremented by each activation; every write is fenced by it.</param>
+public sealed record ShardStatus(int Shard, string? Owner, long Epoch);
 
 /// <summary>The engine does not answer requests now; the message says why and whether to retry.</summary>
 public sealed class NotServingException(string message) : Exception(message);

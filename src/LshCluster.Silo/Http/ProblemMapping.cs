@@ -1,6 +1,5 @@
 using System.Data.Common;
 using System.Text.Json;
-using LshCluster.Runtime;
 using LshCluster.Silo.Engine;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -46,7 +45,6 @@ public static class ProblemMapping
         BadHttpRequestException bad => Invalid("body", bad.Message),
         ArgumentException a => Invalid(a.ParamName ?? "request", a.ParamName is { } name ? a.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : a.Message),
         OverloadedException => Retry(StatusCodes.Status429TooManyRequests, "Overloaded", e.Message),
-        DeadlineExceededException => TypedResults.Problem(e.Message, statusCode: StatusCodes.Status504GatewayTimeout, title: "Deadline exceeded"),
         NotServingException or EngineStoppedException or ShardUnavailableException or Abstractions.Shards.ShardActivationException => Retry(StatusCodes.Status503ServiceUnavailable, "Unavailable", e.Message),
         DbException or IOException or System.Net.Sockets.SocketException or TimeoutException => Retry(StatusCodes.Status503ServiceUnavailable, "Unavailable",
             $"the database cannot be reached now ({e.Message}); nothing was changed by this request, retry it"),

@@ -172,13 +172,6 @@ public static class RestApi
         .RequireAuthorization(AccessControl.Admin)
         .WithName("DeleteVectors").WithSummary("Delete many vectors (admin); per id: deleted, not stored, or an error to retry");
 
-        v1.MapPost("/shards/move", async Task<Results<Accepted<ShardMoveReply>, ProblemHttpResult>> (ShardMoveRequest request, CancellationToken cancel) =>
-            await host.PinShardsAsync(request.Shards ?? [], request.To, cancel).ConfigureAwait(false) is { } count
-                ? TypedResults.Accepted("/v1/shards", new ShardMoveReply(request.To is null ? "unpinned" : "moving", count, request.To?.Trim().TrimEnd('/')))
-                : TypedResults.Problem("one process owns every shard here (lshc serve); there is nowhere to move them", statusCode: StatusCodes.Status409Conflict, title: "Nothing to move to"))
-        .RequireAuthorization(AccessControl.Admin)
-        .WithName("MoveShards").WithSummary("Move shards to a silo (admin; {\"shards\": [...], \"to\": URL}), or without to, back to automatic placement; follow them on /v1/shards");
-
         // A JSON body ({} will do) keeps browsers from sending it across sites: a form or a no-cors fetch cannot, and
         // a cross-site JSON request needs a CORS preflight this server never grants (it matters on a cluster without keys).
         v1.MapPost("/drain", async Task<Results<Accepted<DrainReply>, ProblemHttpResult>> (DrainRequest request, CancellationToken cancel) =>

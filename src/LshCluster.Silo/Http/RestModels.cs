@@ -80,19 +80,10 @@ public sealed record DeletionReply(IReadOnlyList<DeletionOutcome> Results);
 /// <summary>Id <see cref="Index"/>: deleted (it was stored), not (it was not stored), or the error that kept it (nothing changed; send again).</summary>
 public sealed record DeletionOutcome(int Index, string Id, bool Deleted, ItemError? Error);
 
-/// <summary><c>POST /v1/shards/move</c>: shards to move to the silo at <see cref="To"/>; without it, back to automatic placement.</summary>
-public sealed record ShardMoveRequest(IReadOnlyList<int>? Shards, string? To);
-
-/// <summary>A move begun: the shards are pinned; follow them on <c>/v1/shards</c>.</summary>
-/// <param name="Status">moving (to a silo) or unpinned (placed automatically again).</param>
-/// <param name="Shards">How many shards the request named.</param>
-/// <param name="To">The silo they move to, or null.</param>
-public sealed record ShardMoveReply(string Status, int Shards, string? To);
-
 /// <summary><c>POST /v1/drain</c>: no fields yet (<c>{}</c>); a JSON body, so that no other site's page can send it.</summary>
 public sealed record DrainRequest;
 
-/// <summary>A drain begun: the silo hands its shards away, then leaves (and its process exits).</summary>
+/// <summary>A drain begun: the silo finishes the requests under way, then leaves (and its process exits); its shards activate on the others.</summary>
 /// <param name="Status">draining.</param>
 /// <param name="Shards">Shards it owned when the drain began.</param>
 public sealed record DrainReply(string Status, int Shards);

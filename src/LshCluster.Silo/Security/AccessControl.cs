@@ -16,24 +16,21 @@ namespace LshCluster.Silo.Security;
 
 /// <summary>
 /// Who may call what, on ASP.NET Core's authentication and authorization: every route names a policy
-/// (<see cref="Producer"/>, <see cref="Admin"/> or <see cref="Internal"/>); a caller presents
+/// (<see cref="Producer"/> or <see cref="Admin"/>); a caller presents
 /// <c>Authorization: Bearer SECRET</c> (HTTP header or gRPC metadata). Refusals are 401/403 problem details on REST
 /// and <c>UNAUTHENTICATED</c>/<c>PERMISSION_DENIED</c> on gRPC, and are logged with the key's name, never its secret.
 /// </summary>
 public static class AccessControl
 {
-    /// <summary>Ingest, query and read the cluster's state: producer and admin keys, and silos.</summary>
+    /// <summary>Ingest, query and read the cluster's state: producer and admin keys.</summary>
     public const string Producer = "producer";
 
     /// <summary>Change the cluster (drain): admin keys only.</summary>
     public const string Admin = "admin";
 
-    /// <summary>The silo-to-silo service: the cluster secret only.</summary>
-    public const string Internal = "internal";
-
     private const string SchemeName = "LshClusterKey";
 
-    /// <summary>Registers the scheme, the three policies and the refusal writer for <paramref name="credentials"/>.</summary>
+    /// <summary>Registers the scheme, the two policies and the refusal writer for <paramref name="credentials"/>.</summary>
     public static void AddAccessControl(this IServiceCollection services, Credentials credentials)
     {
         services.AddSingleton(credentials);
@@ -43,13 +40,12 @@ public static class AccessControl
         services.AddDataProtection().UseEphemeralDataProtectionProvider();
         services.AddAuthentication(SchemeName).AddScheme<AuthenticationSchemeOptions, BearerSecretHandler>(SchemeName, null);
         services.AddAuthorizationBuilder()
-            .AddPolicy(Producer, Policy(credentials.KeysRequired, Role.Producer, Role.Admin, Role.Silo))
-            .AddPolicy(Admin, Policy(credentials.KeysRequired, Role.Admin))
-            .AddPolicy(Internal, Policy(credentials.ClusterSecretRequired, Role.Silo));
+            .AddPolicy(Producer, Policy(credentials.KeysRequired, Role.Producer, Role.Admin))
+            .AddPolicy(Admin, Policy(credentials.KeysRequired, Role.Admin));
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, RefusalWriter>();
     }
 
-    // Without keys (or without a cluster secret) the policy lets everyone in: an open server, as the log says at start.
+    // Without keys the policy lets everyone in: an open server, as the log says at start.
     private static AuthorizationPolicy Policy(bool required, params Role[] roles) => required
         ? new AuthorizationPolicyBuilder(SchemeName).RequireAuthenticatedUser().RequireRole(roles.Select(r => r.ToString())).Build()
         : new AuthorizationPolicyBuilder().RequireAssertion(_ => true).Build();
@@ -57,13 +53,12 @@ public static class AccessControl
     /// <summary>Says, at start, what a server accepts; an open server is worth a warning where it listens beyond loopback.</summary>
     /// <param name="log">Where to say it.</param>
     /// <param name="credentials">What the server accepts.</param>
-    /// <param name="internalService">Whether it serves the silo-to-silo service (a silo does).</param>
     /// <param name="plainTextBeyondLoopback">Whether it listens without TLS on an address other machines reach.</param>
-    public static void LogPolicy(ILogger log, Credentials credentials, bool internalService, bool plainTextBeyondLoopback)
+    public static void LogPolicy(ILogger log, Credentials credentials, bool plainTextBeyondLoopback)
     {
-        if ((credentials.KeysRequired || credentials.ClusterSecretRequired) && plainTextBeyondLoopback)
+        if (credentials.KeysRequired && plainTextBeyondLoopback)
         {
-            log.LogWarning("API keys and the cluster secret cross the network in clear text here: serve TLS (--tls-cert, --tls-key) where the network is not yours alone");
+            log.LogWarning("API keys cross the network in clear text here: serve TLS (--tls-cert, --tls-key) where the network is not yours alone");
         }
 
         if (credentials.KeysRequired)
@@ -73,11 +68,6 @@ public static class AccessControl
         else
         {
             log.LogWarning("no API keys configured ({Variable}): every caller may ingest, query and drain", Credentials.KeysVariable);
-        }
-
-        if (internalService && !credentials.ClusterSecretRequired)
-        {
-            log.LogWarning("no cluster secret configured ({Variable}): any caller may use the internal silo-to-silo service", Credentials.ClusterSecretVariable);
         }
     }
 
@@ -168,8 +158,7 @@ public static class AccessControl
         private static string Needs(HttpContext context)
         {
             var policies = context.GetEndpoint()?.Metadata.GetOrderedMetadata<IAuthorizeData>().Select(a => a.Policy).ToList() ?? [];
-            return policies.Contains(Internal) ? "the cluster secret (it is a silo-to-silo method)"
-                : policies.Contains(Admin) ? "an admin key"
+            return policies.Contains(Admin) ? "an admin key"
                 : "a producer or admin key";
         }
     }

@@ -3,7 +3,7 @@ using System.Text;
 
 namespace LshCluster.Silo.Security;
 
-/// <summary>What a caller may do. An API key has one role; the cluster secret makes the caller a silo.</summary>
+/// <summary>What a caller may do: an API key has one role.</summary>
 public enum Role
 {
     /// <summary>Ingest and query, read the cluster's state.</summary>
@@ -11,9 +11,6 @@ public enum Role
 
     /// <summary>Everything a producer may, and drain silos.</summary>
     Admin,
-
-    /// <summary>Another silo of the cluster: the internal service.</summary>
-    Silo,
 }
 
 /// <summary>An API key as configured: a name for logs, a role, and the SHA-256 of the secret (the secret is not kept).</summary>
@@ -23,9 +20,10 @@ public enum Role
 public sealed record ApiKey(string Name, Role Role, byte[] SecretHash);
 
 /// <summary>
-/// The credentials a server checks: API keys for people and producers, and the shared secret silos present to each
-/// other. They come from the environment or files, never from the command line (which lands in shell histories and
-/// <c>ps</c>). With no keys the public API is open; with no cluster secret the internal service is.
+/// The credentials a server checks: API keys for people and producers, and the shared secret silos authenticate each
+/// other by on the silo port (<see cref="SiloPortSecurity"/>). They come from the environment or files, never from the
+/// command line (which lands in shell histories and <c>ps</c>). With no keys the public API is open; with no cluster
+/// secret (and no TLS certificate) the silo port is.
 /// </summary>
 public sealed class Credentials
 {
@@ -36,8 +34,8 @@ public sealed class Credentials
     public const string KeysFileVariable = "LSHC_API_KEYS_FILE";
 
     /// <summary>
-    /// The secret every silo of a cluster presents to the others. Several, separated by commas or newlines, during a
-    /// rotation: a silo presents the first and accepts any.
+    /// The secret every silo of a cluster authenticates the others by, on the silo port (mutual TLS over a key it
+    /// derives). Several, separated by commas or newlines, during a rotation: a silo presents the first and accepts any.
     /// </summary>
     public const string ClusterSecretVariable = "LSHC_CLUSTER_SECRET";
 
@@ -52,14 +50,11 @@ public sealed class Credentials
 
     private const string HashPrefix = "sha256:";
 
-    private readonly List<byte[]> _clusterSecretHashes;
-
     private Credentials(IReadOnlyList<ApiKey> keys, IReadOnlyList<string> clusterSecrets)
     {
         Keys = keys;
         ClusterSecret = clusterSecrets.Count > 0 ? clusterSecrets[0] : null;
         ClusterSecrets = clusterSecrets;
-        _clusterSecretHashes = [.. clusterSecrets.Select(Hash)];
     }
 
     /// <summary>No keys, no secret: everything is open (a laptop, a test, the demo).</summary>
@@ -68,7 +63,7 @@ public sealed class Credentials
     /// <summary>The API keys; empty: the public API takes every caller.</summary>
     public IReadOnlyList<ApiKey> Keys { get; }
 
-    /// <summary>The silos' shared secret presented to other silos (the first configured); null: the internal service takes every caller.</summary>
+    /// <summary>The silos' shared secret a silo presents to the others (the first configured), or null.</summary>
     public string? ClusterSecret { get; }
 
     /// <summary>Every cluster secret configured, the one presented first.</summary>
@@ -77,7 +72,7 @@ public sealed class Credentials
     /// <summary>Whether the public API asks for a key.</summary>
     public bool KeysRequired => Keys.Count > 0;
 
-    /// <summary>Whether the internal service asks for the cluster secret.</summary>
+    /// <summary>Whether the silo port takes only silos holding the cluster secret.</summary>
     public bool ClusterSecretRequired => ClusterSecret is not null;
 
     /// <summary>Reads <see cref="KeysVariable"/>, <see cref="KeysFileVariable"/>, <see cref="ClusterSecretVariable"/> and <see cref="ClusterSecretFileVariable"/>.</summary>
@@ -120,15 +115,10 @@ public sealed class Credentials
     public static Credentials Of(string? keys, string? clusterSecret = null) =>
         FromEnvironment(name => name switch { KeysVariable => keys, ClusterSecretVariable => clusterSecret, _ => null });
 
-    /// <summary>Who presents <paramref name="secret"/>: a key's name and role, the cluster's silos, or null for a stranger.</summary>
+    /// <summary>Who presents <paramref name="secret"/>: a key's name and role, or null for a stranger.</summary>
     public (string Name, Role Role)? Identify(string secret)
     {
         var hash = Hash(secret);
-        if (_clusterSecretHashes.Any(h => CryptographicOperations.FixedTimeEquals(hash, h)))
-        {
-            return ("silo", Role.Silo);
-        }
-
         // Every key is compared (in constant time each), so the time taken does not tell which one nearly matched.
         (string, Role)? found = null;
         foreach (var key in Keys)

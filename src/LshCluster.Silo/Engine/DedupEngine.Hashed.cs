@@ -5,20 +5,12 @@ using LshCluster.Silo.Diagnostics;
 
 namespace LshCluster.Silo.Engine;
 
-/// <summary>The engine's side of the internal silo-to-silo service.</summary>
+/// <summary>The engine's side of inserts the .NET client hashed itself.</summary>
 public sealed partial class DedupEngine
 {
-    /// <summary>Runs shard calls from another silo on the shards active here.</summary>
-    internal Task<ShardReplies> ServeShardCallsAsync(ShardCalls calls, DateTimeOffset deadline)
-    {
-        ThrowIfFaulted();
-        return (_router ?? throw new InvalidOperationException("the embedded engine serves no calls from other silos")).ServeAsync(calls, deadline);
-    }
-
     /// <summary>
-    /// Inserts vectors hashed elsewhere (a gateway silo or the .NET client) whose home shards are active here (on a
-    /// coordinator: any home shard). Each
-    /// is checked again as a producer's item would be — the caller may be a client of another version.
+    /// Inserts vectors hashed by the .NET client. Each is checked again as a producer's item would be — the caller may be
+    /// a client of another version.
     /// </summary>
     internal async Task<List<InsertResult>> InsertHashedAsync(HashedInsertRequest request, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
@@ -55,12 +47,8 @@ public sealed partial class DedupEngine
         }
 
         var deadlineOrDefault = deadline == DateTimeOffset.MaxValue ? _options.Time.GetUtcNow() + _options.RequestTimeout : deadline;
-        // A coordinator reaches every home shard (its grains are anywhere in the cluster); a mailbox silo serves only
-        // the homes it owns and answers not_owner for the others.
-        results.AddRange(_coordinator
-            ? await CoordinateInsertAsync(items, deadlineOrDefault, cancellationToken).ConfigureAwait(false)
-            : await InsertAtHomeAsync(items, deadlineOrDefault, cancellationToken).ConfigureAwait(false));
-        LshClusterMetrics.RecordRefusals(results.Where(r => r.Error?.Code != NotOwnerCode)); // the client re-routes those
+        results.AddRange(await RouteInsertAsync(items, deadlineOrDefault, cancellationToken).ConfigureAwait(false));
+        LshClusterMetrics.RecordRefusals(results);
         return results;
     }
 }
