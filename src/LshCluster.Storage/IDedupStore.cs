@@ -55,6 +55,13 @@ public interface IDedupStore : IAsyncDisposable
     Task CommitAsync(WriteBatch batch, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Records vector ids of a batch that was not committed as ghosts (deleted ids, ADR 0005), each unless it is stored:
+    /// a concurrent batch may have committed an edge to one, and as a ghost it keeps that edge in the forests after a
+    /// reload, as it is in memory. Idempotent.
+    /// </summary>
+    Task RecordGhostsAsync(IReadOnlyList<long> vectorIds, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Streams every stored vector (deleted ones are no longer stored) whose id is at least <paramref name="fromVectorId"/>, in
     /// vector id order, reading rows as they are consumed (never the whole table at once). Rows committed while the
     /// stream runs may or may not appear.

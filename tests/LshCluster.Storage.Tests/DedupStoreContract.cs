@@ -329,6 +329,22 @@ public abstract class DedupStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Ghosts_of_a_batch_never_committed_are_recorded_unless_stored_and_only_once()
+    {
+        await using var store = await OpenClusterAsync();
+        var stored = Vector(VectorId.Create(1, 3, 0), homeShard: 3);
+        var lost = VectorId.Create(2, 6, 0);
+        await store.CommitAsync(Batch([stored], new VerifiedEdge(stored.VectorId, lost, 0.99f)));
+
+        await store.RecordGhostsAsync([stored.VectorId, lost]);
+        await store.RecordGhostsAsync([lost]);
+
+        Assert.Equal([lost], await ToListAsync(store.ReadDeletedAsync()));
+        Assert.Equal([stored.VectorId], (await ToListAsync(store.ReadVectorsAsync())).Select(v => v.VectorId));
+        Assert.Equal(6L, Convert.ToInt64(await ScalarAsync("SELECT home_shard FROM deleted_vectors"), System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
     public async Task A_deletion_is_fenced_by_its_home_shard()
     {
         await using var store = await OpenClusterAsync();

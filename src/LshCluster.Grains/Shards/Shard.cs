@@ -284,17 +284,19 @@ internal sealed class Shard
 
     /// <summary>
     /// Forgets vectors whose insert failed before it was acknowledged (their verdicts fail). Each stays a ghost in the
-    /// forests, as a deleted vector does: a concurrent batch may have linked its cluster through it, and a ghost is a
-    /// member of no cluster but can still name one. (A reload drops it: the store never had it, nor edges to it.)
+    /// forests, as a deleted vector does: a concurrent batch may have linked its cluster through it (and committed the
+    /// edge), and a ghost is a member of no cluster but can still name one. The engine records it in the store too
+    /// (<c>IDedupStore.RecordGhostsAsync</c>), so that a reload keeps the same forests.
     /// </summary>
     public void Unregister(IReadOnlyList<long> ids, Exception error)
     {
         foreach (var id in ids)
         {
+            // A ghost even where it was never registered (an activation that replaced the one that registered it).
+            _deleted.Add(id);
             if (_byId.Remove(id, out var record))
             {
                 _byExternalId.Remove(record.ExternalId);
-                _deleted.Add(id);
                 record.Fail(error);
             }
         }

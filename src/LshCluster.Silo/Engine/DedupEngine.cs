@@ -569,7 +569,9 @@ public sealed partial class DedupEngine : IAsyncDisposable
             return new ShardUnavailableException($"a shard moved while this batch was stored ({e.Message}); nothing of it was written, send it again", e) { Settled = true };
         }
 
-        // Whether it was written is not known: every shard it changed (its homes' records included) loads what is durable.
+        // Whether it was written is not known: its vectors that are not stored become ghosts (an edge another batch
+        // committed to one keeps its place), and every shard it changed (its homes' records included) loads what is durable.
+        await RecordGhostsAsync(registered, fresh).ConfigureAwait(false);
         await ReloadAsync(fences.Changed).ConfigureAwait(false);
         return new ShardUnavailableException($"the store failed during a write ({e.Message}); whether this batch was stored is not known: send it again, an id is stored at most once", e) { Settled = true };
     }
@@ -583,6 +585,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// </summary>
     private async Task AbandonAsync(RegisteredItem[] registered, List<int> fresh, FenceSet fences, Exception reason)
     {
+        await RecordGhostsAsync(registered, fresh).ConfigureAwait(false);
         try
         {
             await ForgetAsync(registered, fresh, reason).ConfigureAwait(false);
@@ -593,6 +596,44 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
 
         await ReloadAsync(fences.Touched).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Records the batch's new vectors as ghosts in the store, unless stored (see <see cref="AbandonAsync"/>): a concurrent
+    /// batch may have committed an edge to one, which a reload would otherwise drop while memory keeps it. With the store
+    /// away (the likely cause of the failure) it is retried in the background for a while.
+    /// </summary>
+    private async Task RecordGhostsAsync(RegisteredItem[] registered, List<int> fresh)
+    {
+        long[] ids = [.. fresh.Select(j => registered[j].Id)];
+        if (ids.Length == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await _store.RecordGhostsAsync(ids).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsTransient(e))
+        {
+            _ = Task.Run(async () =>
+            {
+                for (var attempt = 0; attempt < 300; attempt++)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), _options.Time).ConfigureAwait(false);
+                    try
+                    {
+                        await _store.RecordGhostsAsync(ids).ConfigureAwait(false);
+                        return;
+                    }
+                    catch (Exception again) when (IsTransient(again) || again is ObjectDisposedException)
+                    {
+                        // The store is still away (or the engine closed): a reload then drops edges to them, as memory should.
+                    }
+                }
+            });
+        }
     }
 
     /// <summary>Has each of <paramref name="shards"/> drop its memory and load again (lazily, in groups) from the store.</summary>

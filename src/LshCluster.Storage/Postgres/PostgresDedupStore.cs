@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using LshCluster.Core.Hashing;
+using LshCluster.Core.Ids;
 using LshCluster.Storage.Migrations;
 using Npgsql;
 using NpgsqlTypes;
@@ -210,6 +211,20 @@ public sealed class PostgresDedupStore : IDedupStore
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return epochs;
+    }
+
+    /// <inheritdoc />
+    public async Task RecordGhostsAsync(IReadOnlyList<long> vectorIds, CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand("""
+            INSERT INTO deleted_vectors (vector_id, home_shard)
+            SELECT g.id, g.shard FROM unnest(@ids, @shards) AS g(id, shard)
+            WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.vector_id = g.id)
+            ON CONFLICT (vector_id) DO NOTHING
+            """);
+        command.Parameters.AddWithValue("ids", vectorIds.ToArray());
+        command.Parameters.AddWithValue("shards", vectorIds.Select(VectorId.HomeShard).ToArray());
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using LshCluster.Core.Hashing;
+using LshCluster.Core.Ids;
 using LshCluster.Storage.Migrations;
 using Microsoft.Data.Sqlite;
 
@@ -216,6 +217,26 @@ public sealed class SqliteDedupStore : IDedupStore
             return epochs;
         }, cancellationToken);
     }
+
+    /// <inheritdoc />
+    public Task RecordGhostsAsync(IReadOnlyList<long> vectorIds, CancellationToken cancellationToken = default) =>
+        WriteAsync((connection, transaction) =>
+        {
+            using var insert = Command(connection, transaction, """
+                INSERT OR IGNORE INTO deleted_vectors (vector_id, home_shard, deleted_at)
+                SELECT $id, $shard, $now WHERE NOT EXISTS (SELECT 1 FROM vectors WHERE vector_id = $id)
+                """);
+            var id = insert.Parameters.Add("$id", SqliteType.Integer);
+            var shard = insert.Parameters.Add("$shard", SqliteType.Integer);
+            insert.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            foreach (var v in vectorIds)
+            {
+                (id.Value, shard.Value) = (v, VectorId.HomeShard(v));
+                insert.ExecuteNonQuery();
+            }
+
+            return true;
+        }, cancellationToken);
 
     /// <inheritdoc />
     public async Task CommitAsync(WriteBatch batch, CancellationToken cancellationToken = default)
