@@ -3,7 +3,6 @@
 # PostgreSQL server, same input and scheme. Prints both rates, the producer's and the embedded engine's CPU time, and
 # each silo's CPU time, page faults and resident memory.
 # Usage: bench/cluster-vs-embedded.sh [FILE]   (default: the 60,000 Fashion-MNIST training images)
-# LSHC_RUNTIME=orleans runs the silos on Orleans (the default: the mailbox runtime).
 # LSHC_BENCH_LOGS=DIR keeps the silos' and PostgreSQL's logs of the run in DIR (a slow run is explained there).
 # LSHC_BENCH_TRACE=FILE traces one silo's allocations into FILE for 40 s (LSHC_BENCH_TRACE_SECONDS) from 2 s before
 # the cluster's ingest, with dotnet-trace (installed into a temporary tool path when missing; the silo's CPU time
@@ -24,15 +23,9 @@ trap 'keep_logs; deploy/local-cluster.sh down >/dev/null 2>&1 || true; rm -rf "$
 url=$(deploy/local-cluster.sh up 2 | awk '/^silo:/ {print $2}' | head -1)
 port=$(cat "$LSHC_CLUSTER_DIR/pg.port")
 sql() { psql -h 127.0.0.1 -p "$port" -U lsh -d lsh -tAc "$1"; }
-# Balanced: each live silo owns 512 of the 1,024 shards; then 5 s for the catch-up that follows a claim.
+# Balanced: each silo has 512 of the 1,024 shard grains active (as /v1/silos reports them); then 5 s more.
 balanced() {
-  if [ "${LSHC_RUNTIME:-mailboxes}" = orleans ]; then
-    # Orleans silos: each reports the shard grains active on it.
-    [ "$(deploy/local-cluster.sh status 2>/dev/null | grep -o '"shards":512' | wc -l)" = 2 ]
-  else
-    [ "$(sql "SELECT count(*) FROM (SELECT l.owner FROM shard_leases l JOIN silos s ON s.address || '#' || s.generation = l.owner
-              WHERE s.lease_expires > now() GROUP BY l.owner HAVING count(*) = 512) balanced")" = 2 ]
-  fi
+  [ "$(deploy/local-cluster.sh status 2>/dev/null | grep -o '"shards":512' | wc -l)" = 2 ]
 }
 for _ in $(seq 1 240); do
   balanced && break
