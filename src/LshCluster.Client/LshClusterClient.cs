@@ -11,9 +11,10 @@ namespace LshCluster.Client;
 
 /// <summary>
 /// A producer's connection to an LshCluster. Inserts are hashed here, in the producer's process, with the cluster's
-/// scheme, then sent straight to the silo that owns each vector's home shard according to a cached shard map. A silo
-/// that answers "not owner" or cannot be reached makes the client read the map again and resend what was not
-/// acknowledged — safe, because re-sending an id returns its original verdict. Thread-safe.
+/// scheme, then sent to the silo where placement puts each vector's home shard according to a cached shard map (any
+/// silo takes any vector; this one does its home's work locally). An item answered "unavailable", or a silo that cannot
+/// be reached, makes the client read the map again and resend what was not acknowledged — safe, because re-sending an
+/// id returns its original verdict. Thread-safe.
 /// </summary>
 public sealed class LshClusterClient : IAsyncDisposable, IDisposable
 {
@@ -38,7 +39,7 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
     /// <summary>The version of the shard map in use.</summary>
     public long ShardMapVersion => _map.Version;
 
-    /// <summary>Inserts sent again after a "not owner" answer or an unreachable silo, since the client was created.</summary>
+    /// <summary>Inserts sent again after an "unavailable" answer or an unreachable silo, since the client was created.</summary>
     public long Retries => Interlocked.Read(ref _retries);
 
     private long _retries;

@@ -45,7 +45,11 @@ internal sealed class StoreShardSource(IDedupStore store, TimeProvider time) : I
             _ = Task.Run(LoadWaitingAsync, CancellationToken.None);
         }
 
-        return request.Done.Task.WaitAsync(cancellationToken);
+        // An activation given up (cancelled) leaves the queue as such, so that the next activation of the shard is not
+        // taken for a second one.
+        var registration = cancellationToken.Register(static r => ((Request)r!).Done.TrySetCanceled(), request);
+        _ = request.Done.Task.ContinueWith(_ => registration.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return request.Done.Task;
     }
 
     private async Task LoadWaitingAsync()
@@ -87,24 +91,33 @@ internal sealed class StoreShardSource(IDedupStore store, TimeProvider time) : I
         // can still be committing them (twice the longest a request may run).
         var orphansBefore = VectorId.Create(Math.Max(0, (long)(time.GetUtcNow() - TimeSpan.FromMinutes(2) - VectorId.Epoch).TotalMilliseconds), 0, 0);
         var shards = new Shard?[scheme.ShardCount];
+        var served = new List<Request>();
         foreach (var byOwner in group.GroupBy(r => r.Owner))
         {
             var wanted = new List<Request>();
-            foreach (var request in byOwner)
+            foreach (var request in byOwner.Where(r => !r.Done.Task.IsCompleted))
             {
                 if (request.Index < 0 || request.Index >= scheme.ShardCount)
                 {
                     request.Done.TrySetException(new ArgumentOutOfRangeException("index", request.Index, $"shard {request.Index} does not exist: the cluster has {scheme.ShardCount} shards"));
                 }
-                else if (shards[request.Index] is not null || wanted.Any(w => w.Index == request.Index))
+                else if (wanted.FindIndex(w => w.Index == request.Index) is var earlier and >= 0)
                 {
-                    request.Done.TrySetException(new InvalidOperationException($"shard {request.Index} is being activated already"));
+                    // The later activation of a shard is the live one (the earlier was given up without being cancelled).
+                    wanted[earlier].Done.TrySetException(new InvalidOperationException($"shard {request.Index}: a later activation superseded this one"));
+                    wanted[earlier] = request;
                 }
-                else
+                else if (shards[request.Index] is null)
                 {
                     wanted.Add(request);
                 }
+                else
+                {
+                    request.Done.TrySetException(new InvalidOperationException($"shard {request.Index} is being activated already"));
+                }
             }
+
+            served.AddRange(wanted);
 
             var epochs = await store.ClaimShardsAsync(byOwner.Key, [.. wanted.Select(r => r.Index)]).ConfigureAwait(false);
             for (var i = 0; i < wanted.Count; i++)
@@ -124,12 +137,9 @@ internal sealed class StoreShardSource(IDedupStore store, TimeProvider time) : I
                 new ValueTask(ShardLoader.LoadOneAsync(store, scheme, shard, orphansBefore, CancellationToken.None))).ConfigureAwait(false);
         }
 
-        foreach (var request in group)
+        foreach (var request in served)
         {
-            if (shards[request.Index] is { } shard)
-            {
-                request.Done.TrySetResult(shard);
-            }
+            request.Done.TrySetResult(shards[request.Index]!);
         }
     }
 
