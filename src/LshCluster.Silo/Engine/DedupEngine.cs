@@ -293,7 +293,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
         // 1. Register at the home shards (subject to admission: a refusal here leaves nothing behind).
         var registered = new RegisteredItem[items.Count];
-        var served = new bool[items.Count];
+        var served = new bool[items.Count]; // which items were registered, should a shard refuse part-way
         var fences = new FenceSet(homesOnly: !_coordinator);
         try
         {
@@ -320,7 +320,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
             throw;
         }
 
-        var fresh = Enumerable.Range(0, items.Count).Where(j => served[j] && registered[j].IsNew).ToList();
+        var fresh = Enumerable.Range(0, items.Count).Where(j => registered[j].IsNew).ToList();
         StoredVerdict[] verdicts;
         try
         {
@@ -353,7 +353,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
         // Repeats (and ids sent twice in this batch) answer with the verdict of the first insert once it is durable.
         var waited = new Dictionary<int, (StoredVerdict Verdict, string? Failure)>();
-        var pending = Enumerable.Range(0, items.Count).Where(j => served[j] && !registered[j].IsNew && !registered[j].Acknowledged).ToList();
+        var pending = Enumerable.Range(0, items.Count).Where(j => !registered[j].IsNew && !registered[j].Acknowledged).ToList();
         await ForEachShard(pending.Count, k => VectorId.HomeShard(registered[pending[k]].Id), async (shard, ks) =>
         {
             var found = await _shards.WaitVerdictsAsync(shard, [.. ks.Select(k => registered[pending[k]].Id)], cancellationToken).ConfigureAwait(false);
@@ -653,7 +653,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     }
 
     /// <summary>Whether <paramref name="e"/> (or an exception inside it) is a write refused by a fence.</summary>
-    internal static bool IsStale(Exception e)
+    private static bool IsStale(Exception e)
     {
         for (var x = e; x is not null; x = x.InnerException)
         {
