@@ -1,6 +1,6 @@
 using System.CommandLine;
+using Grpc.Core;
 using LshCluster.Cli.Commands;
-using LshCluster.Protocol.Wire;
 
 // lshc: the thin entry point; every command lives in Commands/.
 var root = new RootCommand("lshc — LshCluster: near-duplicate detection for embedding vectors")
@@ -40,14 +40,14 @@ catch (LshCluster.Silo.Engine.OverloadedException e)
     Console.Error.WriteLine($"lshc: {e.Message}");
     return 5;
 }
-catch (LshCluster.Protocol.Wire.RpcException e)
+catch (RpcException e)
 {
     // A call to a cluster (--server) failed: one line with the silo's reason, and an exit code by what to do next.
-    Console.Error.WriteLine($"lshc: the cluster answered {e.Status}: {e.Detail}");
-    return e.Status switch
+    Console.Error.WriteLine($"lshc: the cluster answered {e.StatusCode}: {e.Status.Detail}");
+    return e.StatusCode switch
     {
-        GrpcStatusCode.Unavailable or GrpcStatusCode.ResourceExhausted or GrpcStatusCode.DeadlineExceeded => 5, // retry later
-        GrpcStatusCode.InvalidArgument or GrpcStatusCode.NotFound or GrpcStatusCode.Unauthenticated or GrpcStatusCode.PermissionDenied => 2, // fix the call
+        StatusCode.Unavailable or StatusCode.ResourceExhausted or StatusCode.DeadlineExceeded => 5, // retry later
+        StatusCode.InvalidArgument or StatusCode.NotFound or StatusCode.Unauthenticated or StatusCode.PermissionDenied => 2, // fix the call
         _ => 4,
     };
 }

@@ -1,11 +1,11 @@
 using System.Collections.Concurrent;
 using Google.Protobuf;
+using Grpc.Core;
 using LshCluster.Core.Hashing;
 using LshCluster.Core.Vectors;
 using LshCluster.Protocol;
 using LshCluster.Protocol.Internal;
 using LshCluster.Protocol.V1;
-using LshCluster.Protocol.Wire;
 
 namespace LshCluster.Client;
 
@@ -19,16 +19,15 @@ namespace LshCluster.Client;
 public sealed class LshClusterClient : IAsyncDisposable, IDisposable
 {
     private readonly LshClusterClientOptions _options;
-    private readonly SocketsHttpHandler _handler;
-    private readonly ConcurrentDictionary<string, GrpcConnection> _connections = new(StringComparer.Ordinal);
+    private readonly SiloChannels _channels;
     private readonly HashRouter _router;
     private readonly SemaphoreSlim _refreshing = new(1, 1);
     private volatile ShardMap _map = new();
 
-    private LshClusterClient(LshClusterClientOptions options, LshScheme scheme)
+    private LshClusterClient(LshClusterClientOptions options, SiloChannels channels, LshScheme scheme)
     {
         _options = options;
-        _handler = GrpcConnection.CreateHandler(options.TrustedCertificate);
+        _channels = channels;
         Scheme = scheme;
         _router = new HashRouter(scheme);
     }
@@ -50,25 +49,31 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
     {
         options.Validate();
         var errors = new List<string>();
+        var channels = new SiloChannels(options);
         foreach (var seed in options.Seeds)
         {
-            using var handler = GrpcConnection.CreateHandler(options.TrustedCertificate);
-            using var probe = WithCredentials(new GrpcConnection(seed, handler), options);
-
             try
             {
-                var blob = await probe.UnaryAsync(InternalApi.GetScheme, new GetSchemeRequest(), DateTimeOffset.UtcNow + TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
-                var client = new LshClusterClient(options, LshScheme.FromBytes(blob.Scheme.Span));
+                var silo = new Silo.SiloClient(channels[seed.ToString()]);
+                var blob = await silo.GetSchemeAsync(new GetSchemeRequest(), channels.Options(DateTimeOffset.UtcNow + TimeSpan.FromSeconds(10), cancellationToken)).ConfigureAwait(false);
+                var client = new LshClusterClient(options, channels, LshScheme.FromBytes(blob.Scheme.Span));
                 await client.RefreshMapAsync(cancellationToken).ConfigureAwait(false);
                 return client;
             }
-            catch (RpcException e) when (e.Status is GrpcStatusCode.Unavailable or GrpcStatusCode.DeadlineExceeded)
+            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
             {
-                errors.Add($"{seed}: {e.Detail}");
+                errors.Add($"{seed}: {e.Status.Detail}");
+            }
+            catch
+            {
+                channels.Dispose();
+                throw;
             }
         }
 
-        throw new RpcException(GrpcStatusCode.Unavailable, $"no seed silo answered ({string.Join("; ", errors)})");
+        channels.Dispose();
+        var detail = $"no seed silo answered ({string.Join("; ", errors)})";
+        throw new RpcException(new Status(StatusCode.Unavailable, detail), detail);
     }
 
     /// <summary>
@@ -189,7 +194,7 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
             // One attempt may take part of the deadline only: an answer stuck behind a takeover is asked again (an id
             // sent twice is stored once and answered with its first verdict).
             var attempt = DateTimeOffset.UtcNow + _options.AttemptTimeout;
-            var response = await Connection(owner).UnaryAsync(InternalApi.InsertHashed, request, attempt < deadline ? attempt : deadline, cancellationToken).ConfigureAwait(false);
+            var response = await new Silo.SiloClient(_channels[owner]).InsertHashedAsync(request, _channels.Options(attempt < deadline ? attempt : deadline, cancellationToken)).ConfigureAwait(false);
             foreach (var r in response.Results)
             {
                 if (r.Error?.Code == "unavailable")
@@ -202,8 +207,8 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
                 }
             }
         }
-        catch (RpcException e) when (e.Status is GrpcStatusCode.Unavailable or GrpcStatusCode.ResourceExhausted
-            || (e.Status is GrpcStatusCode.DeadlineExceeded && DateTimeOffset.UtcNow < deadline))
+        catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.ResourceExhausted
+            || (e.StatusCode is StatusCode.DeadlineExceeded && DateTimeOffset.UtcNow < deadline))
         {
             // Unreachable, stopping, or overloaded: nothing acknowledged; the items go again after a pause.
             foreach (var i in chunk)
@@ -251,7 +256,7 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
                 return; // another caller refreshed meanwhile
             }
 
-            _map = await AnySiloAsync(PublicApi.GetShardMap, new GetShardMapRequest(), cancellationToken).ConfigureAwait(false);
+            _map = await AnySiloAsync((silo, call) => new Admin.AdminClient(silo).GetShardMapAsync(new GetShardMapRequest(), call), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -261,23 +266,23 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
 
     /// <summary>Query.GetVector on any silo.</summary>
     public Task<GetVectorResponse> GetVectorAsync(string id, CancellationToken cancellationToken = default) =>
-        AnySiloAsync(PublicApi.GetVector, new GetVectorRequest { Id = id }, cancellationToken);
+        AnySiloAsync((silo, call) => new Query.QueryClient(silo).GetVectorAsync(new GetVectorRequest { Id = id }, call), cancellationToken);
 
     /// <summary>Query.GetCluster on any silo.</summary>
     public Task<Cluster> GetClusterAsync(GetClusterRequest request, CancellationToken cancellationToken = default) =>
-        AnySiloAsync(PublicApi.GetCluster, request, cancellationToken);
+        AnySiloAsync((silo, call) => new Query.QueryClient(silo).GetClusterAsync(request, call), cancellationToken);
 
     /// <summary>Query.NearDuplicates on any silo.</summary>
     public Task<NearDuplicatesResponse> NearDuplicatesAsync(NearDuplicatesRequest request, CancellationToken cancellationToken = default) =>
-        AnySiloAsync(PublicApi.NearDuplicates, request, cancellationToken);
+        AnySiloAsync((silo, call) => new Query.QueryClient(silo).NearDuplicatesAsync(request, call), cancellationToken);
 
     /// <summary>Query.ListClusters on any silo.</summary>
     public Task<ListClustersResponse> ListClustersAsync(ListClustersRequest request, CancellationToken cancellationToken = default) =>
-        AnySiloAsync(PublicApi.ListClusters, request, cancellationToken);
+        AnySiloAsync((silo, call) => new Query.QueryClient(silo).ListClustersAsync(request, call), cancellationToken);
 
     /// <summary>Query.GetStats on any silo.</summary>
     public Task<Stats> GetStatsAsync(CancellationToken cancellationToken = default) =>
-        AnySiloAsync(PublicApi.GetStats, new GetStatsRequest(), cancellationToken);
+        AnySiloAsync((silo, call) => new Query.QueryClient(silo).GetStatsAsync(new GetStatsRequest(), call), cancellationToken);
 
     /// <summary>
     /// Admin.Delete on any silo (needs an admin key when the cluster has keys): each id's result says whether it was
@@ -288,19 +293,17 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
     {
         var request = new DeleteRequest();
         request.Ids.AddRange(ids);
-        return [.. (await AnySiloAsync(PublicApi.Delete, request, cancellationToken).ConfigureAwait(false)).Results];
+        return [.. (await AnySiloAsync((silo, call) => new Admin.AdminClient(silo).DeleteAsync(request, call), cancellationToken).ConfigureAwait(false)).Results];
     }
 
     /// <summary>Admin.ListSilos on any silo.</summary>
     public Task<ListSilosResponse> ListSilosAsync(CancellationToken cancellationToken = default) =>
-        AnySiloAsync(PublicApi.ListSilos, new ListSilosRequest(), cancellationToken);
+        AnySiloAsync((silo, call) => new Admin.AdminClient(silo).ListSilosAsync(new ListSilosRequest(), call), cancellationToken);
 
     /// <summary>
-    /// Calls <paramref name="method"/> on the first silo that answers: those in the shard map, then the seeds.
+    /// Makes <paramref name="call"/> to the first silo that answers: those in the shard map, then the seeds.
     /// </summary>
-    private async Task<TResponse> AnySiloAsync<TRequest, TResponse>(GrpcMethod<TRequest, TResponse> method, TRequest request, CancellationToken cancellationToken)
-        where TRequest : class, IMessage<TRequest>
-        where TResponse : class, IMessage<TResponse>
+    private async Task<TResponse> AnySiloAsync<TResponse>(Func<CallInvoker, CallOptions, AsyncUnaryCall<TResponse>> call, CancellationToken cancellationToken)
     {
         var deadline = DateTimeOffset.UtcNow + _options.Deadline;
         RpcException? last = null;
@@ -313,10 +316,10 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
                 {
                     // A hung silo holds a read for one attempt, not the whole deadline; the next silo is asked then.
                     var attempt = DateTimeOffset.UtcNow + _options.AttemptTimeout;
-                    return await Connection(address).UnaryAsync(method, request, attempt < deadline ? attempt : deadline, cancellationToken).ConfigureAwait(false);
+                    return await call(_channels[address], _channels.Options(attempt < deadline ? attempt : deadline, cancellationToken)).ConfigureAwait(false);
                 }
-                catch (RpcException e) when (e.Status is GrpcStatusCode.Unavailable
-                    || (e.Status is GrpcStatusCode.DeadlineExceeded && DateTimeOffset.UtcNow < deadline))
+                catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable
+                    || (e.StatusCode is StatusCode.DeadlineExceeded && DateTimeOffset.UtcNow < deadline))
                 {
                     last = e;
                 }
@@ -325,36 +328,13 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
             await Task.Delay(200, cancellationToken).ConfigureAwait(false);
         }
 
-        throw last ?? new RpcException(GrpcStatusCode.Unavailable, $"{method}: no silo answered before the deadline");
-    }
-
-    private GrpcConnection Connection(string address) =>
-        _connections.GetOrAdd(address, a => WithCredentials(new GrpcConnection(new Uri(a), _handler), _options));
-
-    private static GrpcConnection WithCredentials(GrpcConnection connection, LshClusterClientOptions options)
-    {
-        foreach (var (name, value) in options.Headers)
-        {
-            connection.DefaultHeaders[name] = value;
-        }
-
-        if (options.ApiKey is { } key)
-        {
-            connection.DefaultHeaders["authorization"] = "Bearer " + key;
-        }
-
-        return connection;
+        throw last ?? new RpcException(new Status(StatusCode.Unavailable, "no silo answered before the deadline"), "no silo answered before the deadline");
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
-        foreach (var connection in _connections.Values)
-        {
-            connection.Dispose();
-        }
-
-        _handler.Dispose();
+        _channels.Dispose();
         _refreshing.Dispose();
     }
 

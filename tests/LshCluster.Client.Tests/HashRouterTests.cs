@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using Grpc.Core;
 using LshCluster.Core.Hashing;
-using LshCluster.Protocol.Wire;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace LshCluster.Client.Tests;
@@ -81,7 +81,7 @@ public sealed class HashRouterTests
         using var provider = services.BuildServiceProvider();
         Assert.NotNull(provider.GetRequiredService<LshClusterClientOptions>());
         var error = Assert.Throws<RpcException>(() => provider.GetRequiredService<LshClusterClient>());
-        Assert.Equal(GrpcStatusCode.Unavailable, error.Status);
-        Assert.Contains($"127.0.0.1:{port}", error.Detail, StringComparison.Ordinal);
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        Assert.Contains($"127.0.0.1:{port}", error.Status.Detail, StringComparison.Ordinal);
     }
 }

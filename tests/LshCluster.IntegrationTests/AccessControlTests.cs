@@ -5,8 +5,8 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using Grpc.Core;
 using LshCluster.Protocol.V1;
-using LshCluster.Protocol.Wire;
 using LshCluster.Silo.Security;
 using LshCluster.Storage.Tests;
 using Xunit.Abstractions;
@@ -39,7 +39,7 @@ public sealed class AccessControlTests(PostgresServer server, ITestOutputHelper 
         // The .NET client: refused without a key; with the producer key, vectors whose buckets live on both silos
         // are verified and merged across them (the silos call each other's grains over the silo port).
         var refused = await Assert.ThrowsAsync<RpcException>(() => cluster.ClientAsync());
-        Assert.Equal(GrpcStatusCode.Unauthenticated, refused.Status);
+        Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
         await using (var client = await cluster.ClientAsync(apiKey: ProducerKey))
         {
             var rounds = ClusterHarness.Rounds(originals: 300, rounds: 2, copiesPerRound: 100, seed: 5);
@@ -88,7 +88,7 @@ public sealed class AccessControlTests(PostgresServer server, ITestOutputHelper 
             Assert.Equal(381, (await client.GetStatsAsync()).Vectors);
             foreach (var id in gone)
             {
-                Assert.Equal(GrpcStatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => client.GetVectorAsync(id))).Status);
+                Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => client.GetVectorAsync(id))).StatusCode);
             }
         }
 
@@ -103,7 +103,7 @@ public sealed class AccessControlTests(PostgresServer server, ITestOutputHelper 
         await using (var client = await cluster.ClientAsync(apiKey: ProducerKey))
         {
             Assert.Equal(381, (await client.GetStatsAsync()).Vectors);
-            Assert.Equal(GrpcStatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => client.GetVectorAsync("o0"))).Status);
+            Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => client.GetVectorAsync("o0"))).StatusCode);
         }
 
         Assert.Contains("refused POST /v1/drain from 127.0.0.1: authorization: key 'ingest' has role producer", second.Output, StringComparison.Ordinal);

@@ -171,17 +171,17 @@ public sealed class ClusterTests(PostgresServer server, ITestOutputHelper output
 
         // Whatever the resumed silo still tries to write carries epochs that moved: it is refused, and the silo
         // stops serving and exits (a supervisor would start a new incarnation).
-        using var direct = new Protocol.Wire.GrpcConnection(new Uri(frozen.Address));
+        using var direct = Grpc.Net.Client.GrpcChannel.ForAddress(frozen.Address);
         var batch = new InsertRequest();
         batch.Vectors.AddRange(ClusterHarness.Rounds(50, 1, 0, seed: 14)[0]);
         try
         {
-            var response = await direct.UnaryAsync(Protocol.PublicApi.Insert, batch, DateTimeOffset.UtcNow.AddSeconds(10));
+            var response = await new Ingest.IngestClient(direct).InsertAsync(batch, deadline: DateTime.UtcNow.AddSeconds(10));
             Assert.All(response.Results, r => Assert.NotNull(r.Error));
         }
-        catch (Protocol.Wire.RpcException e)
+        catch (Grpc.Core.RpcException e)
         {
-            output.WriteLine($"the resumed silo answered {e.Status}: {e.Detail}");
+            output.WriteLine($"the resumed silo answered {e.StatusCode}: {e.Status.Detail}");
         }
 
         Assert.Equal(4, await frozen.WaitForExitAsync(TimeSpan.FromSeconds(30)));
@@ -210,7 +210,7 @@ public sealed class ClusterTests(PostgresServer server, ITestOutputHelper output
         {
             verdicts = await producer;
         }
-        catch (Protocol.Wire.RpcException e)
+        catch (Grpc.Core.RpcException e)
         {
             throw new Xunit.Sdk.XunitException($"{e.Message}\n{cluster.Logs()}");
         }

@@ -109,6 +109,20 @@ def main():
     except grpc.RpcError as e:
         check(e.code() == grpc.StatusCode.NOT_FOUND, "an unknown id is NOT_FOUND")
 
+    # The silo takes messages up to 64 MiB (a full batch of large vectors), not gRPC's default 4 MiB: an 8 MB query
+    # is read and refused for its length, naming the field; a 68 MB one is refused for its size.
+    try:
+        query.NearDuplicates(pb.NearDuplicatesRequest(values=[0.5] * (2 * 1024 * 1024)), timeout=60)
+        check(False, "an 8 MB query of the wrong dimension is refused")
+    except grpc.RpcError as e:
+        check(e.code() == grpc.StatusCode.INVALID_ARGUMENT and "values" in e.details(),
+              f"an 8 MB query is read and refused for its dimension: {e.code()} {e.details()}")
+    try:
+        query.NearDuplicates(pb.NearDuplicatesRequest(values=[0.5] * (17 * 1024 * 1024)), timeout=60)
+        check(False, "a 68 MB message is refused")
+    except grpc.RpcError as e:
+        check(e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, f"a 68 MB message is refused for its size: {e.code()} {e.details()}")
+
     print("python interop: all checks passed", flush=True)
 
 

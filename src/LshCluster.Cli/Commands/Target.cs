@@ -1,7 +1,7 @@
 using System.CommandLine;
+using Grpc.Core;
 using LshCluster.Client;
 using LshCluster.Protocol.V1;
-using LshCluster.Protocol.Wire;
 using LshCluster.Silo.Cluster;
 using LshCluster.Silo.Engine;
 using DeleteResult = LshCluster.Silo.Engine.DeleteResult;
@@ -51,13 +51,13 @@ internal abstract class Target : IAsyncDisposable
         {
             return new ClusterTarget(await LshClusterClient.ConnectAsync(options));
         }
-        catch (RpcException e) when (e.Status is GrpcStatusCode.Unauthenticated or GrpcStatusCode.PermissionDenied)
+        catch (RpcException e) when (e.StatusCode is StatusCode.Unauthenticated or StatusCode.PermissionDenied)
         {
-            throw new InvalidOperationException($"--server: {server} refused the credentials ({e.Detail}); set ${Silo.Security.Credentials.ClientKeyVariable} to an API key of the cluster", e);
+            throw new InvalidOperationException($"--server: {server} refused the credentials ({e.Status.Detail}); set ${Silo.Security.Credentials.ClientKeyVariable} to an API key of the cluster", e);
         }
         catch (RpcException e)
         {
-            throw new InvalidOperationException($"--server: {server} did not answer ({e.Detail})", e);
+            throw new InvalidOperationException($"--server: {server} did not answer ({e.Status.Detail})", e);
         }
     }
 
@@ -133,7 +133,7 @@ internal abstract class Target : IAsyncDisposable
             {
                 return ProtoMapping.FromWire((await client.GetVectorAsync(externalId)).Verdict);
             }
-            catch (RpcException e) when (e.Status == GrpcStatusCode.NotFound)
+            catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
             {
                 return null;
             }
@@ -145,7 +145,7 @@ internal abstract class Target : IAsyncDisposable
             {
                 return View(await client.GetClusterAsync(new GetClusterRequest { Id = externalId, Rung = Rungs[rung] }));
             }
-            catch (RpcException e) when (e.Status == GrpcStatusCode.NotFound)
+            catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
             {
                 return null;
             }

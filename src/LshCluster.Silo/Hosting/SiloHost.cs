@@ -2,15 +2,12 @@ using System.Net;
 using System.Net.Sockets;
 using LshCluster.Grains.Hosting;
 using LshCluster.Grains.Placement;
-using LshCluster.Protocol;
 using LshCluster.Protocol.V1;
-using LshCluster.Protocol.Wire;
 using LshCluster.Silo.Engine;
 using LshCluster.Silo.Http;
 using LshCluster.Silo.Security;
 using LshCluster.Storage.Postgres;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -90,10 +87,10 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
         // Listen first: the advertised address is known only then (port 0 picks one), and the silo is named by it so that
         // every silo can tell clients where another silo's shards are served.
         var siloWeb = SiloWeb.Create(_options, logs, _log);
+        siloWeb.Builder.Services.AddSingleton<IEngineHost>(this).AddSingleton(this);
         var web = siloWeb.Builder.Build();
         HttpSurface.Map(web, this);
-        SiloServices.MapPublic(web, this);
-        MapAdmin(web);
+        web.MapLshClusterGrpc();
         await web.StartAsync(cancellationToken).ConfigureAwait(false);
         _web = web;
         Address = siloWeb.Address;
@@ -332,41 +329,22 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
         return Task.FromResult<int?>(owned);
     }
 
-    /// <summary>The Admin service's calls about silos and shards, answered from Orleans' membership and placement.</summary>
-    private void MapAdmin(IEndpointRouteBuilder endpoints)
+    /// <summary>Admin.GetShardMap: where placement puts each shard now, by silo name, with the membership version.</summary>
+    internal async Task<ShardMap> GetShardMapAsync()
     {
-        endpoints.MapGrpcUnary(PublicApi.ListSilos, async (_, _) =>
-        {
-            var response = new ListSilosResponse();
-            foreach (var (member, shards) in await MembersAsync().ConfigureAwait(false))
-            {
-                response.Silos.Add(new SiloInfo { Address = member.Name, Generation = member.SiloAddress.Generation, Status = StatusName(member.Status), Shards = shards });
-            }
+        var membership = Services.GetRequiredService<IClusterMembershipService>().CurrentSnapshot;
+        var names = membership.Members.Values.ToDictionary(m => m.SiloAddress, m => m.Name);
+        var map = new ShardMap { Version = membership.Version.Value };
+        map.Owners.AddRange((await OwnersAsync().ConfigureAwait(false)).Select(o => names.GetValueOrDefault(o) ?? string.Empty));
+        return map;
+    }
 
-            return response;
-        })
-        .RequireAuthorization(AccessControl.Producer);
-        endpoints.MapGrpcUnary(PublicApi.GetShardMap, async (_, _) =>
-        {
-            var membership = Services.GetRequiredService<IClusterMembershipService>().CurrentSnapshot;
-            var names = membership.Members.Values.ToDictionary(m => m.SiloAddress, m => m.Name);
-            var map = new ShardMap { Version = membership.Version.Value };
-            map.Owners.AddRange((await OwnersAsync().ConfigureAwait(false)).Select(o => names.GetValueOrDefault(o) ?? string.Empty));
-            return map;
-        })
-        .RequireAuthorization(AccessControl.Producer);
-        endpoints.MapGrpcUnary(PublicApi.Drain, async (request, _) =>
-        {
-            if (request.Address.Length > 0 && request.Address.TrimEnd('/') != Address)
-            {
-                throw new RpcException(GrpcStatusCode.FailedPrecondition, $"address: this is {Address}; send Drain to the silo to drain");
-            }
-
-            var before = Engine.LocalShards.Count;
-            await DrainAsync().ConfigureAwait(false);
-            return new DrainResponse { ShardsReleased = before };
-        })
-        .RequireAuthorization(AccessControl.Admin);
+    /// <summary>Admin.Drain: hands this silo's shards over and stops; returns how many it held.</summary>
+    internal async Task<int> DrainAndCountAsync()
+    {
+        var before = Engine.LocalShards.Count;
+        await DrainAsync().ConfigureAwait(false);
+        return before;
     }
 
     /// <inheritdoc />

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
-using LshCluster.Protocol.Wire;
 using LshCluster.Silo.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -55,7 +54,7 @@ internal sealed class SiloWeb
         AccessControl.LogPolicy(log, options.Credentials, plainTextBeyondLoopback: beyondLoopback && options.TlsCertificatePath is null);
 
         var builder = Http.HttpSurface.CreateBuilder(logs, options.Credentials);
-        builder.Services.AddSingleton(new GrpcServerOptions { MapException = SiloServices.MapException });
+        builder.Services.AddLshClusterGrpc();
 
         // Signals belong to the silo, not to the web host: SIGTERM must drain first (ASP.NET's console lifetime would
         // stop the server at once and let the runtime end the process).

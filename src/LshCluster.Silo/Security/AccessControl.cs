@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using System.Text.Encodings.Web;
-using LshCluster.Protocol.Wire;
 using LshCluster.Silo.Diagnostics;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
@@ -29,6 +28,8 @@ public static class AccessControl
     public const string Admin = "admin";
 
     private const string SchemeName = "LshClusterKey";
+
+    private const string GrpcContentType = "application/grpc";
 
     /// <summary>Registers the scheme, the two policies and the refusal writer for <paramref name="credentials"/>.</summary>
     public static void AddAccessControl(this IServiceCollection services, Credentials credentials)
@@ -111,7 +112,7 @@ public static class AccessControl
                 return;
             }
 
-            var grpc = context.Request.ContentType?.StartsWith(GrpcWire.ContentType, StringComparison.OrdinalIgnoreCase) == true;
+            var grpc = context.Request.ContentType?.StartsWith(GrpcContentType, StringComparison.OrdinalIgnoreCase) == true;
             var route = $"{context.Request.Method} {context.Request.Path}";
             string reason;
             bool forbidden;
@@ -139,7 +140,7 @@ public static class AccessControl
                 new KeyValuePair<string, object?>("reason", forbidden ? "forbidden" : "unauthenticated"));
             if (grpc)
             {
-                await GrpcEndpoints.RefuseAsync(context, forbidden ? GrpcStatusCode.PermissionDenied : GrpcStatusCode.Unauthenticated, reason).ConfigureAwait(false);
+                RefuseGrpc(context.Response, forbidden ? Grpc.Core.StatusCode.PermissionDenied : Grpc.Core.StatusCode.Unauthenticated, reason);
                 return;
             }
 
@@ -152,6 +153,28 @@ public static class AccessControl
                 reason,
                 statusCode: forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status401Unauthorized,
                 title: forbidden ? "Forbidden" : "Unauthenticated").ExecuteAsync(context).ConfigureAwait(false);
+        }
+
+        // Grpc.AspNetCore answers a refusal by the authorization middleware with a bare HTTP 401/403, which clients
+        // report as "Bad gRPC response" without the reason; a trailers-only response carries the status and the reason.
+        private static void RefuseGrpc(HttpResponse response, Grpc.Core.StatusCode status, string reason)
+        {
+            response.StatusCode = StatusCodes.Status200OK;
+            response.ContentType = GrpcContentType;
+            response.Headers["grpc-status"] = ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            response.Headers["grpc-message"] = PercentEncode(reason);
+        }
+
+        // grpc-message is percent-encoded UTF-8: every byte outside printable ASCII, and '%' itself.
+        private static string PercentEncode(string message)
+        {
+            var text = new System.Text.StringBuilder();
+            foreach (var b in System.Text.Encoding.UTF8.GetBytes(message))
+            {
+                _ = b is >= 0x20 and <= 0x7E and not (byte)'%' ? text.Append((char)b) : text.Append('%').Append(b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
+            }
+
+            return text.ToString();
         }
 
         // The most a route's policies ask for (a /v1 route may add admin to the group's producer), in the caller's terms.
