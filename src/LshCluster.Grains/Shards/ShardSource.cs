@@ -13,16 +13,15 @@ internal interface IShardSource
 
 /// <summary>
 /// Claims shards and loads them from the store as their grains activate (a silo of a cluster: its shards come and go).
-/// Activations that arrive while a load runs are loaded together next: a few from their own rows, each; many (a silo
-/// starting, or taking over a dead one's share) in one pass over the store, which reads every vector once instead of
-/// once per shard's edges. One group loads at a time, so the database sees a handful of connections however many
-/// grains activate at once.
+/// Activations that arrive while a load runs are loaded together next, each shard from its own rows and the group's
+/// forests from one pass over the ids and edges (a silo starting, or taking over a dead one's share, loads in a few
+/// groups). One group loads at a time, so the database sees a handful of connections however many grains activate at
+/// once.
 /// </summary>
 internal sealed class StoreShardSource(IDedupStore store, TimeProvider time) : IShardSource
 {
-    // Per-shard loads run this many at a time within a group; from this many shards on, a group loads in one pass.
+    // Per-shard reads run this many at a time within a group.
     private const int ConcurrentLoads = 4;
-    private const int OnePassFrom = 32;
 
     private readonly Lock _gate = new();
     private List<Request> _waiting = [];
@@ -126,16 +125,7 @@ internal sealed class StoreShardSource(IDedupStore store, TimeProvider time) : I
             }
         }
 
-        var loading = shards.OfType<Shard>().ToList();
-        if (loading.Count >= OnePassFrom)
-        {
-            await ShardLoader.LoadAsync(store, scheme, shards, orphansBefore, CancellationToken.None).ConfigureAwait(false);
-        }
-        else
-        {
-            await Parallel.ForEachAsync(loading, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentLoads }, (shard, _) =>
-                new ValueTask(ShardLoader.LoadOneAsync(store, scheme, shard, orphansBefore, CancellationToken.None))).ConfigureAwait(false);
-        }
+        await ShardLoader.LoadShardsAsync(store, scheme, [.. shards.OfType<Shard>()], orphansBefore, ConcurrentLoads, CancellationToken.None).ConfigureAwait(false);
 
         foreach (var request in served)
         {
