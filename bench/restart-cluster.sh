@@ -6,12 +6,15 @@
 # The store is filled first by the embedded engine on the same PostgreSQL server (lshc bench ingest), and the silos'
 # resident memory is printed after each start.
 # Usage: bench/restart-cluster.sh [N]
+# LSHC_BENCH_LOGS=DIR keeps the silos' logs of the run in DIR.
 set -euo pipefail
+[ -z "${LSHC_BENCH_LOGS:-}" ] || LSHC_BENCH_LOGS="$(realpath -m "$LSHC_BENCH_LOGS")"  # relative to the caller, not the repo
 cd "$(dirname "$0")/.."
 n="${1:-1000000}"
 state="$(mktemp -d)"; chmod 755 "$state"  # PostgreSQL runs as its own user when this script runs as root
 export LSHC_CLUSTER_DIR="$state/cluster" LSHC_DIM=256 LSHC_RUNGS=0.99,0.98,0.95
-trap 'deploy/local-cluster.sh down >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
+keep_logs() { [ -z "${LSHC_BENCH_LOGS:-}" ] || { mkdir -p "$LSHC_BENCH_LOGS" && cp "$LSHC_CLUSTER_DIR"/silo-*.log "$LSHC_BENCH_LOGS"/ 2>/dev/null; } || true; }
+trap 'keep_logs; deploy/local-cluster.sh down >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
 lshc=src/LshCluster.Cli/bin/Release/net10.0/lshc
 deploy/local-cluster.sh up 0 >/dev/null
 port=$(cat "$LSHC_CLUSTER_DIR/pg.port")

@@ -197,7 +197,8 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
             var response = await new Silo.SiloClient(_channels[owner]).InsertHashedAsync(request, _channels.Options(attempt < deadline ? attempt : deadline, cancellationToken)).ConfigureAwait(false);
             foreach (var r in response.Results)
             {
-                if (r.Error?.Code == "unavailable")
+                // Both say nothing was stored for the item and sending it again is safe (stored at most once).
+                if (r.Error?.Code is "unavailable" or "retry")
                 {
                     retry.Add(r.Index);
                 }

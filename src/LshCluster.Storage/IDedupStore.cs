@@ -62,11 +62,10 @@ public interface IDedupStore : IAsyncDisposable
     Task RecordGhostsAsync(IReadOnlyList<long> vectorIds, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Streams every stored vector (deleted ones are no longer stored) whose id is at least <paramref name="fromVectorId"/>, in
-    /// vector id order, reading rows as they are consumed (never the whole table at once). Rows committed while the
-    /// stream runs may or may not appear.
+    /// Streams every stored vector (deleted ones are no longer stored), in vector id order, reading rows as they are
+    /// consumed (never the whole table at once). Rows committed while the stream runs may or may not appear.
     /// </summary>
-    IAsyncEnumerable<StoredVector> ReadVectorsAsync(long fromVectorId = 0, CancellationToken cancellationToken = default);
+    IAsyncEnumerable<StoredVector> ReadVectorsAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Streams the ids of every deleted vector, in id order. A deleted vector keeps nothing but its id: it stays in the
@@ -74,8 +73,8 @@ public interface IDedupStore : IAsyncDisposable
     /// </summary>
     IAsyncEnumerable<long> ReadDeletedAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Streams every verified edge whose larger end is at least <paramref name="minB"/>, ordered by (A, B).</summary>
-    IAsyncEnumerable<VerifiedEdge> ReadEdgesAsync(long minB = 0, CancellationToken cancellationToken = default);
+    /// <summary>Streams every verified edge, ordered by (A, B).</summary>
+    IAsyncEnumerable<VerifiedEdge> ReadEdgesAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Streams the ids of the stored (not deleted) vectors, in id order: eight bytes a vector.</summary>
     IAsyncEnumerable<long> ReadVectorIdsAsync(CancellationToken cancellationToken = default);

@@ -32,6 +32,11 @@ public static class SiloBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(silo);
         silo.Services.TryAddSingleton(TimeProvider.System);
+
+        // A shard of a large store takes longer to load than Orleans' default 30 s allows an activation (its requests
+        // time out and are retried meanwhile); an activation given up would throw its load away and the next would
+        // start it again.
+        silo.Configure<Orleans.Configuration.GrainCollectionOptions>(o => o.ActivationTimeout = TimeSpan.FromMinutes(10));
         silo.Services.AddSingleton<StoreShardSource>();
         silo.Services.TryAddSingleton<IShardSource>(sp => sp.GetRequiredService<StoreShardSource>());
         silo.Services.AddSingleton<ShardPlacementTable>();

@@ -16,10 +16,10 @@ internal static class ShardLoader
     /// </summary>
     public static async Task LoadAsync(IDedupStore store, LshScheme scheme, Shard?[] shards, long orphansBefore, CancellationToken cancellationToken)
     {
-        var known = new HashSet<long>();
+        var known = new List<long>();
         var duplicates = new List<HomeRecord>();
         var hasher = new LshHasher(scheme);
-        await foreach (var v in store.ReadVectorsAsync(0, cancellationToken).ConfigureAwait(false))
+        await foreach (var v in store.ReadVectorsAsync(cancellationToken).ConfigureAwait(false))
         {
             known.Add(v.VectorId);
             if (shards[VectorId.HomeShard(v.VectorId)] is { } home)
@@ -75,7 +75,7 @@ internal static class ShardLoader
             }
         }).ConfigureAwait(false);
 
-        var known = new HashSet<long>();
+        var known = new List<long>();
         await foreach (var id in store.ReadVectorIdsAsync(cancellationToken).ConfigureAwait(false))
         {
             known.Add(id);
@@ -103,59 +103,83 @@ internal static class ShardLoader
     }
 
     // Deleted ids, then the forests from every edge whose two ends are known, then verdicts naming lost vectors.
-    private static async Task LoadDeletedAndForestsAsync(IDedupStore store, LshScheme scheme, Shard?[] shards, HashSet<long> known, List<HomeRecord> loaded, long orphansBefore, CancellationToken cancellationToken)
+    // The forests are arrays over the known ids in id order (a vector's index is its rank), so that a million vectors
+    // and their edges make a forest in about a second: union by the smaller index keeps the smallest id as the root.
+    private static async Task LoadDeletedAndForestsAsync(IDedupStore store, LshScheme scheme, Shard?[] shards, List<long> stored, List<HomeRecord> loaded, long orphansBefore, CancellationToken cancellationToken)
     {
         // Deleted vectors keep their place in the forests (ghosts, ADR 0005): their edges are replayed like any other.
+        var deleted = new List<long>();
         await foreach (var id in store.ReadDeletedAsync(cancellationToken).ConfigureAwait(false))
         {
-            known.Add(id);
+            deleted.Add(id);
             shards[VectorId.HomeShard(id)]?.LoadDeleted(id);
         }
+
+        var ids = MergeSorted(stored, deleted);
 
         // A verdict can name a vector that never got stored: a concurrent batch whose commit failed (the engine then
         // stopped). Those verdicts are derived again from the stored edges below — but only for vectors older than
         // orphansBefore: a younger one may belong to a batch another silo has yet to commit.
-        bool Missing(long id) => !known.Contains(id) && id < orphansBefore;
+        bool Missing(long id) => Array.BinarySearch(ids, id) < 0 && id < orphansBefore;
         var orphans = loaded.Where(r => Missing(r.AcknowledgedVerdict.Canonical) || Missing(r.AcknowledgedVerdict.BestMatch))
             .ToDictionary(r => r.Id);
         var bestOf = new Dictionary<long, (float Cosine, long Other)>();
-
-        // Replay every edge whose two ends are stored (an edge to a vector whose own commit never happened is moot).
-        var forests = new UnionFind[scheme.Rungs.Count];
-        for (var r = 0; r < forests.Length; r++)
+        void Consider(long self, long other, float cosine)
         {
-            forests[r] = new UnionFind();
+            if (orphans.ContainsKey(self) && (!bestOf.TryGetValue(self, out var best) || cosine > best.Cosine))
+            {
+                bestOf[self] = (cosine, other);
+            }
         }
 
-        await foreach (var e in store.ReadEdgesAsync(0, cancellationToken).ConfigureAwait(false))
+        // Replay every edge whose two ends are stored (an edge to a vector whose own commit never happened is moot).
+        var parents = new int[scheme.Rungs.Count][];
+        for (var r = 0; r < parents.Length; r++)
         {
-            if (!known.Contains(e.A) || !known.Contains(e.B))
+            parents[r] = new int[ids.Length];
+            for (var i = 0; i < ids.Length; i++)
+            {
+                parents[r][i] = i;
+            }
+        }
+
+        await foreach (var e in store.ReadEdgesAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var a = Array.BinarySearch(ids, e.A);
+            var b = Array.BinarySearch(ids, e.B);
+            if (a < 0 || b < 0)
             {
                 continue;
             }
 
-            foreach (var (self, other) in new[] { (e.A, e.B), (e.B, e.A) })
+            if (orphans.Count > 0)
             {
-                if (orphans.ContainsKey(self) && (!bestOf.TryGetValue(self, out var best) || e.Cosine > best.Cosine))
-                {
-                    bestOf[self] = (e.Cosine, other);
-                }
+                Consider(e.A, e.B, e.Cosine);
+                Consider(e.B, e.A, e.Cosine);
             }
 
-            for (var r = 0; r < forests.Length; r++)
+            for (var r = 0; r < parents.Length; r++)
             {
                 if (e.Cosine >= scheme.Rungs[r])
                 {
-                    forests[r].Union(e.A, e.B);
+                    Union(parents[r], a, b);
                 }
             }
         }
 
-        for (var r = 0; r < forests.Length; r++)
+        for (var i = 0; i < ids.Length; i++)
         {
-            foreach (var (child, root) in forests[r].NonRoots())
+            if (shards[VectorId.HomeShard(ids[i])] is not { } home)
             {
-                shards[VectorId.HomeShard(child)]?.Link(child, root, r);
+                continue;
+            }
+
+            for (var r = 0; r < parents.Length; r++)
+            {
+                if (Find(parents[r], i) is var root && root != i)
+                {
+                    home.Link(ids[i], ids[root], r);
+                }
             }
         }
 
@@ -173,7 +197,49 @@ internal static class ShardLoader
                 rung++;
             }
 
-            orphan.ReplaceVerdictAtLoad(new StoredVerdict(true, forests[rung].Find(orphan.Id), best.Other, best.Cosine));
+            var index = Array.BinarySearch(ids, orphan.Id);
+            var canonical = index < 0 ? orphan.Id : ids[Find(parents[rung], index)];
+            orphan.ReplaceVerdictAtLoad(new StoredVerdict(true, canonical, best.Other, best.Cosine));
+        }
+    }
+
+    // Two id lists as one ascending array without repeats (the store streams them in id order, so the sort is cheap).
+    private static long[] MergeSorted(List<long> a, List<long> b)
+    {
+        var merged = new long[a.Count + b.Count];
+        a.CopyTo(merged);
+        b.CopyTo(merged, a.Count);
+        Array.Sort(merged);
+        var n = 0;
+        foreach (var id in merged)
+        {
+            if (n == 0 || merged[n - 1] != id)
+            {
+                merged[n++] = id;
+            }
+        }
+
+        return merged[..n];
+    }
+
+    private static int Find(int[] parent, int x)
+    {
+        while (parent[x] != x)
+        {
+            parent[x] = parent[parent[x]]; // path halving
+            x = parent[x];
+        }
+
+        return x;
+    }
+
+    private static void Union(int[] parent, int a, int b)
+    {
+        var ra = Find(parent, a);
+        var rb = Find(parent, b);
+        if (ra != rb)
+        {
+            parent[Math.Max(ra, rb)] = Math.Min(ra, rb);
         }
     }
 }

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using LshCluster.Core.Hashing;
 using LshCluster.Core.Ids;
 using LshCluster.Storage;
+using Microsoft.Extensions.Logging;
 
 namespace LshCluster.Grains.Shards;
 
@@ -18,7 +20,7 @@ internal interface IShardSource
 /// groups). One group loads at a time, so the database sees a handful of connections however many grains activate at
 /// once.
 /// </summary>
-internal sealed class StoreShardSource(IDedupStore store, TimeProvider time) : IShardSource
+internal sealed class StoreShardSource(IDedupStore store, TimeProvider time, ILogger<StoreShardSource> log) : IShardSource
 {
     // Per-shard reads run this many at a time within a group.
     private const int ConcurrentLoads = 4;
@@ -125,7 +127,10 @@ internal sealed class StoreShardSource(IDedupStore store, TimeProvider time) : I
             }
         }
 
-        await ShardLoader.LoadShardsAsync(store, scheme, [.. shards.OfType<Shard>()], orphansBefore, ConcurrentLoads, CancellationToken.None).ConfigureAwait(false);
+        var loading = shards.OfType<Shard>().ToList();
+        var clock = Stopwatch.StartNew();
+        await ShardLoader.LoadShardsAsync(store, scheme, loading, orphansBefore, ConcurrentLoads, CancellationToken.None).ConfigureAwait(false);
+        log.LogInformation("loaded {Shards} shards ({Vectors} home vectors) in {Seconds:F1} s", loading.Count, loading.Sum(s => s.Records().Count()), clock.Elapsed.TotalSeconds);
 
         foreach (var request in served)
         {

@@ -46,8 +46,13 @@ public static class ProblemMapping
         ArgumentException a => Invalid(a.ParamName ?? "request", a.ParamName is { } name ? a.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : a.Message),
         OverloadedException => Retry(StatusCodes.Status429TooManyRequests, "Overloaded", e.Message),
         NotServingException or EngineStoppedException or ShardUnavailableException or Abstractions.Shards.ShardActivationException => Retry(StatusCodes.Status503ServiceUnavailable, "Unavailable", e.Message),
-        DbException or IOException or System.Net.Sockets.SocketException or TimeoutException => Retry(StatusCodes.Status503ServiceUnavailable, "Unavailable",
+        DbException or IOException or System.Net.Sockets.SocketException => Retry(StatusCodes.Status503ServiceUnavailable, "Unavailable",
             $"the database cannot be reached now ({e.Message}); nothing was changed by this request, retry it"),
+
+        // A grain call that timed out or an activation given up (a shard loading or moving); when the caller went away
+        // instead, nobody reads this answer.
+        TimeoutException or OperationCanceledException => Retry(StatusCodes.Status503ServiceUnavailable, "Unavailable",
+            $"a shard did not answer in time ({e.Message}); it may be loading or moving; nothing of this request was acknowledged, retry it"),
         _ => null,
     };
 

@@ -29,7 +29,7 @@ public sealed class SqliteDedupStore : IDedupStore
     private const string SelectVectorsSql = """
         SELECT vector_id, external_id, home_shard, vector, bucket_keys, sketch_low, sketch_high,
                is_duplicate, canonical, best_match, best_cosine, inserted_at
-        FROM vectors WHERE deleted = 0 AND vector_id >= @from ORDER BY vector_id
+        FROM vectors WHERE deleted = 0 ORDER BY vector_id
         """;
 
     // Moves one row: its id is kept as deleted, then the row (values, external id) goes.
@@ -251,12 +251,12 @@ public sealed class SqliteDedupStore : IDedupStore
     }
 
     /// <inheritdoc />
-    public IAsyncEnumerable<StoredVector> ReadVectorsAsync(long fromVectorId = 0, CancellationToken cancellationToken = default) =>
-        ReadVectorRowsAsync(SelectVectorsSql, "@from", fromVectorId, cancellationToken);
+    public IAsyncEnumerable<StoredVector> ReadVectorsAsync(CancellationToken cancellationToken = default) =>
+        ReadVectorRowsAsync(SelectVectorsSql, null, 0, cancellationToken);
 
     /// <inheritdoc />
     public IAsyncEnumerable<long> ReadVectorIdsAsync(CancellationToken cancellationToken = default) =>
-        ReadIdsAsync("SELECT vector_id FROM vectors WHERE deleted = 0 ORDER BY vector_id", cancellationToken);
+        ReadIdsAsync("SELECT vector_id FROM vectors ORDER BY vector_id", cancellationToken); // deleted rows leave the table
 
     /// <inheritdoc />
     public IAsyncEnumerable<StoredVector> ReadHomeVectorsAsync(int shard, CancellationToken cancellationToken = default) =>
@@ -278,11 +278,15 @@ public sealed class SqliteDedupStore : IDedupStore
         }
     }
 
-    private async IAsyncEnumerable<StoredVector> ReadVectorRowsAsync(string sql, string parameter, long value, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<StoredVector> ReadVectorRowsAsync(string sql, string? parameter, long value, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(writer: false, cancellationToken).ConfigureAwait(false);
         await using var command = Command(connection, null, sql);
-        command.Parameters.AddWithValue(parameter, value);
+        if (parameter is not null)
+        {
+            command.Parameters.AddWithValue(parameter, value);
+        }
+
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         byte[]? scratch = null;
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -323,11 +327,10 @@ public sealed class SqliteDedupStore : IDedupStore
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<VerifiedEdge> ReadEdgesAsync(long minB = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<VerifiedEdge> ReadEdgesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(writer: false, cancellationToken).ConfigureAwait(false);
-        await using var command = Command(connection, null, "SELECT a, b, cosine FROM edges WHERE b >= @minB ORDER BY a, b");
-        command.Parameters.AddWithValue("@minB", minB);
+        await using var command = Command(connection, null, "SELECT a, b, cosine FROM edges ORDER BY a, b");
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
