@@ -57,6 +57,13 @@ public sealed partial class LocalClusterScriptTests(ITestOutputHelper output)
             await LshcAsync(["ingest", "--store", embedded, data]);
             var fromEmbedded = await LshcAsync(["export", "--store", embedded, "--rung", "0.98"]);
             Assert.True(Normalise(fromEmbedded).Count > 100, "the data should form clusters");
+            var differing = Normalise(fromEmbedded).Except(Normalise(fromCluster)).Concat(Normalise(fromCluster).Except(Normalise(fromEmbedded))).ToList();
+            foreach (var id in differing.SelectMany(l => l.Split(' ')).Distinct().Take(6))
+            {
+                // What each side says of a vector whose cluster differs: the first thing to read when this fails.
+                output.WriteLine($"cluster: {await LshcAsync(["query", "--server", fourth, id])}embedded: {await LshcAsync(["query", "--store", embedded, id])}");
+            }
+
             Assert.Equal(Normalise(fromEmbedded), Normalise(fromCluster));
         }
         finally
