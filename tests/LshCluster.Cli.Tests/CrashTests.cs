@@ -6,27 +6,38 @@ using Xunit.Abstractions;
 
 namespace LshCluster.Cli.Tests;
 
+/// <summary>The SQLite store under <see cref="CrashTests"/>: a class of its own, so that it runs beside the PostgreSQL one.</summary>
+public sealed class SqliteCrashTests(ITestOutputHelper output) : CrashTests(output)
+{
+    [Fact]
+    public Task Sqlite_loses_nothing_acknowledged_when_the_ingest_is_killed_five_times() =>
+        KillAndRestartAsync($"sqlite:{Path.Combine(Directory, "crash.db")}", $"sqlite:{Path.Combine(Directory, "reference.db")}");
+}
+
+/// <summary>The PostgreSQL store under <see cref="CrashTests"/>.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresCrashTests(PostgresServer postgres, ITestOutputHelper output) : CrashTests(output)
+{
+    [Fact]
+    public async Task Postgres_loses_nothing_acknowledged_when_the_ingest_is_killed_five_times() =>
+        await KillAndRestartAsync($"postgres:{await postgres.CreateDatabaseAsync("crash")}", $"postgres:{await postgres.CreateDatabaseAsync("reference")}");
+}
+
 /// <summary>
 /// Kills a real <c>lshc ingest</c> with SIGKILL at random moments and restarts it: every vector whose verdict was
 /// printed (acknowledged) must be stored exactly once, and the clusters must equal a fault-free run's.
 /// </summary>
-[Collection(PostgresCollection.Name)]
-public sealed class CrashTests(PostgresServer postgres, ITestOutputHelper output) : IDisposable
+public abstract class CrashTests(ITestOutputHelper output) : IDisposable
 {
     private const int Kills = 5;
-    private readonly string _directory = Directory.CreateTempSubdirectory("lshc-crash-").FullName;
 
-    [Fact]
-    public Task Sqlite_loses_nothing_acknowledged_when_the_ingest_is_killed_five_times() =>
-        KillAndRestartAsync($"sqlite:{Path.Combine(_directory, "crash.db")}", $"sqlite:{Path.Combine(_directory, "reference.db")}");
+    /// <summary>A directory of the test's own for the stores and the input.</summary>
+    protected string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("lshc-crash-").FullName;
 
-    [Fact]
-    public async Task Postgres_loses_nothing_acknowledged_when_the_ingest_is_killed_five_times() =>
-        await KillAndRestartAsync($"postgres:{await postgres.CreateDatabaseAsync("crash")}", $"postgres:{await postgres.CreateDatabaseAsync("reference")}");
-
-    private async Task KillAndRestartAsync(string store, string reference)
+    /// <summary>Kills the ingest into <paramref name="store"/> five times, then compares with <paramref name="reference"/>.</summary>
+    protected async Task KillAndRestartAsync(string store, string reference)
     {
-        var data = Path.Combine(_directory, "vectors.jsonl");
+        var data = Path.Combine(Directory, "vectors.jsonl");
         await File.WriteAllLinesAsync(data, PlantedSet.Generate(64, 6000, seed: 5, duplicateShare: 0.4)
             .Select((v, i) => JsonSerializer.Serialize(new { id = $"v{i}", vector = v })));
         foreach (var s in new[] { store, reference })
@@ -117,10 +128,12 @@ public sealed class CrashTests(PostgresServer postgres, ITestOutputHelper output
     {
         try
         {
-            Directory.Delete(_directory, recursive: true);
+            System.IO.Directory.Delete(Directory, recursive: true);
         }
         catch (IOException)
         {
         }
+
+        GC.SuppressFinalize(this);
     }
 }
