@@ -30,7 +30,7 @@ try
 }
 catch (Exception e) when (e is ArgumentException or FormatException or IOException or InvalidOperationException)
 {
-    var message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : e.Message;
+    var message = e is ArgumentException a ? LshCluster.Silo.Http.FailureMessages.Of(a) : e.Message;
     Console.Error.WriteLine($"lshc: {message}");
     return 2;
 }

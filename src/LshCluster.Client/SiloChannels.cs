@@ -38,7 +38,6 @@ internal sealed class SiloChannels : IDisposable
         HttpHandler = _handler,
         DisposeHttpClient = false,
         MaxReceiveMessageSize = MaxReceiveMessageSize,
-        MaxSendMessageSize = null,
     })).CreateCallInvoker();
 
     /// <summary>Options for one call that must end by <paramref name="deadline"/>.</summary>

@@ -33,7 +33,8 @@ internal static class ShardLoader
             }
         }
 
-        await LoadDeletedAndForestsAsync(store, scheme, shards, known, duplicates, orphansBefore, cancellationToken).ConfigureAwait(false);
+        var deleted = await ReadDeletedAsync(store, cancellationToken).ConfigureAwait(false);
+        await LoadDeletedAndForestsAsync(store, scheme, shards, known, deleted, duplicates, orphansBefore, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -45,11 +46,8 @@ internal static class ShardLoader
     public static async Task LoadShardsAsync(IDedupStore store, LshScheme scheme, IReadOnlyList<Shard> group, long orphansBefore, int concurrency, CancellationToken cancellationToken)
     {
         // The log keeps the entries of vectors deleted since; they would only cost candidate checks.
-        var deleted = new HashSet<long>();
-        await foreach (var id in store.ReadDeletedAsync(cancellationToken).ConfigureAwait(false))
-        {
-            deleted.Add(id);
-        }
+        var deleted = await ReadDeletedAsync(store, cancellationToken).ConfigureAwait(false);
+        var deletedSet = deleted.ToHashSet();
 
         var duplicates = new List<HomeRecord>();
         await Parallel.ForEachAsync(group, new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cancellationToken }, async (shard, token) =>
@@ -63,7 +61,7 @@ internal static class ShardLoader
 
             await foreach (var entry in store.ReadBucketEntriesAsync(shard.Index, token).ConfigureAwait(false))
             {
-                if (!deleted.Contains(entry.VectorId))
+                if (!deletedSet.Contains(entry.VectorId))
                 {
                     shard.LoadBucketEntry(entry.Key, entry.VectorId, entry.SketchLow, entry.SketchHigh);
                 }
@@ -87,7 +85,18 @@ internal static class ShardLoader
             shards[shard.Index] = shard;
         }
 
-        await LoadDeletedAndForestsAsync(store, scheme, shards, known, duplicates, orphansBefore, cancellationToken).ConfigureAwait(false);
+        await LoadDeletedAndForestsAsync(store, scheme, shards, known, deleted, duplicates, orphansBefore, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<List<long>> ReadDeletedAsync(IDedupStore store, CancellationToken cancellationToken)
+    {
+        var deleted = new List<long>();
+        await foreach (var id in store.ReadDeletedAsync(cancellationToken).ConfigureAwait(false))
+        {
+            deleted.Add(id);
+        }
+
+        return deleted;
     }
 
     private static void LoadRecord(Shard home, StoredVector v, LshHasher hasher, List<HomeRecord> duplicates)
@@ -103,15 +112,13 @@ internal static class ShardLoader
     }
 
     // Deleted ids, then the forests from every edge whose two ends are known, then verdicts naming lost vectors.
-    // The forests are arrays over the known ids in id order (a vector's index is its rank), so that a million vectors
-    // and their edges make a forest in about a second: union by the smaller index keeps the smallest id as the root.
-    private static async Task LoadDeletedAndForestsAsync(IDedupStore store, LshScheme scheme, Shard?[] shards, List<long> stored, List<HomeRecord> loaded, long orphansBefore, CancellationToken cancellationToken)
+    // The forests are int arrays over the known ids in id order (a vector's index is its rank) rather than dictionaries
+    // keyed by id: union by the smaller index keeps the smallest id as the root.
+    private static async Task LoadDeletedAndForestsAsync(IDedupStore store, LshScheme scheme, Shard?[] shards, List<long> stored, List<long> deleted, List<HomeRecord> loaded, long orphansBefore, CancellationToken cancellationToken)
     {
         // Deleted vectors keep their place in the forests (ghosts, ADR 0005): their edges are replayed like any other.
-        var deleted = new List<long>();
-        await foreach (var id in store.ReadDeletedAsync(cancellationToken).ConfigureAwait(false))
+        foreach (var id in deleted)
         {
-            deleted.Add(id);
             shards[VectorId.HomeShard(id)]?.LoadDeleted(id);
         }
 

@@ -45,16 +45,8 @@ internal static class GrpcServices
     public static RpcException? MapException(Exception e) => e switch
     {
         OverloadedException => Overloaded(e.Message),
-        ArgumentException a => Status(StatusCode.InvalidArgument,
-            a.ParamName is { } name ? a.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : a.Message),
-        EngineStoppedException or ShardUnavailableException or NotServingException or Abstractions.Shards.ShardActivationException => Status(StatusCode.Unavailable, e.Message),
-        System.Data.Common.DbException or IOException or System.Net.Sockets.SocketException =>
-            Status(StatusCode.Unavailable, $"the cluster's database cannot be reached now ({e.Message}); nothing was changed by this call, retry it"),
-
-        // A grain call that timed out or an activation given up (a shard loading or moving): the caller's own deadline
-        // and cancellation are answered before this is asked.
-        TimeoutException or OperationCanceledException =>
-            Status(StatusCode.Unavailable, $"a shard did not answer in time ({e.Message}); it may be loading or moving; nothing of this call was acknowledged, retry it"),
+        ArgumentException a => Status(StatusCode.InvalidArgument, FailureMessages.Of(a)),
+        _ when FailureMessages.Unavailable(e, "call") is { } why => Status(StatusCode.Unavailable, why),
         _ => null,
     };
 

@@ -1,4 +1,3 @@
-using System.Data.Common;
 using System.Text.Json;
 using LshCluster.Silo.Engine;
 using Microsoft.AspNetCore.Builder;
@@ -9,7 +8,8 @@ namespace LshCluster.Silo.Http;
 
 /// <summary>
 /// Failures as problem details (RFC 9457): 400 names the field at fault under <c>errors</c>, 404 says what was not
-/// found, 429/503/504 say whether and when to retry. The same domain errors map to gRPC statuses in SiloServices.
+/// found, 429/503/504 say whether and when to retry. The same domain errors map to gRPC statuses in GrpcServices, with
+/// the same messages (<see cref="FailureMessages"/>).
 /// </summary>
 public static class ProblemMapping
 {
@@ -43,16 +43,9 @@ public static class ProblemMapping
     {
         BadHttpRequestException { InnerException: JsonException json } => Invalid(JsonField(json.Path), $"the body is not the JSON this route takes: {json.Message}"),
         BadHttpRequestException bad => Invalid("body", bad.Message),
-        ArgumentException a => Invalid(a.ParamName ?? "request", a.ParamName is { } name ? a.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : a.Message),
+        ArgumentException a => Invalid(a.ParamName ?? "request", FailureMessages.Of(a)),
         OverloadedException => Retry(StatusCodes.Status429TooManyRequests, "Overloaded", e.Message),
-        NotServingException or EngineStoppedException or ShardUnavailableException or Abstractions.Shards.ShardActivationException => Retry(StatusCodes.Status503ServiceUnavailable, "Unavailable", e.Message),
-        DbException or IOException or System.Net.Sockets.SocketException => Retry(StatusCodes.Status503ServiceUnavailable, "Unavailable",
-            $"the database cannot be reached now ({e.Message}); nothing was changed by this request, retry it"),
-
-        // A grain call that timed out or an activation given up (a shard loading or moving); when the caller went away
-        // instead, nobody reads this answer.
-        TimeoutException or OperationCanceledException => Retry(StatusCodes.Status503ServiceUnavailable, "Unavailable",
-            $"a shard did not answer in time ({e.Message}); it may be loading or moving; nothing of this request was acknowledged, retry it"),
+        _ when FailureMessages.Unavailable(e, "request") is { } why => Unavailable(why),
         _ => null,
     };
 

@@ -162,19 +162,7 @@ public static class AccessControl
             response.StatusCode = StatusCodes.Status200OK;
             response.ContentType = GrpcContentType;
             response.Headers["grpc-status"] = ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            response.Headers["grpc-message"] = PercentEncode(reason);
-        }
-
-        // grpc-message is percent-encoded UTF-8: every byte outside printable ASCII, and '%' itself.
-        private static string PercentEncode(string message)
-        {
-            var text = new System.Text.StringBuilder();
-            foreach (var b in System.Text.Encoding.UTF8.GetBytes(message))
-            {
-                _ = b is >= 0x20 and <= 0x7E and not (byte)'%' ? text.Append((char)b) : text.Append('%').Append(b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
-            }
-
-            return text.ToString();
+            response.Headers["grpc-message"] = Uri.EscapeDataString(reason); // grpc-message is percent-encoded UTF-8
         }
 
         // The most a route's policies ask for (a /v1 route may add admin to the group's producer), in the caller's terms.
