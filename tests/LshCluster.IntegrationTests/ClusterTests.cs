@@ -92,17 +92,24 @@ public sealed class ClusterTests(PostgresServer server, ITestOutputHelper output
         await cluster.WaitForOwnersAsync(3, TimeSpan.FromSeconds(30));
         var rounds = ClusterHarness.Rounds(originals: 1200, rounds: 8, copiesPerRound: 250, seed: 12);
         await using var client = await cluster.ClientAsync();
-        var producer = StreamAsync(client, rounds, chunk: 50, pause: TimeSpan.FromMilliseconds(100));
+
+        // The stream holds before its middle round until the cluster has scaled out, and before its last until it has
+        // scaled in, so that however slow the machine, each move starts while vectors stream and some come after both.
+        var scaledOut = new TaskCompletionSource();
+        var scaledIn = new TaskCompletionSource();
+        var producer = StreamAsync(client, rounds, chunk: 50, pause: TimeSpan.FromMilliseconds(100),
+            beforeRound: r => r == rounds.Count / 2 ? scaledOut.Task : r == rounds.Count - 1 ? scaledIn.Task : Task.CompletedTask);
 
         // Out: a fourth silo joins mid-stream and gets its even share.
         var fourth = await cluster.StartSiloAsync();
         await cluster.WaitForBalanceAsync(4, TimeSpan.FromSeconds(60));
-        Assert.False(producer.IsCompleted, "the stream should still run while the cluster scales out");
+        scaledOut.SetResult();
 
         // In: it drains (SIGTERM) while the stream goes on, and exits 0 once its shards are handed over.
         fourth.Signal("TERM");
         Assert.Equal(0, await fourth.WaitForExitAsync(TimeSpan.FromSeconds(90)));
         await cluster.WaitForBalanceAsync(3, TimeSpan.FromSeconds(60));
+        scaledIn.SetResult();
 
         var verdicts = await producer;
         output.WriteLine($"client retries during the moves: {client.Retries}");
@@ -227,7 +234,8 @@ public sealed class ClusterTests(PostgresServer server, ITestOutputHelper output
     /// <paramref name="pause"/>, one chunk at a time with that pause between them (a steady stream that lasts while
     /// the test moves shards or kills processes).
     /// </summary>
-    private static async Task<Dictionary<string, Verdict>> StreamAsync(LshClusterClient client, List<List<Vector>> rounds, int chunk, TimeSpan? pause = null, ClusterHarness? cluster = null)
+    private static async Task<Dictionary<string, Verdict>> StreamAsync(LshClusterClient client, List<List<Vector>> rounds, int chunk, TimeSpan? pause = null,
+        ClusterHarness? cluster = null, Func<int, Task>? beforeRound = null)
     {
         var verdicts = new Dictionary<string, Verdict>();
         void Take(IEnumerable<(Vector Vector, Protocol.V1.InsertResult Result)> answered)
@@ -239,8 +247,13 @@ public sealed class ClusterTests(PostgresServer server, ITestOutputHelper output
             }
         }
 
-        foreach (var round in rounds)
+        foreach (var (r, round) in rounds.Index())
         {
+            if (beforeRound is not null)
+            {
+                await beforeRound(r);
+            }
+
             if (pause is { } p)
             {
                 foreach (var part in round.Chunk(chunk))
