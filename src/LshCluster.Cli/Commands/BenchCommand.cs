@@ -26,7 +26,13 @@ internal static class BenchCommand
         var dim = new Option<int>("--dim") { Description = "Dimension of the planted set", DefaultValueFactory = _ => 384 };
         var recall = new Option<double>("--recall") { Description = "Planned per-pair recall at the lowest rung", DefaultValueFactory = _ => 0.999 };
         var check = new Option<bool>("--check-recall") { Description = "Also run the exact brute force and print pair recall and precision" };
-        var command = new Command("ingest", "Durable ingest throughput (acknowledged after commit) on Fashion-MNIST or the planted set") { store, limit, synthetic, dim, recall, check };
+        var family = PlanCommand.FamilyOption();
+        var hashes = new Option<int?>("--hashes") { Description = "k, overriding the planner's choice (with --tables; to measure a plan against others)" };
+        var tables = new Option<int?>("--tables") { Description = "L, overriding the planner's choice (with --hashes)" };
+        var command = new Command("ingest", "Durable ingest throughput (acknowledged after commit) on Fashion-MNIST or the planted set")
+        {
+            store, limit, synthetic, dim, recall, check, family, hashes, tables,
+        };
         command.SetAction(async (parse, cancel) =>
         {
             if (parse.GetValue(dim) is var d && d is < 2 or > 4096)
@@ -37,7 +43,17 @@ internal static class BenchCommand
             var vectors = Dataset(parse.GetValue(synthetic), parse.GetValue(limit), parse.GetValue(dim));
             float[] rungs = vectors[0].Length == 784 ? [0.99f, 0.98f] : [0.99f, 0.98f, 0.95f];
             var target = parse.GetValue(store) ?? $"sqlite:{Path.Combine(Directory.CreateTempSubdirectory("lshc-bench-").FullName, "bench.db")}";
-            var scheme = CreateCommand.Plan(vectors[0].Length, rungs, parse.GetValue(recall), 1024, 1, [.. vectors.Take(2000)]);
+            var scheme = CreateCommand.Plan(vectors[0].Length, rungs, parse.GetValue(recall), 1024, 1, [.. vectors.Take(2000)], PlanCommand.FamilyOf(parse.GetValue(family)));
+            if (parse.GetValue(hashes) is { } k && parse.GetValue(tables) is { } l)
+            {
+                // The planner's family, seed and centring; the given k and L.
+                scheme = new LshScheme(scheme.Family, scheme.Dimension, k, l, scheme.Seed, scheme.Rungs, scheme.ShardCount, scheme.Probes, center: scheme.Center);
+            }
+            else if (parse.GetValue(hashes) is not null || parse.GetValue(tables) is not null)
+            {
+                throw new ArgumentException("--hashes and --tables: give both, or neither", parse.GetValue(hashes) is null ? "hashes" : "tables");
+            }
+
             await StoreOptions.CreateClusterAsync(target, scheme, cancel);
             await using var engine = await DedupEngine.OpenAsync(DedupStores.Open(target), cancellationToken: cancel);
             var records = vectors.Select((v, i) => new VectorRecord(i.ToString(CultureInfo.InvariantCulture), v));
@@ -45,6 +61,7 @@ internal static class BenchCommand
             Console.WriteLine($"scheme: {scheme}");
             Console.WriteLine($"store: {engine.StoreDescription}");
             Console.WriteLine($"ingest: {total - refused:N0} vectors durable in {elapsed.TotalSeconds:F2} s = {(total - refused) / elapsed.TotalSeconds:N0} vectors/s; {duplicates:N0} duplicates; {engine.Commits:N0} commits");
+            Console.WriteLine($"candidates per insert: {(double)engine.BucketCandidates / total:F1} bucket entries past the sketch filter, {(double)engine.CheckedCandidates / total:F1} exact checks");
             if (parse.GetValue(check))
             {
                 foreach (var line in await Progress.SpinAsync("exact brute force …", () => RecallReportAsync(engine, vectors, rungs)))

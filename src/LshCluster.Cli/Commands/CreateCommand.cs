@@ -33,9 +33,10 @@ internal static class CreateCommand
         return command;
     }
 
-    public static LshScheme Plan(int dimension, IReadOnlyList<float> rungs, double recall, int shards, int maxProbes, IReadOnlyList<float[]>? sample) =>
+    public static LshScheme Plan(int dimension, IReadOnlyList<float> rungs, double recall, int shards, int maxProbes, IReadOnlyList<float[]>? sample, LshFamily? family = null) =>
         LshPlanner.Plan(new PlanRequest
         {
+            Family = family,
             Dimension = dimension,
             Threshold = rungs.Min(),
             Recall = recall,

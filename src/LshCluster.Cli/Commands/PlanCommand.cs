@@ -15,8 +15,7 @@ internal static class PlanCommand
         var threshold = new Option<double>("--threshold") { Description = "Lowest cosine that must be found, e.g. 0.98", Required = true };
         var recall = new Option<double>("--recall") { Description = "Chance of finding a pair at exactly the threshold", DefaultValueFactory = _ => 0.99 };
         var sample = new Option<FileInfo?>("--sample") { Description = "Representative vectors (.fvecs, .npy or .jsonl) to centre anisotropic data and estimate candidates" };
-        var family = new Option<string>("--family") { Description = "cross-polytope or hyperplane", DefaultValueFactory = _ => "cross-polytope" };
-        family.AcceptOnlyFromAmong("cross-polytope", "hyperplane");
+        var family = FamilyOption();
         var probes = new Option<int>("--max-probes") { Description = "Most probes per table to consider (1 disables multiprobe)", DefaultValueFactory = _ => 8 };
         var vectors = new Option<long>("--vectors") { Description = "Collection size at which to estimate candidates per insert", DefaultValueFactory = _ => 1_000_000 };
         var rungs = new Option<string?>("--rungs") { Description = "Threshold ladder for the scheme, e.g. 0.99,0.98 (default: the threshold)" };
@@ -24,7 +23,7 @@ internal static class PlanCommand
         var seed = new Option<ulong?>("--seed") { Description = "Seed of the rotations (default: fixed)" };
         var output = new Option<FileInfo?>("--out") { Description = "Write the chosen scheme to this file" };
 
-        var command = new Command("plan", "Choose LSH parameters (k, L, probes) for a target threshold and recall")
+        var command = new Command("plan", "Choose LSH parameters (family, k, L, probes) for a target threshold and recall")
         {
             dim, threshold, recall, sample, family, probes, vectors, rungs, shards, seed, output,
         };
@@ -43,7 +42,7 @@ internal static class PlanCommand
                 Dimension = d,
                 Threshold = parse.GetValue(threshold),
                 Recall = parse.GetValue(recall),
-                Family = parse.GetValue(family) == "hyperplane" ? LshFamily.Hyperplane : LshFamily.CrossPolytope,
+                Family = FamilyOf(parse.GetValue(family)),
                 MaxProbes = parse.GetValue(probes),
                 StoredVectors = parse.GetValue(vectors),
                 Sample = sampleVectors,
@@ -67,6 +66,27 @@ internal static class PlanCommand
         });
         return command;
     }
+
+    /// <summary>The <c>--family</c> option of the commands that plan a scheme.</summary>
+    internal static Option<string> FamilyOption()
+    {
+        var family = new Option<string>("--family")
+        {
+            Description = "any (the cheaper of cross-polytope and sign bands), cross-polytope, sign-bands or hyperplane",
+            DefaultValueFactory = _ => "any",
+        };
+        family.AcceptOnlyFromAmong("any", "cross-polytope", "sign-bands", "hyperplane");
+        return family;
+    }
+
+    /// <summary>The family a <c>--family</c> value names; null for any.</summary>
+    internal static LshFamily? FamilyOf(string? name) => name switch
+    {
+        "cross-polytope" => LshFamily.CrossPolytope,
+        "sign-bands" => LshFamily.SignBands,
+        "hyperplane" => LshFamily.Hyperplane,
+        _ => null,
+    };
 
     internal static IReadOnlyList<float>? ParseRungs(string? text)
     {
@@ -93,7 +113,9 @@ internal static class PlanCommand
         Console.WriteLine(string.Create(inv, $"  probes per table       {c.Probes}"));
         Console.WriteLine(string.Create(inv, $"  table hit probability  {c.TableHitProbability:F4}"));
         Console.WriteLine(string.Create(inv, $"  predicted recall       {c.PredictedRecall:F4}  (pairs at exactly cos {request.Threshold})"));
-        Console.WriteLine(string.Create(inv, $"  candidates per insert  {c.CandidatesPerInsert:G4}  (at {request.StoredVectors:N0} stored vectors)"));
+        Console.WriteLine(string.Create(inv, $"  rotations per vector   {c.Rotations}"));
+        Console.WriteLine(string.Create(inv, $"  bucket entries walked  {c.BucketEntriesPerInsert:G4}  per insert (at {request.StoredVectors:N0} stored vectors)"));
+        Console.WriteLine(string.Create(inv, $"  candidates per insert  {c.CandidatesPerInsert:G4}  (passing the sketch filter)"));
         if (s.Center is not null)
         {
             Console.WriteLine(string.Create(inv, $"  centring               on (|mu| = {plan.CenterNorm:F3}); near-duplicates at the threshold have median centred cosine {plan.EffectiveThreshold:F4}"));
@@ -106,10 +128,17 @@ internal static class PlanCommand
         }
 
         Console.WriteLine();
-        Console.WriteLine("  alternatives (cheapest first):   k    L    T   recall   candidates   est. cost/insert   centred");
-        foreach (var o in plan.Options.Take(8))
+        Console.WriteLine("  alternatives (cheapest first):  family            k    L    T  rotations   recall   entries   candidates   est. cost/insert   centred");
+        foreach (var o in plan.Options.Take(8).Concat(plan.Options.Where(o => o.Family != c.Family).Take(3)))
         {
-            Console.WriteLine(string.Create(inv, $"                                 {o.HashesPerTable,3} {o.Tables,4} {o.Probes,4}   {o.PredictedRecall:F4}   {o.CandidatesPerInsert,10:G4}   {o.CostNanoseconds / 1000,8:F1} µs   {(o.Centred ? "yes" : "no")}"));
+            Console.WriteLine(string.Create(inv, $"                                {Name(o.Family),-15} {o.HashesPerTable,3} {o.Tables,4} {o.Probes,4} {o.Rotations,10}   {o.PredictedRecall:F4} {o.BucketEntriesPerInsert,9:G4}   {o.CandidatesPerInsert,10:G4}   {o.CostNanoseconds / 1000,8:F1} µs   {(o.Centred ? "yes" : "no")}"));
         }
     }
+
+    private static string Name(LshFamily family) => family switch
+    {
+        LshFamily.CrossPolytope => "cross-polytope",
+        LshFamily.SignBands => "sign-bands",
+        _ => "hyperplane",
+    };
 }

@@ -11,4 +11,11 @@ public enum LshFamily : byte
 
     /// <summary>Hyperplane LSH (Charikar's SimHash): the sign bits of k rotated coordinates per table.</summary>
     Hyperplane = 2,
+
+    /// <summary>
+    /// Banded sign bits of shared rotations (random-projection hyperplane LSH made structured): a few rotations of the
+    /// vector give a pool of sign bits, and table t takes the k bits t·k … t·k + k − 1 of it, so L tables cost
+    /// ⌈L·k / d′⌉ rotations in all instead of a rotation or more per table. Persisted from scheme format version 2.
+    /// </summary>
+    SignBands = 3,
 }

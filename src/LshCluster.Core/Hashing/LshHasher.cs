@@ -1,16 +1,18 @@
 using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using LshCluster.Core.Kernels;
 using LshCluster.Core.Vectors;
 
 namespace LshCluster.Core.Hashing;
 
 /// <summary>
-/// Hashes vectors under an <see cref="LshScheme"/>: per table, k pseudo-random rotations <c>H D3 H D2 H D1</c>
-/// (fast Walsh–Hadamard transforms and ±1 diagonals derived from the seed) of <c>x/|x| − μ</c>, zero-padded to d′;
-/// then the cross-polytope hash (index and sign of the largest coordinate) or hyperplane bits (signs of
-/// coordinates). Thread-safe and allocation-free per vector; results are bit-identical on every instruction set.
+/// Hashes vectors under an <see cref="LshScheme"/>: pseudo-random rotations <c>H D3 H D2 H D1</c> (fast
+/// Walsh–Hadamard transforms and ±1 diagonals derived from the seed) of <c>x/|x| − μ</c>, zero-padded to d′ — k per
+/// table for cross-polytope (index and sign of the largest coordinate) and hyperplane (signs of coordinates), or a
+/// few shared by every table for sign bands (table t takes bits t·k … t·k + k − 1 of their signs). Thread-safe and
+/// allocation-free per vector; results are bit-identical on every instruction set.
 /// </summary>
 [SkipLocalsInit]
 public sealed class LshHasher
@@ -18,6 +20,7 @@ public sealed class LshHasher
     private const int StackFloats = 2 * 4096;
     private const int SketchBits = 128;
     private const ulong SketchStream = ulong.MaxValue;
+    private const ulong SharedStream = ulong.MaxValue - 1;
 
     private readonly LshScheme _scheme;
     private readonly int _padded;
@@ -33,15 +36,21 @@ public sealed class LshHasher
         _scheme = scheme ?? throw new ArgumentNullException(nameof(scheme));
         _padded = scheme.PaddedDimension;
         _words = Math.Max(1, _padded / 64);
-        _rotationsPerTable = scheme.Family == LshFamily.CrossPolytope
-            ? scheme.HashesPerTable
-            : (scheme.HashesPerTable + _padded - 1) / _padded;
-        _signs = new ulong[scheme.Tables * _rotationsPerTable * 3 * _words];
-        for (var t = 0; t < scheme.Tables; t++)
+        // Sign bands: one set of rotations (stream 2^64 − 2) shared by every table; the others: a set per table.
+        var sets = scheme.Family == LshFamily.SignBands ? 1 : scheme.Tables;
+        _rotationsPerTable = scheme.Family switch
+        {
+            LshFamily.CrossPolytope => scheme.HashesPerTable,
+            LshFamily.Hyperplane => (scheme.HashesPerTable + _padded - 1) / _padded,
+            _ => scheme.RotationsPerVector,
+        };
+        _signs = new ulong[sets * _rotationsPerTable * 3 * _words];
+        for (var t = 0; t < sets; t++)
         {
             for (var r = 0; r < _rotationsPerTable; r++)
             {
-                FillSigns(scheme.Seed, (ulong)t, r, _signs.AsSpan(SignOffset(t, r), 3 * _words));
+                var stream = scheme.Family == LshFamily.SignBands ? SharedStream : (ulong)t;
+                FillSigns(scheme.Seed, stream, r, _signs.AsSpan(SignOffset(t, r), 3 * _words));
             }
         }
 
@@ -95,6 +104,12 @@ public sealed class LshHasher
         CheckOutput(codes.Length, CodeCount, nameof(codes));
         CheckOutput(probes.Length, ProbeCount, nameof(probes));
 
+        if (scheme.Family == LshFamily.SignBands)
+        {
+            HashSignBands(vector, keys, codes, probes);
+            return;
+        }
+
         float[]? rented = null;
         var scratch = _padded * 2 <= StackFloats
             ? Align64(stackalloc float[(_padded * 2) + 16])
@@ -136,6 +151,121 @@ public sealed class LshHasher
                 ArrayPool<float>.Shared.Return(rented);
             }
         }
+    }
+
+    /// <summary>
+    /// Sign bands: every shared rotation of the vector (into one buffer, d′ coordinates each), the pool of their sign
+    /// bits, then per table its k bits as the key (and, with multiprobe, the squares of those coordinates as the cost of
+    /// flipping each bit).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void HashSignBands(ReadOnlySpan<float> vector, Span<ulong> keys, Span<int> codes, Span<ulong> probes)
+    {
+        var scheme = _scheme;
+        var rotations = _rotationsPerTable;
+        var length = _padded * (rotations + 1);
+        float[]? rented = null;
+        var scratch = length <= StackFloats
+            ? Align64(stackalloc float[length + 16])
+            : (rented = ArrayPool<float>.Shared.Rent(length));
+        try
+        {
+            var x = scratch[.._padded];
+            var pool = scratch.Slice(_padded, _padded * rotations);
+            Prepare(vector, x, centre: true);
+            for (var r = 0; r < rotations; r++)
+            {
+                Rotate(x, pool.Slice(r * _padded, _padded), _signs.AsSpan(SignOffset(0, r), 3 * _words));
+            }
+
+            Span<ulong> signs = stackalloc ulong[(pool.Length + 63) / 64];
+            SignWords(pool, signs);
+            var k = scheme.HashesPerTable;
+            var t = scheme.Probes;
+            Span<float> margins = stackalloc float[t > 1 ? k : 0];
+            for (var table = 0; table < scheme.Tables; table++)
+            {
+                var first = table * k;
+                var bits = BitsAt(signs, first, k);
+                if (!keys.IsEmpty)
+                {
+                    keys[table] = scheme.HyperplaneKey(table, bits);
+                }
+
+                if (!codes.IsEmpty)
+                {
+                    for (var j = 0; j < k; j++)
+                    {
+                        codes[first + j] = (int)((bits >> j) & 1);
+                    }
+                }
+
+                if (probes.IsEmpty)
+                {
+                    continue;
+                }
+
+                if (t == 1)
+                {
+                    probes[table] = scheme.HyperplaneKey(table, bits);
+                }
+                else
+                {
+                    var band = pool.Slice(first, k);
+                    for (var j = 0; j < k; j++)
+                    {
+                        margins[j] = band[j] * band[j];
+                    }
+
+                    Multiprobe.HyperplaneProbes(scheme, table, bits, margins, probes.Slice(table * t, t));
+                }
+            }
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<float>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>Bit i of the result is the sign bit of <paramref name="values"/>[i] (exact on every path).</summary>
+    private static void SignWords(ReadOnlySpan<float> values, Span<ulong> words)
+    {
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 64 <= values.Length; i += 64)
+            {
+                ulong word = 0;
+                for (var lane = 0; lane < 64; lane += 8)
+                {
+                    word |= (ulong)Vector256.Create(values.Slice(i + lane, 8)).ExtractMostSignificantBits() << lane;
+                }
+
+                words[i >> 6] = word;
+            }
+        }
+
+        for (; i < values.Length; i += 64)
+        {
+            words[i >> 6] = SignBits(values.Slice(i, Math.Min(64, values.Length - i)));
+        }
+    }
+
+    /// <summary>Bits <paramref name="first"/> … <paramref name="first"/> + <paramref name="count"/> − 1 of <paramref name="words"/>, low bit first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong BitsAt(ReadOnlySpan<ulong> words, int first, int count)
+    {
+        var shift = first & 63;
+        var bits = words[first >> 6] >> shift;
+        if (shift + count > 64)
+        {
+            bits |= words[(first >> 6) + 1] << (64 - shift);
+        }
+
+        return count == 64 ? bits : bits & ((1UL << count) - 1);
     }
 
     /// <summary>
@@ -206,8 +336,8 @@ public sealed class LshHasher
     /// For tests and for users who want the rotated coordinates.
     /// </summary>
     /// <param name="input">At most d′ values.</param>
-    /// <param name="table">0 … L − 1.</param>
-    /// <param name="rotation">0 … rotations per table − 1.</param>
+    /// <param name="table">0 … L − 1 (sign bands: every table has the same rotations).</param>
+    /// <param name="rotation">0 … rotations per table − 1 (sign bands: shared rotations − 1).</param>
     /// <param name="output">d′ values.</param>
     public void Rotate(ReadOnlySpan<float> input, int table, int rotation, Span<float> output)
     {
@@ -219,7 +349,8 @@ public sealed class LshHasher
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(rotation, _rotationsPerTable);
         var padded = new float[_padded];
         input.CopyTo(padded);
-        Rotate(padded, output, _signs.AsSpan(SignOffset(table, rotation), 3 * _words));
+        var set = _scheme.Family == LshFamily.SignBands ? 0 : table; // sign bands: every table shares the rotations
+        Rotate(padded, output, _signs.AsSpan(SignOffset(set, rotation), 3 * _words));
         foreach (ref var v in output)
         {
             v *= _rotationScale;

@@ -12,8 +12,12 @@ namespace LshCluster.Core.Hashing;
 /// </summary>
 public sealed class LshScheme : IEquatable<LshScheme>
 {
-    /// <summary>The version written by <see cref="ToBytes"/>.</summary>
-    public const ushort FormatVersion = 1;
+    /// <summary>
+    /// The newest persisted form this build reads and writes. A scheme is written in the oldest version that can hold it:
+    /// version 1 for cross-polytope and hyperplane (so stores created before version 2 keep their bytes and their
+    /// fingerprint), version 2 for the families added with it (<see cref="LshFamily.SignBands"/>).
+    /// </summary>
+    public const ushort FormatVersion = 2;
 
     /// <summary>Largest supported dimension.</summary>
     public const int MaxDimension = 1 << 16;
@@ -59,7 +63,7 @@ public sealed class LshScheme : IEquatable<LshScheme>
         int lastRotationDimension = 0,
         IReadOnlyList<float>? center = null)
     {
-        if (family is not (LshFamily.CrossPolytope or LshFamily.Hyperplane))
+        if (family is not (LshFamily.CrossPolytope or LshFamily.Hyperplane or LshFamily.SignBands))
         {
             throw new ArgumentException($"family: unknown value {(int)family}", nameof(family));
         }
@@ -71,7 +75,7 @@ public sealed class LshScheme : IEquatable<LshScheme>
         Require(tables is >= 1 and <= MaxTables, nameof(tables), $"must be 1 … {MaxTables}; got {tables}");
         Require(probes is >= 1 and <= MaxProbes, nameof(probes), $"must be 1 … {MaxProbes}; got {probes}");
         Require(shardCount is >= 1 and <= 65536, nameof(shardCount), $"must be 1 … 65536; got {shardCount}");
-        if (family == LshFamily.Hyperplane)
+        if (family != LshFamily.CrossPolytope)
         {
             Require(lastRotationDimension == 0 || lastRotationDimension == padded, nameof(lastRotationDimension), "applies to cross-polytope only");
         }
@@ -122,8 +126,22 @@ public sealed class LshScheme : IEquatable<LshScheme>
     /// <summary>d′ = the next power of two ≥ d (at least 2): vectors are zero-padded to it before rotating.</summary>
     public int PaddedDimension { get; }
 
-    /// <summary>k: rotations per table (cross-polytope) or sign bits per table (hyperplane).</summary>
+    /// <summary>k: rotations per table (cross-polytope) or sign bits per table (hyperplane, sign bands).</summary>
     public int HashesPerTable { get; }
+
+    /// <summary>
+    /// The rotations one vector's hash takes: k per table for cross-polytope, ⌈k / d′⌉ per table for hyperplane,
+    /// ⌈L·k / d′⌉ in all for sign bands.
+    /// </summary>
+    public int RotationsPerVector => Family switch
+    {
+        LshFamily.CrossPolytope => Tables * HashesPerTable,
+        LshFamily.Hyperplane => Tables * ((HashesPerTable + PaddedDimension - 1) / PaddedDimension),
+        _ => ((Tables * HashesPerTable) + PaddedDimension - 1) / PaddedDimension,
+    };
+
+    /// <summary>The persisted form's version: 1 for the families it was made for, 2 for those added with version 2.</summary>
+    public ushort Version => Family == LshFamily.SignBands ? (ushort)2 : (ushort)1;
 
     /// <summary>L: the number of hash tables.</summary>
     public int Tables { get; }
@@ -176,11 +194,11 @@ public sealed class LshScheme : IEquatable<LshScheme>
 
     /// <summary>
     /// The bucket key of table <paramref name="table"/> from its k codes: cross-polytope, rotation hashes in
-    /// [0, 2d′) (the last in [0, 2·<see cref="LastRotationDimension"/>)); hyperplane, sign bits 0 or 1.
+    /// [0, 2d′) (the last in [0, 2·<see cref="LastRotationDimension"/>)); hyperplane and sign bands, sign bits 0 or 1.
     /// </summary>
     public ulong BucketKey(int table, ReadOnlySpan<int> codes)
     {
-        if (Family == LshFamily.Hyperplane)
+        if (Family != LshFamily.CrossPolytope)
         {
             ulong bits = 0;
             for (var i = 0; i < codes.Length; i++)
@@ -231,7 +249,7 @@ public sealed class LshScheme : IEquatable<LshScheme>
         var o = 0;
         BinaryPrimitives.WriteUInt32LittleEndian(span[o..], Magic);
         o += 4;
-        BinaryPrimitives.WriteUInt16LittleEndian(span[o..], FormatVersion);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[o..], Version);
         o += 2;
         span[o++] = (byte)Family;
         foreach (var value in (ReadOnlySpan<int>)[Dimension, HashesPerTable, LastRotationDimension, Tables, Probes, ShardCount])
@@ -271,9 +289,9 @@ public sealed class LshScheme : IEquatable<LshScheme>
         }
 
         var version = BinaryPrimitives.ReadUInt16LittleEndian(data[4..]);
-        if (version != FormatVersion)
+        if (version is < 1 or > FormatVersion)
         {
-            throw new FormatException($"LSH scheme format version {version} is not supported (this build reads version {FormatVersion})");
+            throw new FormatException($"LSH scheme format version {version} is not supported (this build reads versions 1 to {FormatVersion}); a newer build created it");
         }
 
         var body = data[..^8];
@@ -286,6 +304,11 @@ public sealed class LshScheme : IEquatable<LshScheme>
         {
             var o = 6;
             var family = (LshFamily)body[o++];
+            if ((family == LshFamily.SignBands ? 2 : 1) != version)
+            {
+                throw new FormatException($"LSH scheme of family {family} cannot be format version {version}");
+            }
+
             var ints = new int[6];
             for (var i = 0; i < ints.Length; i++, o += 4)
             {
@@ -346,6 +369,15 @@ public sealed class LshScheme : IEquatable<LshScheme>
     /// <inheritdoc />
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{Family} d={Dimension} (padded {PaddedDimension}) k={HashesPerTable} L={Tables} T={Probes} S={ShardCount} seed={Seed:x16} rungs={string.Join(',', _rungs)}{(_center is null ? string.Empty : " centred")}");
+
+    /// <summary><paramref name="body"/> followed by its checksum: a persisted form (for tests of what readers refuse).</summary>
+    internal static byte[] WithChecksum(ReadOnlySpan<byte> body)
+    {
+        var bytes = new byte[body.Length + 8];
+        body.CopyTo(bytes);
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(body.Length), Checksum(body));
+        return bytes;
+    }
 
     private static ulong ComputeFingerprint(ReadOnlySpan<byte> bytes) => Checksum(bytes[..^8]);
 

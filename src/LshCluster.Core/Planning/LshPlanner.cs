@@ -7,22 +7,27 @@ using LshCluster.Core.Vectors;
 namespace LshCluster.Core.Planning;
 
 /// <summary>
-/// Chooses k, L and T from a target threshold and recall (and optionally a data sample) using exact collision
-/// probabilities, Monte Carlo multiprobe hit rates and a simple cost model, and predicts the recall and the
-/// candidates per insert. See docs/planner.md.
+/// Chooses the family, k, L and T from a target threshold and recall (and optionally a data sample) using exact
+/// collision probabilities, Monte Carlo multiprobe hit rates and a cost model of an insert (rotations, bucket
+/// operations, bucket entries walked past, candidates checked), and predicts the recall and the candidates per
+/// insert. See docs/planner.md.
 /// </summary>
 public static class LshPlanner
 {
     // Cost model, nanoseconds on one core, measured on this machine type in the engine (docs/planner.md): a 1024-point
-    // transform with its sign diagonal ~250 ns; a candidate ~300 ns at d = 784 (bucket walk, projection screen,
-    // and cache misses dominate, not the arithmetic).
+    // transform with its sign diagonal ~250 ns; a table ~1 µs per insert (its probe, its entry in memory and in the
+    // store's bucket log, and the garbage of both); a bucket entry walked past (its sketch compared) a few ns; a
+    // candidate that passes the sketch ~250 ns at d = 784 (message, projection screen and cache misses dominate,
+    // not the arithmetic).
     private const double NsPerHadamardElementStage = 0.024;
-    private const double NsPerProbe = 200;
-    private const double NsPerStoredEntry = 150;
+    private const double NsPerProbe = 400;
+    private const double NsPerStoredEntry = 600;
+    private const double NsPerBucketEntry = 4;
     private const double NsPerCandidateBase = 250;
     private const double NsPerCandidateValue = 0.06;
 
     private const int MonteCarloPairs = 400;
+    private const int MinimumMeasuredSample = 200;
     private const int MonteCarloTables = 48;
     private const double CentreWhenMeanCosineAbove = 0.05;
 
@@ -44,13 +49,18 @@ public static class LshPlanner
         // near-duplicates' similarity (more tables). Which is cheaper depends on the data.
         var options = new List<PlanOption>();
         var effectiveOf = new Dictionary<bool, double>();
+        LshFamily[] families = request.Family is { } only ? [only] : [LshFamily.CrossPolytope, LshFamily.SignBands];
+        var measured = request.Sample is { Count: >= MinimumMeasuredSample } sample ? new SampleCollisions(sample, request.Threshold) : null;
         foreach (var center in mean is null ? [null] : new[] { mean, null })
         {
             var nearCosines = NearDuplicateCosines(request, center);
-            var unrelatedCosines = UnrelatedCosines(request, center);
+            var unrelated = UnrelatedPairs(request, center);
             var effective = Median(nearCosines);
             effectiveOf[center is not null] = effective;
-            AddOptions(request, d, padded, nearCosines, unrelatedCosines, effective, center is not null, options);
+            foreach (var family in families)
+            {
+                AddOptions(request, family, d, padded, nearCosines, unrelated, effective, center, measured, options);
+            }
         }
 
         if (options.Count == 0)
@@ -62,24 +72,36 @@ public static class LshPlanner
         options.Sort((a, b) => a.CostNanoseconds.CompareTo(b.CostNanoseconds));
         var chosen = options[0];
         var rungs = request.Rungs ?? [(float)request.Threshold];
-        var scheme = new LshScheme(request.Family, d, chosen.HashesPerTable, chosen.Tables, request.Seed, rungs,
-            request.ShardCount, chosen.Probes, center: chosen.Centred ? mean : null);
+        var scheme = SchemeOf(request, chosen.Family, chosen.HashesPerTable, chosen.Tables, chosen.Probes, chosen.Centred ? mean : null);
         return new LshPlan(scheme, chosen, options, centerNorm, effectiveOf[chosen.Centred]);
     }
 
-    private static void AddOptions(PlanRequest request, int d, int padded, double[] nearCosines, double[] unrelatedCosines, double effective, bool centred, List<PlanOption> options)
+    private static LshScheme SchemeOf(PlanRequest request, LshFamily family, int k, int tables, int probes, float[]? center) =>
+        new(family, request.Dimension, k, tables, request.Seed, request.Rungs ?? [(float)request.Threshold], request.ShardCount, probes, center: center);
+
+    private static void AddOptions(PlanRequest request, LshFamily family, int d, int padded, double[] nearCosines, (double Hashed, double Raw)[] unrelated,
+        double effective, float[]? center, SampleCollisions? measured, List<PlanOption> options)
     {
-        var ks = request.Family == LshFamily.CrossPolytope ? Enumerable.Range(1, 4) : Enumerable.Range(1, 24);
+        var centred = center is not null;
+        var ks = family switch
+        {
+            LshFamily.CrossPolytope => Enumerable.Range(1, 4),
+            LshFamily.Hyperplane => Enumerable.Range(1, 24),
+            _ => Enumerable.Range(4, 37), // bands of 4 … 40 bits
+        };
+        var maxHamming = Sketch128.MaxHamming(request.Threshold);
+        var sketchPass = unrelated.Select(u => Sketch128.PassProbability(u.Raw, maxHamming)).ToArray();
+        var transform = 3 * NsPerHadamardElementStage * padded * Math.Log2(padded);
         foreach (var k in ks)
         {
             var hitRates = request.MaxProbes > 1
-                ? MeasureProbeHitRates(request.Family, d, k, request.MaxProbes, effective, MonteCarloPairs, MonteCarloTables, request.Seed)
+                ? MeasureProbeHitRates(family, d, k, request.MaxProbes, effective, MonteCarloPairs, MonteCarloTables, request.Seed)
                 : null;
             for (var t = 1; t <= request.MaxProbes; t *= 2)
             {
                 // Multiprobe gain measured at the effective threshold, applied to every planted pair.
                 var gain = t == 1 || hitRates is null ? 1 : hitRates[t - 1] / Math.Max(hitRates[0], 1e-12);
-                var q = nearCosines.Select(c => Math.Min(1, gain * TableProbability(request.Family, padded, k, c))).ToArray();
+                var q = nearCosines.Select(c => Math.Min(1, gain * TableProbability(family, padded, k, c))).ToArray();
                 var tables = TablesFor(q, request.Recall);
                 if (tables == 0)
                 {
@@ -87,14 +109,36 @@ public static class LshPlanner
                 }
 
                 var recall = q.Average(x => Recall(x, tables));
-                var unrelated = unrelatedCosines.Average(c => Recall(Math.Min(1, t * TableProbability(request.Family, padded, k, c)), tables));
-                var candidates = request.StoredVectors * unrelated;
-                var rotations = request.Family == LshFamily.CrossPolytope ? k : (k + padded - 1) / padded;
-                var cost = (tables * rotations * 3 * NsPerHadamardElementStage * padded * Math.Log2(padded))
+
+                // Every stored vector that meets an insert in a table is a bucket entry walked past; those that pass the
+                // sketch filter are checked exactly at their home. With a sample, as measured on it (times T for probes,
+                // an upper bound); without, an unrelated vector meets it with chance T·p^k per table.
+                double entries, candidates;
+                if (measured is not null)
+                {
+                    var (entriesPerPair, candidatesPerPair) = measured.Measure(SchemeOf(request, family, k, tables, 1, center));
+                    entries = request.StoredVectors * entriesPerPair * t;
+                    candidates = request.StoredVectors * Math.Min(1, candidatesPerPair * t);
+                }
+                else
+                {
+                    var perTable = unrelated.Select(u => Math.Min(1, t * TableProbability(family, padded, k, u.Hashed))).ToArray();
+                    entries = request.StoredVectors * tables * perTable.Average();
+                    candidates = request.StoredVectors * perTable.Select((p, i) => Recall(p, tables) * sketchPass[i]).Average();
+                }
+
+                var rotations = family switch
+                {
+                    LshFamily.CrossPolytope => tables * k,
+                    LshFamily.Hyperplane => tables * ((k + padded - 1) / padded),
+                    _ => ((tables * k) + padded - 1) / padded,
+                };
+                var cost = (rotations * transform)
                     + (tables * t * NsPerProbe)
                     + (tables * NsPerStoredEntry)
+                    + (entries * NsPerBucketEntry)
                     + (candidates * (NsPerCandidateBase + (NsPerCandidateValue * d)));
-                options.Add(new PlanOption(k, tables, t, q.Average(), recall, candidates, cost, centred));
+                options.Add(new PlanOption(k, tables, t, q.Average(), recall, candidates, cost, centred, family, entries, rotations));
             }
         }
     }
@@ -103,11 +147,13 @@ public static class LshPlanner
     public static double Recall(double tableHitProbability, int tables) => 1 - Math.Pow(1 - tableHitProbability, tables);
 
     /// <summary>
-    /// The exact single-table collision probability at cosine ρ: cross-polytope p(d′, ρ)^k, hyperplane (1 − θ/π)^k.
+    /// The exact single-table collision probability at cosine ρ: cross-polytope p(d′, ρ)^k, hyperplane and sign bands
+    /// (1 − θ/π)^k (the bits of a band are coordinates of one rotation: orthogonal projections, taken as independent;
+    /// EmpiricalCollisionTests measures how far that holds).
     /// </summary>
     public static double TableProbability(LshFamily family, int paddedDimension, int k, double rho)
     {
-        if (family == LshFamily.Hyperplane)
+        if (family != LshFamily.CrossPolytope)
         {
             return Math.Pow(CollisionProbability.Hyperplane(rho), k);
         }
@@ -238,27 +284,32 @@ public static class LshPlanner
         return result;
     }
 
-    private static double[] UnrelatedCosines(PlanRequest request, float[]? center)
+    /// <summary>
+    /// Cosines of random pairs of sample vectors: as hashed (centred when <paramref name="center"/> is given, rounded to
+    /// fiftieths, since each distinct value costs a cross-polytope integral) and as verified (the true cosine).
+    /// </summary>
+    private static (double Hashed, double Raw)[] UnrelatedPairs(PlanRequest request, float[]? center)
     {
         if (request.Sample is not { Count: > 1 } sample)
         {
-            return [0];
+            return [(0, 0)];
         }
 
         var rng = new SplitMix64(request.Seed ^ 0x756E72656CUL);
-        var result = new double[200];
+        var result = new (double, double)[200];
         for (var i = 0; i < result.Length; i++)
         {
             var a = sample[(int)(rng.Next() % (ulong)sample.Count)];
             var b = sample[(int)(rng.Next() % (ulong)sample.Count)];
-            // Round to fiftieths: candidates are an estimate, and each distinct cosine costs an integral.
-            result[i] = Math.Round((center is null ? VectorMath.Cosine(a, b) : CentredCosine(a, b, center)) * 50) / 50;
+            var raw = VectorMath.Cosine(a, b);
+            result[i] = (Math.Round((center is null ? raw : CentredCosine(a, b, center)) * 50) / 50, raw);
         }
 
         return result;
     }
 
-    private static double CentredCosine(float[] a, float[] b, float[] center)
+    /// <summary>The cosine of <c>a/|a| − μ</c> and <c>b/|b| − μ</c>: the similarity hashing sees when it centres.</summary>
+    public static double CentredCosine(float[] a, float[] b, float[] center)
     {
         double ab = 0, aa = 0, bb = 0;
         var na = 1 / Math.Sqrt(VectorMath.SquaredNorm(a));

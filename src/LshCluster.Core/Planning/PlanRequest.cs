@@ -14,8 +14,8 @@ public sealed record PlanRequest
     /// <summary>The probability of finding a pair at exactly the threshold, e.g. 0.99.</summary>
     public double Recall { get; init; } = 0.99;
 
-    /// <summary>The hash family.</summary>
-    public LshFamily Family { get; init; } = LshFamily.CrossPolytope;
+    /// <summary>The hash family; null lets the planner weigh cross-polytope against sign bands and keep the cheaper.</summary>
+    public LshFamily? Family { get; init; }
 
     /// <summary>Most probes per table the planner may choose (1 disables multiprobe).</summary>
     public int MaxProbes { get; init; } = 8;

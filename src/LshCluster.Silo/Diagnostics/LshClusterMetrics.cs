@@ -31,6 +31,13 @@ public static class LshClusterMetrics
     /// <summary>Vectors deleted at their home shards.</summary>
     public static readonly Counter<long> Deletions = Meter.CreateCounter<long>("lshcluster.deletions", "{vector}", "Vectors deleted");
 
+    /// <summary>
+    /// Candidates met by inserts, by stage: <c>bucket</c>, bucket entries that passed the sketch filter (summed over
+    /// tables); <c>checked</c>, distinct candidates whose exact cosine was computed. Per insert, they tell whether the
+    /// plan suits the data (docs/planner.md).
+    /// </summary>
+    public static readonly Counter<long> Candidates = Meter.CreateCounter<long>("lshcluster.ingest.candidates", "{candidate}", "Candidates met by inserts, by stage");
+
     /// <summary>Unions of two clusters (at any rung).</summary>
     public static readonly Counter<long> Merges = Meter.CreateCounter<long>("lshcluster.merges", "{merge}", "Cluster unions performed, all rungs");
 

@@ -1,3 +1,4 @@
+using LshCluster.Core.Hashing;
 using LshCluster.Core.Ids;
 using LshCluster.Core.Kernels;
 using LshCluster.Core.Vectors;
@@ -153,7 +154,7 @@ public sealed partial class DedupEngine
         var projection = new float[_hasher.ProjectionLength];
         var sketch = _hasher.ComputeSketch(vector, projection);
         var threshold = minCosine ?? Scheme.LowestRung;
-        var maxHamming = SketchThreshold(threshold);
+        var maxHamming = Sketch128.MaxHamming(threshold);
         var operations = new Dictionary<int, List<BucketOperation>>();
         for (var k = 0; k < keys.Length; k++)
         {

@@ -40,6 +40,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
     private volatile Exception? _fault;
     private int _batchesInFlight;
     private int _vectorsInFlight;
+    private long _bucketCandidates;
+    private long _checkedCandidates;
 
     private DedupEngine(IDedupStore store, LshScheme scheme, DedupEngineOptions options, EmbeddedSilo? silo,
         IGrainFactory? clusterGrains = null, Grains.Placement.LocalShards? clusterLocal = null, Func<Task<SiloAddress[]>>? clusterOwners = null)
@@ -53,7 +55,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         _local = clusterLocal ?? silo!.Local;
         _shards = new GrainShardCalls(clusterGrains ?? silo!.Grains, scheme.ShardCount, clusterOwners);
         _rungs = [.. scheme.Rungs];
-        _maxHamming = SketchThreshold(scheme.LowestRung);
+        _maxHamming = Sketch128.MaxHamming(scheme.LowestRung);
         _screen = ProjectionScreen(scheme.LowestRung, _hasher.ProjectionLength);
         _committer = new GroupCommitter(store, options.GroupCommitMaxVectors, failStop: !_coordinator);
         LshClusterMetrics.Register(this, () => Volatile.Read(ref _vectorsInFlight), () => LocalShards.Count);
@@ -76,6 +78,12 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
     /// <summary>Insert batches under way.</summary>
     public int BatchesInFlight => Volatile.Read(ref _batchesInFlight);
+
+    /// <summary>Bucket entries of other vectors that passed the sketch filter, summed over the inserts' tables, since start.</summary>
+    public long BucketCandidates => Interlocked.Read(ref _bucketCandidates);
+
+    /// <summary>Distinct candidates whose exact cosine the inserts computed since start.</summary>
+    public long CheckedCandidates => Interlocked.Read(ref _checkedCandidates);
 
     /// <summary>Why the engine stopped taking work, or null while it runs.</summary>
     public Exception? Fault => _fault;
@@ -474,6 +482,10 @@ public sealed partial class DedupEngine : IAsyncDisposable
             CandidateBuffers.Return(byItem);
         }
 
+        Interlocked.Add(ref _bucketCandidates, starts[items.Count]);
+        Interlocked.Add(ref _checkedCandidates, checks.Count);
+        LshClusterMetrics.Candidates.Add(starts[items.Count], new KeyValuePair<string, object?>("stage", "bucket"));
+        LshClusterMetrics.Candidates.Add(checks.Count, new KeyValuePair<string, object?>("stage", "checked"));
         var (byHomeShard, homeStarts) = ShardGroups.Sort(checks, homeShards, _shards.ShardCount);
         checks.Return();
         homeShards.Return();
@@ -923,16 +935,6 @@ public sealed partial class DedupEngine : IAsyncDisposable
         // Each send runs inside its own task, so that one refusal still lets every other shard answer before the
         // caller sees the error.
         await Task.WhenAll(groups.Select(async g => await send(g.Key, g.Value).ConfigureAwait(false))).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// The most differing sketch bits a pair at cosine <paramref name="lowestRung"/> is allowed: the mean of the
-    /// binomial Hamming distance plus six standard deviations, so a true near-duplicate is practically never dropped.
-    /// </summary>
-    internal static int SketchThreshold(float lowestRung)
-    {
-        var p = Math.Acos(Math.Clamp(lowestRung, -1f, 1f)) / Math.PI;
-        return (int)Math.Min(128, Math.Ceiling((128 * p) + (6 * Math.Sqrt(128 * p * (1 - p)))));
     }
 
     /// <summary>

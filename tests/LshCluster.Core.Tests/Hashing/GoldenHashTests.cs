@@ -21,6 +21,9 @@ public class GoldenHashTests
         yield return ("hp-d384-k16-L3", new LshScheme(LshFamily.Hyperplane, 384, 16, 3, 7, [0.95f], probes: 4));
         var center = Enumerable.Range(0, 128).Select(i => (float)(i % 7) / 64).ToArray();
         yield return ("cp-d128-k2-L2-centred", new LshScheme(LshFamily.CrossPolytope, 128, 2, 2, 99, [0.9f], shardCount: 64, center: center));
+        yield return ("sb-d784-k20-L6-centred", new LshScheme(LshFamily.SignBands, 784, 20, 6, 11, [0.99f, 0.98f], probes: 3,
+            center: [.. Enumerable.Range(0, 784).Select(i => (float)(i % 5) / 128)]));
+        yield return ("sb-d40-k27-L5", new LshScheme(LshFamily.SignBands, 40, 27, 5, 13, [0.9f], shardCount: 256));
     }
 
     /// <summary>Vectors from integer arithmetic only (no libm), so the inputs are identical everywhere.</summary>

@@ -17,6 +17,7 @@ public class HashingTests
         {
             new LshScheme(LshFamily.CrossPolytope, d, 2, 3, 42, [0.9f], probes: 4),
             new LshScheme(LshFamily.Hyperplane, d, 12, 2, 43, [0.9f], probes: 3),
+            new LshScheme(LshFamily.SignBands, d, 13, 11, 44, [0.9f], probes: 3), // bands that straddle words and rotations
         };
         var vector = TestData.RandomValues(d, (ulong)d);
         vector[0] += 0.5f; // never all zeros
@@ -101,6 +102,66 @@ public class HashingTests
         Assert.True(shards > 300, $"buckets with different first rotations spread over only {shards} shards");
     }
 
+    [Theory]
+    [InlineData(64, 20, 9)]  // 180 bits: three rotations of 64, bands straddling words and rotations
+    [InlineData(16, 5, 7)]   // rotations shorter than a word
+    [InlineData(256, 64, 6)] // whole words
+    public void A_sign_band_table_takes_its_bits_from_the_shared_rotations_in_order(int d, int bits, int tables)
+    {
+        var scheme = new LshScheme(LshFamily.SignBands, d, bits, tables, 21, [0.9f]);
+        var hasher = new LshHasher(scheme);
+        // Entries ±1: |x|² = d is a power of four here, so x/|x| is exact and its rotation has the signs of x's.
+        var rng = new SplitMix64(5);
+        var x = Enumerable.Range(0, d).Select(_ => (rng.Next() & 1) == 0 ? 1f : -1f).ToArray();
+        var pool = new List<float>();
+        var y = new float[d];
+        for (var r = 0; r < scheme.RotationsPerVector; r++)
+        {
+            hasher.Rotate(x, table: 0, r, y);
+            pool.AddRange(y);
+        }
+
+        var codes = new int[hasher.CodeCount];
+        var keys = new ulong[tables];
+        hasher.Hash(x, keys, codes, default);
+
+        Assert.Equal(((tables * bits) + d - 1) / d, scheme.RotationsPerVector);
+        for (var i = 0; i < tables * bits; i++)
+        {
+            Assert.True((pool[i] < 0 ? 1 : 0) == codes[i], $"bit {i} (table {i / bits}): code {codes[i]}, rotated coordinate {pool[i]}");
+        }
+
+        for (var t = 0; t < tables; t++)
+        {
+            Assert.Equal(scheme.BucketKey(t, codes.AsSpan(t * bits, bits)), keys[t]);
+        }
+    }
+
+    [Fact]
+    public void Sign_band_probes_flip_the_least_certain_bits_first()
+    {
+        var scheme = new LshScheme(LshFamily.SignBands, 128, 10, 4, 3, [0.9f], probes: 4);
+        var hasher = new LshHasher(scheme);
+        var x = TestData.RandomValues(128, 9);
+        var keys = new ulong[4];
+        var codes = new int[hasher.CodeCount];
+        var probes = new ulong[16];
+        hasher.Hash(x, keys, codes, probes);
+        var y = new float[128];
+        hasher.Rotate(x, 0, 0, y);
+
+        for (var t = 0; t < 4; t++)
+        {
+            Assert.Equal(keys[t], probes[t * 4]);
+            // The second probe flips the bit whose rotated coordinate is nearest zero.
+            var band = y.Skip(t * 10).Take(10).ToArray();
+            var weakest = Array.IndexOf(band, band.MinBy(Math.Abs));
+            var flipped = codes.Skip(t * 10).Take(10).ToArray();
+            flipped[weakest] ^= 1;
+            Assert.Equal(scheme.BucketKey(t, flipped), probes[(t * 4) + 1]);
+        }
+    }
+
     [Fact]
     public void Home_shards_spread_evenly()
     {
@@ -139,10 +200,12 @@ public class HashingTests
         Assert.Equal(expected, total / Pairs, 1.0);
     }
 
-    [Fact]
-    public void Hashing_allocates_nothing_per_vector()
+    [Theory]
+    [InlineData(LshFamily.CrossPolytope, 2)]
+    [InlineData(LshFamily.SignBands, 16)]
+    public void Hashing_allocates_nothing_per_vector(LshFamily family, int k)
     {
-        var hasher = new LshHasher(new LshScheme(LshFamily.CrossPolytope, 784, 2, 20, 5, [0.9f], probes: 4));
+        var hasher = new LshHasher(new LshScheme(family, 784, k, 20, 5, [0.9f], probes: 4));
         var x = TestData.RandomValues(784, 1);
         var keys = new ulong[20];
         var probes = new ulong[80];

@@ -49,6 +49,25 @@ public class LshSchemeTests
         Assert.Contains("version 9", Assert.Throws<FormatException>(() => LshScheme.FromBytes(bytes)).Message);
     }
 
+    [Fact]
+    public void Sign_band_schemes_are_format_version_2_and_older_families_stay_version_1()
+    {
+        var bands = new LshScheme(LshFamily.SignBands, 784, 20, 102, 5, [0.99f, 0.98f], probes: 2, center: new float[784]);
+        var bytes = bands.ToBytes();
+
+        Assert.Equal(2, BitConverter.ToUInt16(bytes, 4));
+        Assert.Equal(1, BitConverter.ToUInt16(Sample().ToBytes(), 4));
+        var copy = LshScheme.FromBytes(bytes);
+        Assert.Equal(bands, copy);
+        Assert.Equal(LshFamily.SignBands, copy.Family);
+        Assert.Equal(2, copy.RotationsPerVector); // 102 × 20 bits from two rotations of 1,024 coordinates
+
+        // A sign-band scheme labelled version 1 (which cannot hold it), checksum intact, is refused.
+        bytes[4] = 1;
+        var relabelled = LshScheme.WithChecksum(bytes[..^8]);
+        Assert.Contains("cannot be format version 1", Assert.Throws<FormatException>(() => LshScheme.FromBytes(relabelled)).Message);
+    }
+
     [Theory]
     [InlineData(0, 2, 4, 1, 1, "dimension")]
     [InlineData(10, 0, 4, 1, 1, "hashesPerTable")]
