@@ -21,33 +21,32 @@ public static class BucketLog
     public const int EntrySize = 32;
 
     /// <summary>The entries of <paramref name="vectors"/> by the shard that holds each bucket, packed, in shard order.</summary>
-    public static SortedDictionary<int, byte[]> Group(LshScheme scheme, IReadOnlyList<StoredVector> vectors)
+    public static List<KeyValuePair<int, byte[]>> Group(LshScheme scheme, IReadOnlyList<StoredVector> vectors)
     {
         ArgumentNullException.ThrowIfNull(scheme);
         ArgumentNullException.ThrowIfNull(vectors);
 
-        // Count first, so that each shard's row is one array written once.
+        // Each entry's shard once, counted, so that each shard's row is one array written once.
+        var shards = new int[vectors.Sum(v => v.BucketKeys.Length)];
         var counts = new int[scheme.ShardCount];
+        var e = 0;
         foreach (var v in vectors)
         {
             for (var t = 0; t < v.BucketKeys.Length; t++)
             {
-                counts[scheme.ShardOfBucket(t, v.BucketKeys[t])]++;
+                counts[shards[e++] = scheme.ShardOfBucket(t, v.BucketKeys[t])]++;
             }
         }
 
-        var rows = new SortedDictionary<int, byte[]>();
+        var rows = new byte[]?[scheme.ShardCount];
         var filled = new int[scheme.ShardCount];
+        e = 0;
         foreach (var v in vectors)
         {
             for (var t = 0; t < v.BucketKeys.Length; t++)
             {
-                var shard = scheme.ShardOfBucket(t, v.BucketKeys[t]);
-                if (!rows.TryGetValue(shard, out var row))
-                {
-                    rows[shard] = row = new byte[counts[shard] * EntrySize];
-                }
-
+                var shard = shards[e++];
+                var row = rows[shard] ??= new byte[counts[shard] * EntrySize];
                 var at = row.AsSpan(filled[shard]++ * EntrySize, EntrySize);
                 BinaryPrimitives.WriteUInt64LittleEndian(at, v.BucketKeys[t]);
                 BinaryPrimitives.WriteInt64LittleEndian(at[8..], v.VectorId);
@@ -56,7 +55,16 @@ public static class BucketLog
             }
         }
 
-        return rows;
+        var grouped = new List<KeyValuePair<int, byte[]>>();
+        for (var shard = 0; shard < rows.Length; shard++)
+        {
+            if (rows[shard] is { } row)
+            {
+                grouped.Add(new(shard, row));
+            }
+        }
+
+        return grouped;
     }
 
     /// <summary>The entries packed in one log row.</summary>

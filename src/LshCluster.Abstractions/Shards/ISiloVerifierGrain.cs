@@ -18,10 +18,10 @@ public interface ISiloVerifierGrain : IGrainWithStringKey
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record SiloVerifyRequest(
-    [property: Id(0)] byte[] Queries,
+    [property: Id(0)] ReadOnlyMemory<byte> Queries,
     [property: Id(1)] ReadOnlyMemory<byte>[] Values,
     [property: Id(2)] ReadOnlyMemory<byte>[] Projections,
     [property: Id(3)] int[] Shards,
-    [property: Id(4)] byte[][] Checks,
+    [property: Id(4)] ReadOnlyMemory<byte>[] Checks,
     [property: Id(5)] float LowestRung,
     [property: Id(6)] float Screen);

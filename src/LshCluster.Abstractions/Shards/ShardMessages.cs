@@ -1,13 +1,14 @@
 namespace LshCluster.Abstractions.Shards;
 
 /// <summary>
-/// A batch's bucket operations for one shard, packed (see the grains' codec): one copy to send, none to read, where a
-/// list of records would be encoded field by field.
+/// A batch's bucket operations for one shard, packed (see the grains' codec): a view of the engine's own array, so that
+/// a call within the silo copies nothing and one between silos writes the bytes once, where a list of records would be
+/// encoded field by field.
 /// </summary>
 /// <param name="Operations">The operations, packed little-endian.</param>
 /// <param name="MaxHamming">The most sketch bits a candidate may differ in.</param>
 [GenerateSerializer, Immutable]
-public sealed record BucketRequest([property: Id(0)] byte[] Operations, [property: Id(1)] int MaxHamming);
+public sealed record BucketRequest([property: Id(0)] ReadOnlyMemory<byte> Operations, [property: Id(1)] int MaxHamming);
 
 /// <summary>The candidates the operations found, packed as (item, candidate id) pairs.</summary>
 /// <param name="Epoch">The epoch of the activation that served the call.</param>
@@ -53,10 +54,10 @@ public sealed record RegisterReply([property: Id(0)] long Epoch, [property: Id(1
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record VerifyRequest(
-    [property: Id(0)] byte[] Queries,
+    [property: Id(0)] ReadOnlyMemory<byte> Queries,
     [property: Id(1)] ReadOnlyMemory<byte>[] Values,
     [property: Id(2)] ReadOnlyMemory<byte>[] Projections,
-    [property: Id(3)] byte[] Checks,
+    [property: Id(3)] ReadOnlyMemory<byte> Checks,
     [property: Id(4)] float LowestRung,
     [property: Id(5)] float Screen);
 

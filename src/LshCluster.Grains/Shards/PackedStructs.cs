@@ -19,9 +19,21 @@ internal static class PackedStructs
         return MemoryMarshal.AsBytes(items).ToArray();
     }
 
+    /// <summary>
+    /// The structs of <paramref name="items"/> seen as bytes, without a copy, for a message within the silo (between silos
+    /// Orleans writes the bytes once): the array must not change until the call that carries them has returned.
+    /// </summary>
+    public static ReadOnlyMemory<byte> View<T>(ArraySegment<T> items)
+        where T : unmanaged =>
+        NumberBytes.Bytes(items.Array!).Slice(items.Offset * Unsafe.SizeOf<T>(), items.Count * Unsafe.SizeOf<T>());
+
     /// <summary>The structs in <paramref name="bytes"/>, without a copy.</summary>
     /// <exception cref="InvalidDataException">The length is not a whole number of structs; the message names <paramref name="field"/>.</exception>
     public static ReadOnlySpan<T> Read<T>(byte[] bytes, string field)
+        where T : unmanaged => Read<T>(bytes.AsSpan(), field);
+
+    /// <inheritdoc cref="Read{T}(byte[], string)"/>
+    public static ReadOnlySpan<T> Read<T>(ReadOnlySpan<byte> bytes, string field)
         where T : unmanaged
     {
         if (bytes.Length % Unsafe.SizeOf<T>() != 0)

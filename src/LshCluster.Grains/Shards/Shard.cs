@@ -99,9 +99,20 @@ internal sealed class Shard
     /// Exact cosines between new vectors and candidates homed here; keeps those at or above <paramref name="lowestRung"/>.
     /// A candidate whose projected cosine is below <paramref name="screen"/> is rejected without reading its vector.
     /// </summary>
-    public List<FoundEdge> Verify(ReadOnlySpan<Verification> checks, float lowestRung, float screen)
+    /// <param name="queries">The new vectors' headers.</param>
+    /// <param name="values">Per query, its floats (little-endian bytes).</param>
+    /// <param name="projections">Per query, its projection's floats.</param>
+    /// <param name="checks">(query index, candidate) pairs; a query's checks one after another read its floats once.</param>
+    /// <param name="lowestRung">Edges below it are dropped.</param>
+    /// <param name="screen">The projected cosine below which a candidate is rejected unread.</param>
+    public List<FoundEdge> Verify(ReadOnlySpan<QueryHeader> queries, ReadOnlyMemory<byte>[] values, ReadOnlyMemory<byte>[] projections,
+        ReadOnlySpan<PackedCheck> checks, float lowestRung, float screen)
     {
         var edges = new List<FoundEdge>();
+
+        // A view of a message's bytes costs a virtual call to make: once per query, not per check.
+        var viewed = -1;
+        ReadOnlySpan<float> projection = default, floats = default;
         foreach (ref readonly var check in checks)
         {
             if (!_byId.TryGetValue(check.CandidateId, out var candidate) || candidate.Deletion is not null)
@@ -109,14 +120,26 @@ internal sealed class Shard
                 continue;
             }
 
-            var query = check.Query;
-            var estimate = VectorMath.Cosine(VectorMath.Dot(NumberBytes.View<float>(query.Projection), candidate.Projection), query.ProjectionSquaredNorm, candidate.ProjectionSquaredNorm);
+            if ((uint)check.Query >= (uint)queries.Length)
+            {
+                throw new InvalidDataException($"verify: a check names query {check.Query} of {queries.Length}");
+            }
+
+            ref readonly var query = ref queries[check.Query];
+            if (check.Query != viewed)
+            {
+                viewed = check.Query;
+                projection = NumberBytes.View<float>(projections[viewed]);
+                floats = NumberBytes.View<float>(values[viewed]);
+            }
+
+            var estimate = VectorMath.Cosine(VectorMath.Dot(projection, candidate.Projection), query.ProjectionSquaredNorm, candidate.ProjectionSquaredNorm);
             if (estimate < screen)
             {
                 continue;
             }
 
-            var cosine = VectorMath.Cosine(VectorMath.Dot(NumberBytes.View<float>(query.Values), candidate.Values), query.SquaredNorm, candidate.SquaredNorm);
+            var cosine = VectorMath.Cosine(VectorMath.Dot(floats, candidate.Values), query.SquaredNorm, candidate.SquaredNorm);
             if (cosine >= lowestRung)
             {
                 edges.Add(new FoundEdge(query.Item, query.VectorId, candidate.Id, cosine));

@@ -123,7 +123,7 @@ internal sealed class ShardGrain(IShardSource source, ILocalSiloDetails silo, IC
     public Task<BucketReply> RunBucketOperationsAsync(BucketRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var found = _shard.RunBucketOperations(PackedStructs.Read<BucketOperation>(request.Operations, "operations"), request.MaxHamming);
+        var found = _shard.RunBucketOperations(PackedStructs.Read<BucketOperation>(request.Operations.Span, "operations"), request.MaxHamming);
         try
         {
             return Task.FromResult(new BucketReply(_shard.Epoch, PackedStructs.Pack<Candidate>(found.Span)));
@@ -138,7 +138,7 @@ internal sealed class ShardGrain(IShardSource source, ILocalSiloDetails silo, IC
     public Task<VerifyReply> VerifyAsync(VerifyRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var headers = PackedStructs.Read<QueryHeader>(request.Queries, "queries");
+        var headers = PackedStructs.Read<QueryHeader>(request.Queries.Span, "queries");
         var n = headers.Length;
         if (request.Values.Length != n || request.Projections.Length != n)
         {
@@ -146,21 +146,7 @@ internal sealed class ShardGrain(IShardSource source, ILocalSiloDetails silo, IC
         }
 
         // The queries' floats stay where the message has them.
-        var queries = new VerifyQuery[n];
-        for (var q = 0; q < n; q++)
-        {
-            var h = headers[q];
-            queries[q] = new VerifyQuery(h.Item, h.VectorId, request.Values[q], h.SquaredNorm, request.Projections[q], h.ProjectionSquaredNorm);
-        }
-
-        var packed = PackedStructs.Read<PackedCheck>(request.Checks, "checks");
-        var checks = new Verification[packed.Length];
-        for (var i = 0; i < packed.Length; i++)
-        {
-            checks[i] = new Verification(queries[packed[i].Query], packed[i].CandidateId);
-        }
-
-        var edges = _shard.Verify(checks, request.LowestRung, request.Screen);
+        var edges = _shard.Verify(headers, request.Values, request.Projections, PackedStructs.Read<PackedCheck>(request.Checks.Span, "checks"), request.LowestRung, request.Screen);
         return Task.FromResult(new VerifyReply(_shard.Epoch, PackedStructs.Pack<FoundEdge>(CollectionsMarshal.AsSpan(edges))));
     }
 

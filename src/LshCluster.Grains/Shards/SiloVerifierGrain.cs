@@ -21,7 +21,7 @@ internal sealed class SiloVerifierGrain : Grain, ISiloVerifierGrain
             throw new InvalidDataException($"verify: {request.Shards.Length} shards and {request.Checks.Length} lists of checks");
         }
 
-        var headers = PackedStructs.Read<QueryHeader>(request.Queries, "queries").ToArray();
+        var headers = PackedStructs.Read<QueryHeader>(request.Queries.Span, "queries").ToArray();
         var replies = await Task.WhenAll(request.Shards.Select((shard, i) =>
             GrainFactory.GetGrain<IShardGrain>(shard).VerifyAsync(ForShard(request, headers, request.Checks[i])))).ConfigureAwait(true);
         var edges = new byte[replies.Sum(r => r.Edges.Length)];
@@ -36,9 +36,9 @@ internal sealed class SiloVerifierGrain : Grain, ISiloVerifierGrain
     }
 
     /// <summary>One shard's request: only the queries its checks name, renumbered.</summary>
-    private static VerifyRequest ForShard(SiloVerifyRequest request, QueryHeader[] headers, byte[] packedChecks)
+    private static VerifyRequest ForShard(SiloVerifyRequest request, QueryHeader[] headers, ReadOnlyMemory<byte> packedChecks)
     {
-        var checks = PackedStructs.Read<PackedCheck>(packedChecks, "checks");
+        var checks = PackedStructs.Read<PackedCheck>(packedChecks.Span, "checks");
         var local = new Dictionary<int, int>();
         var renumbered = new PackedCheck[checks.Length];
         for (var i = 0; i < checks.Length; i++)

@@ -44,7 +44,7 @@ internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount, Func
 
     public async Task<(long Epoch, PooledList<Candidate> Found)> BucketOperationsAsync(int shard, ArraySegment<BucketOperation> operations, int maxHamming, bool admission, DateTimeOffset deadline)
     {
-        var reply = await Shard(shard).RunBucketOperationsAsync(new BucketRequest(PackedStructs.Pack<BucketOperation>(operations), maxHamming)).ConfigureAwait(false);
+        var reply = await Shard(shard).RunBucketOperationsAsync(new BucketRequest(PackedStructs.View(operations), maxHamming)).ConfigureAwait(false);
         var found = PackedStructs.Read<Candidate>(reply.Candidates, "candidates");
         var list = new PooledList<Candidate>(found.Length);
         list.SetCount(found.Length);
@@ -59,7 +59,7 @@ internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount, Func
         {
             replies = await Task.WhenAll(byShard.Select(run =>
             {
-                var queries = new QueryTable();
+                var queries = new QueryTable(consecutive: true, run.Checks.Count);
                 var checks = queries.Pack(run.Checks);
                 return Shard(run.Shard).VerifyAsync(new VerifyRequest(queries.Headers(), queries.Values(), queries.Projections(), checks, lowestRung, screen));
             })).ConfigureAwait(false);
@@ -68,7 +68,7 @@ internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount, Func
         {
             replies = await Task.WhenAll(byShard.GroupBy(run => placed[run.Shard % placed.Length]).Select(silo =>
             {
-                var queries = new QueryTable();
+                var queries = new QueryTable(consecutive: false, silo.Sum(run => run.Checks.Count));
                 var checks = silo.Select(run => queries.Pack(run.Checks)).ToArray();
                 var request = new SiloVerifyRequest(queries.Headers(), queries.Values(), queries.Projections(), [.. silo.Select(run => run.Shard)], checks, lowestRung, screen);
                 return grains.GetGrain<ISiloVerifierGrain>(silo.Key.ToParsableString()).VerifyAsync(request);
@@ -85,35 +85,80 @@ internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount, Func
     }
 
     /// <summary>The new vectors of one message, each once however many of its checks name it.</summary>
-    private sealed class QueryTable
+    /// <param name="consecutive">
+    /// The checks are one shard's: a query's checks come one after another (the batch's checks are grouped by shard
+    /// stably, in item order), so comparing with the last query finds its repeats without a dictionary — a dictionary
+    /// per shard message was a quarter of the engine's garbage. A silo's message gathers many shards' runs, where a query
+    /// repeats apart from its last use.
+    /// </param>
+    /// <param name="checks">How many checks will be packed: no query table is larger.</param>
+    private sealed class QueryTable(bool consecutive, int checks)
     {
-        private readonly Dictionary<VerifyQuery, int> _index = new(ReferenceEqualityComparer.Instance);
-        private readonly List<VerifyQuery> _queries = [];
+        private readonly Dictionary<VerifyQuery, int>? _index = consecutive ? null : new(Math.Min(checks, 4096), ReferenceEqualityComparer.Instance);
+        private readonly List<VerifyQuery> _queries = new(Math.Min(checks, consecutive ? 256 : 4096));
+        private VerifyQuery? _last;
+        private int _lastIndex;
 
-        /// <summary>Checks as (query, candidate) pairs numbering their queries in this table, packed.</summary>
-        public byte[] Pack(ArraySegment<Verification> checks)
+        /// <summary>
+        /// Checks as (query, candidate) pairs numbering their queries in this table, packed: a view of a new array, which
+        /// a call within the silo passes as it is.
+        /// </summary>
+        public ReadOnlyMemory<byte> Pack(ArraySegment<Verification> checks)
         {
             var packed = new PackedCheck[checks.Count];
             for (var i = 0; i < checks.Count; i++)
             {
                 var query = checks[i].Query;
-                if (!_index.TryGetValue(query, out var q))
+                if (!ReferenceEquals(query, _last))
                 {
-                    _index[query] = q = _queries.Count;
-                    _queries.Add(query);
+                    _last = query;
+                    if (_index is null || !_index.TryGetValue(query, out _lastIndex))
+                    {
+                        _lastIndex = _queries.Count;
+                        _index?.Add(query, _lastIndex);
+                        _queries.Add(query);
+                    }
                 }
 
-                packed[i] = new PackedCheck(q, checks[i].CandidateId);
+                packed[i] = new PackedCheck(_lastIndex, checks[i].CandidateId);
             }
 
-            return PackedStructs.Pack<PackedCheck>(packed);
+            return PackedStructs.View(new ArraySegment<PackedCheck>(packed));
         }
 
-        public byte[] Headers() => PackedStructs.Pack<QueryHeader>([.. _queries.Select(q => new QueryHeader(q.Item, q.VectorId, q.SquaredNorm, q.ProjectionSquaredNorm))]);
+        public ReadOnlyMemory<byte> Headers()
+        {
+            var headers = new QueryHeader[_queries.Count];
+            for (var q = 0; q < headers.Length; q++)
+            {
+                var query = _queries[q];
+                headers[q] = new QueryHeader(query.Item, query.VectorId, query.SquaredNorm, query.ProjectionSquaredNorm);
+            }
 
-        public ReadOnlyMemory<byte>[] Values() => [.. _queries.Select(q => q.Values)];
+            return PackedStructs.View(new ArraySegment<QueryHeader>(headers));
+        }
 
-        public ReadOnlyMemory<byte>[] Projections() => [.. _queries.Select(q => q.Projection)];
+        public ReadOnlyMemory<byte>[] Values()
+        {
+            var values = new ReadOnlyMemory<byte>[_queries.Count];
+            for (var q = 0; q < values.Length; q++)
+            {
+                values[q] = _queries[q].Values;
+            }
+
+            return values;
+        }
+
+        public ReadOnlyMemory<byte>[] Projections()
+        {
+            var projections = new ReadOnlyMemory<byte>[_queries.Count];
+            for (var q = 0; q < projections.Length; q++)
+            {
+                projections[q] = _queries[q].Projection;
+            }
+
+            return projections;
+        }
     }
 
     public async Task<(long Node, bool IsRoot)> AscendAsync(int shard, long id, int rung, DateTimeOffset deadline)

@@ -388,12 +388,12 @@ public sealed class PostgresDedupStore : IDedupStore
         ?? throw new InvalidOperationException($"{Description} holds no cluster yet; create one first (lshc create)");
 
     // One row per shard: at most S rows a commit, so one statement over two arrays rather than a COPY.
-    private static async Task AppendBucketLogAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, SortedDictionary<int, byte[]> rows, CancellationToken cancellationToken)
+    private static async Task AppendBucketLogAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<KeyValuePair<int, byte[]>> rows, CancellationToken cancellationToken)
     {
         await using var insert = new NpgsqlCommand(
             "INSERT INTO bucket_log (shard, entries) SELECT * FROM unnest(@shards, @entries)", connection, transaction);
-        insert.Parameters.AddWithValue("shards", rows.Keys.ToArray());
-        insert.Parameters.AddWithValue("entries", NpgsqlDbType.Array | NpgsqlDbType.Bytea, rows.Values.ToArray());
+        insert.Parameters.AddWithValue("shards", rows.Select(r => r.Key).ToArray());
+        insert.Parameters.AddWithValue("entries", NpgsqlDbType.Array | NpgsqlDbType.Bytea, rows.Select(r => r.Value).ToArray());
         await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 

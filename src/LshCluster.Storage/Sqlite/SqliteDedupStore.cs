@@ -366,7 +366,7 @@ public sealed class SqliteDedupStore : IDedupStore
         }
     }
 
-    private void Commit(SqliteConnection connection, SqliteTransaction transaction, WriteBatch batch, SortedDictionary<int, byte[]>? log, CancellationToken cancellationToken)
+    private void Commit(SqliteConnection connection, SqliteTransaction transaction, WriteBatch batch, List<KeyValuePair<int, byte[]>>? log, CancellationToken cancellationToken)
     {
         foreach (var fence in batch.Fences)
         {
@@ -415,7 +415,7 @@ public sealed class SqliteDedupStore : IDedupStore
         }
     }
 
-    private void AppendBucketLog(SqliteConnection connection, SqliteTransaction transaction, SortedDictionary<int, byte[]> rows)
+    private void AppendBucketLog(SqliteConnection connection, SqliteTransaction transaction, List<KeyValuePair<int, byte[]>> rows)
     {
         var insert = _insertBucketLog ??= Prepare(connection, InsertBucketLogSql, ("$shard", SqliteType.Integer), ("$entries", SqliteType.Blob));
         insert.Transaction = transaction;
