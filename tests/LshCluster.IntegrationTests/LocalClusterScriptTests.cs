@@ -61,7 +61,23 @@ public sealed partial class LocalClusterScriptTests(ITestOutputHelper output)
             foreach (var id in differing.SelectMany(l => l.Split(' ')).Distinct().Take(6))
             {
                 // What each side says of a vector whose cluster differs: the first thing to read when this fails.
-                output.WriteLine($"cluster: {await LshcAsync(["query", "--server", fourth, id])}embedded: {await LshcAsync(["query", "--store", embedded, id])}");
+                output.WriteLine($"cluster: {await LshcAsync(["query", "--server", fourth, "--id", id])}embedded: {await LshcAsync(["query", "--store", embedded, "--id", id])}");
+            }
+
+            if (differing.Count > 0)
+            {
+                // Whether the store or the silos' memory differs: the silos drained, the store's own clusters.
+                foreach (var silo in new[] { silos[1], silos[2], fourth })
+                {
+                    await RunAsync(script, ["remove", silo], environment, check: false);
+                }
+
+                var postgres = PostgresLine().Match(up).Groups[1].Value;
+                var fromStore = await LshcAsync(["export", "--store", postgres, "--rung", "0.98"]);
+                output.WriteLine($"the store's clusters {(Normalise(fromStore).SequenceEqual(Normalise(fromEmbedded)) ? "equal" : "differ from")} the embedded engine's; " +
+                    $"they {(Normalise(fromStore).SequenceEqual(Normalise(fromCluster)) ? "equal" : "differ from")} what the silos exported");
+                output.WriteLine($"only in the store: {string.Join(" | ", Normalise(fromStore).Except(Normalise(fromEmbedded)))}");
+                output.WriteLine($"only embedded: {string.Join(" | ", Normalise(fromEmbedded).Except(Normalise(fromStore)))}");
             }
 
             Assert.Equal(Normalise(fromEmbedded), Normalise(fromCluster));
@@ -120,4 +136,7 @@ public sealed partial class LocalClusterScriptTests(ITestOutputHelper output)
 
     [GeneratedRegex(@"^silo: (\S+)", RegexOptions.Multiline)]
     private static partial Regex SiloLine();
+
+    [GeneratedRegex(@"^postgres: (\S+)", RegexOptions.Multiline)]
+    private static partial Regex PostgresLine();
 }

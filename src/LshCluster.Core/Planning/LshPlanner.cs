@@ -59,7 +59,7 @@ public static class LshPlanner
             effectiveOf[center is not null] = effective;
             foreach (var family in families)
             {
-                AddOptions(request, family, d, padded, nearCosines, unrelated, effective, center, measured, options);
+                AddOptions(request, family, d, padded, nearCosines, unrelated, effective, center is not null, options);
             }
         }
 
@@ -67,6 +67,11 @@ public static class LshPlanner
         {
             throw new InvalidOperationException(
                 $"no configuration with at most {LshScheme.MaxTables} tables reaches recall {request.Recall} at cosine {request.Threshold}; lower the recall or the threshold");
+        }
+
+        if (measured is not null)
+        {
+            options = MeasureCheapest(request, padded, options, mean, measured);
         }
 
         options.Sort((a, b) => a.CostNanoseconds.CompareTo(b.CostNanoseconds));
@@ -79,10 +84,41 @@ public static class LshPlanner
     private static LshScheme SchemeOf(PlanRequest request, LshFamily family, int k, int tables, int probes, float[]? center) =>
         new(family, request.Dimension, k, tables, request.Seed, request.Rungs ?? [(float)request.Threshold], request.ShardCount, probes, center: center);
 
-    private static void AddOptions(PlanRequest request, LshFamily family, int d, int padded, double[] nearCosines, (double Hashed, double Raw)[] unrelated,
-        double effective, float[]? center, SampleCollisions? measured, List<PlanOption> options)
+    /// <summary>
+    /// The options' bucket entries and checks measured on the sample, cheapest fixed cost (rotations and tables) first,
+    /// until an option's fixed cost alone exceeds the cheapest total measured: only those are returned.
+    /// </summary>
+    private static List<PlanOption> MeasureCheapest(PlanRequest request, int padded, List<PlanOption> options, float[]? mean, SampleCollisions measured)
     {
-        var centred = center is not null;
+        var result = new List<PlanOption>();
+        var best = double.PositiveInfinity;
+        foreach (var o in options.OrderBy(o => FixedCost(o, padded)))
+        {
+            var fixedCost = FixedCost(o, padded);
+            if (fixedCost >= best)
+            {
+                break;
+            }
+
+            // Probes multiply the meetings (an upper bound): measured with one, times T.
+            var (entriesPerPair, candidatesPerPair) = measured.Measure(SchemeOf(request, o.Family, o.HashesPerTable, o.Tables, 1, o.Centred ? mean : null));
+            var entries = request.StoredVectors * entriesPerPair * o.Probes;
+            var candidates = request.StoredVectors * Math.Min(1, candidatesPerPair * o.Probes);
+            var cost = fixedCost + (entries * NsPerBucketEntry) + (candidates * (NsPerCandidateBase + (NsPerCandidateValue * request.Dimension)));
+            result.Add(o with { BucketEntriesPerInsert = entries, CandidatesPerInsert = candidates, CostNanoseconds = cost });
+            best = Math.Min(best, cost);
+        }
+
+        return result;
+    }
+
+    /// <summary>What an option costs per insert whatever the data: its rotations and its tables' probes and entries.</summary>
+    private static double FixedCost(PlanOption o, int padded) =>
+        (o.Rotations * 3 * NsPerHadamardElementStage * padded * Math.Log2(padded)) + (o.Tables * o.Probes * NsPerProbe) + (o.Tables * NsPerStoredEntry);
+
+    private static void AddOptions(PlanRequest request, LshFamily family, int d, int padded, double[] nearCosines, (double Hashed, double Raw)[] unrelated,
+        double effective, bool centred, List<PlanOption> options)
+    {
         var ks = family switch
         {
             LshFamily.CrossPolytope => Enumerable.Range(1, 4),
@@ -111,21 +147,11 @@ public static class LshPlanner
                 var recall = q.Average(x => Recall(x, tables));
 
                 // Every stored vector that meets an insert in a table is a bucket entry walked past; those that pass the
-                // sketch filter are checked exactly at their home. With a sample, as measured on it (times T for probes,
-                // an upper bound); without, an unrelated vector meets it with chance T·p^k per table.
-                double entries, candidates;
-                if (measured is not null)
-                {
-                    var (entriesPerPair, candidatesPerPair) = measured.Measure(SchemeOf(request, family, k, tables, 1, center));
-                    entries = request.StoredVectors * entriesPerPair * t;
-                    candidates = request.StoredVectors * Math.Min(1, candidatesPerPair * t);
-                }
-                else
-                {
-                    var perTable = unrelated.Select(u => Math.Min(1, t * TableProbability(family, padded, k, u.Hashed))).ToArray();
-                    entries = request.StoredVectors * tables * perTable.Average();
-                    candidates = request.StoredVectors * perTable.Select((p, i) => Recall(p, tables) * sketchPass[i]).Average();
-                }
+                // sketch filter are checked exactly at their home. Modelled here — an unrelated vector meets it with chance
+                // T·p^k per table — and measured on the sample when there is one (MeasureCheapest).
+                var perTable = unrelated.Select(u => Math.Min(1, t * TableProbability(family, padded, k, u.Hashed))).ToArray();
+                var entries = request.StoredVectors * tables * perTable.Average();
+                var candidates = request.StoredVectors * perTable.Select((p, i) => Recall(p, tables) * sketchPass[i]).Average();
 
                 var rotations = family switch
                 {

@@ -37,6 +37,15 @@ internal sealed class Shard
         }
     }
 
+    /// <summary>
+    /// How long after its registration an insert that was never acknowledged nor forgotten blocks its id. Past it, a
+    /// resend takes the id over: the registration is an orphan — its coordinator gave up on a registration call that
+    /// then ran late (a shard still loading when the call timed out), or died after registering here from another silo.
+    /// Far above any batch's time from registration to commit; should the first insert still commit, the store's unique
+    /// external id refuses the second commit, and its coordinator reloads this shard from what is durable.
+    /// </summary>
+    public static readonly TimeSpan OrphanAfter = TimeSpan.FromMinutes(5);
+
     public int Index { get; }
 
     /// <summary>The ownership epoch this process holds; every write of the shard is fenced by it.</summary>
@@ -56,8 +65,15 @@ internal sealed class Shard
             var item = items[i];
             if (_byExternalId.TryGetValue(item.ExternalId, out var existing))
             {
-                records[i] = existing;
-                continue;
+                if (existing.IsAcknowledged || existing.Deletion is not null || now - existing.InsertedAt < OrphanAfter)
+                {
+                    records[i] = existing;
+                    continue;
+                }
+
+                // An orphan: its waiters learn why, and it stays a ghost in the forests (see Unregister).
+                Unregister([existing.Id], new InvalidOperationException(
+                    $"its insert was registered at {existing.InsertedAt:O} and never finished; a later request took the id over"));
             }
 
             var record = new HomeRecord(_ids.Next(), item.ExternalId, item.Values, item.SquaredNorm, item.Projection, now);
