@@ -69,6 +69,28 @@ public sealed class ShardGrainTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_activation_joins_clusters_through_a_ghost_whose_record_has_not_been_written_yet()
+    {
+        // Another batch committed edges to g while g's own batch was still running; that batch then failed, and records
+        // g as a ghost only when it gives up — after this activation has read the ghosts. The edges must still join a
+        // and b here, as they do in the memory of the shards that linked through g and in any later load.
+        var (a, g, b) = (Id(1, home: 5), Id(2, home: 6), Id(3, home: 5));
+        await using (var store = DedupStores.Open(Store))
+        {
+            await store.CommitAsync(new WriteBatch([new ShardFence(5, 0)], [Row(a, KeyAt(2)), Row(b, KeyAt(3))], [new VerifiedEdge(a, g, 0.95f), new VerifiedEdge(b, g, 0.95f)]));
+        }
+
+        await using var cluster = await StartAsync();
+        var home = cluster.GrainFactory.GetGrain<IShardGrain>(5);
+        var ghostsHome = cluster.GrainFactory.GetGrain<IShardGrain>(6);
+
+        Assert.Equal((a, true), ((await home.AscendAsync(b, 0)).Node, (await home.AscendAsync(a, 0)).IsRoot));
+        var forest = await ghostsHome.ParentsAsync(0);
+        Assert.Equal([new KeyValuePair<long, long>(g, a)], PackedStructs.Read<KeyValuePair<long, long>>(forest.Pairs, "pairs").ToArray());
+        Assert.Equal([g], PackedStructs.Read<long>(forest.Deleted, "deleted").ToArray()); // a ghost: in the forest, not a member
+    }
+
+    [Fact]
     public async Task A_new_activation_takes_a_new_epoch_loads_the_stored_rows_and_fences_out_the_old_one()
     {
         var cluster = await StartAsync();

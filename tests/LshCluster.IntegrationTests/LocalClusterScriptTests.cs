@@ -61,7 +61,7 @@ public sealed partial class LocalClusterScriptTests(ITestOutputHelper output)
             foreach (var id in differing.SelectMany(l => l.Split(' ')).Distinct().Take(6))
             {
                 // What each side says of a vector whose cluster differs: the first thing to read when this fails.
-                output.WriteLine($"cluster: {await LshcAsync(["query", "--server", fourth, "--id", id])}embedded: {await LshcAsync(["query", "--store", embedded, "--id", id])}");
+                output.WriteLine($"cluster: {await LshcAsync(["query", "--server", fourth, "--id", id, "--rung", "0.98"])}embedded: {await LshcAsync(["query", "--store", embedded, "--id", id, "--rung", "0.98"])}");
             }
 
             if (differing.Count > 0)

@@ -122,12 +122,38 @@ internal static class ShardLoader
             shards[VectorId.HomeShard(id)]?.LoadDeleted(id);
         }
 
-        var ids = MergeSorted(stored, deleted);
+        var recorded = MergeSorted(stored, deleted);
+
+        // Every edge, and every end of one that is neither stored nor recorded as a ghost. Such an end is a ghost whose
+        // record is still to come: its batch failed after another batch had committed an edge to it, and records it when
+        // it gives up — which may be after this load read the ghosts. It bridges as a recorded ghost does: dropping its
+        // edges split, in this activation's forest, clusters that the other shards' memory (which linked through it) and
+        // any later load keep joined. An end homed here cannot be a vector stored after the ids were read (its batch was
+        // fenced by this shard's epoch, claimed before), so here it is a ghost.
+        var edges = new List<VerifiedEdge>();
+        var unrecorded = new List<long>();
+        await foreach (var e in store.ReadEdgesAsync(cancellationToken).ConfigureAwait(false))
+        {
+            edges.Add(e);
+            foreach (var end in (ReadOnlySpan<long>)[e.A, e.B])
+            {
+                if (Array.BinarySearch(recorded, end) < 0)
+                {
+                    unrecorded.Add(end);
+                }
+            }
+        }
+
+        var ids = unrecorded.Count == 0 ? recorded : MergeSorted([.. recorded], unrecorded);
+        foreach (var id in unrecorded)
+        {
+            shards[VectorId.HomeShard(id)]?.LoadDeleted(id);
+        }
 
         // A verdict can name a vector that never got stored: a concurrent batch whose commit failed (the engine then
         // stopped). Those verdicts are derived again from the stored edges below — but only for vectors older than
         // orphansBefore: a younger one may belong to a batch another silo has yet to commit.
-        bool Missing(long id) => Array.BinarySearch(ids, id) < 0 && id < orphansBefore;
+        bool Missing(long id) => Array.BinarySearch(recorded, id) < 0 && id < orphansBefore;
         var orphans = loaded.Where(r => Missing(r.AcknowledgedVerdict.Canonical) || Missing(r.AcknowledgedVerdict.BestMatch))
             .ToDictionary(r => r.Id);
         var bestOf = new Dictionary<long, (float Cosine, long Other)>();
@@ -139,7 +165,7 @@ internal static class ShardLoader
             }
         }
 
-        // Replay every edge whose two ends are stored (an edge to a vector whose own commit never happened is moot).
+        // Replay every edge.
         var parents = new int[scheme.Rungs.Count][];
         for (var r = 0; r < parents.Length; r++)
         {
@@ -150,16 +176,13 @@ internal static class ShardLoader
             }
         }
 
-        await foreach (var e in store.ReadEdgesAsync(cancellationToken).ConfigureAwait(false))
+        foreach (var e in edges)
         {
             var a = Array.BinarySearch(ids, e.A);
             var b = Array.BinarySearch(ids, e.B);
-            if (a < 0 || b < 0)
-            {
-                continue;
-            }
 
-            if (orphans.Count > 0)
+            // A verdict is derived again from edges to recorded vectors only, as before ghosts still to be recorded counted.
+            if (orphans.Count > 0 && Array.BinarySearch(recorded, e.A) >= 0 && Array.BinarySearch(recorded, e.B) >= 0)
             {
                 Consider(e.A, e.B, e.Cosine);
                 Consider(e.B, e.A, e.Cosine);
