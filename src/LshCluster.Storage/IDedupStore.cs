@@ -55,11 +55,12 @@ public interface IDedupStore : IAsyncDisposable
     Task CommitAsync(WriteBatch batch, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Records vector ids of a batch that was not committed as ghosts (deleted ids, ADR 0005), each unless it is stored:
-    /// a concurrent batch may have committed an edge to one, and as a ghost it keeps that edge in the forests after a
-    /// reload, as it is in memory. Idempotent.
+    /// Records vector ids of a batch that was not committed as ghosts (deleted ids, ADR 0005), each unless it is stored,
+    /// and the edges the batch verified, in one transaction: a concurrent batch may have committed an edge to one of them,
+    /// or linked through the batch's links (a find reads links before they are committed), and as ghosts with their
+    /// edges they keep those joins in the forests after a reload, as they are in memory. Idempotent.
     /// </summary>
-    Task RecordGhostsAsync(IReadOnlyList<long> vectorIds, CancellationToken cancellationToken = default);
+    Task RecordGhostsAsync(IReadOnlyList<long> vectorIds, IReadOnlyList<VerifiedEdge> edges, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Streams every stored vector (deleted ones are no longer stored), in vector id order, reading rows as they are

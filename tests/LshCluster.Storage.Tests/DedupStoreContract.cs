@@ -329,17 +329,20 @@ public abstract class DedupStoreContract : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Ghosts_of_a_batch_never_committed_are_recorded_unless_stored_and_only_once()
+    public async Task Ghosts_of_a_batch_never_committed_are_recorded_unless_stored_and_only_once_with_the_edges_it_verified()
     {
         await using var store = await OpenClusterAsync();
         var stored = Vector(VectorId.Create(1, 3, 0), homeShard: 3);
         var lost = VectorId.Create(2, 6, 0);
+        var other = VectorId.Create(3, 7, 0);
         await store.CommitAsync(Batch([stored], new VerifiedEdge(stored.VectorId, lost, 0.99f)));
 
-        await store.RecordGhostsAsync([stored.VectorId, lost]);
-        await store.RecordGhostsAsync([lost]);
+        await store.RecordGhostsAsync([stored.VectorId, lost], [new VerifiedEdge(stored.VectorId, lost, 0.99f), new VerifiedEdge(lost, other, 0.97f)]);
+        await store.RecordGhostsAsync([lost], [new VerifiedEdge(lost, other, 0.97f)]);
 
         Assert.Equal([lost], await ToListAsync(store.ReadDeletedAsync()));
+        Assert.Equal([new VerifiedEdge(stored.VectorId, lost, 0.99f), new VerifiedEdge(lost, other, 0.97f)],
+            (await ToListAsync(store.ReadEdgesAsync())).OrderBy(e => e.A).ThenBy(e => e.B));
         Assert.Equal([stored.VectorId], (await ToListAsync(store.ReadVectorsAsync())).Select(v => v.VectorId));
         Assert.Equal(6L, Convert.ToInt64(await ScalarAsync("SELECT home_shard FROM deleted_vectors"), System.Globalization.CultureInfo.InvariantCulture));
     }

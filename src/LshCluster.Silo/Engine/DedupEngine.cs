@@ -329,13 +329,14 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
 
         var fresh = Enumerable.Range(0, items.Count).Where(j => registered[j].IsNew).ToList();
+        var verified = new List<VerifiedEdge>(); // the batch's edges once linked: a failed batch records them with its ghosts
         StoredVerdict[] verdicts;
         try
         {
             // Once its bucket entries may be visible to other requests, a batch is carried through to its commit: no
             // deadline or cancellation stops it half-way (DESIGN.md section 6 applies the deadline to the request's
             // admission, its registration).
-            verdicts = await InsertNewAsync(items, fresh, registered, fences).ConfigureAwait(false);
+            verdicts = await InsertNewAsync(items, fresh, registered, fences, verified).ConfigureAwait(false);
         }
         catch (ShardUnavailableException e) when (e.Settled)
         {
@@ -353,7 +354,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
             }
             else
             {
-                await AbandonAsync(registered, fresh, fences, e).ConfigureAwait(false);
+                await AbandonAsync(registered, fresh, fences, verified, e).ConfigureAwait(false);
             }
 
             throw;
@@ -393,7 +394,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     }
 
     /// <summary>Buckets, verification, unions, the commit and the acknowledgement of the new items; returns their verdicts by item.</summary>
-    private async Task<StoredVerdict[]> InsertNewAsync(IReadOnlyList<HashedItem> items, List<int> fresh, RegisteredItem[] registered, FenceSet fences)
+    private async Task<StoredVerdict[]> InsertNewAsync(IReadOnlyList<HashedItem> items, List<int> fresh, RegisteredItem[] registered, FenceSet fences, List<VerifiedEdge> verified)
     {
         var deadline = DateTimeOffset.MaxValue;
         var verdicts = new StoredVerdict[items.Count];
@@ -490,11 +491,11 @@ public sealed partial class DedupEngine : IAsyncDisposable
         checks.Return();
         homeShards.Return();
         var lowest = Scheme.LowestRung;
-        var verified = await _shards.VerifyAllAsync([.. ShardGroups.Runs(byHomeShard, homeStarts)], lowest, _screen, admission: false, deadline).ConfigureAwait(false);
+        var found = await _shards.VerifyAllAsync([.. ShardGroups.Runs(byHomeShard, homeStarts)], lowest, _screen, admission: false, deadline).ConfigureAwait(false);
         byHomeShard.Return();
         var edgesOf = new List<FoundEdge>?[items.Count];
         var edges = new List<VerifiedEdge>();
-        foreach (var e in verified)
+        foreach (var e in found)
         {
             (edgesOf[e.Item] ??= []).Add(e);
             edges.Add(new VerifiedEdge(Math.Min(e.VectorId, e.OtherId), Math.Max(e.VectorId, e.OtherId), e.Cosine));
@@ -504,6 +505,10 @@ public sealed partial class DedupEngine : IAsyncDisposable
         // the others join vectors already joined — then each vector's verdict from its best match.
         var unions = SpanningEdges(edges);
         var components = await UnionAllAsync(unions, deadline, fences).ConfigureAwait(false);
+
+        // Linked in memory now, where other batches' finds may read them: should this batch fail from here on, its edges
+        // are recorded with its ghosts, so that those links are backed by the store (a batch failing earlier records none).
+        verified.AddRange(edges);
         await Task.WhenAll(fresh.Select(async j =>
         {
             if (edgesOf[j] is not { } mine)
@@ -531,7 +536,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
         catch (Exception e) when (_coordinator)
         {
-            throw await CommitFailedAsync(e, registered, fresh, fences).ConfigureAwait(false);
+            throw await CommitFailedAsync(e, registered, fresh, fences, edges).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -573,17 +578,17 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// leaves unknown whether it was written: every shard it changed reloads what is durable, so that a resend finds the
     /// vectors that were stored (stored once) and none of the entries or links of those that were not.
     /// </summary>
-    private async Task<ShardUnavailableException> CommitFailedAsync(Exception e, RegisteredItem[] registered, List<int> fresh, FenceSet fences)
+    private async Task<ShardUnavailableException> CommitFailedAsync(Exception e, RegisteredItem[] registered, List<int> fresh, FenceSet fences, List<VerifiedEdge> edges)
     {
         if (IsStale(e))
         {
-            await AbandonAsync(registered, fresh, fences, e).ConfigureAwait(false);
+            await AbandonAsync(registered, fresh, fences, edges, e).ConfigureAwait(false);
             return new ShardUnavailableException($"a shard moved while this batch was stored ({e.Message}); nothing of it was written, send it again", e) { Settled = true };
         }
 
         // Whether it was written is not known: its vectors that are not stored become ghosts (an edge another batch
         // committed to one keeps its place), and every shard it changed (its homes' records included) loads what is durable.
-        await RecordGhostsAsync(registered, fresh).ConfigureAwait(false);
+        await RecordGhostsAsync(registered, fresh, edges).ConfigureAwait(false);
         await ReloadAsync(fences.Changed).ConfigureAwait(false);
         return new ShardUnavailableException($"the store failed during a write ({e.Message}); whether this batch was stored is not known: send it again, an id is stored at most once", e) { Settled = true };
     }
@@ -595,9 +600,9 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// stored would join clusters the store does not. Its bucket entries stay until those shards reload: a candidate
     /// whose home does not know it is never verified, so they cost memory, not answers.
     /// </summary>
-    private async Task AbandonAsync(RegisteredItem[] registered, List<int> fresh, FenceSet fences, Exception reason)
+    private async Task AbandonAsync(RegisteredItem[] registered, List<int> fresh, FenceSet fences, List<VerifiedEdge> edges, Exception reason)
     {
-        await RecordGhostsAsync(registered, fresh).ConfigureAwait(false);
+        await RecordGhostsAsync(registered, fresh, edges).ConfigureAwait(false);
         try
         {
             await ForgetAsync(registered, fresh, reason).ConfigureAwait(false);
@@ -611,11 +616,13 @@ public sealed partial class DedupEngine : IAsyncDisposable
     }
 
     /// <summary>
-    /// Records the batch's new vectors as ghosts in the store, unless stored (see <see cref="AbandonAsync"/>): a concurrent
-    /// batch may have committed an edge to one, which a reload would otherwise drop while memory keeps it. With the store
-    /// away (the likely cause of the failure) it is retried in the background for a while.
+    /// Records the batch's new vectors as ghosts in the store, unless stored (see <see cref="AbandonAsync"/>), with the
+    /// edges it linked (<paramref name="edges"/>, empty if it failed before linking): a concurrent batch may have committed
+    /// an edge to one of its vectors, or linked through its links (a find reads links before they are committed), and a
+    /// reload would otherwise drop what memory keeps. With the store away (the likely cause of the failure) it is retried
+    /// in the background for a while.
     /// </summary>
-    private async Task RecordGhostsAsync(RegisteredItem[] registered, List<int> fresh)
+    private async Task RecordGhostsAsync(RegisteredItem[] registered, List<int> fresh, List<VerifiedEdge> edges)
     {
         long[] ids = [.. fresh.Select(j => registered[j].Id)];
         if (ids.Length == 0)
@@ -625,7 +632,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
         try
         {
-            await _store.RecordGhostsAsync(ids).ConfigureAwait(false);
+            await _store.RecordGhostsAsync(ids, edges).ConfigureAwait(false);
         }
         catch (Exception e) when (IsTransient(e))
         {
@@ -636,7 +643,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
                     await Task.Delay(TimeSpan.FromSeconds(1), _options.Time).ConfigureAwait(false);
                     try
                     {
-                        await _store.RecordGhostsAsync(ids).ConfigureAwait(false);
+                        await _store.RecordGhostsAsync(ids, edges).ConfigureAwait(false);
                         return;
                     }
                     catch (Exception again) when (IsTransient(again) || again is ObjectDisposedException)

@@ -214,17 +214,35 @@ public sealed class PostgresDedupStore : IDedupStore
     }
 
     /// <inheritdoc />
-    public async Task RecordGhostsAsync(IReadOnlyList<long> vectorIds, CancellationToken cancellationToken = default)
+    public async Task RecordGhostsAsync(IReadOnlyList<long> vectorIds, IReadOnlyList<VerifiedEdge> edges, CancellationToken cancellationToken = default)
     {
-        await using var command = _dataSource.CreateCommand("""
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var ghosts = new NpgsqlCommand("""
             INSERT INTO deleted_vectors (vector_id, home_shard)
             SELECT g.id, g.shard FROM unnest(@ids, @shards) AS g(id, shard)
             WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.vector_id = g.id)
             ON CONFLICT (vector_id) DO NOTHING
-            """);
-        command.Parameters.AddWithValue("ids", vectorIds.ToArray());
-        command.Parameters.AddWithValue("shards", vectorIds.Select(VectorId.HomeShard).ToArray());
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            """, connection, transaction))
+        {
+            ghosts.Parameters.AddWithValue("ids", vectorIds.ToArray());
+            ghosts.Parameters.AddWithValue("shards", vectorIds.Select(VectorId.HomeShard).ToArray());
+            await ghosts.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (edges.Count > 0)
+        {
+            // In key order, as commits insert them, so that the two never deadlock on each other's edges.
+            var ordered = edges.OrderBy(e => e.A).ThenBy(e => e.B).ToArray();
+            await using var insert = new NpgsqlCommand(
+                "INSERT INTO edges (a, b, cosine) SELECT * FROM unnest(@a, @b, @cosine) ON CONFLICT (a, b) DO NOTHING", connection, transaction);
+            insert.Parameters.AddWithValue("a", ordered.Select(e => e.A).ToArray());
+            insert.Parameters.AddWithValue("b", ordered.Select(e => e.B).ToArray());
+            insert.Parameters.AddWithValue("cosine", ordered.Select(e => e.Cosine).ToArray());
+            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

@@ -219,7 +219,7 @@ public sealed class SqliteDedupStore : IDedupStore
     }
 
     /// <inheritdoc />
-    public Task RecordGhostsAsync(IReadOnlyList<long> vectorIds, CancellationToken cancellationToken = default) =>
+    public Task RecordGhostsAsync(IReadOnlyList<long> vectorIds, IReadOnlyList<VerifiedEdge> edges, CancellationToken cancellationToken = default) =>
         WriteAsync((connection, transaction) =>
         {
             using var insert = Command(connection, transaction, """
@@ -233,6 +233,16 @@ public sealed class SqliteDedupStore : IDedupStore
             {
                 (id.Value, shard.Value) = (v, VectorId.HomeShard(v));
                 insert.ExecuteNonQuery();
+            }
+
+            using var edge = Command(connection, transaction, InsertEdgeSql);
+            var a = edge.Parameters.Add("$a", SqliteType.Integer);
+            var b = edge.Parameters.Add("$b", SqliteType.Integer);
+            var cosine = edge.Parameters.Add("$cosine", SqliteType.Real);
+            foreach (var e in edges)
+            {
+                (a.Value, b.Value, cosine.Value) = (e.A, e.B, e.Cosine);
+                edge.ExecuteNonQuery();
             }
 
             return true;
