@@ -11,6 +11,7 @@ internal sealed class HomeRecord
 {
     private StoredVerdict _verdict;
     private volatile bool _acknowledged;
+    private Task? _deletion;
 
     // Only while the verdict is pending: a record costs no completion source once acknowledged or loaded.
     private volatile TaskCompletionSource<StoredVerdict>? _pending;
@@ -86,9 +87,14 @@ internal sealed class HomeRecord
 
     /// <summary>
     /// Set (in a turn of the home shard) while a delete of this vector is being committed; completes when the vector
-    /// is gone. A deleting vector is no longer matched; another delete of it waits for this one.
+    /// is gone. A deleting vector is no longer matched; another delete of it waits for this one. Volatile: the silo's
+    /// verification reads it outside the shard's turns.
     /// </summary>
-    public Task? Deletion { get; set; }
+    public Task? Deletion
+    {
+        get => Volatile.Read(ref _deletion);
+        set => Volatile.Write(ref _deletion, value);
+    }
 
     /// <summary>At load only (one thread, before any turn): a verdict re-derived because the stored one names a missing vector.</summary>
     public void ReplaceVerdictAtLoad(StoredVerdict verdict) => _verdict = verdict;

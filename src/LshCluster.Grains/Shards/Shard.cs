@@ -1,5 +1,5 @@
+using System.Collections.Concurrent;
 using LshCluster.Core.Ids;
-using LshCluster.Core.Kernels;
 using LshCluster.Core.Vectors;
 using LshCluster.Storage;
 
@@ -14,7 +14,9 @@ internal sealed class Shard
 {
     private readonly BucketIndex _buckets = new();
     private readonly Dictionary<string, HomeRecord> _byExternalId = new(StringComparer.Ordinal);
-    private readonly Dictionary<long, HomeRecord> _byId = [];
+
+    // Concurrent: written in the shard's turns, read also by this silo's verification outside them (LocalVerifier).
+    private readonly ConcurrentDictionary<long, HomeRecord> _byId = new();
     private readonly Dictionary<long, long>[] _parents;
 
     // Vectors homed here that were deleted: gone from the records, kept in the forests as ghosts (ADR 0005).
@@ -78,7 +80,11 @@ internal sealed class Shard
 
             var record = new HomeRecord(_ids.Next(), item.ExternalId, item.Values, item.SquaredNorm, item.Projection, now);
             _byExternalId.Add(item.ExternalId, record);
-            _byId.Add(record.Id, record);
+            if (!_byId.TryAdd(record.Id, record))
+            {
+                throw new InvalidOperationException($"shard {Index}: vector id {record.Id} was issued twice");
+            }
+
             records[i] = record;
             isNew[i] = true;
         }
@@ -114,6 +120,8 @@ internal sealed class Shard
     /// <summary>
     /// Exact cosines between new vectors and candidates homed here; keeps those at or above <paramref name="lowestRung"/>.
     /// A candidate whose projected cosine is below <paramref name="screen"/> is rejected without reading its vector.
+    /// Reads only what is safe outside the shard's turns (see <see cref="FindMatchable"/>): this silo's verification
+    /// calls it directly.
     /// </summary>
     /// <param name="queries">The new vectors' headers.</param>
     /// <param name="values">Per query, its floats (little-endian bytes).</param>
@@ -131,7 +139,7 @@ internal sealed class Shard
         ReadOnlySpan<float> projection = default, floats = default;
         foreach (ref readonly var check in checks)
         {
-            if (!_byId.TryGetValue(check.CandidateId, out var candidate) || candidate.Deletion is not null)
+            if (FindMatchable(check.CandidateId) is not { } candidate)
             {
                 continue;
             }
@@ -149,13 +157,7 @@ internal sealed class Shard
                 floats = NumberBytes.View<float>(values[viewed]);
             }
 
-            var estimate = VectorMath.Cosine(VectorMath.Dot(projection, candidate.Projection), query.ProjectionSquaredNorm, candidate.ProjectionSquaredNorm);
-            if (estimate < screen)
-            {
-                continue;
-            }
-
-            var cosine = VectorMath.Cosine(VectorMath.Dot(floats, candidate.Values), query.SquaredNorm, candidate.SquaredNorm);
+            var cosine = CandidateCheck.Cosine(floats, query.SquaredNorm, projection, query.ProjectionSquaredNorm, candidate, screen);
             if (cosine >= lowestRung)
             {
                 edges.Add(new FoundEdge(query.Item, query.VectorId, candidate.Id, cosine));
@@ -163,6 +165,24 @@ internal sealed class Shard
         }
 
         return edges;
+    }
+
+    /// <summary>
+    /// <see cref="Verify(ReadOnlySpan{QueryHeader}, ReadOnlyMemory{byte}[], ReadOnlyMemory{byte}[], ReadOnlySpan{PackedCheck}, float, float)"/>
+    /// for queries of this process, called outside the shard's turns: adds the edges found to <paramref name="edges"/>.
+    /// </summary>
+    public void Verify(ReadOnlySpan<Verification> checks, float lowestRung, float screen, List<FoundEdge> edges)
+    {
+        foreach (ref readonly var check in checks)
+        {
+            var query = check.Query;
+            if (FindMatchable(check.CandidateId) is { } candidate
+                && CandidateCheck.Cosine(query.Values, query.SquaredNorm, query.Projection, query.ProjectionSquaredNorm, candidate, screen) is var cosine
+                && cosine >= lowestRung)
+            {
+                edges.Add(new FoundEdge(query.Item, query.VectorId, candidate.Id, cosine));
+            }
+        }
     }
 
     /// <summary>
@@ -209,7 +229,14 @@ internal sealed class Shard
 
     public HomeRecord? Find(long id) => _byId.GetValueOrDefault(id);
 
-    public IEnumerable<HomeRecord> Records() => _byId.Values;
+    /// <summary>
+    /// The record of <paramref name="id"/> if it is homed here and not being deleted: what a check may compare with.
+    /// Safe outside the shard's turns (the records are a concurrent dictionary, the deletion mark volatile); a read that
+    /// races a turn sees the shard as it was before or after it, as a verification turn would.
+    /// </summary>
+    public HomeRecord? FindMatchable(long id) => _byId.TryGetValue(id, out var record) && record.Deletion is null ? record : null;
+
+    public IEnumerable<HomeRecord> Records() => _byId.Select(entry => entry.Value);
 
     /// <summary>
     /// The (child, parent) pointers at rung <paramref name="rung"/> (only non-roots have one), and the deleted vectors
@@ -266,7 +293,7 @@ internal sealed class Shard
 
             if (committed)
             {
-                _byId.Remove(id);
+                _byId.TryRemove(id, out _);
                 _byExternalId.Remove(record.ExternalId);
                 _deleted.Add(id);
             }
@@ -292,7 +319,7 @@ internal sealed class Shard
     /// </summary>
     public void ReleaseWaiters(Exception reason)
     {
-        foreach (var record in _byId.Values)
+        foreach (var (_, record) in _byId)
         {
             if (!record.IsAcknowledged)
             {
@@ -310,7 +337,7 @@ internal sealed class Shard
     public (int Vectors, int Duplicates) Counts()
     {
         var duplicates = 0;
-        foreach (var record in _byId.Values)
+        foreach (var (_, record) in _byId)
         {
             if (record.IsAcknowledged && record.AcknowledgedVerdict.IsDuplicate)
             {
@@ -333,7 +360,7 @@ internal sealed class Shard
         {
             // A ghost even where it was never registered (an activation that replaced the one that registered it).
             _deleted.Add(id);
-            if (_byId.Remove(id, out var record))
+            if (_byId.TryRemove(id, out var record))
             {
                 _byExternalId.Remove(record.ExternalId);
                 record.Fail(error);
@@ -345,7 +372,11 @@ internal sealed class Shard
     public void LoadRecord(HomeRecord record)
     {
         _byExternalId.Add(record.ExternalId, record);
-        _byId.Add(record.Id, record);
+        if (!_byId.TryAdd(record.Id, record))
+        {
+            throw new InvalidDataException($"shard {Index}: vector {record.Id} loaded twice");
+        }
+
         _ids.Observe(record.Id);
     }
 
@@ -387,15 +418,18 @@ internal readonly record struct BucketOperation(int Item, long VectorId, ulong K
 internal readonly record struct Candidate(int Item, long CandidateId);
 
 /// <summary>
-/// A new vector to compare with candidates: shared by all its checks, so that a check is 16 bytes. Its arrays are
-/// packed floats (<see cref="NumberBytes"/>): a stored vector's own array, or a received message's bytes,
-/// so that sending it to another silo or receiving it copies nothing but the frame.
+/// A new vector to compare with candidates, in this process: shared by all its checks, so that a check is 16 bytes.
 /// </summary>
-internal sealed record VerifyQuery(int Item, long VectorId, ReadOnlyMemory<byte> Values, float SquaredNorm, ReadOnlyMemory<byte> Projection, float ProjectionSquaredNorm)
+internal sealed record VerifyQuery(int Item, long VectorId, float[] Values, float SquaredNorm, float[] Projection, float ProjectionSquaredNorm)
 {
-    /// <summary>A query over arrays of this process.</summary>
-    public static VerifyQuery Of(int item, long vectorId, float[] values, float squaredNorm, float[] projection, float projectionSquaredNorm) =>
-        new(item, vectorId, NumberBytes.Bytes(values), squaredNorm, NumberBytes.Bytes(projection), projectionSquaredNorm);
+    private ReadOnlyMemory<byte>? _valueBytes;
+    private ReadOnlyMemory<byte>? _projectionBytes;
+
+    /// <summary>The values as bytes for a message (<see cref="NumberBytes"/>): the array itself, not a copy.</summary>
+    public ReadOnlyMemory<byte> ValueBytes => _valueBytes ??= NumberBytes.Bytes(Values);
+
+    /// <summary>The projection as bytes for a message.</summary>
+    public ReadOnlyMemory<byte> ProjectionBytes => _projectionBytes ??= NumberBytes.Bytes(Projection);
 }
 
 /// <summary>An exact-cosine check between a new vector and a candidate homed at the shard.</summary>

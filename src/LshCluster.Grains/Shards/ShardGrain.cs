@@ -31,7 +31,7 @@ internal sealed class ShardGrain(IShardSource source, ILocalSiloDetails silo, IC
             throw new ShardActivationException($"shard {index} could not be loaded: the store failed ({e.Message}); nothing was changed, retry");
         }
 
-        local.Add(_shard.Index);
+        local.Add(_shard);
     }
 
     /// <inheritdoc />
@@ -39,7 +39,7 @@ internal sealed class ShardGrain(IShardSource source, ILocalSiloDetails silo, IC
     {
         if (_shard is not null)
         {
-            local.Remove(_shard.Index);
+            local.Remove(_shard);
         }
 
         return Task.CompletedTask;

@@ -5,12 +5,13 @@ using Orleans.Concurrency;
 namespace LshCluster.Grains.Shards;
 
 /// <summary>
-/// A silo's verification relay (<see cref="ISiloVerifierGrain"/>): holds nothing, so calls interleave freely; each
-/// shard's part goes to its grain as a message over the same arrays, which a call within the silo does not copy.
+/// A silo's verification (<see cref="ISiloVerifierGrain"/>): holds nothing, so calls interleave freely. The checks of a
+/// shard active on this silo are made here, reading its home records outside its turns (<see cref="Shard.FindMatchable"/>);
+/// those of a shard that has moved away since the caller looked go to its grain, wherever it is.
 /// </summary>
 [Reentrant]
 [SiloKeyPlacement]
-internal sealed class SiloVerifierGrain : Grain, ISiloVerifierGrain
+internal sealed class SiloVerifierGrain(LocalShards local) : Grain, ISiloVerifierGrain
 {
     /// <inheritdoc />
     public async Task<VerifyReply> VerifyAsync(SiloVerifyRequest request)
@@ -22,17 +23,32 @@ internal sealed class SiloVerifierGrain : Grain, ISiloVerifierGrain
         }
 
         var headers = PackedStructs.Read<QueryHeader>(request.Queries.Span, "queries").ToArray();
-        var replies = await Task.WhenAll(request.Shards.Select((shard, i) =>
-            GrainFactory.GetGrain<IShardGrain>(shard).VerifyAsync(ForShard(request, headers, request.Checks[i])))).ConfigureAwait(true);
-        var edges = new byte[replies.Sum(r => r.Edges.Length)];
-        var at = 0;
-        foreach (var reply in replies)
+        if (request.Values.Length != headers.Length || request.Projections.Length != headers.Length)
         {
-            reply.Edges.CopyTo(edges, at);
-            at += reply.Edges.Length;
+            throw new InvalidDataException($"verify: {headers.Length} queries, {request.Values.Length} vectors and {request.Projections.Length} projections");
         }
 
-        return new VerifyReply(0, edges);
+        var found = new List<FoundEdge>();
+        var moved = new List<Task<VerifyReply>>();
+        for (var i = 0; i < request.Shards.Length; i++)
+        {
+            if (local.Find(request.Shards[i]) is { } shard)
+            {
+                found.AddRange(shard.Verify(headers, request.Values, request.Projections,
+                    PackedStructs.Read<PackedCheck>(request.Checks[i].Span, "checks"), request.LowestRung, request.Screen));
+            }
+            else
+            {
+                moved.Add(GrainFactory.GetGrain<IShardGrain>(request.Shards[i]).VerifyAsync(ForShard(request, headers, request.Checks[i])));
+            }
+        }
+
+        foreach (var reply in await Task.WhenAll(moved).ConfigureAwait(true))
+        {
+            found.AddRange(PackedStructs.Read<FoundEdge>(reply.Edges, "edges"));
+        }
+
+        return new VerifyReply(0, PackedStructs.Pack<FoundEdge>(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(found)));
     }
 
     /// <summary>One shard's request: only the queries its checks name, renumbered.</summary>

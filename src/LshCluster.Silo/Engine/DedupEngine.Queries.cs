@@ -163,7 +163,7 @@ public sealed partial class DedupEngine
 
         var found = await Task.WhenAll(operations.Select(pair =>
             _shards.BucketOperationsAsync(pair.Key, new ArraySegment<BucketOperation>([.. pair.Value]), maxHamming, admission: true, deadline))).ConfigureAwait(false);
-        var candidates = new HashSet<long>();
+        var candidates = new List<long>();
         foreach (var (_, list) in found)
         {
             foreach (var c in list.Span)
@@ -174,12 +174,9 @@ public sealed partial class DedupEngine
             list.Return();
         }
 
-        var norm = VectorMath.SquaredNorm(vector);
-        var projectionNorm = VectorMath.SquaredNorm(projection);
         var screen = ProjectionScreen(threshold, projection.Length);
-        var query = VerifyQuery.Of(0, -1, vector, norm, projection, projectionNorm);
-        var checks = candidates.GroupBy(VectorId.HomeShard).Select(g => (g.Key, new ArraySegment<Verification>([.. g.Select(id => new Verification(query, id))]))).ToList();
-        var edges = await _shards.VerifyAllAsync(checks, threshold, screen, admission: true, deadline).ConfigureAwait(false);
+        var query = new VerifyQuery(0, -1, vector, VectorMath.SquaredNorm(vector), projection, VectorMath.SquaredNorm(projection));
+        var edges = await VerifyCandidatesAsync([query], [.. candidates], [0, candidates.Count], threshold, screen, admission: true, deadline).ConfigureAwait(false);
         var best = edges.OrderByDescending(e => e.Cosine).ThenBy(e => e.OtherId).Take(limit).ToList();
         var records = await LookupManyAsync(best.Select(e => e.OtherId), withValues: false).ConfigureAwait(false);
         var roots = await Task.WhenAll(best.Select(e => FindAsync(e.OtherId, RungIndex(e.Cosine), deadline))).ConfigureAwait(false);

@@ -452,31 +452,12 @@ public sealed partial class DedupEngine : IAsyncDisposable
         // 3. Exact cosine at the candidates' homes, once per distinct candidate of each vector (a near-duplicate shares
         // many of its buckets, so it comes back from many tables).
         var byItem = CandidatesByItem(gathered, items.Count, out var starts);
-        var checks = new PooledList<Verification>(starts[items.Count]); // at most one per candidate found
-        var homeShards = new PooledList<int>(starts[items.Count]);
-        var seen = new HashSet<long>();
+        List<FoundEdge> found;
         try
         {
-            foreach (var j in fresh)
-            {
-                var mine = byItem.AsSpan(starts[j], starts[j + 1] - starts[j]);
-                if (mine.IsEmpty)
-                {
-                    continue;
-                }
-
-                var item = items[j];
-                var query = VerifyQuery.Of(j, registered[j].Id, item.Values, item.SquaredNorm, item.Projection, VectorMath.SquaredNorm(item.Projection));
-                seen.Clear();
-                foreach (var other in mine)
-                {
-                    if (seen.Add(other))
-                    {
-                        homeShards.Add(VectorId.HomeShard(other));
-                        checks.Add(new Verification(query, other));
-                    }
-                }
-            }
+            var queries = fresh.Select(j => new VerifyQuery(j, registered[j].Id, items[j].Values, items[j].SquaredNorm, items[j].Projection,
+                VectorMath.SquaredNorm(items[j].Projection))).ToList();
+            found = await VerifyCandidatesAsync(queries, byItem, starts, Scheme.LowestRung, _screen, admission: false, deadline).ConfigureAwait(false);
         }
         finally
         {
@@ -484,15 +465,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
 
         Interlocked.Add(ref _bucketCandidates, starts[items.Count]);
-        Interlocked.Add(ref _checkedCandidates, checks.Count);
         LshClusterMetrics.Candidates.Add(starts[items.Count], new KeyValuePair<string, object?>("stage", "bucket"));
-        LshClusterMetrics.Candidates.Add(checks.Count, new KeyValuePair<string, object?>("stage", "checked"));
-        var (byHomeShard, homeStarts) = ShardGroups.Sort(checks, homeShards, _shards.ShardCount);
-        checks.Return();
-        homeShards.Return();
-        var lowest = Scheme.LowestRung;
-        var found = await _shards.VerifyAllAsync([.. ShardGroups.Runs(byHomeShard, homeStarts)], lowest, _screen, admission: false, deadline).ConfigureAwait(false);
-        byHomeShard.Return();
         var edgesOf = new List<FoundEdge>?[items.Count];
         var edges = new List<VerifiedEdge>();
         foreach (var e in found)
@@ -683,6 +656,87 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// The edges at or above <paramref name="lowestRung"/> between each query and its candidates (those of query q at
+    /// <paramref name="candidates"/>[<paramref name="starts"/>[q.Item] … <paramref name="starts"/>[q.Item + 1]], repeats
+    /// allowed: each distinct one is checked once). A candidate homed on a shard active in this process is checked here,
+    /// in parallel and without a message: its home record is safe to read outside the shard's turns
+    /// (<see cref="Shard.FindMatchable"/>). In the embedded engine that is every candidate; on a silo of a cluster the
+    /// others go to their silos, one message each.
+    /// </summary>
+    private async Task<List<FoundEdge>> VerifyCandidatesAsync(IReadOnlyList<VerifyQuery> queries, long[] candidates, int[] starts, float lowestRung, float screen,
+        bool admission, DateTimeOffset deadline)
+    {
+        var total = starts[^1];
+        var checks = new PooledList<Verification>(total); // at most one per candidate found
+        var homeShards = new PooledList<int>(total);
+        var seen = new HashSet<long>();
+        foreach (var query in queries)
+        {
+            seen.Clear();
+            foreach (var other in candidates.AsSpan(starts[query.Item], starts[query.Item + 1] - starts[query.Item]))
+            {
+                if (seen.Add(other))
+                {
+                    homeShards.Add(VectorId.HomeShard(other));
+                    checks.Add(new Verification(query, other));
+                }
+            }
+        }
+
+        Interlocked.Add(ref _checkedCandidates, checks.Count);
+        LshClusterMetrics.Candidates.Add(checks.Count, new KeyValuePair<string, object?>("stage", "checked"));
+
+        // By home shard: a shard's records are read by many checks of the batch one after another, from cache.
+        var (byHomeShard, homeStarts) = ShardGroups.Sort(checks, homeShards, _shards.ShardCount);
+        checks.Return();
+        homeShards.Return();
+        try
+        {
+            var local = new List<(Shard Home, ArraySegment<Verification> Checks)>();
+            var remote = new List<(int Shard, ArraySegment<Verification> Checks)>();
+            foreach (var (shard, run) in ShardGroups.Runs(byHomeShard, homeStarts))
+            {
+                if (_local.Find(shard) is { } home)
+                {
+                    local.Add((home, run));
+                }
+                else
+                {
+                    remote.Add((shard, run));
+                }
+            }
+
+            var elsewhere = remote.Count > 0 ? _shards.VerifyAllAsync(remote, lowestRung, screen, admission, deadline) : null;
+            var edges = new List<FoundEdge>();
+            Parallel.For(0, local.Count, new ParallelOptions { TaskScheduler = TaskScheduler.Default }, () => new List<FoundEdge>(),
+                (r, _, found) =>
+                {
+                    local[r].Home.Verify(local[r].Checks, lowestRung, screen, found);
+                    return found;
+                },
+                found =>
+                {
+                    lock (edges)
+                    {
+                        edges.AddRange(found);
+                    }
+                });
+            if (elsewhere is not null)
+            {
+                edges.AddRange(await elsewhere.ConfigureAwait(false));
+            }
+
+            // In a fixed order, whatever the threads' (a batch's links, and so its forests, do not depend on the schedule).
+            edges.Sort((a, b) => a.Item != b.Item ? a.Item.CompareTo(b.Item) : a.OtherId.CompareTo(b.OtherId));
+            return edges;
+        }
+        finally
+        {
+            byHomeShard.Return();
+        }
     }
 
     /// <summary>

@@ -143,7 +143,7 @@ internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount, Func
             var values = new ReadOnlyMemory<byte>[_queries.Count];
             for (var q = 0; q < values.Length; q++)
             {
-                values[q] = _queries[q].Values;
+                values[q] = _queries[q].ValueBytes;
             }
 
             return values;
@@ -154,7 +154,7 @@ internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount, Func
             var projections = new ReadOnlyMemory<byte>[_queries.Count];
             for (var q = 0; q < projections.Length; q++)
             {
-                projections[q] = _queries[q].Projection;
+                projections[q] = _queries[q].ProjectionBytes;
             }
 
             return projections;
