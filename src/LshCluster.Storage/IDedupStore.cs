@@ -87,9 +87,10 @@ public interface IDedupStore : IAsyncDisposable
     IAsyncEnumerable<StoredVector> ReadHomeVectorsAsync(int shard, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Streams the bucket entries held by <paramref name="shard"/> from its bucket log, in commit order: one per
-    /// committed vector and table whose bucket lives on the shard (deleted vectors' entries included; their homes no
-    /// longer match them).
+    /// Streams the bucket entries held by <paramref name="shard"/>, in commit order: one per committed vector and table
+    /// whose bucket lives on the shard (deleted vectors' entries may be included; their homes no longer match them).
+    /// PostgreSQL reads them from the shard's bucket log; SQLite, whose one process loads all shards together, from the
+    /// vectors.
     /// </summary>
     IAsyncEnumerable<BucketEntry> ReadBucketEntriesAsync(int shard, CancellationToken cancellationToken = default);
 }

@@ -29,7 +29,7 @@ public abstract class DedupStoreContract : IAsyncLifetime
 
     protected async Task<long> CountAsync(string table) => Convert.ToInt64(await ScalarAsync($"SELECT count(*) FROM {table}"));
 
-    private async Task<IDedupStore> OpenClusterAsync()
+    protected async Task<IDedupStore> OpenClusterAsync()
     {
         var store = DedupStores.Open(Store);
         await store.MigrateAsync();
@@ -122,9 +122,11 @@ public abstract class DedupStoreContract : IAsyncLifetime
         var stored = first.Concat(second).ToList();
         for (var shard = 0; shard < ShardCount; shard++)
         {
-            // Every committed vector's entry for every table whose bucket this shard holds, and nothing else.
-            var entries = await ToListAsync(store.ReadBucketEntriesAsync(shard));
-            var expected = stored.SelectMany(v => v.BucketKeys.Select((key, t) => (Table: t, Entry: new BucketEntry(key, v.VectorId, v.SketchLow, v.SketchHigh))))
+            // Every committed vector's entry for every table whose bucket this shard holds, and nothing else (a deleted
+            // vector's entries may be there or not: its home no longer matches it).
+            var entries = (await ToListAsync(store.ReadBucketEntriesAsync(shard))).Where(e => e.VectorId != first[3].VectorId);
+            var expected = stored.Where(v => v.VectorId != first[3].VectorId)
+                .SelectMany(v => v.BucketKeys.Select((key, t) => (Table: t, Entry: new BucketEntry(key, v.VectorId, v.SketchLow, v.SketchHigh))))
                 .Where(x => Scheme().ShardOfBucket(x.Table, x.Entry.Key) == shard).Select(x => x.Entry);
             Assert.Equal(Sorted(expected), Sorted(entries));
 
@@ -140,7 +142,7 @@ public abstract class DedupStoreContract : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Migrating_a_store_written_before_the_bucket_log_fills_the_log_from_its_vectors()
+    public async Task Migrating_a_store_written_before_the_bucket_log_gives_each_shard_its_entries()
     {
         StoredVector[] vectors = [.. Enumerable.Range(1, 30).Select(i => Vector(i))];
         await using (var store = await OpenClusterAsync())
@@ -150,7 +152,7 @@ public abstract class DedupStoreContract : IAsyncLifetime
 
         // The database as the build before the log left it.
         var version = MigrationScripts.Load(Engine).Single(m => m.Name.Contains("shard_reads", StringComparison.Ordinal)).Version;
-        await ScalarAsync("DROP TABLE bucket_log");
+        await ScalarAsync("DROP TABLE IF EXISTS bucket_log"); // SQLite keeps none since its migration 0004
         await ScalarAsync("DROP INDEX vectors_home_shard");
         await ScalarAsync("DROP INDEX deleted_vectors_home_shard");
         await ScalarAsync($"DELETE FROM schema_migrations WHERE version >= {version}");

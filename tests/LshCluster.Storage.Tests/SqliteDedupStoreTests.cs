@@ -1,6 +1,7 @@
 using LshCluster.Storage.Migrations;
 using LshCluster.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
+using static LshCluster.Storage.Tests.TestData;
 
 namespace LshCluster.Storage.Tests;
 
@@ -28,6 +29,18 @@ public sealed class SqliteDedupStoreTests : DedupStoreContract
     {
         Directory.Delete(_directory, recursive: true);
         return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task A_commit_writes_each_vector_and_its_keys_once_with_no_bucket_log()
+    {
+        await using (var store = await OpenClusterAsync())
+        {
+            await store.CommitAsync(Batch([.. Enumerable.Range(1, 12).Select(i => Vector(i))]));
+        }
+
+        Assert.Equal(0L, await ScalarAsync("SELECT count(*) FROM sqlite_master WHERE name = 'bucket_log'"));
+        Assert.Equal(12L, await ScalarAsync("SELECT count(*) FROM vectors"));
     }
 
     [Fact]

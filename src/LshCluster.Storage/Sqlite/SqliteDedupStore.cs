@@ -44,11 +44,6 @@ public sealed class SqliteDedupStore : IDedupStore
         FROM vectors WHERE deleted = 0 AND home_shard = @shard ORDER BY vector_id
         """;
 
-    private const string InsertBucketLogSql = "INSERT INTO bucket_log (shard, entries) VALUES ($shard, $entries)";
-
-    // The migration that adds the bucket log, after which the store fills it from the vectors already stored.
-    private const int BucketLogVersion = 3;
-
     private readonly string _connectionString;
     private readonly TimeProvider _timeProvider;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
@@ -60,7 +55,6 @@ public sealed class SqliteDedupStore : IDedupStore
     private SqliteCommand? _insertEdge;
     private SqliteCommand? _deleteVector;
     private SqliteCommand? _selectEpoch;
-    private SqliteCommand? _insertBucketLog;
 
     // The cluster's scheme once read or created: the bucket log needs it to know which shard holds a bucket.
     private volatile LshScheme? _scheme;
@@ -124,10 +118,6 @@ public sealed class SqliteDedupStore : IDedupStore
             record.Parameters.AddWithValue("$version", migration.Version);
             record.Parameters.AddWithValue("$applied_at", _timeProvider.GetUtcNow().ToUnixTimeMilliseconds());
             record.ExecuteNonQuery();
-            if (migration.Version == BucketLogVersion)
-            {
-                FillBucketLog(connection, transaction, cancellationToken);
-            }
         }
 
         return true;
@@ -252,10 +242,9 @@ public sealed class SqliteDedupStore : IDedupStore
     public async Task CommitAsync(WriteBatch batch, CancellationToken cancellationToken = default)
     {
         StoreValidation.CheckBatch(batch);
-        var log = batch.Vectors.Count > 0 ? BucketLog.Group(await SchemeAsync(cancellationToken).ConfigureAwait(false), batch.Vectors) : null;
         await WriteAsync((connection, transaction) =>
         {
-            Commit(connection, transaction, batch, log, cancellationToken);
+            Commit(connection, transaction, batch, cancellationToken);
             return true;
         }, cancellationToken).ConfigureAwait(false);
     }
@@ -273,17 +262,26 @@ public sealed class SqliteDedupStore : IDedupStore
         ReadVectorRowsAsync(SelectHomeVectorsSql, "@shard", shard, cancellationToken);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// From every vector's bucket keys (migration 0004: this store keeps no log, as one process loads all its shards
+    /// at once), so in id order and without deleted vectors; a scan of the store, for the rare load of one shard alone.
+    /// </remarks>
     public async IAsyncEnumerable<BucketEntry> ReadBucketEntriesAsync(int shard, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        var scheme = await SchemeAsync(cancellationToken).ConfigureAwait(false);
         await using var connection = await OpenAsync(writer: false, cancellationToken).ConfigureAwait(false);
-        await using var command = Command(connection, null, "SELECT entries FROM bucket_log WHERE shard = @shard ORDER BY seq");
-        command.Parameters.AddWithValue("@shard", shard);
+        await using var command = Command(connection, null, "SELECT vector_id, bucket_keys, sketch_low, sketch_high FROM vectors ORDER BY vector_id");
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            foreach (var entry in BucketLog.Read(reader.GetFieldValue<byte[]>(0), shard))
+            var id = reader.GetInt64(0);
+            var keys = BlobCodec.ReadUInt64s(reader.GetFieldValue<byte[]>(1), id);
+            for (var t = 0; t < keys.Length; t++)
             {
-                yield return entry;
+                if (scheme.ShardOfBucket(t, keys[t]) == shard)
+                {
+                    yield return new BucketEntry(keys[t], id, unchecked((ulong)reader.GetInt64(2)), unchecked((ulong)reader.GetInt64(3)));
+                }
             }
         }
     }
@@ -364,7 +362,6 @@ public sealed class SqliteDedupStore : IDedupStore
             _insertEdge?.Dispose();
             _deleteVector?.Dispose();
             _selectEpoch?.Dispose();
-            _insertBucketLog?.Dispose();
             if (_writer is not null)
             {
                 await _writer.DisposeAsync().ConfigureAwait(false);
@@ -376,7 +373,7 @@ public sealed class SqliteDedupStore : IDedupStore
         }
     }
 
-    private void Commit(SqliteConnection connection, SqliteTransaction transaction, WriteBatch batch, List<KeyValuePair<int, byte[]>>? log, CancellationToken cancellationToken)
+    private void Commit(SqliteConnection connection, SqliteTransaction transaction, WriteBatch batch, CancellationToken cancellationToken)
     {
         foreach (var fence in batch.Fences)
         {
@@ -406,7 +403,6 @@ public sealed class SqliteDedupStore : IDedupStore
                 insert.Execute(vector);
             }
 
-            AppendBucketLog(connection, transaction, log!);
         }
 
         if (batch.Edges.Count > 0)
@@ -422,54 +418,6 @@ public sealed class SqliteDedupStore : IDedupStore
                 p[2].Value = (double)edge.Cosine;
                 insert.ExecuteNonQuery();
             }
-        }
-    }
-
-    private void AppendBucketLog(SqliteConnection connection, SqliteTransaction transaction, List<KeyValuePair<int, byte[]>> rows)
-    {
-        var insert = _insertBucketLog ??= Prepare(connection, InsertBucketLogSql, ("$shard", SqliteType.Integer), ("$entries", SqliteType.Blob));
-        insert.Transaction = transaction;
-        foreach (var (shard, entries) in rows)
-        {
-            insert.Parameters[0].Value = shard;
-            insert.Parameters[1].Value = entries;
-            insert.ExecuteNonQuery();
-        }
-    }
-
-    // Run once, by the migration that adds the log: the entries of the vectors stored before it, a page at a time.
-    private void FillBucketLog(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
-    {
-        if (Scalar(connection, transaction, "SELECT scheme FROM cluster_config WHERE id = 1") is not byte[] bytes)
-        {
-            return; // no cluster yet, so no vectors
-        }
-
-        var scheme = LshScheme.FromBytes(bytes);
-        var last = long.MinValue;
-        while (true)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var page = new List<StoredVector>();
-            using (var select = Command(connection, transaction,
-                "SELECT vector_id, bucket_keys, sketch_low, sketch_high FROM vectors WHERE deleted = 0 AND vector_id > $last ORDER BY vector_id LIMIT 10000"))
-            {
-                select.Parameters.AddWithValue("$last", last);
-                using var reader = select.ExecuteReader();
-                while (reader.Read())
-                {
-                    last = reader.GetInt64(0);
-                    page.Add(new StoredVector(last, string.Empty, 0, [], BlobCodec.ReadUInt64s(reader.GetFieldValue<byte[]>(1), last),
-                        unchecked((ulong)reader.GetInt64(2)), unchecked((ulong)reader.GetInt64(3)), default, default));
-                }
-            }
-
-            if (page.Count == 0)
-            {
-                return;
-            }
-
-            AppendBucketLog(connection, transaction, BucketLog.Group(scheme, page));
         }
     }
 
