@@ -5,38 +5,35 @@ namespace LshCluster.Grains.Shards;
 
 /// <summary>
 /// The bucket members a shard owns, for every table: bucket key → the ids and 128-bit sketches of its members, as
-/// singly linked lists threaded through flat arrays (no object per bucket or entry: at L = 20 tables a vector has
-/// 20 entries, and most buckets hold one). The key → first-entry map is open addressing with linear probing (12 bytes
-/// a slot, at most 3/4 full): a <c>Dictionary</c> cost about twice that per bucket, a fifth of all memory per vector.
+/// singly linked lists threaded through pages of entries (no object per bucket or entry: at L = 100 tables a vector
+/// has 100 entries, and most buckets hold one). The entries live in fixed pages that are never copied: arrays grown by
+/// resizing copied each entry three times over and were the engine's largest garbage. The key → first-entry map is
+/// open addressing with linear probing (12 bytes a slot, at most 3/4 full): a <c>Dictionary</c> cost about twice that
+/// per bucket.
 /// </summary>
 internal sealed class BucketIndex
 {
+    // 256 entries of 32 bytes: 8 KB a page, well below the large object heap.
+    private const int PageBits = 8;
+    private const int PageSize = 1 << PageBits;
+
     private ulong[] _slotKeys = new ulong[1024];
     private int[] _slotHeads = NewHeads(1024);
     private int _buckets;
-    private long[] _ids = new long[1024];
-    private ulong[] _sketchLow = new ulong[1024];
-    private ulong[] _sketchHigh = new ulong[1024];
-    private int[] _next = new int[1024];
+    private Entry[][] _pages = [];
     private int _count;
 
     /// <summary>Adds <paramref name="id"/> to bucket <paramref name="key"/>.</summary>
     public void Add(ulong key, long id, ulong sketchLow, ulong sketchHigh)
     {
-        if (_count == _ids.Length)
+        if ((_count & (PageSize - 1)) == 0 && (_count >> PageBits) == _pages.Length)
         {
-            // Grow by half, not double: with 1,024 shards the unused tail of these arrays is a large share of memory.
-            var size = _ids.Length + (_ids.Length / 2);
-            Array.Resize(ref _ids, size);
-            Array.Resize(ref _sketchLow, size);
-            Array.Resize(ref _sketchHigh, size);
-            Array.Resize(ref _next, size);
+            Array.Resize(ref _pages, Math.Max(4, _pages.Length * 2));
         }
 
         var slot = _count++;
-        _ids[slot] = id;
-        _sketchLow[slot] = sketchLow;
-        _sketchHigh[slot] = sketchHigh;
+        ref var page = ref _pages[slot >> PageBits];
+        page ??= new Entry[PageSize];
         if ((_buckets + 1) * 4 > _slotKeys.Length * 3)
         {
             Grow();
@@ -50,7 +47,7 @@ internal sealed class BucketIndex
             _buckets++;
         }
 
-        _next[slot] = head;
+        page[slot & (PageSize - 1)] = new Entry(id, sketchLow, sketchHigh, head);
         _slotHeads[at] = slot;
     }
 
@@ -61,13 +58,16 @@ internal sealed class BucketIndex
     /// </summary>
     public void Collect(ulong key, ulong sketchLow, ulong sketchHigh, int maxHamming, long self, int item, PooledList<Candidate> found)
     {
-        for (var slot = _slotHeads[SlotOf(key)]; slot >= 0; slot = _next[slot])
+        for (var slot = _slotHeads[SlotOf(key)]; slot >= 0;)
         {
-            var distance = ulong.PopCount(_sketchLow[slot] ^ sketchLow) + ulong.PopCount(_sketchHigh[slot] ^ sketchHigh);
-            if ((int)distance <= maxHamming && _ids[slot] != self)
+            ref readonly var entry = ref _pages[slot >> PageBits][slot & (PageSize - 1)];
+            var distance = ulong.PopCount(entry.SketchLow ^ sketchLow) + ulong.PopCount(entry.SketchHigh ^ sketchHigh);
+            if ((int)distance <= maxHamming && entry.Id != self)
             {
-                found.Add(new Candidate(item, _ids[slot]));
+                found.Add(new Candidate(item, entry.Id));
             }
+
+            slot = entry.Next;
         }
     }
 
@@ -76,9 +76,11 @@ internal sealed class BucketIndex
     {
         for (var at = 0; at < _slotKeys.Length; at++)
         {
-            for (var slot = _slotHeads[at]; slot >= 0; slot = _next[slot])
+            for (var slot = _slotHeads[at]; slot >= 0;)
             {
-                yield return new BucketEntry(_slotKeys[at], _ids[slot], _sketchLow[slot], _sketchHigh[slot]);
+                var entry = _pages[slot >> PageBits][slot & (PageSize - 1)];
+                yield return new BucketEntry(_slotKeys[at], entry.Id, entry.SketchLow, entry.SketchHigh);
+                slot = entry.Next;
             }
         }
     }
@@ -121,4 +123,7 @@ internal sealed class BucketIndex
         Array.Fill(heads, -1);
         return heads;
     }
+
+    /// <summary>A member of a bucket, and the next member of the same bucket (-1 after the last).</summary>
+    private readonly record struct Entry(long Id, ulong SketchLow, ulong SketchHigh, int Next);
 }
