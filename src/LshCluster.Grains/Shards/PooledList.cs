@@ -13,8 +13,9 @@ internal sealed class PooledList<T>
     where T : struct
 {
     // Many arrays per size: a batch has a list per shard (1,024) alive at once. The pool keeps what was returned, so
-    // what it holds is bounded by the most that were in use together.
-    private static readonly ArrayPool<T> Pool = ArrayPool<T>.Create(1 << 22, 4096);
+    // what it holds is bounded by the most that were in use together. Up to 16 M elements: a batch's checks run to
+    // millions, and an array longer than the pool keeps is a fresh large object, its pages cleared, every batch.
+    private static readonly ArrayPool<T> Pool = ArrayPool<T>.Create(1 << 24, 4096);
     private static readonly T[] Empty = [];
 
     private T[] _items;

@@ -20,7 +20,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
 {
     // The candidates of a batch grouped by item (CandidatesByItem), megabytes each: kept for reuse, not large objects
     // allocated per batch (ArrayPool.Shared allocated most of them afresh under load).
-    private static readonly System.Buffers.ArrayPool<long> CandidateBuffers = System.Buffers.ArrayPool<long>.Create(4 * 1024 * 1024, 8);
+    private static readonly System.Buffers.ArrayPool<long> CandidateBuffers = System.Buffers.ArrayPool<long>.Create(1 << 24, 8);
 
     private readonly IDedupStore _store;
     private readonly DedupEngineOptions _options;
@@ -669,30 +669,51 @@ public sealed partial class DedupEngine : IAsyncDisposable
     private async Task<List<FoundEdge>> VerifyCandidatesAsync(IReadOnlyList<VerifyQuery> queries, long[] candidates, int[] starts, float lowestRung, float screen,
         bool admission, DateTimeOffset deadline)
     {
-        var total = starts[^1];
-        var checks = new PooledList<Verification>(total); // at most one per candidate found
-        var homeShards = new PooledList<int>(total);
+        // Each query's distinct candidates, compacted in place at the start of its span, and how many each shard homes.
+        var distinct = new int[queries.Count];
+        var shardStarts = new int[_shards.ShardCount + 1];
         var seen = new HashSet<long>();
-        foreach (var query in queries)
+        for (var q = 0; q < queries.Count; q++)
         {
             seen.Clear();
-            foreach (var other in candidates.AsSpan(starts[query.Item], starts[query.Item + 1] - starts[query.Item]))
+            var mine = candidates.AsSpan(starts[queries[q].Item], starts[queries[q].Item + 1] - starts[queries[q].Item]);
+            var kept = 0;
+            foreach (var other in mine)
             {
                 if (seen.Add(other))
                 {
-                    homeShards.Add(VectorId.HomeShard(other));
-                    checks.Add(new Verification(query, other));
+                    mine[kept++] = other;
+                    shardStarts[VectorId.HomeShard(other) + 1]++;
                 }
+            }
+
+            distinct[q] = kept;
+        }
+
+        for (var s = 0; s < _shards.ShardCount; s++)
+        {
+            shardStarts[s + 1] += shardStarts[s];
+        }
+
+        var checkCount = shardStarts[^1];
+        Interlocked.Add(ref _checkedCandidates, checkCount);
+        LshClusterMetrics.Candidates.Add(checkCount, new KeyValuePair<string, object?>("stage", "checked"));
+
+        // By home shard (a counting sort, queries in order within each shard): a shard's records are read by many checks
+        // of the batch one after another, from cache.
+        var byHomeShard = new PooledList<Verification>(checkCount);
+        byHomeShard.SetCount(checkCount);
+        var sorted = byHomeShard.Span;
+        var next = shardStarts[..^1];
+        for (var q = 0; q < queries.Count; q++)
+        {
+            foreach (var other in candidates.AsSpan(starts[queries[q].Item], distinct[q]))
+            {
+                sorted[next[VectorId.HomeShard(other)]++] = new Verification(queries[q], other);
             }
         }
 
-        Interlocked.Add(ref _checkedCandidates, checks.Count);
-        LshClusterMetrics.Candidates.Add(checks.Count, new KeyValuePair<string, object?>("stage", "checked"));
-
-        // By home shard: a shard's records are read by many checks of the batch one after another, from cache.
-        var (byHomeShard, homeStarts) = ShardGroups.Sort(checks, homeShards, _shards.ShardCount);
-        checks.Return();
-        homeShards.Return();
+        var homeStarts = shardStarts;
         try
         {
             var local = new List<(Shard Home, ArraySegment<Verification> Checks)>();
