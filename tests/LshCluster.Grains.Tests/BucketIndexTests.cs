@@ -39,4 +39,45 @@ public sealed class BucketIndexTests
 
         Assert.Equal(reference.Values.SelectMany(m => m).OrderBy(e => e.VectorId), index.Entries().OrderBy(e => e.VectorId));
     }
+
+    [Fact]
+    public async Task A_reader_beside_the_writer_sees_each_bucket_as_it_was_at_some_moment()
+    {
+        var index = new BucketIndex();
+        const int Keys = 97;
+        const int Entries = 400_000; // many pages, and the map doubled many times while the reader reads
+        var written = 0L;
+        var writer = Task.Run(() =>
+        {
+            for (var id = 0L; id < Entries; id++)
+            {
+                // Most buckets new (the map grows), every 97th joins one of 97 long-lived buckets.
+                index.Add(id % 5 == 0 ? (ulong)(id % Keys) : (ulong)id + 1_000, id, 0, 0);
+                Volatile.Write(ref written, id + 1);
+            }
+        });
+
+        var reads = 0;
+        while (!writer.IsCompleted || reads == 0)
+        {
+            var key = (ulong)(reads % Keys);
+            var before = Volatile.Read(ref written);
+            var found = new PooledList<Candidate>();
+            index.Collect(key, 0, 0, maxHamming: 0, self: -1, item: 0, found);
+            var ids = found.Span.ToArray().Select(c => c.CandidateId).ToArray();
+            found.Return();
+
+            // Only members of this bucket, newest first, each once, and at least all those written before the read began.
+            Assert.All(ids, id => Assert.Equal((long)key, id % Keys));
+            Assert.All(ids, id => Assert.Equal(0, id % 5));
+            Assert.Equal(ids.OrderDescending(), ids);
+            Assert.Equal(ids.Length, ids.Distinct().Count());
+            var expectedAtLeast = Enumerable.Range(0, (int)before).Count(id => id % 5 == 0 && id % Keys == (long)key);
+            Assert.True(ids.Length >= expectedAtLeast, $"read {ids.Length} members of bucket {key}; {expectedAtLeast} were written before the read");
+            reads++;
+        }
+
+        await writer;
+        Assert.True(reads > 10, "the reader did not overlap the writer");
+    }
 }

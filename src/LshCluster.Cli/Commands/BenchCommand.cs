@@ -86,7 +86,7 @@ internal static class BenchCommand
             var n = parse.GetValue(count);
             var d = parse.GetValue(dim);
             var rng = new SplitMix64(99);
-            var scheme = CreateCommand.Plan(d, [0.9f], 0.99, 1024, 1, null);
+            var scheme = CreateCommand.Plan(d, [0.9f], 0.99, 1024, 1, null, storedVectors: n); // planned for the size it is measured at
             var path = Path.Combine(Directory.CreateTempSubdirectory("lshc-bench-").FullName, "query.db");
             await StoreOptions.CreateClusterAsync($"sqlite:{path}", scheme, cancel);
             await using var engine = await DedupEngine.OpenAsync(DedupStores.Open($"sqlite:{path}"), cancellationToken: cancel);

@@ -33,7 +33,8 @@ internal static class CreateCommand
         return command;
     }
 
-    public static LshScheme Plan(int dimension, IReadOnlyList<float> rungs, double recall, int shards, int maxProbes, IReadOnlyList<float[]>? sample, LshFamily? family = null) =>
+    public static LshScheme Plan(int dimension, IReadOnlyList<float> rungs, double recall, int shards, int maxProbes, IReadOnlyList<float[]>? sample, LshFamily? family = null,
+        int storedVectors = 100_000) =>
         LshPlanner.Plan(new PlanRequest
         {
             Family = family,
@@ -44,6 +45,6 @@ internal static class CreateCommand
             ShardCount = shards,
             MaxProbes = maxProbes,
             Sample = sample,
-            StoredVectors = 100_000,
+            StoredVectors = storedVectors,
         }).Scheme;
 }

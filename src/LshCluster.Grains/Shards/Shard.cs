@@ -17,7 +17,9 @@ internal sealed class Shard
 
     // Concurrent: written in the shard's turns, read also by this silo's verification outside them (LocalVerifier).
     private readonly ConcurrentDictionary<long, HomeRecord> _byId = new();
-    private readonly Dictionary<long, long>[] _parents;
+
+    // Concurrent, as the records: finds read the forests outside the shard's turns (see Ascend).
+    private readonly ConcurrentDictionary<long, long>[] _parents;
 
     // Vectors homed here that were deleted: gone from the records, kept in the forests as ghosts (ADR 0005).
     private readonly HashSet<long> _deleted = [];
@@ -32,10 +34,10 @@ internal sealed class Shard
         Index = index;
         _time = time;
         _ids = new VectorIdGenerator(index, time);
-        _parents = new Dictionary<long, long>[rungs];
+        _parents = new ConcurrentDictionary<long, long>[rungs];
         for (var r = 0; r < rungs; r++)
         {
-            _parents[r] = [];
+            _parents[r] = new();
         }
     }
 
@@ -118,6 +120,27 @@ internal sealed class Shard
     }
 
     /// <summary>
+    /// The members of buckets (sketch-filtered) as candidates, for lookups that insert nothing (a near-duplicate query):
+    /// safe outside the shard's turns (see <see cref="BucketIndex"/>), so a query reads the shards of its process in place.
+    /// </summary>
+    /// <exception cref="ArgumentException">An operation inserts.</exception>
+    public PooledList<Candidate> LookUp(ReadOnlySpan<BucketOperation> lookups, int maxHamming)
+    {
+        var found = new PooledList<Candidate>();
+        foreach (ref readonly var op in lookups)
+        {
+            if (op.Insert || !op.Lookup)
+            {
+                throw new ArgumentException("a lookup outside the shard's turns only looks up", nameof(lookups));
+            }
+
+            _buckets.Collect(op.Key, op.SketchLow, op.SketchHigh, maxHamming, op.VectorId, op.Item, found);
+        }
+
+        return found;
+    }
+
+    /// <summary>
     /// Exact cosines between new vectors and candidates homed here; keeps those at or above <paramref name="lowestRung"/>.
     /// A candidate whose projected cosine is below <paramref name="screen"/> is rejected without reading its vector.
     /// Reads only what is safe outside the shard's turns (see <see cref="FindMatchable"/>): this silo's verification
@@ -187,7 +210,9 @@ internal sealed class Shard
 
     /// <summary>
     /// Follows parent pointers at rung <paramref name="rung"/> from <paramref name="id"/> while they stay on this
-    /// shard. Returns the root (IsRoot) or the first ancestor homed elsewhere, where the caller continues.
+    /// shard. Returns the root (IsRoot) or the first ancestor homed elsewhere, where the caller continues. Safe outside
+    /// the shard's turns: a pointer is only ever added (by a link), so a find that races a link sees the forest as it
+    /// was before or after it, as a find made of turns does.
     /// </summary>
     public (long Node, bool IsRoot) Ascend(long id, int rung)
     {

@@ -732,19 +732,31 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
             var elsewhere = remote.Count > 0 ? _shards.VerifyAllAsync(remote, lowestRung, screen, admission, deadline) : null;
             var edges = new List<FoundEdge>();
-            Parallel.For(0, local.Count, new ParallelOptions { TaskScheduler = TaskScheduler.Default }, () => new List<FoundEdge>(),
-                (r, _, found) =>
+            if (checkCount - remote.Sum(r => r.Checks.Count) < 512)
+            {
+                // A query's few checks: threads would cost more than they save.
+                foreach (var (home, run) in local)
                 {
-                    local[r].Home.Verify(local[r].Checks, lowestRung, screen, found);
-                    return found;
-                },
-                found =>
-                {
-                    lock (edges)
+                    home.Verify(run, lowestRung, screen, edges);
+                }
+            }
+            else
+            {
+                Parallel.For(0, local.Count, new ParallelOptions { TaskScheduler = TaskScheduler.Default }, () => new List<FoundEdge>(),
+                    (r, _, found) =>
                     {
-                        edges.AddRange(found);
-                    }
-                });
+                        local[r].Home.Verify(local[r].Checks, lowestRung, screen, found);
+                        return found;
+                    },
+                    found =>
+                    {
+                        lock (edges)
+                        {
+                            edges.AddRange(found);
+                        }
+                    });
+            }
+
             if (elsewhere is not null)
             {
                 edges.AddRange(await elsewhere.ConfigureAwait(false));
@@ -915,12 +927,17 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// <summary>The root of <paramref name="id"/> at rung index <paramref name="rung"/> (for the protocol tests).</summary>
     internal Task<long> FindForTestsAsync(long id, int rung) => FindAsync(id, rung, _options.Time.GetUtcNow() + _options.RequestTimeout);
 
+    /// <summary>
+    /// The root of <paramref name="id"/> at rung index <paramref name="rung"/>: up the forest through each home shard
+    /// in turn, read in place where the shard is active in this process (<see cref="Shard.Ascend"/>), else by a call.
+    /// </summary>
     private async Task<long> FindAsync(long id, int rung, DateTimeOffset deadline)
     {
         var node = id;
         while (true)
         {
-            var (next, isRoot) = await _shards.AscendAsync(VectorId.HomeShard(node), node, rung, deadline).ConfigureAwait(false);
+            var home = VectorId.HomeShard(node);
+            var (next, isRoot) = _local.Find(home) is { } local ? local.Ascend(node, rung) : await _shards.AscendAsync(home, node, rung, deadline).ConfigureAwait(false);
             if (isRoot)
             {
                 return next;
