@@ -1,3 +1,5 @@
+using LshCluster.Abstractions.Shards;
+using LshCluster.Core.Hashing;
 using LshCluster.Storage;
 
 namespace LshCluster.Grains.Placement;
@@ -9,14 +11,35 @@ namespace LshCluster.Grains.Placement;
 /// </summary>
 internal sealed class ShardPlacementTable(IDedupStore store)
 {
-    private readonly Lazy<Task<int>> _shardCount = new(async () =>
-        (await store.ReadSchemeAsync().ConfigureAwait(false)
-            ?? throw new InvalidOperationException($"{store.Description} holds no cluster yet; create one first (lshc create)")).ShardCount);
-
+    private int _shardCount; // 0 until the scheme has been read
     private volatile Placement? _last;
 
-    /// <summary>S, from the cluster's scheme.</summary>
-    public Task<int> ShardCountAsync() => _shardCount.Value;
+    /// <summary>S, from the cluster's scheme, read once it can be: a failed read is not kept, the next call reads again.</summary>
+    /// <exception cref="ShardActivationException">The store could not be read (it is restarting, or away); retry.</exception>
+    public async Task<int> ShardCountAsync()
+    {
+        var known = Volatile.Read(ref _shardCount);
+        if (known > 0)
+        {
+            return known;
+        }
+
+        LshScheme? scheme;
+        try
+        {
+            scheme = await store.ReadSchemeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is System.Data.Common.DbException or IOException or System.Net.Sockets.SocketException or TimeoutException)
+        {
+            // Placement runs inside a grain call, whose caller may be on another silo and cannot deserialize the
+            // driver's exception: the error it can read, and retry on.
+            throw new ShardActivationException($"shards cannot be placed yet: the cluster's scheme could not be read from the store ({e.Message}); retry");
+        }
+
+        var count = (scheme ?? throw new InvalidOperationException($"{store.Description} holds no cluster yet; create one first (lshc create)")).ShardCount;
+        Volatile.Write(ref _shardCount, count);
+        return count;
+    }
 
     /// <summary>The owner of every shard among <paramref name="silos"/> (at least one).</summary>
     public async Task<SiloAddress[]> OwnersAsync(IReadOnlyCollection<SiloAddress> silos)
