@@ -45,39 +45,40 @@ public sealed class BucketIndexTests
     {
         var index = new BucketIndex();
         const int Keys = 97;
-        const int Entries = 400_000; // many pages, and the map doubled many times while the reader reads
+        const long MostEntries = 4_000_000; // many pages, and the map doubled many times while the reader reads
         var written = 0L;
+        var reads = 0;
         var writer = Task.Run(() =>
         {
-            for (var id = 0L; id < Entries; id++)
+            // Until the reader has read enough beside it. Most buckets new (the map grows); every fifth entry joins one
+            // of 97 long-lived buckets.
+            for (var id = 0L; id < MostEntries && Volatile.Read(ref reads) < 2_000; id++)
             {
-                // Most buckets new (the map grows), every 97th joins one of 97 long-lived buckets.
                 index.Add(id % 5 == 0 ? (ulong)(id % Keys) : (ulong)id + 1_000, id, 0, 0);
                 Volatile.Write(ref written, id + 1);
             }
         });
 
-        var reads = 0;
         while (!writer.IsCompleted || reads == 0)
         {
-            var key = (ulong)(reads % Keys);
+            var key = reads % Keys;
             var before = Volatile.Read(ref written);
             var found = new PooledList<Candidate>();
-            index.Collect(key, 0, 0, maxHamming: 0, self: -1, item: 0, found);
+            index.Collect((ulong)key, 0, 0, maxHamming: 0, self: -1, item: 0, found);
             var ids = found.Span.ToArray().Select(c => c.CandidateId).ToArray();
             found.Return();
 
-            // Only members of this bucket, newest first, each once, and at least all those written before the read began.
-            Assert.All(ids, id => Assert.Equal((long)key, id % Keys));
-            Assert.All(ids, id => Assert.Equal(0, id % 5));
+            // Only members of this bucket, newest first, each once, and at least all those written before the read began
+            // (the ids below `before` that are 0 mod 5 and `key` mod 97: one in every 485 from the first).
+            Assert.All(ids, id => Assert.True(id % Keys == key && id % 5 == 0, $"id {id} is not in bucket {key}"));
             Assert.Equal(ids.OrderDescending(), ids);
-            Assert.Equal(ids.Length, ids.Distinct().Count());
-            var expectedAtLeast = Enumerable.Range(0, (int)before).Count(id => id % 5 == 0 && id % Keys == (long)key);
+            var first = Enumerable.Range(0, 5 * Keys).First(id => id % 5 == 0 && id % Keys == key);
+            var expectedAtLeast = before > first ? ((before - 1 - first) / (5 * Keys)) + 1 : 0;
             Assert.True(ids.Length >= expectedAtLeast, $"read {ids.Length} members of bucket {key}; {expectedAtLeast} were written before the read");
-            reads++;
+            Interlocked.Increment(ref reads);
         }
 
         await writer;
-        Assert.True(reads > 10, "the reader did not overlap the writer");
+        Assert.True(reads >= 2_000 || Volatile.Read(ref written) == MostEntries, "the reader did not overlap the writer");
     }
 }
