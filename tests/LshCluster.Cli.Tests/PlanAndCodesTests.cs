@@ -21,6 +21,14 @@ public sealed class PlanAndCodesTests : IDisposable
         var recall = double.Parse(System.Text.RegularExpressions.Regex.Match(output, @"predicted recall\s+([0-9.]+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         Assert.InRange(recall, 0.99, 1.0);
         Assert.Matches(@"candidates per insert\s+[0-9.E+-]+", output);
+
+        // The runners-up: each once, both families among them.
+        var options = output.Split('\n').SkipWhile(l => !l.Contains("alternatives", StringComparison.Ordinal)).Skip(1)
+            .Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
+        Assert.InRange(options.Count, 2, 14);
+        Assert.Equal(options.Count, options.Distinct().Count());
+        Assert.Contains(options, o => o.StartsWith("sign-bands", StringComparison.Ordinal));
+        Assert.Contains(options, o => o.StartsWith("cross-polytope", StringComparison.Ordinal));
     }
 
     [Fact]

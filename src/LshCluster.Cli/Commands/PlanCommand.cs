@@ -129,7 +129,10 @@ internal static class PlanCommand
 
         Console.WriteLine();
         Console.WriteLine("  alternatives (cheapest first):  family            k    L    T  rotations   recall   entries   candidates   est. cost/insert   centred");
-        foreach (var o in plan.Options.Take(8).Concat(plan.Options.Where(o => o.Family != c.Family).Take(3)))
+        // The eight cheapest, then the three cheapest of each family that none of those is of.
+        var cheapest = plan.Options.Take(8).ToList();
+        var others = plan.Options.Where(o => cheapest.All(x => x.Family != o.Family)).GroupBy(o => o.Family).SelectMany(g => g.Take(3));
+        foreach (var o in cheapest.Concat(others))
         {
             Console.WriteLine(string.Create(inv, $"                                {Name(o.Family),-15} {o.HashesPerTable,3} {o.Tables,4} {o.Probes,4} {o.Rotations,10}   {o.PredictedRecall:F4} {o.BucketEntriesPerInsert,9:G4}   {o.CandidatesPerInsert,10:G4}   {o.CostNanoseconds / 1000,8:F1} µs   {(o.Centred ? "yes" : "no")}"));
         }
