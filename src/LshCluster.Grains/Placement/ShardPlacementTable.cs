@@ -11,19 +11,33 @@ namespace LshCluster.Grains.Placement;
 /// </summary>
 internal sealed class ShardPlacementTable(IDedupStore store)
 {
-    private int _shardCount; // 0 until the scheme has been read
+    // The read of the scheme under way or done: one for all callers (a silo places up to a thousand shards at once,
+    // and a read each would take as many connections); a failed one is replaced at the next call.
+    private Lazy<Task<int>>? _shardCount;
     private volatile Placement? _last;
 
     /// <summary>S, from the cluster's scheme, read once it can be: a failed read is not kept, the next call reads again.</summary>
     /// <exception cref="ShardActivationException">The store could not be read (it is restarting, or away); retry.</exception>
-    public async Task<int> ShardCountAsync()
+    public Task<int> ShardCountAsync()
     {
-        var known = Volatile.Read(ref _shardCount);
-        if (known > 0)
+        while (true)
         {
-            return known;
-        }
+            var current = Volatile.Read(ref _shardCount);
+            if (current is not null && !(current.IsValueCreated && (current.Value.IsFaulted || current.Value.IsCanceled)))
+            {
+                return current.Value;
+            }
 
+            var next = new Lazy<Task<int>>(ReadShardCountAsync);
+            if (Interlocked.CompareExchange(ref _shardCount, next, current) == current)
+            {
+                return next.Value;
+            }
+        }
+    }
+
+    private async Task<int> ReadShardCountAsync()
+    {
         LshScheme? scheme;
         try
         {
@@ -36,9 +50,7 @@ internal sealed class ShardPlacementTable(IDedupStore store)
             throw new ShardActivationException($"shards cannot be placed yet: the cluster's scheme could not be read from the store ({e.Message}); retry");
         }
 
-        var count = (scheme ?? throw new InvalidOperationException($"{store.Description} holds no cluster yet; create one first (lshc create)")).ShardCount;
-        Volatile.Write(ref _shardCount, count);
-        return count;
+        return (scheme ?? throw new InvalidOperationException($"{store.Description} holds no cluster yet; create one first (lshc create)")).ShardCount;
     }
 
     /// <summary>The owner of every shard among <paramref name="silos"/> (at least one).</summary>
