@@ -18,6 +18,8 @@ internal static class BenchCommand
 {
     public static Command Create() => new("bench", "End-to-end benchmarks (see docs/benchmarks.md)") { Ingest(), Query(), Memory() };
 
+    private const int GrowthStep = 100_000;
+
     private static Command Ingest()
     {
         var store = new Option<string?>("--store") { Description = "Empty store to create the cluster in (default: a fresh SQLite file in a temp directory)" };
@@ -43,7 +45,8 @@ internal static class BenchCommand
             var vectors = Dataset(parse.GetValue(synthetic), parse.GetValue(limit), parse.GetValue(dim));
             float[] rungs = vectors[0].Length == 784 ? [0.99f, 0.98f] : [0.99f, 0.98f, 0.95f];
             var target = parse.GetValue(store) ?? $"sqlite:{Path.Combine(Directory.CreateTempSubdirectory("lshc-bench-").FullName, "bench.db")}";
-            var scheme = CreateCommand.Plan(vectors[0].Length, rungs, parse.GetValue(recall), 1024, 1, [.. vectors.Take(2000)], PlanCommand.FamilyOf(parse.GetValue(family)));
+            var scheme = CreateCommand.Plan(vectors[0].Length, rungs, parse.GetValue(recall), 1024, 1, [.. vectors.Take(2000)], PlanCommand.FamilyOf(parse.GetValue(family)),
+                storedVectors: vectors.Count); // planned for the size it is measured at
             if (parse.GetValue(hashes) is { } k && parse.GetValue(tables) is { } l)
             {
                 // The planner's family, seed and centring; the given k and L.
@@ -57,11 +60,31 @@ internal static class BenchCommand
             await StoreOptions.CreateClusterAsync(target, scheme, cancel);
             await using var engine = await DedupEngine.OpenAsync(DedupStores.Open(target), cancellationToken: cancel);
             var records = vectors.Select((v, i) => new VectorRecord(i.ToString(CultureInfo.InvariantCulture), v));
-            var (total, duplicates, refused, elapsed) = await Progress.RunAsync("ingesting", vectors.Count, advanced => IngestCommand.RunAsync(engine, records, 5000, cancel, advanced: advanced));
+            // When each 100,000th vector was acknowledged: the rate of the first and of the last 100,000 (issue 15's growth target).
+            var acknowledged = 0L;
+            var marks = new List<TimeSpan>();
+            var clock = Stopwatch.StartNew();
+            var (total, duplicates, refused, elapsed) = await Progress.RunAsync("ingesting", vectors.Count, advanced => IngestCommand.RunAsync(engine, records, 5000, cancel,
+                advanced: n =>
+                {
+                    advanced(n);
+                    if ((acknowledged += n) / GrowthStep > marks.Count)
+                    {
+                        marks.Add(clock.Elapsed);
+                    }
+                }));
             Console.WriteLine($"scheme: {scheme}");
             Console.WriteLine($"store: {engine.StoreDescription}");
             Console.WriteLine($"ingest: {total - refused:N0} vectors durable in {elapsed.TotalSeconds:F2} s = {(total - refused) / elapsed.TotalSeconds:N0} vectors/s; {duplicates:N0} duplicates; {engine.Commits:N0} commits");
             Console.WriteLine($"candidates per insert: {(double)engine.BucketCandidates / total:F1} bucket entries past the sketch filter, {(double)engine.CheckedCandidates / total:F1} exact checks");
+            if (marks.Count >= 2)
+            {
+                // Acknowledgements come a batch at a time, so a mark may fall a batch past its 100,000th vector.
+                var first = GrowthStep / marks[0].TotalSeconds;
+                var last = GrowthStep / (marks[^1] - marks[^2]).TotalSeconds;
+                Console.WriteLine($"growth: the first {GrowthStep:N0} at {first:N0} vectors/s, the last {GrowthStep:N0} (to {marks.Count * GrowthStep:N0}) at {last:N0} vectors/s: {last / first:F2}×");
+            }
+
             if (parse.GetValue(check))
             {
                 foreach (var line in await Progress.SpinAsync("exact brute force …", () => RecallReportAsync(engine, vectors, rungs)))
