@@ -4,6 +4,7 @@ using System.Globalization;
 using LshCluster.Cli.IO;
 using LshCluster.Core.Evaluation;
 using LshCluster.Core.Hashing;
+using LshCluster.Core.Kernels;
 using LshCluster.Core.Vectors;
 using LshCluster.Silo.Engine;
 using LshCluster.Storage;
@@ -27,7 +28,7 @@ internal static class BenchCommand
         var synthetic = new Option<bool>("--synthetic") { Description = "The planted set instead of Fashion-MNIST" };
         var dim = new Option<int>("--dim") { Description = "Dimension of the planted set", DefaultValueFactory = _ => 384 };
         var recall = new Option<double>("--recall") { Description = "Planned per-pair recall at the lowest rung", DefaultValueFactory = _ => 0.999 };
-        var check = new Option<bool>("--check-recall") { Description = "Also run the exact brute force and print pair recall and precision" };
+        var check = new Option<bool>("--check-recall") { Description = "Also find the exact pairs (brute force; on the planted set, within its groups) and print pair recall and precision" };
         var family = PlanCommand.FamilyOption();
         var hashes = new Option<int?>("--hashes") { Description = "k, overriding the planner's choice (with --tables; to measure a plan against others)" };
         var tables = new Option<int?>("--tables") { Description = "L, overriding the planner's choice (with --hashes)" };
@@ -42,7 +43,7 @@ internal static class BenchCommand
                 throw new ArgumentException($"--dim: {d} is outside 2 … 4,096", "dim");
             }
 
-            var vectors = Dataset(parse.GetValue(synthetic), parse.GetValue(limit), parse.GetValue(dim));
+            var (vectors, groups) = Dataset(parse.GetValue(synthetic), parse.GetValue(limit), parse.GetValue(dim));
             float[] rungs = vectors[0].Length == 784 ? [0.99f, 0.98f] : [0.99f, 0.98f, 0.95f];
             var target = parse.GetValue(store) ?? $"sqlite:{Path.Combine(Directory.CreateTempSubdirectory("lshc-bench-").FullName, "bench.db")}";
             var scheme = CreateCommand.Plan(vectors[0].Length, rungs, parse.GetValue(recall), 1024, 1, [.. vectors.Take(2000)], PlanCommand.FamilyOf(parse.GetValue(family)),
@@ -87,7 +88,7 @@ internal static class BenchCommand
 
             if (parse.GetValue(check))
             {
-                foreach (var line in await Progress.SpinAsync("exact brute force …", () => RecallReportAsync(engine, vectors, rungs)))
+                foreach (var line in await Progress.SpinAsync("exact pairs …", () => RecallReportAsync(engine, vectors, rungs, groups)))
                 {
                     Console.WriteLine(line);
                 }
@@ -163,7 +164,7 @@ internal static class BenchCommand
         var command = new Command("memory", "Managed memory per stored vector at d = 784 (Fashion-MNIST, or random vectors when it is absent)") { count, tables };
         command.SetAction(async (parse, cancel) =>
         {
-            var vectors = Dataset(false, parse.GetValue(count));
+            var (vectors, _) = Dataset(false, parse.GetValue(count));
             var d = vectors[0].Length;
             var scheme = new LshScheme(LshFamily.CrossPolytope, d, 3, parse.GetValue(tables), 7, [0.98f], 1024);
             var path = Path.Combine(Directory.CreateTempSubdirectory("lshc-bench-").FullName, "memory.db");
@@ -195,17 +196,56 @@ internal static class BenchCommand
         return GC.GetTotalMemory(forceFullCollection: true);
     }
 
-    private static List<float[]> Dataset(bool synthetic, int limit, int dimension = 384)
+    /// <summary>Fashion-MNIST, or the planted set with each vector's group (null for Fashion-MNIST).</summary>
+    private static (List<float[]> Vectors, int[]? Groups) Dataset(bool synthetic, int limit, int dimension = 384)
     {
-        var fashion = synthetic ? null : IdxReader.TryReadFashionMnist();
-        return [.. (fashion ?? PlantedSet.Generate(dimension, limit, seed: 2026)).Take(limit)];
+        if ((synthetic ? null : IdxReader.TryReadFashionMnist()) is { } fashion)
+        {
+            return ([.. fashion.Take(limit)], null);
+        }
+
+        var (vectors, groups) = PlantedSet.GenerateWithGroups(dimension, limit, seed: 2026);
+        return ([.. vectors.Take(limit)], groups[..Math.Min(limit, groups.Length)]);
     }
 
-    /// <summary>Pair recall and precision per rung against one exact brute-force pass at the lowest rung, as report lines.</summary>
-    internal static async Task<List<string>> RecallReportAsync(DedupEngine engine, List<float[]> vectors, float[] rungs)
+    /// <summary>
+    /// The pairs at or above <paramref name="lowest"/> of the planted set: those within each group, each compared
+    /// exactly (a million vectors cannot be compared pair by pair, and unrelated ones are never near).
+    /// </summary>
+    private static List<(int I, int J, float Cosine)> PlantedPairs(List<float[]> vectors, int[] groups, float lowest)
+    {
+        var pairs = new List<(int I, int J, float Cosine)>();
+        foreach (var members in Enumerable.Range(0, vectors.Count).GroupBy(i => groups[i]).Where(g => g.Count() > 1).Select(g => g.ToArray()))
+        {
+            for (var a = 0; a < members.Length; a++)
+            {
+                for (var b = a + 1; b < members.Length; b++)
+                {
+                    var (i, j) = (Math.Min(members[a], members[b]), Math.Max(members[a], members[b]));
+                    var cosine = VectorMath.Cosine(VectorMath.Dot(vectors[i], vectors[j]), VectorMath.SquaredNorm(vectors[i]), VectorMath.SquaredNorm(vectors[j]));
+                    if (cosine >= lowest)
+                    {
+                        pairs.Add((i, j, cosine));
+                    }
+                }
+            }
+        }
+
+        return pairs;
+    }
+
+    /// <summary>
+    /// Pair recall and precision per rung against the exact pairs at the lowest rung (one brute-force pass, or for the
+    /// planted set the pairs within its groups), as report lines.
+    /// </summary>
+    /// <param name="engine">The engine the vectors went into, their ids their indices.</param>
+    /// <param name="vectors">The vectors.</param>
+    /// <param name="rungs">The rungs, highest first.</param>
+    /// <param name="groups">For the planted set, each vector's group: its near pairs are counted within groups.</param>
+    internal static async Task<List<string>> RecallReportAsync(DedupEngine engine, List<float[]> vectors, float[] rungs, int[]? groups = null)
     {
         var lines = new List<string>();
-        var lowest = ExactNeighbours.Pairs(vectors, rungs[^1]);
+        var lowest = groups is null ? ExactNeighbours.Pairs(vectors, rungs[^1]) : PlantedPairs(vectors, groups, rungs[^1]);
         for (var r = 0; r < rungs.Length; r++)
         {
             var rung = rungs[r];

@@ -13,15 +13,26 @@ public static class PlantedSet
     private static readonly double[] CopyCosines = [0.995, 0.985, 0.96];
 
     /// <summary>Generates about <paramref name="count"/> vectors of <paramref name="dimension"/> values, in shuffled order.</summary>
-    public static List<float[]> Generate(int dimension, int count, ulong seed, double duplicateShare = 0.3)
+    public static List<float[]> Generate(int dimension, int count, ulong seed, double duplicateShare = 0.3) =>
+        GenerateWithGroups(dimension, count, seed, duplicateShare).Vectors;
+
+    /// <summary>
+    /// <see cref="Generate"/>'s vectors (the same ones), and for each the index of its original: a vector and its copies
+    /// share it. Unrelated vectors meet at cosine ≈ N(0, 1/d), so at the rungs this set is made for the near pairs are
+    /// the pairs within groups: recall can be counted exactly without comparing all pairs.
+    /// </summary>
+    public static (List<float[]> Vectors, int[] Groups) GenerateWithGroups(int dimension, int count, ulong seed, double duplicateShare = 0.3)
     {
         var rng = SplitMix64.ForStream(seed, 0x504C414E54UL);
         var vectors = new List<float[]>(count);
+        var groups = new List<int>(count);
         while (vectors.Count < count)
         {
             var original = new float[dimension];
             SyntheticVectors.RandomUnit(ref rng, original);
+            var group = vectors.Count;
             vectors.Add(original);
+            groups.Add(group);
             if (rng.NextDouble() < duplicateShare)
             {
                 var copies = 1 + (int)(rng.NextDouble() * 4);
@@ -30,6 +41,7 @@ public static class PlantedSet
                     var copy = new float[dimension];
                     SyntheticVectors.NearDuplicate(original, CopyCosines[(int)(rng.NextDouble() * CopyCosines.Length)], ref rng, copy);
                     vectors.Add(copy);
+                    groups.Add(group);
                 }
             }
         }
@@ -38,8 +50,9 @@ public static class PlantedSet
         {
             var j = (int)(rng.NextDouble() * (i + 1));
             (vectors[i], vectors[j]) = (vectors[j], vectors[i]);
+            (groups[i], groups[j]) = (groups[j], groups[i]);
         }
 
-        return vectors;
+        return (vectors, [.. groups]);
     }
 }
