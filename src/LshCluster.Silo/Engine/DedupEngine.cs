@@ -661,7 +661,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// <summary>
     /// The edges at or above <paramref name="lowestRung"/> between each query and its candidates (those of query q at
     /// <paramref name="candidates"/>[<paramref name="starts"/>[q.Item] … <paramref name="starts"/>[q.Item + 1]], repeats
-    /// allowed: each distinct one is checked once). A candidate homed on a shard active in this process is checked here,
+    /// allowed: each distinct one is checked once; the spans are compacted in place). A candidate homed on a shard active in this process is checked here,
     /// in parallel and without a message: its home record is safe to read outside the shard's turns
     /// (<see cref="Shard.FindMatchable"/>). In the embedded engine that is every candidate; on a silo of a cluster the
     /// others go to their silos, one message each.
@@ -713,12 +713,12 @@ public sealed partial class DedupEngine : IAsyncDisposable
             }
         }
 
-        var homeStarts = shardStarts;
+        Task<List<FoundEdge>>? elsewhere = null;
         try
         {
             var local = new List<(Shard Home, ArraySegment<Verification> Checks)>();
             var remote = new List<(int Shard, ArraySegment<Verification> Checks)>();
-            foreach (var (shard, run) in ShardGroups.Runs(byHomeShard, homeStarts))
+            foreach (var (shard, run) in ShardGroups.Runs(byHomeShard, shardStarts))
             {
                 if (_local.Find(shard) is { } home)
                 {
@@ -730,7 +730,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
                 }
             }
 
-            var elsewhere = remote.Count > 0 ? _shards.VerifyAllAsync(remote, lowestRung, screen, admission, deadline) : null;
+            elsewhere = remote.Count > 0 ? _shards.VerifyAllAsync(remote, lowestRung, screen, admission, deadline) : null;
             var edges = new List<FoundEdge>();
             if (checkCount - remote.Sum(r => r.Checks.Count) < 512)
             {
@@ -768,6 +768,12 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
         finally
         {
+            // The messages to other silos are views of this array: it goes back to the pool only once they are done.
+            if (elsewhere is { IsCompleted: false })
+            {
+                await elsewhere.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+            }
+
             byHomeShard.Return();
         }
     }
