@@ -15,7 +15,7 @@ internal sealed class Shard
     private readonly BucketIndex _buckets = new();
     private readonly Dictionary<string, HomeRecord> _byExternalId = new(StringComparer.Ordinal);
 
-    // Concurrent: written in the shard's turns, read also by this silo's verification outside them (LocalVerifier).
+    // Concurrent: written in the shard's turns, read also outside them by this silo's checks and lookups (FindMatchable).
     private readonly ConcurrentDictionary<long, HomeRecord> _byId = new();
 
     // Concurrent, as the records: finds read the forests outside the shard's turns (see Ascend).

@@ -289,7 +289,6 @@ public sealed partial class DedupEngine
         return members;
     }
 
-    /// <summary>Records of many ids, one call per home shard.</summary>
     /// <summary>The records of <paramref name="ids"/> that are stored (read in place at shards active here, else by a call per shard).</summary>
     private async Task<Dictionary<long, RecordView>> LookupManyAsync(IEnumerable<long> ids, bool withValues)
     {
