@@ -10,7 +10,7 @@ public sealed class ShardTests
     public async Task A_registration_never_finished_blocks_its_id_until_it_is_an_orphan_then_a_resend_takes_it_over()
     {
         var clock = new ManualClock();
-        var shard = new Shard(7, rungs: 1, clock);
+        var shard = new Shard(7, rungs: 1, clock, new VectorDirectory());
         var first = shard.Register([Item("doc")], out var isNew)[0];
         Assert.True(isNew[0]);
 
@@ -34,7 +34,7 @@ public sealed class ShardTests
     public void An_acknowledged_insert_keeps_its_id_however_old()
     {
         var clock = new ManualClock();
-        var shard = new Shard(7, rungs: 1, clock);
+        var shard = new Shard(7, rungs: 1, clock, new VectorDirectory());
         var first = shard.Register([Item("doc")], out _)[0];
         first.Acknowledge(new StoredVerdict(false, first.Id, 0, 0));
 
@@ -47,7 +47,7 @@ public sealed class ShardTests
     [Fact]
     public void Checks_made_outside_the_turns_find_what_a_turn_finds_and_skip_a_vector_being_deleted()
     {
-        var shard = new Shard(3, rungs: 1, new ManualClock());
+        var shard = new Shard(3, rungs: 1, new ManualClock(), new VectorDirectory());
         float[][] stored = [[1, 0, 0, 0], [0.99f, 0.14f, 0, 0], [0.9f, 0.43f, 0, 0], [0, 1, 0, 0]];
         var records = shard.Register([.. stored.Select((v, i) => Vector($"v{i}", v))], out _);
         foreach (var r in records)
@@ -82,35 +82,36 @@ public sealed class ShardTests
     [Fact]
     public async Task Checks_outside_the_turns_run_safely_beside_turns_that_register_and_forget()
     {
-        var shard = new Shard(3, rungs: 1, new ManualClock());
+        var shard = new Shard(3, rungs: 1, new ManualClock(), new VectorDirectory());
         float[] values = [1, 0, 0, 0];
         var kept = shard.Register([Vector("kept", values)], out _)[0];
         var query = new VerifyQuery(0, 1, values, 1, [1, 0], 1);
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var rounds = 0;
 
-        // One thread plays the shard's turns, registering and forgetting vectors; the other checks all the while.
-        var turns = Task.Run(() =>
+        // One thread plays the shard's turns, registering and forgetting vectors; the other checks all the while, until
+        // each has done enough beside the other (a thread of its own: other tests may hold the pool's threads).
+        var turns = Task.Factory.StartNew(() =>
         {
             var n = 0;
-            while (!stop.IsCancellationRequested)
+            while (!stop.IsCancellationRequested && (n < 5_000 || Volatile.Read(ref rounds) < 5_000))
             {
                 var r = shard.Register([Vector($"churn{n++}", values)], out _)[0];
                 shard.Unregister([r.Id], new InvalidOperationException("forgotten"));
             }
 
             return n;
-        });
-        var rounds = 0;
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         while (!turns.IsCompleted)
         {
             var found = new List<FoundEdge>();
             shard.Verify([new Verification(query, kept.Id)], 0.99f, 0.9f, found);
             Assert.Equal(kept.Id, Assert.Single(found).OtherId);
-            rounds++;
+            Interlocked.Increment(ref rounds);
         }
 
-        Assert.True(await turns > 100, "the turns did not run");
-        Assert.True(rounds > 100, "the checks did not run");
+        Assert.True(await turns >= 5_000, "the turns did not run");
+        Assert.True(rounds >= 5_000, "the checks did not run");
     }
 
     private static Registration Vector(string id, float[] values) => new(id, values, Dot(values, values), [values[0], values[1]]);

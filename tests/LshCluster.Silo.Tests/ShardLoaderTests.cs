@@ -40,18 +40,22 @@ public sealed class ShardLoaderTests : IDisposable
 
         await using var opened = DedupStores.Open(store);
         var all = new Shard?[Shards];
+        var directory = new VectorDirectory();
         for (var s = 0; s < Shards; s++)
         {
-            all[s] = new Shard(s, scheme.Rungs.Count, TimeProvider.System);
+            all[s] = new Shard(s, scheme.Rungs.Count, TimeProvider.System, directory);
         }
 
         await ShardLoader.LoadAsync(opened, scheme, all, long.MaxValue, default);
+
+        var groups = new VectorDirectory();
 
         // Groups as activations bring them: one shard alone, a few, and the rest together.
         var loaded = new List<Shard>();
         foreach (var group in new[] { new[] { 0 }, new[] { 1, 5, 9 }, [.. Enumerable.Range(2, Shards - 2).Except([5, 9])] })
         {
-            var shards = group.Select(s => new Shard(s, scheme.Rungs.Count, TimeProvider.System)).ToList();
+            // In a directory of their own, as a silo taking these shards over would have.
+            var shards = group.Select(s => new Shard(s, scheme.Rungs.Count, TimeProvider.System, groups)).ToList();
             await ShardLoader.LoadShardsAsync(opened, scheme, shards, long.MaxValue, concurrency: 2, default);
             loaded.AddRange(shards);
         }

@@ -37,6 +37,7 @@ public static class SiloBuilderExtensions
         // time out and are retried meanwhile); an activation given up would throw its load away and the next would
         // start it again.
         silo.Configure<Orleans.Configuration.GrainCollectionOptions>(o => o.ActivationTimeout = TimeSpan.FromMinutes(10));
+        silo.Services.TryAddSingleton<VectorDirectory>();
         silo.Services.AddSingleton<StoreShardSource>();
         silo.Services.TryAddSingleton<IShardSource>(sp => sp.GetRequiredService<StoreShardSource>());
         silo.Services.AddSingleton<ShardPlacementTable>();

@@ -4,42 +4,54 @@ using LshCluster.Storage;
 namespace LshCluster.Grains.Shards;
 
 /// <summary>
-/// The bucket members a shard owns, for every table: bucket key → the ids and 128-bit sketches of its members, as
-/// singly linked lists threaded through pages of entries (no object per bucket or entry: at L = 100 tables a vector
-/// has 100 entries, and most buckets hold one). The entries live in fixed pages that are never copied: arrays grown by
-/// resizing copied each entry three times over and were the engine's largest garbage. The key → first-entry map is
-/// open addressing with linear probing (12 bytes a slot, at most 3/4 full): a <c>Dictionary</c> cost about twice that
-/// per bucket. One writer (the shard's turns) and any number of readers outside them (<see cref="Collect"/>): an
-/// entry is written before the head that reaches it is published, and the map and the page list are replaced whole when
-/// they grow, so a reader sees the index as it was at some moment.
+/// The bucket members a shard owns, for every table: bucket key → the 4-byte handles of its members in the silo's
+/// <see cref="VectorDirectory"/>, which holds each vector's id and sketch once. A bucket of one member (most of them,
+/// with many tables) keeps its handle in its map slot; a larger one keeps its members together in a run, so that a
+/// lookup reads one run and then the members' directory entries, independent loads the processor overlaps (a list
+/// threaded through pages made each member wait for the one before: a cache miss per member, in a line, the growth
+/// run's slowdown). Runs are power-of-two blocks of an arena of fixed pages, doubled by copying when full; a block
+/// given up is reused once no reader can still see it.
+/// The key → member map is open addressing with linear probing (12 bytes a slot, at most 3/4 full).
+/// One writer (the shard's turns) and any number of readers outside them (<see cref="Reading"/>): a member is written
+/// before the count or slot that reaches it is published, and the map and the page lists are replaced whole when they
+/// grow, so a reader sees each bucket as it was at some moment.
 /// </summary>
-internal sealed class BucketIndex
+internal sealed class BucketIndex(VectorDirectory directory)
 {
-    // 256 entries of 32 bytes: 8 KB a page, well below the large object heap.
-    private const int PageBits = 8;
+    // Arena pages of 1,024 ints (4 KB: a silo has a thousand shards, each with its own arena, so a page is what an
+    // almost empty shard costs). A run is a block of 2^c ints, 2 ≤ c ≤ 10: its count (low 24 bits) and class c (high
+    // 8 bits), then up to 2^c - 1 members. A bucket outgrowing a page gets an array of its own (class LargeClass).
+    private const int PageBits = 10;
     private const int PageSize = 1 << PageBits;
+    private const int SmallestClass = 2;
+    private const int LargeClass = 31;
+    private const int CountMask = (1 << 24) - 1;
 
+    // A slot's value: Empty, a member's handle (≥ 0), or a run: Run(offset in the arena, a multiple of 4) or
+    // Run(large index × 4 + 1).
+    private const int Empty = -1;
+
+    private readonly List<int>[] _free = [.. Enumerable.Range(0, PageBits + 1).Select(_ => new List<int>())];
+    private readonly List<(int Offset, int Class)> _retired = [];
     private SlotMap _map = new(1024);
     private int _buckets;
-    private Entry[][] _pages = [];
-    private int _count;
+    private int[][] _arena = [];
+    private int _top;
+    private int[][] _large = [];
+    private int _largeCount;
 
-    /// <summary>Adds <paramref name="id"/> to bucket <paramref name="key"/>.</summary>
-    public void Add(ulong key, long id, ulong sketchLow, ulong sketchHigh)
+    // Readers outside the writer's turns now (Reading): a retired block is reused only when none is.
+    private int _readers;
+
+    /// <summary>The directory whose handles the buckets hold.</summary>
+    public VectorDirectory Directory => directory;
+
+    /// <summary>Adds vector <paramref name="id"/> (its sketch given) to bucket <paramref name="key"/>.</summary>
+    public void Add(ulong key, long id, ulong sketchLow, ulong sketchHigh) => Add(key, directory.HandleOf(id, sketchLow, sketchHigh));
+
+    /// <summary>Adds the vector of directory handle <paramref name="handle"/> to bucket <paramref name="key"/>.</summary>
+    public void Add(ulong key, int handle)
     {
-        var slot = _count;
-        if ((slot & (PageSize - 1)) == 0)
-        {
-            var pages = _pages;
-            if ((slot >> PageBits) == pages.Length)
-            {
-                Array.Resize(ref pages, Math.Max(4, pages.Length * 2));
-            }
-
-            pages[slot >> PageBits] = new Entry[PageSize];
-            Volatile.Write(ref _pages, pages);
-        }
-
         if ((_buckets + 1) * 4 > _map.Keys.Length * 3)
         {
             Volatile.Write(ref _map, _map.Doubled());
@@ -47,39 +59,108 @@ internal sealed class BucketIndex
 
         var map = _map;
         var at = map.SlotOf(key);
-        var head = map.Heads[at];
-        if (head < 0)
+        var value = map.Values[at];
+        if (value == Empty)
         {
             map.Keys[at] = key;
             _buckets++;
+            Volatile.Write(ref map.Values[at], handle); // published after the key a reader compares
+            return;
         }
 
-        _pages[slot >> PageBits][slot & (PageSize - 1)] = new Entry(id, sketchLow, sketchHigh, head);
-        _count++;
-        Volatile.Write(ref map.Heads[at], slot); // published after the entry and the key it needs
+        if (value >= 0)
+        {
+            // A second member: both move to a run of three.
+            var offset = Allocate(SmallestClass);
+            var block = _arena[offset >> PageBits].AsSpan(offset & (PageSize - 1));
+            block[1] = value;
+            block[2] = handle;
+            Volatile.Write(ref block[0], 2 | (SmallestClass << 24));
+            Volatile.Write(ref map.Values[at], Run(offset));
+            return;
+        }
+
+        var reference = Reference(value);
+        if ((reference & 1) != 0)
+        {
+            AddToLarge(reference >> 2, handle);
+            return;
+        }
+
+        var page = _arena[reference >> PageBits];
+        var start = reference & (PageSize - 1);
+        var header = page[start];
+        var count = header & CountMask;
+        var size = header >>> 24;
+        if (count + 1 < (1 << size))
+        {
+            page[start + 1 + count] = handle;
+            Volatile.Write(ref page[start], (count + 1) | (size << 24)); // after the member it counts
+            return;
+        }
+
+        // Full: the members move to a block twice the size (or an array of their own past a page), and this one waits
+        // until no reader can be reading it.
+        var members = page.AsSpan(start + 1, count);
+        int moved;
+        if (size == PageBits)
+        {
+            var large = new int[2 * PageSize];
+            members.CopyTo(large.AsSpan(1));
+            large[1 + count] = handle;
+            large[0] = (count + 1) | (LargeClass << 24);
+            moved = Run((NewLargeIndex(large) << 2) | 1);
+        }
+        else
+        {
+            var offset = Allocate(size + 1);
+            var block = _arena[offset >> PageBits].AsSpan(offset & (PageSize - 1));
+            members.CopyTo(block[1..]);
+            block[1 + count] = handle;
+            Volatile.Write(ref block[0], (count + 1) | ((size + 1) << 24));
+            moved = Run(offset);
+        }
+
+        Volatile.Write(ref map.Values[at], moved);
+        Retire(reference, size);
     }
 
     /// <summary>
     /// Adds to <paramref name="found"/>, as candidates of batch item <paramref name="item"/>, the members of bucket
     /// <paramref name="key"/> whose sketch lies within <paramref name="maxHamming"/> bits of the given one, except
-    /// <paramref name="self"/>. A vector is in a bucket at most once, so no member is reported twice.
+    /// <paramref name="self"/>. A vector is in a bucket at most once, so no member is reported twice. For the writer,
+    /// in its turns, or for a reader outside them within <see cref="Reading"/>.
     /// </summary>
     public void Collect(ulong key, ulong sketchLow, ulong sketchHigh, int maxHamming, long self, int item, PooledList<Candidate> found)
     {
         var map = Volatile.Read(ref _map);
-        var slot = Volatile.Read(ref map.Heads[map.SlotOf(key)]);
-        var pages = Volatile.Read(ref _pages); // read after the head: holds every page the head's list reaches
-        while (slot >= 0)
+        var value = Volatile.Read(ref map.Values[map.SlotOf(key)]);
+        if (value == Empty)
         {
-            ref readonly var entry = ref pages[slot >> PageBits][slot & (PageSize - 1)];
-            var distance = ulong.PopCount(entry.SketchLow ^ sketchLow) + ulong.PopCount(entry.SketchHigh ^ sketchHigh);
-            if ((int)distance <= maxHamming && entry.Id != self)
-            {
-                found.Add(new Candidate(item, entry.Id));
-            }
-
-            slot = entry.Next;
+            return;
         }
+
+        var entries = directory.Pages; // read after the slot: holds every handle the bucket reaches
+        if (value >= 0)
+        {
+            Consider(VectorDirectory.At(entries, value), sketchLow, sketchHigh, maxHamming, self, item, found);
+            return;
+        }
+
+        foreach (var handle in Members(Reference(value)))
+        {
+            Consider(VectorDirectory.At(entries, handle), sketchLow, sketchHigh, maxHamming, self, item, found);
+        }
+    }
+
+    /// <summary>
+    /// Counts a reader outside the writer's turns (a query reading the shard in place) in, until the scope is disposed:
+    /// meanwhile no block the writer gives up is reused, so its <see cref="Collect"/> calls read whole buckets.
+    /// </summary>
+    public ReaderScope Reading()
+    {
+        Interlocked.Increment(ref _readers); // before any slot is read (a full fence): see Retire
+        return new ReaderScope(this);
     }
 
     /// <summary>Every member of every bucket, bucket by bucket (what a snapshot of the shard's bucket log holds).</summary>
@@ -88,21 +169,155 @@ internal sealed class BucketIndex
         var map = _map;
         for (var at = 0; at < map.Keys.Length; at++)
         {
-            for (var slot = map.Heads[at]; slot >= 0;)
+            var value = map.Values[at];
+            if (value == Empty)
             {
-                var entry = _pages[slot >> PageBits][slot & (PageSize - 1)];
+                continue;
+            }
+
+            int[] handles = value >= 0 ? [value] : Members(Reference(value)).ToArray();
+            foreach (var handle in handles)
+            {
+                var entry = directory[handle];
                 yield return new BucketEntry(map.Keys[at], entry.Id, entry.SketchLow, entry.SketchHigh);
-                slot = entry.Next;
             }
         }
     }
 
-    /// <summary>Bucket key → the slot of its newest entry: open addressing with linear probing, replaced whole when it grows.</summary>
+    /// <summary>Buckets, members, and the ints their runs hold (in use and free), for the memory figures.</summary>
+    public (int Buckets, long ArenaInts, long LargeInts) Footprint() =>
+        (_buckets, (long)_top, _large.Take(_largeCount).Sum(a => (long)a.Length));
+
+    private static void Consider(in VectorDirectory.Entry entry, ulong sketchLow, ulong sketchHigh, int maxHamming, long self, int item, PooledList<Candidate> found)
+    {
+        var distance = ulong.PopCount(entry.SketchLow ^ sketchLow) + ulong.PopCount(entry.SketchHigh ^ sketchHigh);
+        if ((int)distance <= maxHamming && entry.Id != self)
+        {
+            found.Add(new Candidate(item, entry.Id));
+        }
+    }
+
+    private static int Run(int reference) => -2 - reference;
+
+    private static int Reference(int value) => -2 - value;
+
+    /// <summary>The members of the run at <paramref name="reference"/>, as many as its count said when read.</summary>
+    private ReadOnlySpan<int> Members(int reference)
+    {
+        if ((reference & 1) != 0)
+        {
+            var large = Volatile.Read(ref Volatile.Read(ref _large)[reference >> 2]);
+            return large.AsSpan(1, Volatile.Read(ref large[0]) & CountMask);
+        }
+
+        var page = Volatile.Read(ref _arena)[reference >> PageBits];
+        var start = reference & (PageSize - 1);
+        return page.AsSpan(start + 1, Volatile.Read(ref page[start]) & CountMask);
+    }
+
+    /// <summary>A free block of 2^<paramref name="size"/> ints: a reused one, or the next of the arena.</summary>
+    private int Allocate(int size)
+    {
+        if (_free[size] is { Count: > 0 } free)
+        {
+            var reused = free[^1];
+            free.RemoveAt(free.Count - 1);
+            return reused;
+        }
+
+        var length = 1 << size;
+        if ((_top & (PageSize - 1)) + length > PageSize)
+        {
+            // The page's tail cannot hold the block: its rest becomes free blocks (every block is a multiple of 4 ints).
+            var rest = PageSize - (_top & (PageSize - 1));
+            while (rest > 0)
+            {
+                var piece = BitOperations.Log2((uint)rest);
+                _free[piece].Add(_top);
+                _top += 1 << piece;
+                rest -= 1 << piece;
+            }
+        }
+
+        if ((_top & (PageSize - 1)) == 0)
+        {
+            var pages = _arena;
+            if ((_top >> PageBits) == pages.Length)
+            {
+                Array.Resize(ref pages, Math.Max(4, pages.Length * 2));
+            }
+
+            pages[_top >> PageBits] = new int[PageSize];
+            Volatile.Write(ref _arena, pages);
+        }
+
+        var offset = _top;
+        _top += length;
+        return offset;
+    }
+
+    private int NewLargeIndex(int[] members)
+    {
+        var large = _large;
+        if (_largeCount == large.Length)
+        {
+            Array.Resize(ref large, Math.Max(4, large.Length * 2));
+        }
+
+        large[_largeCount] = members;
+        Volatile.Write(ref _large, large);
+        return _largeCount++;
+    }
+
+    private void AddToLarge(int index, int handle)
+    {
+        var members = _large[index];
+        var count = members[0] & CountMask;
+        if (count + 1 == members.Length)
+        {
+            // Doubled in place of the old array, which the GC keeps for any reader still holding it.
+            Array.Resize(ref members, members.Length * 2);
+            members[1 + count] = handle;
+            members[0] = (count + 1) | (LargeClass << 24);
+            Volatile.Write(ref _large[index], members);
+            return;
+        }
+
+        members[1 + count] = handle;
+        Volatile.Write(ref members[0], (count + 1) | (LargeClass << 24));
+    }
+
+    /// <summary>
+    /// A block no slot names any more: reusable once no reader that could have read its slot before is still reading.
+    /// A reader counts itself in before it reads a slot, and the writer reads the count after it has replaced the slot
+    /// (both full fences), so a count of zero means every reader that saw the old block has finished.
+    /// </summary>
+    private void Retire(int offset, int size)
+    {
+        if ((offset & 1) != 0)
+        {
+            return; // a large array is left to the GC
+        }
+
+        _retired.Add((offset, size));
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref _readers) == 0)
+        {
+            foreach (var (retired, retiredSize) in _retired)
+            {
+                _free[retiredSize].Add(retired);
+            }
+
+            _retired.Clear();
+        }
+    }
+
+    /// <summary>Bucket key → its member or run: open addressing with linear probing, replaced whole when it grows.</summary>
     private sealed class SlotMap(int length)
     {
         public ulong[] Keys { get; } = new ulong[length];
 
-        public int[] Heads { get; } = NewHeads(length);
+        public int[] Values { get; } = NewValues(length);
 
         /// <summary>The slot holding <paramref name="key"/>, or the empty slot where it belongs.</summary>
         public int SlotOf(ulong key)
@@ -111,7 +326,7 @@ internal sealed class BucketIndex
 
             // Bucket keys keep the last rotation's hash in their low bits, so spread them with a multiplicative hash.
             var at = (int)((key * 0x9E3779B97F4A7C15UL) >> (64 - BitOperations.Log2((uint)Keys.Length))) & mask;
-            while (Volatile.Read(ref Heads[at]) >= 0 && Keys[at] != key)
+            while (Volatile.Read(ref Values[at]) != Empty && Keys[at] != key)
             {
                 at = (at + 1) & mask;
             }
@@ -125,25 +340,28 @@ internal sealed class BucketIndex
             var larger = new SlotMap(Keys.Length * 2);
             for (var i = 0; i < Keys.Length; i++)
             {
-                if (Heads[i] >= 0)
+                if (Values[i] != Empty)
                 {
                     var at = larger.SlotOf(Keys[i]);
                     larger.Keys[at] = Keys[i];
-                    larger.Heads[at] = Heads[i];
+                    larger.Values[at] = Values[i];
                 }
             }
 
             return larger;
         }
 
-        private static int[] NewHeads(int length)
+        private static int[] NewValues(int length)
         {
-            var heads = new int[length];
-            Array.Fill(heads, -1);
-            return heads;
+            var values = new int[length];
+            Array.Fill(values, Empty);
+            return values;
         }
     }
 
-    /// <summary>A member of a bucket, and the next member of the same bucket (-1 after the last).</summary>
-    private readonly record struct Entry(long Id, ulong SketchLow, ulong SketchHigh, int Next);
+    /// <summary>A reader counted in by <see cref="Reading"/>; disposing it counts the reader out.</summary>
+    internal readonly struct ReaderScope(BucketIndex index) : IDisposable
+    {
+        public void Dispose() => Interlocked.Decrement(ref index._readers);
+    }
 }

@@ -12,7 +12,7 @@ namespace LshCluster.Grains.Shards;
 /// </summary>
 internal sealed class Shard
 {
-    private readonly BucketIndex _buckets = new();
+    private readonly BucketIndex _buckets;
     private readonly Dictionary<string, HomeRecord> _byExternalId = new(StringComparer.Ordinal);
 
     // Concurrent: written in the shard's turns, read also outside them by this silo's checks and lookups (FindMatchable).
@@ -29,9 +29,11 @@ internal sealed class Shard
     private readonly VectorIdGenerator _ids;
     private readonly TimeProvider _time;
 
-    public Shard(int index, int rungs, TimeProvider time)
+    /// <summary>A shard with nothing in it yet, whose buckets name their members in the silo's <paramref name="directory"/>.</summary>
+    public Shard(int index, int rungs, TimeProvider time, VectorDirectory directory)
     {
         Index = index;
+        _buckets = new BucketIndex(directory);
         _time = time;
         _ids = new VectorIdGenerator(index, time);
         _parents = new ConcurrentDictionary<long, long>[rungs];
@@ -103,6 +105,7 @@ internal sealed class Shard
     public PooledList<Candidate> RunBucketOperations(ReadOnlySpan<BucketOperation> operations, int maxHamming)
     {
         var found = new PooledList<Candidate>();
+        var (vector, handle) = (0L, -1); // a vector's operations come together: its handle is looked up once
         foreach (ref readonly var op in operations)
         {
             if (op.Lookup)
@@ -112,7 +115,12 @@ internal sealed class Shard
 
             if (op.Insert)
             {
-                _buckets.Add(op.Key, op.VectorId, op.SketchLow, op.SketchHigh);
+                if (handle < 0 || vector != op.VectorId)
+                {
+                    (vector, handle) = (op.VectorId, _buckets.Directory.HandleOf(op.VectorId, op.SketchLow, op.SketchHigh));
+                }
+
+                _buckets.Add(op.Key, handle);
             }
         }
 
@@ -127,6 +135,7 @@ internal sealed class Shard
     public PooledList<Candidate> LookUp(ReadOnlySpan<BucketOperation> lookups, int maxHamming)
     {
         var found = new PooledList<Candidate>();
+        using var reading = _buckets.Reading();
         foreach (ref readonly var op in lookups)
         {
             if (op.Insert || !op.Lookup)

@@ -20,7 +20,7 @@ internal interface IShardSource
 /// groups). One group loads at a time, so the database sees a handful of connections however many grains activate at
 /// once.
 /// </summary>
-internal sealed class StoreShardSource(IDedupStore store, TimeProvider time, ILogger<StoreShardSource> log) : IShardSource
+internal sealed class StoreShardSource(IDedupStore store, TimeProvider time, VectorDirectory directory, ILogger<StoreShardSource> log) : IShardSource
 {
     // Per-shard reads run this many at a time within a group.
     private const int ConcurrentLoads = 4;
@@ -123,7 +123,7 @@ internal sealed class StoreShardSource(IDedupStore store, TimeProvider time, ILo
             var epochs = await store.ClaimShardsAsync(byOwner.Key, [.. wanted.Select(r => r.Index)]).ConfigureAwait(false);
             for (var i = 0; i < wanted.Count; i++)
             {
-                shards[wanted[i].Index] = new Shard(wanted[i].Index, scheme.Rungs.Count, time) { Epoch = epochs[i] };
+                shards[wanted[i].Index] = new Shard(wanted[i].Index, scheme.Rungs.Count, time, directory) { Epoch = epochs[i] };
             }
         }
 

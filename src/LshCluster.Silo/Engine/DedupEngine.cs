@@ -105,13 +105,14 @@ public sealed partial class DedupEngine : IAsyncDisposable
         var all = Enumerable.Range(0, scheme.ShardCount).ToArray();
         var epochs = await store.ClaimShardsAsync(options.Owner, all, cancellationToken).ConfigureAwait(false);
         var shards = new Shard?[scheme.ShardCount];
+        var directory = new VectorDirectory();
         foreach (var s in all)
         {
-            shards[s] = new Shard(s, scheme.Rungs.Count, options.Time) { Epoch = epochs[s] };
+            shards[s] = new Shard(s, scheme.Rungs.Count, options.Time, directory) { Epoch = epochs[s] };
         }
 
         await ShardLoader.LoadAsync(store, scheme, shards, long.MaxValue, cancellationToken).ConfigureAwait(false);
-        var silo = await EmbeddedSilo.StartAsync(store, shards, options.Time, cancellationToken).ConfigureAwait(false);
+        var silo = await EmbeddedSilo.StartAsync(store, shards, directory, options.Time, cancellationToken).ConfigureAwait(false);
         try
         {
             // Every grain activated now, taking its loaded shard, rather than on the first request to reach it.

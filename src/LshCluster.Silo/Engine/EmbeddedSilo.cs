@@ -32,13 +32,17 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
     /// <summary>The shards whose grains are active.</summary>
     public LocalShards Local { get; }
 
-    /// <summary>Starts the silo over <paramref name="store"/> (which stays the caller's), its grains taking <paramref name="preloaded"/>.</summary>
-    public static async Task<EmbeddedSilo> StartAsync(IDedupStore store, Shard?[] preloaded, TimeProvider time, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts the silo over <paramref name="store"/> (which stays the caller's), its grains taking <paramref name="preloaded"/>,
+    /// whose buckets hold handles into <paramref name="directory"/>.
+    /// </summary>
+    public static async Task<EmbeddedSilo> StartAsync(IDedupStore store, Shard?[] preloaded, VectorDirectory directory, TimeProvider time, CancellationToken cancellationToken)
     {
         var host = new HostBuilder()
             .UseOrleans(silo =>
             {
                 silo.UseLocalhostClustering(siloPort: Hosting.ListenAddress.FreePort(IPAddress.Loopback), gatewayPort: 0);
+                silo.Services.AddSingleton(directory); // the preloaded shards' buckets name their members in it
                 silo.AddLshClusterShards(store);
                 silo.Services.Replace(ServiceDescriptor.Singleton(time));
                 silo.Services.AddSingleton<IShardSource>(sp => new PreloadedShardSource(preloaded, sp.GetRequiredService<StoreShardSource>()));
