@@ -5,6 +5,7 @@ using LshCluster.Cli.IO;
 using LshCluster.Core.Evaluation;
 using LshCluster.Core.Hashing;
 using LshCluster.Core.Kernels;
+using LshCluster.Core.Planning;
 using LshCluster.Core.Vectors;
 using LshCluster.Silo.Engine;
 using LshCluster.Storage;
@@ -32,9 +33,11 @@ internal static class BenchCommand
         var family = PlanCommand.FamilyOption();
         var hashes = new Option<int?>("--hashes") { Description = "k, overriding the planner's choice (with --tables; to measure a plan against others)" };
         var tables = new Option<int?>("--tables") { Description = "L, overriding the planner's choice (with --hashes)" };
+        var budget = PlanCommand.MemoryOption();
+        var memory = new Option<bool>("--memory") { Description = "Also open the store again and print the managed heap per stored vector (what a restarted process holds)" };
         var command = new Command("ingest", "Durable ingest throughput (acknowledged after commit) on Fashion-MNIST or the planted set")
         {
-            store, limit, synthetic, dim, recall, check, family, hashes, tables,
+            store, limit, synthetic, dim, recall, check, family, hashes, tables, budget, memory,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -47,7 +50,7 @@ internal static class BenchCommand
             float[] rungs = vectors[0].Length == 784 ? [0.99f, 0.98f] : [0.99f, 0.98f, 0.95f];
             var target = parse.GetValue(store) ?? $"sqlite:{Path.Combine(Directory.CreateTempSubdirectory("lshc-bench-").FullName, "bench.db")}";
             var scheme = CreateCommand.Plan(vectors[0].Length, rungs, parse.GetValue(recall), 1024, 1, [.. vectors.Take(2000)], PlanCommand.FamilyOf(parse.GetValue(family)),
-                storedVectors: vectors.Count); // planned for the size it is measured at
+                storedVectors: vectors.Count, maxBytesPerVector: parse.GetValue(budget)); // planned for the size it is measured at
             if (parse.GetValue(hashes) is { } k && parse.GetValue(tables) is { } l)
             {
                 // The planner's family, seed and centring; the given k and L.
@@ -59,44 +62,71 @@ internal static class BenchCommand
             }
 
             await StoreOptions.CreateClusterAsync(target, scheme, cancel);
-            await using var engine = await DedupEngine.OpenAsync(DedupStores.Open(target), cancellationToken: cancel);
-            var records = vectors.Select((v, i) => new VectorRecord(i.ToString(CultureInfo.InvariantCulture), v));
-            // When each 100,000th vector was acknowledged: the rate of the first and of the last 100,000 (issue 15's growth target).
-            var acknowledged = 0L;
-            var marks = new List<TimeSpan>();
-            var clock = Stopwatch.StartNew();
-            var (total, duplicates, refused, elapsed) = await Progress.RunAsync("ingesting", vectors.Count, advanced => IngestCommand.RunAsync(engine, records, 5000, cancel,
-                advanced: n =>
-                {
-                    advanced(n);
-                    if ((acknowledged += n) / GrowthStep > marks.Count)
-                    {
-                        marks.Add(clock.Elapsed);
-                    }
-                }));
-            Console.WriteLine($"scheme: {scheme}");
-            Console.WriteLine($"store: {engine.StoreDescription}");
-            Console.WriteLine($"ingest: {total - refused:N0} vectors durable in {elapsed.TotalSeconds:F2} s = {(total - refused) / elapsed.TotalSeconds:N0} vectors/s; {duplicates:N0} duplicates; {engine.Commits:N0} commits");
-            Console.WriteLine($"candidates per insert: {(double)engine.BucketCandidates / total:F1} bucket entries past the sketch filter, {(double)engine.CheckedCandidates / total:F1} exact checks");
-            if (marks.Count >= 2)
+            await using (var engine = await DedupEngine.OpenAsync(DedupStores.Open(target), cancellationToken: cancel))
             {
-                // Acknowledgements come a batch at a time, so a mark may fall a batch past its 100,000th vector.
-                var first = GrowthStep / marks[0].TotalSeconds;
-                var last = GrowthStep / (marks[^1] - marks[^2]).TotalSeconds;
-                Console.WriteLine($"growth: the first {GrowthStep:N0} at {first:N0} vectors/s, the last {GrowthStep:N0} (to {marks.Count * GrowthStep:N0}) at {last:N0} vectors/s: {last / first:F2}×");
+                await IngestAndReportAsync(engine, scheme, vectors, groups, rungs, parse.GetValue(check), cancel);
             }
 
-            if (parse.GetValue(check))
+            if (parse.GetValue(memory))
             {
-                foreach (var line in await Progress.SpinAsync("exact pairs …", () => RecallReportAsync(engine, vectors, rungs, groups)))
-                {
-                    Console.WriteLine(line);
-                }
+                vectors = [];
+                await ReportMemoryAsync(target, scheme, cancel);
             }
 
             return 0;
         });
         return command;
+    }
+
+    private static async Task IngestAndReportAsync(DedupEngine engine, LshScheme scheme, List<float[]> vectors, int[]? groups, float[] rungs, bool checkRecall, CancellationToken cancel)
+    {
+        var records = vectors.Select((v, i) => new VectorRecord(i.ToString(CultureInfo.InvariantCulture), v));
+        // When each 100,000th vector was acknowledged: the rate of the first and of the last 100,000 (issue 15's growth target).
+        var acknowledged = 0L;
+        var marks = new List<TimeSpan>();
+        var clock = Stopwatch.StartNew();
+        var (total, duplicates, refused, elapsed) = await Progress.RunAsync("ingesting", vectors.Count, advanced => IngestCommand.RunAsync(engine, records, 5000, cancel,
+            advanced: n =>
+            {
+                advanced(n);
+                if ((acknowledged += n) / GrowthStep > marks.Count)
+                {
+                    marks.Add(clock.Elapsed);
+                }
+            }));
+        Console.WriteLine($"scheme: {scheme}");
+        Console.WriteLine($"store: {engine.StoreDescription}");
+        Console.WriteLine($"ingest: {total - refused:N0} vectors durable in {elapsed.TotalSeconds:F2} s = {(total - refused) / elapsed.TotalSeconds:N0} vectors/s; {duplicates:N0} duplicates; {engine.Commits:N0} commits");
+        Console.WriteLine($"candidates per insert: {(double)engine.BucketCandidates / total:F1} bucket entries past the sketch filter, {(double)engine.CheckedCandidates / total:F1} exact checks");
+        if (marks.Count >= 2)
+        {
+            // Acknowledgements come a batch at a time, so a mark may fall a batch past its 100,000th vector.
+            var first = GrowthStep / marks[0].TotalSeconds;
+            var last = GrowthStep / (marks[^1] - marks[^2]).TotalSeconds;
+            Console.WriteLine($"growth: the first {GrowthStep:N0} at {first:N0} vectors/s, the last {GrowthStep:N0} (to {marks.Count * GrowthStep:N0}) at {last:N0} vectors/s: {last / first:F2}×");
+        }
+
+        if (checkRecall)
+        {
+            foreach (var line in await Progress.SpinAsync("exact pairs …", () => RecallReportAsync(engine, vectors, rungs, groups)))
+            {
+                Console.WriteLine(line);
+            }
+        }
+    }
+
+    /// <summary>The managed heap per stored vector of the cluster in <paramref name="store"/> once opened again: what a restarted process holds, without an ingest's garbage.</summary>
+    private static async Task ReportMemoryAsync(string store, LshScheme scheme, CancellationToken cancel)
+    {
+        var before = Settle();
+        await using var loaded = await DedupEngine.OpenAsync(DedupStores.Open(store), cancellationToken: cancel);
+        var after = Settle();
+        var stats = await loaded.GetStatsAsync();
+        var perVector = (double)(after - before) / stats.Vectors;
+        var predicted = LshPlanner.PredictedBytesPerVector(scheme.Dimension, scheme.Tables);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"memory: {perVector:N0} bytes per vector of managed heap after a reload = {perVector / (4.0 * scheme.Dimension):F2} × 4d ({stats.Vectors:N0} vectors, L = {scheme.Tables}; the planner predicted {predicted:N0})"));
+        GC.KeepAlive(loaded);
     }
 
     private static Command Query()
@@ -174,15 +204,8 @@ internal static class BenchCommand
                 await IngestCommand.RunAsync(engine, vectors.Select((v, i) => new VectorRecord(i.ToString(CultureInfo.InvariantCulture), v)), 5000, cancel);
             }
 
-            // Measure a freshly loaded engine: what a restarted silo holds, without the ingest's transient garbage.
             vectors = [];
-            var before = Settle();
-            await using var loaded = await DedupEngine.OpenAsync(DedupStores.Open($"sqlite:{path}"), cancellationToken: cancel);
-            var after = Settle();
-            var stats = await loaded.GetStatsAsync();
-            var perVector = (double)(after - before) / stats.Vectors;
-            Console.WriteLine($"memory: {stats.Vectors:N0} vectors, d = {d}, L = {scheme.Tables}: {perVector:N0} bytes per vector of managed heap = {perVector / (4.0 * d):F2} × 4d");
-            GC.KeepAlive(loaded);
+            await ReportMemoryAsync($"sqlite:{path}", scheme, cancel);
             return 0;
         });
         return command;

@@ -17,15 +17,17 @@ internal static class CreateCommand
         var sample = new Option<FileInfo?>("--sample") { Description = "Representative vectors, to centre anisotropic data" };
         var shards = new Option<int>("--shards") { Description = "Virtual shards (fixed for the cluster's life)", DefaultValueFactory = _ => 1024 };
         var probes = new Option<int>("--max-probes") { Description = "Most probes per table (1 disables multiprobe)", DefaultValueFactory = _ => 1 };
+        var memory = PlanCommand.MemoryOption();
         var command = new Command("create", "Create an empty cluster: plan k, L and probes for the rungs and store the scheme")
         {
-            store, dim, rungs, recall, sample, shards, probes,
+            store, dim, rungs, recall, sample, shards, probes, memory,
         };
         command.SetAction(async (parse, cancel) =>
         {
             var ladder = PlanCommand.ParseRungs(parse.GetValue(rungs)) ?? throw new ArgumentException("--rungs: give at least one threshold", "rungs");
             var scheme = Plan(parse.GetValue(dim), ladder, parse.GetValue(recall), parse.GetValue(shards), parse.GetValue(probes),
-                parse.GetValue(sample) is { } file ? [.. VectorFileReader.Read(file.FullName).Take(2000).Select(r => r.Values)] : null);
+                parse.GetValue(sample) is { } file ? [.. VectorFileReader.Read(file.FullName).Take(2000).Select(r => r.Values)] : null,
+                maxBytesPerVector: parse.GetValue(memory));
             await StoreOptions.CreateClusterAsync(parse.GetValue(store)!, scheme, cancel);
             Console.WriteLine($"created cluster: {scheme}");
             return 0;
@@ -34,7 +36,7 @@ internal static class CreateCommand
     }
 
     public static LshScheme Plan(int dimension, IReadOnlyList<float> rungs, double recall, int shards, int maxProbes, IReadOnlyList<float[]>? sample, LshFamily? family = null,
-        int storedVectors = 100_000) =>
+        int storedVectors = 100_000, double? maxBytesPerVector = null) =>
         LshPlanner.Plan(new PlanRequest
         {
             Family = family,
@@ -46,5 +48,6 @@ internal static class CreateCommand
             MaxProbes = maxProbes,
             Sample = sample,
             StoredVectors = storedVectors,
+            MaxBytesPerVector = maxBytesPerVector,
         }).Scheme;
 }

@@ -22,10 +22,11 @@ internal static class PlanCommand
         var shards = new Option<int>("--shards") { Description = "Virtual shards", DefaultValueFactory = _ => 1024 };
         var seed = new Option<ulong?>("--seed") { Description = "Seed of the rotations (default: fixed)" };
         var output = new Option<FileInfo?>("--out") { Description = "Write the chosen scheme to this file" };
+        var memory = MemoryOption();
 
         var command = new Command("plan", "Choose LSH parameters (family, k, L, probes) for a target threshold and recall")
         {
-            dim, threshold, recall, sample, family, probes, vectors, rungs, shards, seed, output,
+            dim, threshold, recall, sample, family, probes, vectors, rungs, shards, seed, output, memory,
         };
         command.SetAction(parse =>
         {
@@ -48,6 +49,7 @@ internal static class PlanCommand
                 Sample = sampleVectors,
                 Rungs = ParseRungs(parse.GetValue(rungs)),
                 ShardCount = parse.GetValue(shards),
+                MaxBytesPerVector = parse.GetValue(memory),
             };
             if (parse.GetValue(seed) is { } s)
             {
@@ -66,6 +68,12 @@ internal static class PlanCommand
         });
         return command;
     }
+
+    /// <summary>The <c>--max-bytes-per-vector</c> option of the commands that plan a scheme.</summary>
+    internal static Option<double?> MemoryOption() => new("--max-bytes-per-vector")
+    {
+        Description = "Most resident memory per stored vector the plan may take, as the planner predicts it (values, record, bucket entries; e.g. 4077 = 1.3 × 4d at d = 784); default: no limit",
+    };
 
     /// <summary>The <c>--family</c> option of the commands that plan a scheme.</summary>
     internal static Option<string> FamilyOption()
@@ -116,6 +124,7 @@ internal static class PlanCommand
         Console.WriteLine(string.Create(inv, $"  rotations per vector   {c.Rotations}"));
         Console.WriteLine(string.Create(inv, $"  bucket entries walked  {c.BucketEntriesPerInsert:G4}  per insert (at {request.StoredVectors:N0} stored vectors)"));
         Console.WriteLine(string.Create(inv, $"  candidates per insert  {c.CandidatesPerInsert:G4}  (passing the sketch filter)"));
+        Console.WriteLine(string.Create(inv, $"  memory per vector      {c.BytesPerVector:N0} B  (= {c.BytesPerVector / (4.0 * request.Dimension):F2} × 4d, predicted)"));
         if (s.Center is not null)
         {
             Console.WriteLine(string.Create(inv, $"  centring               on (|mu| = {plan.CenterNorm:F3}); near-duplicates at the threshold have median centred cosine {plan.EffectiveThreshold:F4}"));
@@ -128,13 +137,13 @@ internal static class PlanCommand
         }
 
         Console.WriteLine();
-        Console.WriteLine("  alternatives (cheapest first):  family            k    L    T  rotations   recall   entries   candidates   est. cost/insert   centred");
+        Console.WriteLine("  alternatives (cheapest first):  family            k    L    T  rotations   recall   entries   candidates   est. cost/insert   centred   B/vector");
         // The eight cheapest, then the three cheapest of each family that none of those is of.
         var cheapest = plan.Options.Take(8).ToList();
         var others = plan.Options.Where(o => cheapest.All(x => x.Family != o.Family)).GroupBy(o => o.Family).SelectMany(g => g.Take(3));
         foreach (var o in cheapest.Concat(others))
         {
-            Console.WriteLine(string.Create(inv, $"                                {Name(o.Family),-15} {o.HashesPerTable,3} {o.Tables,4} {o.Probes,4} {o.Rotations,10}   {o.PredictedRecall:F4} {o.BucketEntriesPerInsert,9:G4}   {o.CandidatesPerInsert,10:G4}   {o.CostNanoseconds / 1000,8:F1} µs   {(o.Centred ? "yes" : "no")}"));
+            Console.WriteLine(string.Create(inv, $"                                {Name(o.Family),-15} {o.HashesPerTable,3} {o.Tables,4} {o.Probes,4} {o.Rotations,10}   {o.PredictedRecall:F4} {o.BucketEntriesPerInsert,9:G4}   {o.CandidatesPerInsert,10:G4}   {o.CostNanoseconds / 1000,8:F1} µs   {(o.Centred ? "yes" : "no "),-7}   {o.BytesPerVector,8:N0}"));
         }
     }
 

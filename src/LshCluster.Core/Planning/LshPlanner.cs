@@ -26,6 +26,12 @@ public static class LshPlanner
     private const double NsPerCandidateBase = 250;
     private const double NsPerCandidateValue = 0.06;
 
+    // Memory model, bytes per stored vector beside its values (docs/planner.md): fitted on `lshc bench ingest --memory`
+    // at d = 784 (the record, its projection, id maps and directory entry; a bucket entry is a 4-byte handle, most
+    // buckets one member in a 12-byte map slot).
+    private const double BytesPerVectorOverhead = 620;
+    private const double BytesPerTable = 19;
+
     private const int MonteCarloPairs = 400;
     private const int MinimumMeasuredSample = 200;
     private const int MonteCarloTables = 48;
@@ -67,6 +73,19 @@ public static class LshPlanner
         {
             throw new InvalidOperationException(
                 $"no configuration with at most {LshScheme.MaxTables} tables reaches recall {request.Recall} at cosine {request.Threshold}; lower the recall or the threshold");
+        }
+
+        if (request.MaxBytesPerVector is { } budget)
+        {
+            var within = options.Where(o => o.BytesPerVector <= budget).ToList();
+            if (within.Count == 0)
+            {
+                var least = options.MinBy(o => o.BytesPerVector)!;
+                throw new InvalidOperationException(
+                    $"max bytes per vector: no plan reaching recall {request.Recall} at cosine {request.Threshold} fits in {budget:N0} bytes per vector; the least needs {least.BytesPerVector:N0} ({least.Tables} tables); raise the limit or lower the recall");
+            }
+
+            options = within;
         }
 
         if (measured is not null)
@@ -164,10 +183,16 @@ public static class LshPlanner
                     + (tables * NsPerStoredEntry)
                     + (entries * NsPerBucketEntry)
                     + (candidates * (NsPerCandidateBase + (NsPerCandidateValue * d)));
-                options.Add(new PlanOption(k, tables, t, q.Average(), recall, candidates, cost, centred, family, entries, rotations));
+                options.Add(new PlanOption(k, tables, t, q.Average(), recall, candidates, cost, centred, family, entries, rotations, PredictedBytesPerVector(d, tables)));
             }
         }
     }
+
+    /// <summary>
+    /// The resident memory a stored vector of <paramref name="dimension"/> values takes with <paramref name="tables"/>
+    /// tables: its values, a fixed overhead, and a bucket entry per table (the memory model in docs/planner.md).
+    /// </summary>
+    public static double PredictedBytesPerVector(int dimension, int tables) => (4.0 * dimension) + BytesPerVectorOverhead + (BytesPerTable * tables);
 
     /// <summary>The chance that at least one of <paramref name="tables"/> independent tables hits: 1 − (1 − q)^L.</summary>
     public static double Recall(double tableHitProbability, int tables) => 1 - Math.Pow(1 - tableHitProbability, tables);
@@ -373,6 +398,7 @@ public static class LshPlanner
         Require(request.Recall is > 0 and < 1, "recall", $"must be in (0, 1); got {request.Recall}");
         Require(request.MaxProbes is >= 1 and <= 64, "probes", $"must be 1 … 64; got {request.MaxProbes}");
         Require(request.StoredVectors >= 1, "vectors", $"must be at least 1; got {request.StoredVectors}");
+        Require(request.MaxBytesPerVector is null or > 0, "max bytes per vector", $"must be positive; got {request.MaxBytesPerVector}");
         if (request.Sample is { } sample)
         {
             for (var i = 0; i < sample.Count; i++)

@@ -17,6 +17,7 @@ namespace LshCluster.Core.Planning;
 /// <param name="Family">The hash family.</param>
 /// <param name="BucketEntriesPerInsert">Expected bucket entries of unrelated vectors an insert's lookups walk past (summed over tables and probes).</param>
 /// <param name="Rotations">Rotations per vector (besides the sketch's).</param>
+/// <param name="BytesPerVector">Predicted resident memory per stored vector (<see cref="LshPlanner.PredictedBytesPerVector"/>).</param>
 public sealed record PlanOption(
     int HashesPerTable,
     int Tables,
@@ -28,4 +29,5 @@ public sealed record PlanOption(
     bool Centred = false,
     LshFamily Family = LshFamily.CrossPolytope,
     double BucketEntriesPerInsert = 0,
-    int Rotations = 0);
+    int Rotations = 0,
+    double BytesPerVector = 0);

@@ -32,6 +32,13 @@ public sealed record PlanRequest
     /// <summary>Virtual shards of the scheme to build.</summary>
     public int ShardCount { get; init; } = 1024;
 
+    /// <summary>
+    /// The most resident memory a stored vector may take with the plan (its values, record and bucket entries), as the
+    /// planner predicts it (<see cref="LshPlanner.PredictedBytesPerVector"/>); null: no limit. More tables find
+    /// near-duplicates with fewer candidates each, but every table costs memory per vector.
+    /// </summary>
+    public double? MaxBytesPerVector { get; init; }
+
     /// <summary>Seed of the scheme to build, and of the planner's Monte Carlo runs.</summary>
     public ulong Seed { get; init; } = 0x4C534843_6C757374UL;
 }

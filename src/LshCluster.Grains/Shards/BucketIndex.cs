@@ -34,7 +34,7 @@ internal sealed class BucketIndex(VectorDirectory directory)
 
     private readonly List<int>[] _free = [.. Enumerable.Range(0, PageBits + 1).Select(_ => new List<int>())];
     private readonly List<(int Offset, int Class)> _retired = [];
-    private SlotMap _map = new(1024);
+    private SlotMap _map = new(64); // small: a silo has a thousand shards, and many hold few buckets
     private int _buckets;
     private int[][] _arena = [];
     private int _top;

@@ -81,6 +81,26 @@ public class LshPlannerTests
         Assert.StartsWith(field + ":", e.Message);
     }
 
+    [Fact]
+    public void A_memory_limit_keeps_the_plans_within_it_and_one_below_every_plan_is_refused()
+    {
+        var request = new PlanRequest { Dimension = 256, Threshold = 0.9, Recall = 0.99, MaxProbes = 1, Seed = 5 };
+        var free = LshPlanner.Plan(request);
+        Assert.Equal(LshPlanner.PredictedBytesPerVector(256, free.Chosen.Tables), free.Chosen.BytesPerVector);
+
+        // A limit below the unlimited choice's memory: another plan, of fewer tables, within it.
+        var limit = free.Chosen.BytesPerVector - 1;
+        var limited = LshPlanner.Plan(request with { MaxBytesPerVector = limit });
+        Assert.True(limited.Chosen.Tables < free.Chosen.Tables, $"{limited.Chosen.Tables} tables under the limit, {free.Chosen.Tables} without");
+        Assert.All(limited.Options, o => Assert.True(o.BytesPerVector <= limit));
+        Assert.True(limited.Chosen.PredictedRecall >= 0.99);
+
+        var least = free.Options.Min(o => o.BytesPerVector);
+        var e = Assert.Throws<InvalidOperationException>(() => LshPlanner.Plan(request with { MaxBytesPerVector = least - 1 }));
+        Assert.StartsWith("max bytes per vector:", e.Message);
+        Assert.Throws<ArgumentException>(() => LshPlanner.Plan(request with { MaxBytesPerVector = 0 }));
+    }
+
     private static int TablesFor(double q, double recall)
     {
         var tables = 1;
