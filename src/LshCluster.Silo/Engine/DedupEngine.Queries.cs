@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using LshCluster.Core.Hashing;
 using LshCluster.Core.Ids;
 using LshCluster.Core.Kernels;
@@ -162,12 +161,9 @@ public sealed partial class DedupEngine
             Add(operations, Scheme.ShardOfBucket(k / probes, keys[k]), new BucketOperation(0, -1, keys[k], sketch.Low, sketch.High, Lookup: true, Insert: false));
         }
 
-        // Shards active in this process are read in place; the others are asked, one call each.
-        var found = await Task.WhenAll(operations.Select(pair => _local.Find(pair.Key) is { } local
-            ? Task.FromResult((0L, local.LookUp(CollectionsMarshal.AsSpan(pair.Value), maxHamming)))
-            : _shards.BucketOperationsAsync(pair.Key, new ArraySegment<BucketOperation>([.. pair.Value]), maxHamming, admission: true, deadline))).ConfigureAwait(false);
+        var found = await Task.WhenAll(operations.Select(pair => _shards.LookUpBucketsAsync(pair.Key, pair.Value, maxHamming, deadline))).ConfigureAwait(false);
         var candidates = new List<long>();
-        foreach (var (_, list) in found)
+        foreach (var list in found)
         {
             foreach (var c in list.Span)
             {
@@ -289,30 +285,13 @@ public sealed partial class DedupEngine
         return members;
     }
 
-    /// <summary>The records of <paramref name="ids"/> that are stored (read in place at shards active here, else by a call per shard).</summary>
+    /// <summary>The records of <paramref name="ids"/> that are stored (one lookup per home shard).</summary>
     private async Task<Dictionary<long, RecordView>> LookupManyAsync(IEnumerable<long> ids, bool withValues)
     {
         var deadline = Deadline();
         var groups = ids.Distinct().Where(id => id >= 0 && VectorId.HomeShard(id) < Scheme.ShardCount).GroupBy(VectorId.HomeShard).ToList();
-        var found = await Task.WhenAll(groups.Select(g => _local.Find(g.Key) is { } local
-            ? Task.FromResult<RecordView?[]>([.. g.Select(id => ViewOf(local.Find(id), withValues))])
-            : _shards.LookupAsync(g.Key, [.. g], withValues, deadline))).ConfigureAwait(false);
+        var found = await Task.WhenAll(groups.Select(g => _shards.LookupAsync(g.Key, [.. g], withValues, deadline))).ConfigureAwait(false);
         return found.SelectMany(x => x).OfType<RecordView>().ToDictionary(r => r.Id);
-    }
-
-    /// <summary>
-    /// A record of a shard active in this process as a lookup by call would give it: its own copy of the values, the
-    /// verdict only once acknowledged (the flag is read first: it is set after the verdict is written).
-    /// </summary>
-    private static RecordView? ViewOf(HomeRecord? r, bool withValues)
-    {
-        if (r is null)
-        {
-            return null;
-        }
-
-        var acknowledged = r.IsAcknowledged;
-        return new RecordView(r.Id, r.ExternalId, withValues ? [.. r.Values] : null, r.SquaredNorm, acknowledged, acknowledged ? r.AcknowledgedVerdict : default);
     }
 
     private async Task<Dictionary<long, string>> ExternalIdsAsync()
@@ -330,9 +309,7 @@ public sealed partial class DedupEngine
             return null;
         }
 
-        return _local.Find(home) is { } local
-            ? ViewOf(local.Find(id), withValues: false)
-            : (await _shards.LookupAsync(home, [id], withValues: false, Deadline(), admission).ConfigureAwait(false))[0];
+        return (await _shards.LookupAsync(home, [id], withValues: false, Deadline(), admission).ConfigureAwait(false))[0];
     }
 
     private IEnumerable<int> AllShards() => Enumerable.Range(0, Scheme.ShardCount);

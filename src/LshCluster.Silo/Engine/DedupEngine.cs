@@ -53,7 +53,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         _silo = silo;
         _coordinator = clusterGrains is not null;
         _local = clusterLocal ?? silo!.Local;
-        _shards = new GrainShardCalls(clusterGrains ?? silo!.Grains, scheme.ShardCount, clusterOwners);
+        _shards = new GrainShardCalls(clusterGrains ?? silo!.Grains, _local, scheme.ShardCount, clusterOwners);
         _rungs = [.. scheme.Rungs];
         _maxHamming = Sketch128.MaxHamming(scheme.LowestRung);
         _screen = ProjectionScreen(scheme.LowestRung, _hasher.ProjectionLength);
@@ -662,10 +662,9 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// <summary>
     /// The edges at or above <paramref name="lowestRung"/> between each query and its candidates (those of query q at
     /// <paramref name="candidates"/>[<paramref name="starts"/>[q.Item] … <paramref name="starts"/>[q.Item + 1]], repeats
-    /// allowed: each distinct one is checked once; the spans are compacted in place). A candidate homed on a shard active in this process is checked here,
-    /// in parallel and without a message: its home record is safe to read outside the shard's turns
-    /// (<see cref="Shard.FindMatchable"/>). In the embedded engine that is every candidate; on a silo of a cluster the
-    /// others go to their silos, one message each.
+    /// allowed: each distinct one is checked once; the spans are compacted in place), grouped by home shard for the shard
+    /// calls: those homed on shards active in this process are checked in place, the others at their silos
+    /// (<see cref="GrainShardCalls.VerifyAllAsync"/>).
     /// </summary>
     private async Task<List<FoundEdge>> VerifyCandidatesAsync(IReadOnlyList<VerifyQuery> queries, long[] candidates, int[] starts, float lowestRung, float screen,
         bool admission, DateTimeOffset deadline)
@@ -714,54 +713,9 @@ public sealed partial class DedupEngine : IAsyncDisposable
             }
         }
 
-        Task<List<FoundEdge>>? elsewhere = null;
         try
         {
-            var local = new List<(Shard Home, ArraySegment<Verification> Checks)>();
-            var remote = new List<(int Shard, ArraySegment<Verification> Checks)>();
-            foreach (var (shard, run) in ShardGroups.Runs(byHomeShard, shardStarts))
-            {
-                if (_local.Find(shard) is { } home)
-                {
-                    local.Add((home, run));
-                }
-                else
-                {
-                    remote.Add((shard, run));
-                }
-            }
-
-            elsewhere = remote.Count > 0 ? _shards.VerifyAllAsync(remote, lowestRung, screen, admission, deadline) : null;
-            var edges = new List<FoundEdge>();
-            if (checkCount - remote.Sum(r => r.Checks.Count) < 512)
-            {
-                // A query's few checks: threads would cost more than they save.
-                foreach (var (home, run) in local)
-                {
-                    home.Verify(run, lowestRung, screen, edges);
-                }
-            }
-            else
-            {
-                Parallel.For(0, local.Count, new ParallelOptions { TaskScheduler = TaskScheduler.Default }, () => new List<FoundEdge>(),
-                    (r, _, found) =>
-                    {
-                        local[r].Home.Verify(local[r].Checks, lowestRung, screen, found);
-                        return found;
-                    },
-                    found =>
-                    {
-                        lock (edges)
-                        {
-                            edges.AddRange(found);
-                        }
-                    });
-            }
-
-            if (elsewhere is not null)
-            {
-                edges.AddRange(await elsewhere.ConfigureAwait(false));
-            }
+            var edges = await _shards.VerifyAllAsync(ShardGroups.Runs(byHomeShard, shardStarts), lowestRung, screen, admission, deadline).ConfigureAwait(false);
 
             // In a fixed order, whatever the threads' (a batch's links, and so its forests, do not depend on the schedule).
             edges.Sort((a, b) => a.Item != b.Item ? a.Item.CompareTo(b.Item) : a.OtherId.CompareTo(b.OtherId));
@@ -769,12 +723,6 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
         finally
         {
-            // The messages to other silos are views of this array: it goes back to the pool only once they are done.
-            if (elsewhere is { IsCompleted: false })
-            {
-                await elsewhere.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
-            }
-
             byHomeShard.Return();
         }
     }
@@ -944,7 +892,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         while (true)
         {
             var home = VectorId.HomeShard(node);
-            var (next, isRoot) = _local.Find(home) is { } local ? local.Ascend(node, rung) : await _shards.AscendAsync(home, node, rung, deadline).ConfigureAwait(false);
+            var (next, isRoot) = await _shards.AscendAsync(home, node, rung, deadline).ConfigureAwait(false);
             if (isRoot)
             {
                 return next;

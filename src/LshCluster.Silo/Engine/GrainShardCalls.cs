@@ -1,5 +1,7 @@
+using System.Runtime.InteropServices;
 using LshCluster.Abstractions.Shards;
 using LshCluster.Core.Vectors;
+using LshCluster.Grains.Placement;
 using LshCluster.Grains.Shards;
 using LshCluster.Storage;
 
@@ -10,9 +12,15 @@ namespace LshCluster.Silo.Engine;
 /// message whose vectors are views of the engine's own arrays, so that a call within a silo copies no vector and one
 /// between silos writes each once. With <paramref name="owners"/> (a cluster of silos), a batch's verification goes
 /// to each silo in one message through its <see cref="ISiloVerifierGrain"/>, each vector written once per silo.
+/// What the engine only reads of a shard active in this silo (<paramref name="local"/>) — a step up a forest, records,
+/// a query's bucket lookups, exact checks — is read in place, outside the shard's turns and without a call: those
+/// structures have one writer, the turns, and readers that see them as they were at some moment (ADR 0006).
 /// </summary>
-internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount, Func<Task<SiloAddress[]>>? owners = null) : IShardCalls
+internal sealed class GrainShardCalls(IGrainFactory grains, LocalShards local, int shardCount, Func<Task<SiloAddress[]>>? owners = null) : IShardCalls
 {
+    // Fewer checks in place than this run on the calling thread: threads would cost more than they save.
+    private const int ParallelChecksFrom = 512;
+
     public int ShardCount => shardCount;
 
     private IShardGrain Shard(int shard) => grains.GetGrain<IShardGrain>(shard);
@@ -52,7 +60,83 @@ internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount, Func
         return (reply.Epoch, list);
     }
 
-    public async Task<List<FoundEdge>> VerifyAllAsync(IReadOnlyList<(int Shard, ArraySegment<Verification> Checks)> byShard, float lowestRung, float screen, bool admission, DateTimeOffset deadline)
+    public Task<PooledList<Candidate>> LookUpBucketsAsync(int shard, List<BucketOperation> lookups, int maxHamming, DateTimeOffset deadline)
+    {
+        if (local.Find(shard) is { } here)
+        {
+            return Task.FromResult(here.LookUp(CollectionsMarshal.AsSpan(lookups), maxHamming));
+        }
+
+        return CallAsync();
+
+        async Task<PooledList<Candidate>> CallAsync() =>
+            (await BucketOperationsAsync(shard, new ArraySegment<BucketOperation>([.. lookups]), maxHamming, admission: true, deadline).ConfigureAwait(false)).Found;
+    }
+
+    public async Task<List<FoundEdge>> VerifyAllAsync(IEnumerable<(int Shard, ArraySegment<Verification> Checks)> byShard, float lowestRung, float screen, bool admission, DateTimeOffset deadline)
+    {
+        var here = new List<(Shard Home, ArraySegment<Verification> Checks)>();
+        var elsewhere = new List<(int Shard, ArraySegment<Verification> Checks)>();
+        var checksHere = 0;
+        foreach (var (shard, run) in byShard)
+        {
+            if (local.Find(shard) is { } home)
+            {
+                here.Add((home, run));
+                checksHere += run.Count;
+            }
+            else
+            {
+                elsewhere.Add((shard, run));
+            }
+        }
+
+        var sent = elsewhere.Count > 0 ? VerifyElsewhereAsync(elsewhere, lowestRung, screen) : null;
+        try
+        {
+            var edges = new List<FoundEdge>();
+            if (checksHere < ParallelChecksFrom)
+            {
+                foreach (var (home, run) in here)
+                {
+                    home.Verify(run, lowestRung, screen, edges);
+                }
+            }
+            else
+            {
+                Parallel.For(0, here.Count, new ParallelOptions { TaskScheduler = TaskScheduler.Default }, () => new List<FoundEdge>(),
+                    (r, _, found) =>
+                    {
+                        here[r].Home.Verify(here[r].Checks, lowestRung, screen, found);
+                        return found;
+                    },
+                    found =>
+                    {
+                        lock (edges)
+                        {
+                            edges.AddRange(found);
+                        }
+                    });
+            }
+
+            if (sent is not null)
+            {
+                edges.AddRange(await sent.ConfigureAwait(false));
+            }
+
+            return edges;
+        }
+        finally
+        {
+            // The messages are views of the caller's arrays: it may reuse them once this returns, so not before they are done.
+            if (sent is { IsCompleted: false })
+            {
+                await sent.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<List<FoundEdge>> VerifyElsewhereAsync(List<(int Shard, ArraySegment<Verification> Checks)> byShard, float lowestRung, float screen)
     {
         VerifyReply[] replies;
         if (owners is null || await owners().ConfigureAwait(false) is not { Length: > 0 } placed)
@@ -161,10 +245,20 @@ internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount, Func
         }
     }
 
-    public async Task<(long Node, bool IsRoot)> AscendAsync(int shard, long id, int rung, DateTimeOffset deadline)
+    public ValueTask<(long Node, bool IsRoot)> AscendAsync(int shard, long id, int rung, DateTimeOffset deadline)
     {
-        var reply = await Shard(shard).AscendAsync(id, rung).ConfigureAwait(false);
-        return (reply.Node, reply.IsRoot);
+        if (local.Find(shard) is { } here)
+        {
+            return ValueTask.FromResult(here.Ascend(id, rung));
+        }
+
+        return CallAsync();
+
+        async ValueTask<(long Node, bool IsRoot)> CallAsync()
+        {
+            var reply = await Shard(shard).AscendAsync(id, rung).ConfigureAwait(false);
+            return (reply.Node, reply.IsRoot);
+        }
     }
 
     public async Task<(long Epoch, bool Linked)> LinkAsync(int shard, long child, long parent, int rung, DateTimeOffset deadline)
@@ -173,8 +267,23 @@ internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount, Func
         return (reply.Epoch, reply.Linked);
     }
 
-    public async Task<RecordView?[]> LookupAsync(int shard, IReadOnlyList<long> ids, bool withValues, DateTimeOffset deadline, bool admission = true) =>
-        [.. (await Shard(shard).LookupAsync(PackedStructs.Pack<long>([.. ids]), withValues).ConfigureAwait(false)).Select(ViewOf)];
+    public Task<RecordView?[]> LookupAsync(int shard, IReadOnlyList<long> ids, bool withValues, DateTimeOffset deadline, bool admission = true)
+    {
+        if (local.Find(shard) is { } here)
+        {
+            var views = new RecordView?[ids.Count];
+            for (var i = 0; i < views.Length; i++)
+            {
+                views[i] = ViewOf(here.Find(ids[i]), withValues);
+            }
+
+            return Task.FromResult(views);
+        }
+
+        return CallAsync();
+
+        async Task<RecordView?[]> CallAsync() => [.. (await Shard(shard).LookupAsync(PackedStructs.Pack<long>([.. ids]), withValues).ConfigureAwait(false)).Select(ViewOf)];
+    }
 
     public async Task<RecordView?> LookupExternalAsync(int shard, string externalId, bool withValues, DateTimeOffset deadline) =>
         ViewOf(await Shard(shard).LookupExternalAsync(externalId, withValues).ConfigureAwait(false));
@@ -216,6 +325,21 @@ internal sealed class GrainShardCalls(IGrainFactory grains, int shardCount, Func
         Shard(shard).WaitSettledAsync(PackedStructs.Pack<long>(ids)).WaitAsync(cancellationToken);
 
     public Task ReloadAsync(int shard) => Shard(shard).ReloadAsync();
+
+    /// <summary>
+    /// A record of a shard active here as a lookup by call would give it: its own copy of the values, the verdict only
+    /// once acknowledged (the flag is read first: it is set after the verdict is written).
+    /// </summary>
+    private static RecordView? ViewOf(HomeRecord? r, bool withValues)
+    {
+        if (r is null)
+        {
+            return null;
+        }
+
+        var acknowledged = r.IsAcknowledged;
+        return new RecordView(r.Id, r.ExternalId, withValues ? [.. r.Values] : null, r.SquaredNorm, acknowledged, acknowledged ? r.AcknowledgedVerdict : default);
+    }
 
     private static RecordView? ViewOf(ShardRecord? r) => r is null
         ? null

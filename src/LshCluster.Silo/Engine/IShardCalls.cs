@@ -7,9 +7,9 @@ namespace LshCluster.Silo.Engine;
 internal sealed record RecordView(long Id, string ExternalId, float[]? Values, float SquaredNorm, bool Acknowledged, StoredVerdict Verdict);
 
 /// <summary>
-/// Every call the engine makes to a shard (<see cref="GrainShardCalls"/>: to the shard grains wherever they are active).
-/// Calls for one shard carry a batch of that shard's work; replies that a commit depends on name the serving
-/// activation's epoch.
+/// Every call the engine makes to a shard (<see cref="GrainShardCalls"/>: to the shard grains wherever they are active;
+/// what only reads a shard active in this process, read in place). Calls for one shard carry a batch of that shard's
+/// work; replies that a commit depends on name the serving activation's epoch.
 /// </summary>
 internal interface IShardCalls
 {
@@ -31,11 +31,21 @@ internal interface IShardCalls
     /// <returns>The serving activation's epoch (0 when not known) and the candidates found, in a pooled list the caller returns.</returns>
     Task<(long Epoch, PooledList<Candidate> Found)> BucketOperationsAsync(int shard, ArraySegment<BucketOperation> operations, int maxHamming, bool admission, DateTimeOffset deadline);
 
-    /// <summary>Exact-cosine checks at many shards (each run holds the checks of one home shard).</summary>
-    Task<List<FoundEdge>> VerifyAllAsync(IReadOnlyList<(int Shard, ArraySegment<Verification> Checks)> byShard, float lowestRung, float screen, bool admission, DateTimeOffset deadline);
+    /// <summary>Bucket lookups that insert nothing (a near-duplicate query) at <paramref name="shard"/>.</summary>
+    /// <returns>The candidates found, in a pooled list the caller returns.</returns>
+    Task<PooledList<Candidate>> LookUpBucketsAsync(int shard, List<BucketOperation> lookups, int maxHamming, DateTimeOffset deadline);
 
-    /// <summary>One step up the forest of rung <paramref name="rung"/> from <paramref name="id"/>, homed at <paramref name="shard"/>.</summary>
-    Task<(long Node, bool IsRoot)> AscendAsync(int shard, long id, int rung, DateTimeOffset deadline);
+    /// <summary>
+    /// Exact-cosine checks at many shards (each run holds the checks of one home shard), in no particular order. Returns
+    /// (or throws) only once every message that views the runs' arrays is done: the caller may reuse them then.
+    /// </summary>
+    Task<List<FoundEdge>> VerifyAllAsync(IEnumerable<(int Shard, ArraySegment<Verification> Checks)> byShard, float lowestRung, float screen, bool admission, DateTimeOffset deadline);
+
+    /// <summary>
+    /// The root of <paramref name="id"/> (homed at <paramref name="shard"/>) at rung <paramref name="rung"/> if it is
+    /// reached on that shard (IsRoot), else the first ancestor homed elsewhere, where the find continues.
+    /// </summary>
+    ValueTask<(long Node, bool IsRoot)> AscendAsync(int shard, long id, int rung, DateTimeOffset deadline);
 
     /// <summary>
     /// Compare-and-set link of root <paramref name="child"/> under <paramref name="parent"/>; Linked is false if it is no
