@@ -37,7 +37,29 @@ pg_bin() {
 # initdb and pg_ctl refuse to run as root: run them as the postgres user on a directory it owns.
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# A free port below the kernel's ephemeral range, never handed out twice by this cluster: a port the kernel picks
+# (bind to 0) can be taken as the local end of someone's outgoing connection before the silo binds it.
+free_port() {
+  python3 - "$state/ports" <<'PY'
+import random, socket, sys
+used = set(open(sys.argv[1]).read().split()) if __import__("os").path.exists(sys.argv[1]) else set()
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(1000):
+    port = random.randint(max(1024, low - 12000), low - 1)
+    if str(port) in used:
+        continue
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+    open(sys.argv[1], "a").write(f"{port}\n")
+    print(port)
+    break
+else:
+    sys.exit("local-cluster: no free port found below the ephemeral range")
+PY
+}
 
 store() { echo "postgres:Host=127.0.0.1;Port=$(cat "$state/pg.port");Username=lsh;Database=lsh"; }
 
