@@ -240,18 +240,7 @@ internal sealed class BucketIndex(VectorDirectory directory)
             }
         }
 
-        if ((_top & (PageSize - 1)) == 0)
-        {
-            var pages = _arena;
-            if ((_top >> PageBits) == pages.Length)
-            {
-                Array.Resize(ref pages, Math.Max(4, pages.Length * 2));
-            }
-
-            pages[_top >> PageBits] = new int[PageSize];
-            Volatile.Write(ref _arena, pages);
-        }
-
+        PageList.AddWhenStarting(ref _arena, _top, PageBits);
         var offset = _top;
         _top += length;
         return offset;

@@ -44,18 +44,7 @@ internal sealed class VectorDirectory
             }
 
             var handle = _count;
-            if ((handle & (PageSize - 1)) == 0)
-            {
-                var pages = _pages;
-                if ((handle >> PageBits) == pages.Length)
-                {
-                    Array.Resize(ref pages, Math.Max(4, pages.Length * 2));
-                }
-
-                pages[handle >> PageBits] = new Entry[PageSize];
-                Volatile.Write(ref _pages, pages);
-            }
-
+            PageList.AddWhenStarting(ref _pages, handle, PageBits);
             _pages[handle >> PageBits][handle & (PageSize - 1)] = new Entry(id, sketchLow, sketchHigh);
             if ((handle + 1) * 4 > _handles.Length * 3)
             {
