@@ -9,8 +9,7 @@ namespace LshCluster.Grains.Shards;
 /// <see cref="VectorDirectory"/>, which holds each vector's id and sketch once. A bucket of one member (most of them,
 /// with many tables) keeps its handle in its map slot; a larger one keeps its members together in a run, so that a
 /// lookup reads one run and then the members' directory entries, independent loads the processor overlaps (a list
-/// threaded through pages made each member wait for the one before: a cache miss per member, in a line, the growth
-/// run's slowdown). Runs are power-of-two blocks of an arena of fixed pages, doubled by copying when full; a block
+/// threaded through pages made each member wait for the one before: a cache miss per member, in a line). Runs are power-of-two blocks of an arena of fixed pages, doubled by copying when full; a block
 /// given up is reused once no reader can still see it.
 /// The key → member map is open addressing with linear probing (12 bytes a slot, at most 3/4 full).
 /// One writer (the shard's turns) and any number of readers outside them (<see cref="Reading"/>): a member is written
@@ -184,10 +183,6 @@ internal sealed class BucketIndex(VectorDirectory directory)
             }
         }
     }
-
-    /// <summary>Buckets, members, and the ints their runs hold (in use and free), for the memory figures.</summary>
-    public (int Buckets, long ArenaInts, long LargeInts) Footprint() =>
-        (_buckets, (long)_top, _large.Take(_largeCount).Sum(a => (long)a.Length));
 
     private static void Consider(in VectorDirectory.Entry entry, ulong sketchLow, ulong sketchHigh, int maxHamming, long self, int item, PooledList<Candidate> found)
     {
