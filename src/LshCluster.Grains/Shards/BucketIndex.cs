@@ -9,8 +9,9 @@ namespace LshCluster.Grains.Shards;
 /// <see cref="VectorDirectory"/>, which holds each vector's id and sketch once. A bucket of one member (most of them,
 /// with many tables) keeps its handle in its map slot; a larger one keeps its members together in a run, so that a
 /// lookup reads one run and then the members' directory entries, independent loads the processor overlaps (a list
-/// threaded through pages made each member wait for the one before: a cache miss per member, in a line). Runs are power-of-two blocks of an arena of fixed pages, doubled by copying when full; a block
-/// given up is reused once no reader can still see it.
+/// threaded through pages made each member wait for the one before: a cache miss per member, in a line). Runs are
+/// power-of-two blocks of an arena of fixed pages (past a page, an array of their own), doubled by copying when full; a
+/// block given up is reused once no reader can still see it.
 /// The key → member map is open addressing with linear probing (12 bytes a slot, at most 3/4 full).
 /// One writer (the shard's turns) and any number of readers outside them (<see cref="Reading"/>): a member is written
 /// before the count or slot that reaches it is published, and the map and the page lists are replaced whole when they
