@@ -46,7 +46,7 @@ public static class CollisionProbability
         Parallel.For(1, Steps + 1, j =>
         {
             var v = j * h;
-            double G(double x) => Gaussian.Density(x) * (Gaussian.Cdf((v - (rho * x)) / s) - Gaussian.Cdf((-v - (rho * x)) / s));
+            double G(double x) => Gaussian.Density(x) * (TabulatedCdf.Of((v - (rho * x)) / s) - TabulatedCdf.Of((-v - (rho * x)) / s));
             var previous = G(0);
             var cumulative = 0.0;
             for (var i = 1; i <= Steps; i++)
@@ -91,5 +91,55 @@ public static class CollisionProbability
         var full = CrossPolytope(paddedDimension, rho);
         var last = lastDimension == paddedDimension ? full : CrossPolytope(lastDimension, rho);
         return Math.Pow(full, k - 1) * last;
+    }
+}
+
+/// <summary>
+/// Φ from a table: cubic Hermite interpolation (values and their slopes, the density) on a grid of 1/128 over
+/// [−9, 9], within about 1e-11 of <see cref="Gaussian.Cdf"/> and some fifty times faster. The cross-polytope integral
+/// takes some 200,000 values of Φ per cosine, and a plan from a sample some hundreds of cosines.
+/// </summary>
+internal static class TabulatedCdf
+{
+    private const double Range = 9;
+    private const double Step = 1.0 / 128;
+    private static readonly double[] Values;
+    private static readonly double[] Slopes;
+
+#pragma warning disable CA1810 // one loop fills both tables
+    static TabulatedCdf()
+#pragma warning restore CA1810
+    {
+        var count = (int)(2 * Range / Step) + 2;
+        Values = new double[count];
+        Slopes = new double[count];
+        for (var i = 0; i < count; i++)
+        {
+            var x = -Range + (i * Step);
+            Values[i] = Gaussian.Cdf(x);
+            Slopes[i] = Gaussian.Density(x) * Step;
+        }
+    }
+
+    /// <summary>Φ(<paramref name="x"/>).</summary>
+    public static double Of(double x)
+    {
+        if (!(x > -Range))
+        {
+            return 0; // Φ(−9) ≈ 1e-19
+        }
+
+        if (x >= Range)
+        {
+            return 1;
+        }
+
+        var t = (x + Range) / Step;
+        var i = (int)t;
+        var u = t - i;
+        var u2 = u * u;
+        var u3 = u2 * u;
+        return (((2 * u3) - (3 * u2) + 1) * Values[i]) + ((u3 - (2 * u2) + u) * Slopes[i])
+            + (((3 * u2) - (2 * u3)) * Values[i + 1]) + ((u3 - u2) * Slopes[i + 1]);
     }
 }

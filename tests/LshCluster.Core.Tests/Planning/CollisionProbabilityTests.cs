@@ -68,4 +68,13 @@ public class CollisionProbabilityTests
 
         Assert.Equal(expected, Gaussian.Cdf(x), 12);
     }
+
+    [Fact]
+    public void The_tabulated_normal_distribution_function_agrees_with_the_series_within_1e_10()
+    {
+        for (var x = -12.0; x <= 12.0; x += 0.0037)
+        {
+            Assert.True(Math.Abs(TabulatedCdf.Of(x) - Gaussian.Cdf(x)) < 1e-10, $"x = {x}: {TabulatedCdf.Of(x)} against {Gaussian.Cdf(x)}");
+        }
+    }
 }
