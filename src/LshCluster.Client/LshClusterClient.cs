@@ -20,7 +20,8 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
 {
     private readonly LshClusterClientOptions _options;
     private readonly SiloChannels _channels;
-    private readonly HashRouter _router;
+    private volatile HashRouter _router;
+    private long _schemeReadAt = System.Diagnostics.Stopwatch.GetTimestamp();
     private readonly SemaphoreSlim _refreshing = new(1, 1);
     private volatile ShardMap _map = new();
 
@@ -28,12 +29,17 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
     {
         _options = options;
         _channels = channels;
-        Scheme = scheme;
         _router = new HashRouter(scheme);
     }
 
-    /// <summary>The cluster's LSH scheme, as the silos hash.</summary>
-    public LshScheme Scheme { get; }
+    /// <summary>
+    /// The cluster's LSH scheme, as the silos hash. While the cluster is learning its hashing (ADR 0009) the client reads
+    /// it again at most once a second before an insert, and the silos hash again what it hashed with an older one.
+    /// </summary>
+    public LshScheme Scheme => _router.Scheme;
+
+    // How often the scheme of a learning cluster is read again.
+    private static readonly TimeSpan LearningSchemeRecheck = TimeSpan.FromSeconds(1);
 
     /// <summary>The version of the shard map in use.</summary>
     public long ShardMapVersion => _map.Version;
@@ -110,6 +116,7 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
     private async Task<IReadOnlyList<InsertResult>> InsertCoreAsync(int count, Func<int, string> idOf, Func<int, float[]> valuesOf, CancellationToken cancellationToken)
     {
         var deadline = DateTimeOffset.UtcNow + _options.Deadline;
+        var router = await RouterAsync(cancellationToken).ConfigureAwait(false);
         var results = new InsertResult?[count];
         var hashed = new HashedVector?[count];
         Parallel.For(0, count, new ParallelOptions { CancellationToken = cancellationToken }, i =>
@@ -122,7 +129,7 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
             }
             else
             {
-                hashed[i] = Hash(i, idOf(i), values);
+                hashed[i] = Hash(router, i, idOf(i), values);
             }
         });
 
@@ -147,7 +154,7 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
 
                 foreach (var chunk in group.Chunk(_options.MaxVectorsPerRequest))
                 {
-                    sends.Add(SendAsync(group.Key, chunk, hashed, results, retry, deadline, cancellationToken));
+                    sends.Add(SendAsync(group.Key, chunk, hashed, router.Scheme.Fingerprint, results, retry, deadline, cancellationToken));
                 }
             }
 
@@ -181,9 +188,10 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
         return results!;
     }
 
-    private async Task SendAsync(string owner, int[] chunk, HashedVector?[] hashed, InsertResult?[] results, ConcurrentBag<int> retry, DateTimeOffset deadline, CancellationToken cancellationToken)
+    private async Task SendAsync(string owner, int[] chunk, HashedVector?[] hashed, ulong schemeFingerprint, InsertResult?[] results, ConcurrentBag<int> retry,
+        DateTimeOffset deadline, CancellationToken cancellationToken)
     {
-        var request = new HashedInsertRequest();
+        var request = new HashedInsertRequest { SchemeFingerprint = schemeFingerprint };
         foreach (var i in chunk)
         {
             request.Vectors.Add(hashed[i]);
@@ -219,12 +227,45 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
         }
     }
 
-    private HashedVector Hash(int index, string id, float[] values)
+    /// <summary>The router of the scheme now: a learning scheme's is replaced once the cluster has fixed it.</summary>
+    private async ValueTask<HashRouter> RouterAsync(CancellationToken cancellationToken)
     {
-        var keys = PackedArrays.Writer<ulong>(Scheme.Tables);
-        var probes = PackedArrays.Writer<ulong>(_router.ProbeKeyCount);
-        var projection = PackedArrays.Writer<float>(_router.ProjectionLength);
-        _router.Route(id, values, keys.Span, probes.Span, projection.Span, out var sketch, out var squaredNorm);
+        var router = _router;
+        if (!router.Scheme.IsLearning || System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref _schemeReadAt)) < LearningSchemeRecheck)
+        {
+            return router;
+        }
+
+        Interlocked.Exchange(ref _schemeReadAt, System.Diagnostics.Stopwatch.GetTimestamp());
+        foreach (var silo in _map.Owners.Where(o => o.Length > 0).Distinct().Concat(_options.Seeds.Select(s => s.ToString())))
+        {
+            try
+            {
+                var blob = await new Silo.SiloClient(_channels[silo]).GetSchemeAsync(new GetSchemeRequest(),
+                    _channels.Options(DateTimeOffset.UtcNow + TimeSpan.FromSeconds(5), cancellationToken)).ConfigureAwait(false);
+                var scheme = LshScheme.FromBytes(blob.Scheme.Span);
+                if (scheme.Fingerprint != router.Scheme.Fingerprint)
+                {
+                    _router = router = new HashRouter(scheme);
+                }
+
+                return router;
+            }
+            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
+            {
+                // The next silo; with none answering, the silos hash the vectors again themselves.
+            }
+        }
+
+        return router;
+    }
+
+    private static HashedVector Hash(HashRouter router, int index, string id, float[] values)
+    {
+        var keys = PackedArrays.Writer<ulong>(router.Scheme.Tables);
+        var probes = PackedArrays.Writer<ulong>(router.ProbeKeyCount);
+        var projection = PackedArrays.Writer<float>(router.ProjectionLength);
+        router.Route(id, values, keys.Span, probes.Span, projection.Span, out var sketch, out var squaredNorm);
         return new HashedVector
         {
             Index = index,

@@ -36,6 +36,22 @@ public interface IDedupStore : IAsyncDisposable
     Task CreateClusterAsync(LshScheme scheme, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Fixes the hashing of a cluster that was learning it (ADR 0009), in one transaction: replaces the stored scheme
+    /// <paramref name="learning"/> by <paramref name="fixedScheme"/> (compare-and-set), takes a new epoch of every shard
+    /// (so that every activation and batch of the learning scheme is fenced out), and rewrites the bucket keys of every
+    /// stored vector with <paramref name="bucketKeysOf"/> (the fixed scheme's keys of its values). Commits of the learning
+    /// scheme wait for it and are then refused.
+    /// </summary>
+    /// <returns>True if this call fixed the scheme; false if the stored scheme was no longer <paramref name="learning"/>
+    /// (another silo fixed it first), changing nothing.</returns>
+    /// <exception cref="ArgumentException">The schemes do not share their routing part (dimension, rungs, shards, seed), or
+    /// <paramref name="learning"/> is not learning, or <paramref name="fixedScheme"/> is.</exception>
+    Task<bool> FixSchemeAsync(LshScheme learning, LshScheme fixedScheme, Func<float[], ulong[]> bucketKeysOf, CancellationToken cancellationToken = default);
+
+    /// <summary>The number of stored vectors (deleted ones are no longer stored). Counts the rows: for a learning cluster's few.</summary>
+    Task<long> CountVectorsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Takes ownership of <paramref name="shards"/> for <paramref name="owner"/>: each shard's epoch is incremented
     /// (compare-and-set against the epoch read) and the new epochs returned, indexed like <paramref name="shards"/>.
     /// Writes still carrying an older epoch are refused from then on. All shards are claimed, or none.

@@ -45,6 +45,31 @@ internal static class StoreValidation
         }
     }
 
+    /// <summary>Checks the arguments of <see cref="IDedupStore.FixSchemeAsync"/>: a learning scheme replaced by a fixed one of the same routing part.</summary>
+    /// <exception cref="ArgumentException">They are not; the message says why.</exception>
+    public static void CheckFix(Core.Hashing.LshScheme learning, Core.Hashing.LshScheme fixedScheme, Func<float[], ulong[]> bucketKeysOf)
+    {
+        ArgumentNullException.ThrowIfNull(learning);
+        ArgumentNullException.ThrowIfNull(fixedScheme);
+        ArgumentNullException.ThrowIfNull(bucketKeysOf);
+        if (!learning.IsLearning)
+        {
+            throw new ArgumentException("learning: the scheme to replace is not learning; a fixed scheme is never replaced", nameof(learning));
+        }
+
+        if (fixedScheme.IsLearning)
+        {
+            throw new ArgumentException("fixedScheme: must fix the hashing, not learn again", nameof(fixedScheme));
+        }
+
+        if (fixedScheme.Dimension != learning.Dimension || fixedScheme.ShardCount != learning.ShardCount || fixedScheme.Seed != learning.Seed
+            || !fixedScheme.Rungs.SequenceEqual(learning.Rungs))
+        {
+            throw new ArgumentException(
+                "fixedScheme: must keep the learning scheme's dimension, rungs, shards and seed (they decide where vectors live and their sketches)", nameof(fixedScheme));
+        }
+    }
+
     /// <summary>Checks the arguments of a claim.</summary>
     /// <exception cref="ArgumentException">The owner is empty or a shard is named twice.</exception>
     public static void CheckClaim(string owner, IReadOnlyList<int> shards)

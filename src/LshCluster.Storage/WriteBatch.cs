@@ -1,3 +1,5 @@
+using LshCluster.Core.Hashing;
+
 namespace LshCluster.Storage;
 
 /// <summary>
@@ -14,6 +16,13 @@ public sealed record WriteBatch(
 {
     /// <summary>Vector ids to delete: each row leaves <c>vectors</c> and its id is kept as deleted. Ids not stored are skipped.</summary>
     public IReadOnlyList<long> Deletions { get; init; } = [];
+
+    /// <summary>
+    /// The scheme the vectors' bucket keys were computed with (null: the stored one). A learning scheme is checked against
+    /// the stored scheme in the commit's transaction: once the cluster has fixed its hashing (ADR 0009), a batch hashed
+    /// before is refused with <see cref="SchemeChangedException"/>. The bucket log groups entries by it.
+    /// </summary>
+    public LshScheme? Scheme { get; init; }
 }
 
 /// <summary>The epoch under which a shard's writes are allowed.</summary>

@@ -229,6 +229,52 @@ public sealed class ClusterTests(PostgresServer server, ITestOutputHelper output
         AssertSameClusters(embedded.Clusters, await cluster.ClustersFromStoreAsync());
     }
 
+    [Fact]
+    public async Task A_cluster_created_without_a_sample_learns_its_hashing_once_across_silos_and_answers_as_exactly()
+    {
+        var rungs = new[] { 0.99f, 0.98f, 0.95f };
+        var learning = Core.Hashing.LshScheme.ForLearning(ClusterHarness.Dimension, rungs, new Core.Hashing.LearningPlan(600, 0.999, 1, 10_000), shardCount: 256);
+        await using var cluster = await ClusterHarness.CreateAsync(server, learning);
+        await cluster.StartSiloAsync();
+        await cluster.StartSiloAsync();
+        await cluster.WaitForOwnersAsync(2, TimeSpan.FromSeconds(30));
+        await using var client = await cluster.ClientAsync();
+        Assert.True(client.Scheme.IsLearning);
+
+        // Round 0 (1,000 originals) is answered exactly and crosses N; the copies come after pauses longer than the
+        // client's recheck of a learning scheme, so that it hashes them with the fixed one once the silos have it.
+        var rounds = ClusterHarness.Rounds(originals: 1000, rounds: 4, copiesPerRound: 300, seed: 13);
+        var verdicts = await StreamAsync(client, rounds, chunk: 100, cluster: cluster, beforeRound: r => Task.Delay(r == 0 ? 0 : 1500));
+
+        var stored = await new Storage.Postgres.PostgresDedupStore(cluster.ConnectionString).ReadSchemeAsync();
+        Assert.False(stored!.IsLearning, stored.ToString());
+        Assert.Equal((learning.Dimension, learning.ShardCount, learning.Seed), (stored.Dimension, stored.ShardCount, stored.Seed));
+        Assert.Equal(stored.Fingerprint, client.Scheme.Fingerprint);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(cluster.Logs(), "learned the hashing"));
+
+        // Every verdict against a brute force over the earlier rounds (a round holds no near-duplicates of its own).
+        var earlier = new List<Vector>();
+        int wrongKind = 0, wrongMatch = 0, duplicates = 0;
+        foreach (var round in rounds)
+        {
+            foreach (var v in round)
+            {
+                var best = earlier.Select(e => (e.Id, Cosine: Core.Kernels.VectorMath.Cosine(v.Values.ToArray(), e.Values.ToArray()))).DefaultIfEmpty((Id: string.Empty, Cosine: 0f)).MaxBy(e => e.Cosine);
+                var isDuplicate = best.Cosine >= rungs[^1];
+                duplicates += isDuplicate ? 1 : 0;
+                wrongKind += (verdicts[v.Id].Kind == Protocol.V1.VerdictKind.Duplicate) != isDuplicate ? 1 : 0;
+                wrongMatch += isDuplicate && verdicts[v.Id].BestMatchId != best.Id ? 1 : 0;
+            }
+
+            earlier.AddRange(round);
+        }
+
+        output.WriteLine($"learned {stored}; {duplicates} duplicates, {wrongKind} verdicts and {wrongMatch} best matches unlike the brute force's");
+        Assert.True(duplicates >= 800, $"{duplicates} duplicates: the test data should hold more");
+        Assert.True(wrongKind <= duplicates / 200 && wrongMatch <= duplicates / 200, $"{wrongKind} verdicts and {wrongMatch} best matches of {duplicates} duplicates unlike the brute force's");
+        await AssertStoredExactlyOnceAsync(cluster, verdicts);
+    }
+
     /// <summary>
     /// Sends each round in chunks, rounds one after another: all chunks of a round at once, or, with a
     /// <paramref name="pause"/>, one chunk at a time with that pause between them (a steady stream that lasts while

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using LshCluster.Core.Hashing;
 using LshCluster.Core.Ids;
 using LshCluster.Storage.Migrations;
 using static LshCluster.Storage.Tests.TestData;
@@ -210,6 +211,70 @@ public abstract class DedupStoreContract : IAsyncLifetime
         var edges = await ToListAsync(store.ReadEdgesAsync());
 
         Assert.Equal([new VerifiedEdge(1, 2, 0.99f), new VerifiedEdge(1, 4, 0.91f), new VerifiedEdge(2, 3, 0.93f)], edges);
+    }
+
+    [Fact]
+    public async Task Fixing_a_learned_scheme_rewrites_every_key_takes_new_epochs_and_refuses_batches_hashed_before()
+    {
+        await using var store = DedupStores.Open(Store);
+        await store.MigrateAsync();
+        var learning = LearningScheme();
+        await store.CreateClusterAsync(learning);
+        StoredVector[] learned = [.. Enumerable.Range(1, 30).Select(i => Vector(i) with { BucketKeys = [LearningKey] })];
+        await store.CommitAsync(Batch(learned) with { Scheme = learning });
+        var fixedScheme = Scheme();
+
+        Assert.True(await store.FixSchemeAsync(learning, fixedScheme, FixedKeys));
+
+        Assert.Equal(fixedScheme.ToBytes(), (await store.ReadSchemeAsync())!.ToBytes());
+        Assert.Equal(1L, Convert.ToInt64(await ScalarAsync("SELECT min(epoch) FROM shard_leases")));
+        Assert.Equal(1L, Convert.ToInt64(await ScalarAsync("SELECT max(epoch) FROM shard_leases")));
+        var stored = await ToListAsync(store.ReadVectorsAsync());
+        Assert.Equal(learned.Length, stored.Count);
+        foreach (var v in stored)
+        {
+            Assert.Equal(FixedKeys(learned.Single(l => l.VectorId == v.VectorId).Values), v.BucketKeys);
+        }
+
+        // Each shard loads the fixed scheme's entries: every vector's in every table, once.
+        var entries = new List<(int Shard, BucketEntry Entry)>();
+        for (var shard = 0; shard < ShardCount; shard++)
+        {
+            entries.AddRange((await ToListAsync(store.ReadBucketEntriesAsync(shard))).Select(e => (shard, e)));
+        }
+
+        var expected = stored.SelectMany(v => v.BucketKeys.Select((key, t) => (fixedScheme.ShardOfBucket(t, key), new BucketEntry(key, v.VectorId, v.SketchLow, v.SketchHigh))));
+        Assert.Equal(expected.OrderBy(e => e.Item2.VectorId).ThenBy(e => e.Item2.Key), entries.OrderBy(e => e.Entry.VectorId).ThenBy(e => e.Entry.Key));
+
+        // A batch hashed with the learning scheme is refused even at the new epochs, and writes nothing; hashed again, it goes in.
+        var late = Vector(31) with { BucketKeys = [LearningKey] };
+        var refused = await Assert.ThrowsAsync<SchemeChangedException>(() =>
+            store.CommitAsync(new WriteBatch([new ShardFence(late.HomeShard, 1)], [late], []) { Scheme = learning }));
+        Assert.Equal(learning.Fingerprint, refused.HashedWith);
+        Assert.Equal(fixedScheme.Fingerprint, refused.Stored);
+        Assert.Equal(learned.Length, await CountAsync("vectors"));
+        await store.CommitAsync(new WriteBatch([new ShardFence(late.HomeShard, 1)], [late with { BucketKeys = FixedKeys(late.Values) }], []) { Scheme = fixedScheme });
+        Assert.Equal(learned.Length + 1, await CountAsync("vectors"));
+
+        // Fixed once: a second fix (another silo that planned too) changes nothing.
+        Assert.False(await store.FixSchemeAsync(learning, new LshScheme(LshFamily.Hyperplane, Dimension, 4, 2, 1, [0.95f, 0.9f], ShardCount), FixedKeys));
+        Assert.Equal(fixedScheme.Fingerprint, (await store.ReadSchemeAsync())!.Fingerprint);
+        Assert.Equal(1L, Convert.ToInt64(await ScalarAsync("SELECT max(epoch) FROM shard_leases")));
+    }
+
+    [Fact]
+    public async Task A_fix_that_would_move_vectors_or_sketches_is_refused()
+    {
+        await using var store = DedupStores.Open(Store);
+        await store.MigrateAsync();
+        var learning = LearningScheme();
+        await store.CreateClusterAsync(learning);
+
+        var otherSeed = new LshScheme(LshFamily.CrossPolytope, Dimension, 2, Tables, seed: 2, [0.95f, 0.9f], ShardCount);
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => store.FixSchemeAsync(learning, otherSeed, FixedKeys));
+        Assert.Contains("seed", error.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<ArgumentException>(() => store.FixSchemeAsync(Scheme(), Scheme(), FixedKeys));
+        Assert.Equal(learning.Fingerprint, (await store.ReadSchemeAsync())!.Fingerprint);
     }
 
     [Fact]

@@ -12,6 +12,17 @@ internal static class TestData
     public static LshScheme Scheme() =>
         new(LshFamily.CrossPolytope, dimension: Dimension, hashesPerTable: 2, tables: Tables, seed: 1, rungs: [0.95f, 0.9f], shardCount: ShardCount);
 
+    /// <summary>The scheme of a cluster learning its hashing, with the routing part of <see cref="Scheme"/>.</summary>
+    public static LshScheme LearningScheme() =>
+        LshScheme.ForLearning(Dimension, [0.95f, 0.9f], new LearningPlan(20, 0.99, 1, 1000), ShardCount, seed: 1);
+
+    /// <summary>The one bucket key of a learning scheme.</summary>
+    public static ulong LearningKey => 0x1EA2_0000_0000_0001UL;
+
+    /// <summary>Stand-in keys of a fixed scheme: a function of the values alone, as hashing is, different per vector.</summary>
+    public static ulong[] FixedKeys(float[] values) =>
+        [.. Enumerable.Range(0, Tables).Select(t => ((ulong)t << 56) ^ BitConverter.SingleToUInt32Bits(values[4]) ^ ((ulong)BitConverter.SingleToUInt32Bits(values[5]) << 24))];
+
     /// <summary>
     /// A vector whose every field depends on <paramref name="id"/>, with values that a lossy encoding would change:
     /// negative zero, a subnormal, a NaN with a payload, the extremes; keys and sketch with the top bit set.

@@ -35,9 +35,10 @@ internal static class BenchCommand
         var tables = new Option<int?>("--tables") { Description = "L, overriding the planner's choice (with --hashes)" };
         var budget = PlanCommand.MemoryOption();
         var memory = new Option<bool>("--memory") { Description = "Also open the store again and print the managed heap per stored vector (what a restarted process holds)" };
+        var learn = new Option<int?>("--learn") { Description = "Create the cluster without a sample: it answers the first N inserts exactly, then plans from them (lshc create without --sample)" };
         var command = new Command("ingest", "Durable ingest throughput (acknowledged after commit) on Fashion-MNIST or the planted set")
         {
-            store, limit, synthetic, dim, recall, check, family, hashes, tables, budget, memory,
+            store, limit, synthetic, dim, recall, check, family, hashes, tables, budget, memory, learn,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -49,8 +50,15 @@ internal static class BenchCommand
             var (vectors, groups) = Dataset(parse.GetValue(synthetic), parse.GetValue(limit), parse.GetValue(dim));
             float[] rungs = vectors[0].Length == 784 ? [0.99f, 0.98f] : [0.99f, 0.98f, 0.95f];
             var target = parse.GetValue(store) ?? $"sqlite:{Path.Combine(Directory.CreateTempSubdirectory("lshc-bench-").FullName, "bench.db")}";
-            var scheme = CreateCommand.Plan(vectors[0].Length, rungs, parse.GetValue(recall), 1024, 1, [.. vectors.Take(2000)], PlanCommand.FamilyOf(parse.GetValue(family)),
-                storedVectors: vectors.Count, maxBytesPerVector: parse.GetValue(budget)); // planned for the size it is measured at
+            var scheme = parse.GetValue(learn) is { } learnFrom
+                ? CreateCommand.Learning(vectors[0].Length, rungs, learnFrom, parse.GetValue(recall), 1024, 1, vectors.Count, parse.GetValue(budget))
+                : CreateCommand.Plan(vectors[0].Length, rungs, parse.GetValue(recall), 1024, 1, [.. vectors.Take(2000)], PlanCommand.FamilyOf(parse.GetValue(family)),
+                    storedVectors: vectors.Count, maxBytesPerVector: parse.GetValue(budget)); // planned for the size it is measured at
+            if (scheme.IsLearning && (parse.GetValue(hashes) is not null || parse.GetValue(tables) is not null || parse.GetValue(family) is not (null or "any")))
+            {
+                throw new ArgumentException("--learn: the cluster plans its own family, k and L from what it learns; leave out --family, --hashes and --tables", "learn");
+            }
+
             if (parse.GetValue(hashes) is { } k && parse.GetValue(tables) is { } l)
             {
                 // The planner's family, seed and centring; the given k and L.
@@ -62,9 +70,10 @@ internal static class BenchCommand
             }
 
             await StoreOptions.CreateClusterAsync(target, scheme, cancel);
-            await using (var engine = await DedupEngine.OpenAsync(DedupStores.Open(target), cancellationToken: cancel))
+            await using (var engine = await DedupEngine.OpenAsync(DedupStores.Open(target), new DedupEngineOptions { Log = ConsoleLogs.Engine }, cancel))
             {
-                await IngestAndReportAsync(engine, scheme, vectors, groups, rungs, parse.GetValue(check), cancel);
+                await IngestAndReportAsync(engine, vectors, groups, rungs, parse.GetValue(check), cancel);
+                scheme = engine.Scheme;
             }
 
             if (parse.GetValue(memory))
@@ -78,13 +87,15 @@ internal static class BenchCommand
         return command;
     }
 
-    private static async Task IngestAndReportAsync(DedupEngine engine, LshScheme scheme, List<float[]> vectors, int[]? groups, float[] rungs, bool checkRecall, CancellationToken cancel)
+    private static async Task IngestAndReportAsync(DedupEngine engine, List<float[]> vectors, int[]? groups, float[] rungs, bool checkRecall, CancellationToken cancel)
     {
+        var created = engine.Scheme;
         var records = vectors.Select((v, i) => new VectorRecord(i.ToString(CultureInfo.InvariantCulture), v));
         // When each 100,000th vector was acknowledged: the rate of the first and of the last 100,000 (issue 15's growth target).
         var acknowledged = 0L;
         var marks = new List<TimeSpan>();
         var clock = Stopwatch.StartNew();
+        var learnedAt = created.IsLearning ? engine.Learned.ContinueWith(_ => (clock.Elapsed, Interlocked.Read(ref acknowledged)), TaskScheduler.Default) : null;
         var (total, duplicates, refused, elapsed) = await Progress.RunAsync("ingesting", vectors.Count, advanced => IngestCommand.RunAsync(engine, records, 5000, cancel,
             advanced: n =>
             {
@@ -94,7 +105,14 @@ internal static class BenchCommand
                     marks.Add(clock.Elapsed);
                 }
             }));
-        Console.WriteLine($"scheme: {scheme}");
+        if (created.IsLearning)
+        {
+            Console.WriteLine($"learned: the cluster planned from its first {created.Learning!.LearnFrom:N0} vectors and fixed its scheme "
+                + (learnedAt!.IsCompleted ? $"{learnedAt.Result.Elapsed.TotalSeconds:F2} s into the run, {learnedAt.Result.Item2:N0} vectors acknowledged (exact until then)"
+                    : $"— not yet ({engine.LearningFailure?.Message ?? "still planning"})"));
+        }
+
+        Console.WriteLine($"scheme: {engine.Scheme}");
         Console.WriteLine($"store: {engine.StoreDescription}");
         Console.WriteLine($"ingest: {total - refused:N0} vectors durable in {elapsed.TotalSeconds:F2} s = {(total - refused) / elapsed.TotalSeconds:N0} vectors/s; {duplicates:N0} duplicates; {engine.Commits:N0} commits");
         Console.WriteLine($"candidates per insert: {(double)engine.BucketCandidates / total:F1} bucket entries past the sketch filter, {(double)engine.CheckedCandidates / total:F1} exact checks");

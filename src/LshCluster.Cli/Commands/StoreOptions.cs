@@ -30,7 +30,7 @@ internal static class StoreOptions
 
     public static Option<float?> Rung() => new("--rung") { Description = "Similarity rung (default: the highest)" };
 
-    public static Task<DedupEngine> OpenAsync(string store) => DedupEngine.OpenAsync(DedupStores.Open(store));
+    public static Task<DedupEngine> OpenAsync(string store) => DedupEngine.OpenAsync(DedupStores.Open(store), new DedupEngineOptions { Log = IO.ConsoleLogs.Engine });
 
     /// <summary>Creates a cluster with <paramref name="scheme"/> in <paramref name="store"/> and closes the store again.</summary>
     public static async Task CreateClusterAsync(string store, Core.Hashing.LshScheme scheme, CancellationToken cancellationToken)

@@ -18,4 +18,12 @@ public enum LshFamily : byte
     /// ⌈L·k / d′⌉ rotations in all instead of a rotation or more per table. Persisted from scheme format version 2.
     /// </summary>
     SignBands = 3,
+
+    /// <summary>
+    /// No hashing yet (ADR 0009): the scheme of a cluster created without a sample, while it learns its plan from its
+    /// first vectors. Every vector goes to the one bucket of one table, so each insert is checked against every stored
+    /// vector (a brute force through the sketch filter); once enough are stored, the cluster plans from them and fixes a
+    /// scheme of another family. Persisted from scheme format version 3.
+    /// </summary>
+    Learning = 4,
 }

@@ -110,6 +110,29 @@ public sealed class LshHasher
             return;
         }
 
+        if (scheme.Family == LshFamily.Learning)
+        {
+            // Every vector in the one bucket of the one table: a brute force while the plan is learned.
+            VectorValidator.EnsureValid(vector, scheme.Dimension);
+            var key = scheme.HyperplaneKey(0, 0);
+            if (!keys.IsEmpty)
+            {
+                keys[0] = key;
+            }
+
+            if (!codes.IsEmpty)
+            {
+                codes[0] = 0;
+            }
+
+            if (!probes.IsEmpty)
+            {
+                probes[0] = key;
+            }
+
+            return;
+        }
+
         float[]? rented = null;
         var scratch = _padded * 2 <= StackFloats
             ? Align64(stackalloc float[(_padded * 2) + 16])

@@ -15,9 +15,10 @@ public sealed class LshScheme : IEquatable<LshScheme>
     /// <summary>
     /// The newest persisted form this build reads and writes. A scheme is written in the oldest version that can hold it:
     /// version 1 for cross-polytope and hyperplane (so stores created before version 2 keep their bytes and their
-    /// fingerprint), version 2 for the families added with it (<see cref="LshFamily.SignBands"/>).
+    /// fingerprint), version 2 for sign bands (<see cref="LshFamily.SignBands"/>), version 3 for a learning scheme
+    /// (<see cref="LshFamily.Learning"/>), which adds its <see cref="LearningPlan"/>.
     /// </summary>
-    public const ushort FormatVersion = 2;
+    public const ushort FormatVersion = 3;
 
     /// <summary>Largest supported dimension.</summary>
     public const int MaxDimension = 1 << 16;
@@ -33,8 +34,12 @@ public sealed class LshScheme : IEquatable<LshScheme>
 
     private const uint Magic = 0x5348534C; // "LSHS" little-endian
 
+    // Version 3's learning plan: N, recall, max probes, expected vectors, max bytes per vector (NaN: none).
+    private const int LearningBytes = 4 + 8 + 4 + 8 + 8;
+
     private readonly float[] _rungs;
     private readonly float[]? _center;
+    private readonly LearningPlan? _learning;
 
     /// <summary>Creates and validates a scheme.</summary>
     /// <param name="family">The hash family.</param>
@@ -50,6 +55,9 @@ public sealed class LshScheme : IEquatable<LshScheme>
     /// most the padded dimension; 0 means the padded dimension). FALCONN's <c>last_cp_dimension</c>.
     /// </param>
     /// <param name="center">Optional centring vector μ of length <paramref name="dimension"/>: hashing uses x/|x| − μ.</param>
+    /// <param name="learning">
+    /// <see cref="LshFamily.Learning"/> only, and required there: what to plan with once learned (see <see cref="ForLearning"/>).
+    /// </param>
     /// <exception cref="ArgumentException">A parameter is out of range; the message names it.</exception>
     public LshScheme(
         LshFamily family,
@@ -61,11 +69,25 @@ public sealed class LshScheme : IEquatable<LshScheme>
         int shardCount = 1024,
         int probes = 1,
         int lastRotationDimension = 0,
-        IReadOnlyList<float>? center = null)
+        IReadOnlyList<float>? center = null,
+        LearningPlan? learning = null)
     {
-        if (family is not (LshFamily.CrossPolytope or LshFamily.Hyperplane or LshFamily.SignBands))
+        if (family is not (LshFamily.CrossPolytope or LshFamily.Hyperplane or LshFamily.SignBands or LshFamily.Learning))
         {
             throw new ArgumentException($"family: unknown value {(int)family}", nameof(family));
+        }
+
+        if (family == LshFamily.Learning)
+        {
+            // One bucket of one table holds every vector: nothing to choose until the plan is learned.
+            Require(learning is not null, nameof(learning), "a learning scheme needs what to plan with once learned");
+            Require(learning!.Problem() is null, nameof(learning), learning.Problem() ?? string.Empty);
+            Require(hashesPerTable == 1 && tables == 1 && probes == 1, nameof(tables), "a learning scheme has one table of one hash and one probe");
+            Require(center is null, nameof(center), "a learning scheme is not centred (the centre is learned)");
+        }
+        else
+        {
+            Require(learning is null, nameof(learning), "applies to a learning scheme only");
         }
 
         Require(dimension is >= 1 and <= MaxDimension, nameof(dimension), $"must be 1 … {MaxDimension}; got {dimension}");
@@ -114,6 +136,7 @@ public sealed class LshScheme : IEquatable<LshScheme>
         ShardCount = shardCount;
         Probes = probes;
         LastRotationDimension = last;
+        _learning = learning;
         Fingerprint = ComputeFingerprint(ToBytes());
     }
 
@@ -137,11 +160,37 @@ public sealed class LshScheme : IEquatable<LshScheme>
     {
         LshFamily.CrossPolytope => Tables * HashesPerTable,
         LshFamily.Hyperplane => Tables * ((HashesPerTable + PaddedDimension - 1) / PaddedDimension),
-        _ => ((Tables * HashesPerTable) + PaddedDimension - 1) / PaddedDimension,
+        LshFamily.SignBands => ((Tables * HashesPerTable) + PaddedDimension - 1) / PaddedDimension,
+        _ => 0,
     };
 
-    /// <summary>The persisted form's version: 1 for the families it was made for, 2 for those added with version 2.</summary>
-    public ushort Version => Family == LshFamily.SignBands ? (ushort)2 : (ushort)1;
+    /// <summary>The persisted form's version: the oldest that holds the family (see <see cref="FormatVersion"/>).</summary>
+    public ushort Version => VersionOf(Family);
+
+    /// <summary>Whether the cluster is still learning its hashing (<see cref="LshFamily.Learning"/>): every insert is a brute force.</summary>
+    public bool IsLearning => Family == LshFamily.Learning;
+
+    /// <summary>A learning scheme's plan (what it plans with once it has learned), or null for a fixed scheme.</summary>
+    public LearningPlan? Learning => _learning;
+
+    /// <summary>
+    /// The scheme of a cluster created without a sample (ADR 0009): its routing part — dimension, rungs, shards and seed,
+    /// which decide where data lives and the sketches — fixed now; its hashing learned from its first
+    /// <see cref="LearningPlan.LearnFrom"/> vectors and planned as <paramref name="plan"/> asks.
+    /// </summary>
+    /// <exception cref="ArgumentException">A parameter is out of range; the message names it.</exception>
+    public static LshScheme ForLearning(int dimension, IReadOnlyList<float> rungs, LearningPlan plan, int shardCount = 1024, ulong seed = DefaultSeed) =>
+        new(LshFamily.Learning, dimension, 1, 1, seed, rungs, shardCount, learning: plan ?? throw new ArgumentNullException(nameof(plan)));
+
+    /// <summary>The seed the planner gives a scheme unless told otherwise.</summary>
+    public const ulong DefaultSeed = 0x4C534843_6C757374UL;
+
+    private static ushort VersionOf(LshFamily family) => family switch
+    {
+        LshFamily.SignBands => 2,
+        LshFamily.Learning => 3,
+        _ => 1,
+    };
 
     /// <summary>L: the number of hash tables.</summary>
     public int Tables { get; }
@@ -198,7 +247,7 @@ public sealed class LshScheme : IEquatable<LshScheme>
     /// </summary>
     public ulong BucketKey(int table, ReadOnlySpan<int> codes)
     {
-        if (Family != LshFamily.CrossPolytope)
+        if (Family != LshFamily.CrossPolytope) // hyperplane, sign bands, and learning's one code 0
         {
             ulong bits = 0;
             for (var i = 0; i < codes.Length; i++)
@@ -243,7 +292,7 @@ public sealed class LshScheme : IEquatable<LshScheme>
     /// <summary>The versioned persisted form (little-endian; see the ADR for the layout).</summary>
     public byte[] ToBytes()
     {
-        var size = 4 + 2 + 1 + (4 * 6) + 8 + 4 + (4 * _rungs.Length) + 1 + (4 * (_center?.Length ?? 0)) + 8;
+        var size = 4 + 2 + 1 + (4 * 6) + 8 + 4 + (4 * _rungs.Length) + 1 + (4 * (_center?.Length ?? 0)) + (_learning is null ? 0 : LearningBytes) + 8;
         var buffer = new byte[size];
         var span = buffer.AsSpan();
         var o = 0;
@@ -275,6 +324,16 @@ public sealed class LshScheme : IEquatable<LshScheme>
             o += 4;
         }
 
+        if (_learning is { } plan)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(span[o..], plan.LearnFrom);
+            BinaryPrimitives.WriteDoubleLittleEndian(span[(o + 4)..], plan.Recall);
+            BinaryPrimitives.WriteInt32LittleEndian(span[(o + 12)..], plan.MaxProbes);
+            BinaryPrimitives.WriteInt64LittleEndian(span[(o + 16)..], plan.ExpectedVectors);
+            BinaryPrimitives.WriteDoubleLittleEndian(span[(o + 24)..], plan.MaxBytesPerVector ?? double.NaN);
+            o += LearningBytes;
+        }
+
         BinaryPrimitives.WriteUInt64LittleEndian(span[o..], Checksum(span[..o]));
         return buffer;
     }
@@ -304,7 +363,7 @@ public sealed class LshScheme : IEquatable<LshScheme>
         {
             var o = 6;
             var family = (LshFamily)body[o++];
-            if ((family == LshFamily.SignBands ? 2 : 1) != version)
+            if (VersionOf(family) != version)
             {
                 throw new FormatException($"LSH scheme of family {family} cannot be format version {version}");
             }
@@ -340,12 +399,21 @@ public sealed class LshScheme : IEquatable<LshScheme>
                 }
             }
 
+            LearningPlan? learning = null;
+            if (family == LshFamily.Learning)
+            {
+                var maxBytes = BinaryPrimitives.ReadDoubleLittleEndian(body[(o + 24)..]);
+                learning = new LearningPlan(BinaryPrimitives.ReadInt32LittleEndian(body[o..]), BinaryPrimitives.ReadDoubleLittleEndian(body[(o + 4)..]),
+                    BinaryPrimitives.ReadInt32LittleEndian(body[(o + 12)..]), BinaryPrimitives.ReadInt64LittleEndian(body[(o + 16)..]), double.IsNaN(maxBytes) ? null : maxBytes);
+                o += LearningBytes;
+            }
+
             if (o != body.Length)
             {
                 throw new FormatException($"LSH scheme has {body.Length - o} unexpected trailing bytes");
             }
 
-            return new LshScheme(family, ints[0], ints[1], ints[3], seed, rungs, ints[5], ints[4], ints[2], center);
+            return new LshScheme(family, ints[0], ints[1], ints[3], seed, rungs, ints[5], ints[4], ints[2], center, learning);
         }
         catch (ArgumentOutOfRangeException)
         {
@@ -367,7 +435,10 @@ public sealed class LshScheme : IEquatable<LshScheme>
     public override int GetHashCode() => Fingerprint.GetHashCode();
 
     /// <inheritdoc />
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+    public override string ToString() => _learning is { } plan
+        ? string.Create(CultureInfo.InvariantCulture,
+            $"Learning from the first {plan.LearnFrom:N0} vectors (exact until then) d={Dimension} S={ShardCount} seed={Seed:x16} rungs={string.Join(',', _rungs)}")
+        : string.Create(CultureInfo.InvariantCulture,
         $"{Family} d={Dimension} (padded {PaddedDimension}) k={HashesPerTable} L={Tables} T={Probes} S={ShardCount} seed={Seed:x16} rungs={string.Join(',', _rungs)}{(_center is null ? string.Empty : " centred")}");
 
     /// <summary><paramref name="body"/> followed by its checksum: a persisted form (for tests of what readers refuse).</summary>

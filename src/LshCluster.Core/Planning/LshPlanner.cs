@@ -100,6 +100,32 @@ public static class LshPlanner
         return new LshPlan(scheme, chosen, options, centerNorm, effectiveOf[chosen.Centred]);
     }
 
+    /// <summary>
+    /// The plan a learning scheme (<see cref="LshScheme.IsLearning"/>) fixes once it has stored enough vectors
+    /// (ADR 0009): made from <paramref name="learned"/> as the sample, as its <see cref="LearningPlan"/> asks, with the
+    /// learning scheme's routing part (dimension, rungs, shards, seed) unchanged, so that homes and sketches stay valid.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="learning"/> is not a learning scheme.</exception>
+    /// <exception cref="InvalidOperationException">No configuration reaches the recall (within the memory limit).</exception>
+    public static LshPlan PlanLearned(LshScheme learning, IReadOnlyList<float[]> learned)
+    {
+        ArgumentNullException.ThrowIfNull(learning);
+        var plan = learning.Learning ?? throw new ArgumentException("learning: the scheme has fixed its hashing already", nameof(learning));
+        return Plan(new PlanRequest
+        {
+            Dimension = learning.Dimension,
+            Threshold = learning.LowestRung,
+            Rungs = learning.Rungs,
+            Recall = plan.Recall,
+            MaxProbes = plan.MaxProbes,
+            StoredVectors = plan.ExpectedVectors,
+            MaxBytesPerVector = plan.MaxBytesPerVector,
+            Sample = learned,
+            ShardCount = learning.ShardCount,
+            Seed = learning.Seed,
+        });
+    }
+
     private static LshScheme SchemeOf(PlanRequest request, LshFamily family, int k, int tables, int probes, float[]? center) =>
         new(family, request.Dimension, k, tables, request.Seed, request.Rungs ?? [(float)request.Threshold], request.ShardCount, probes, center: center);
 
@@ -396,6 +422,8 @@ public static class LshPlanner
         Require(request.Dimension is >= 1 and <= LshScheme.MaxDimension, "dimension", $"must be 1 … {LshScheme.MaxDimension}; got {request.Dimension}");
         Require(request.Threshold is > 0 and < 1, "threshold", $"must be in (0, 1); got {request.Threshold}");
         Require(request.Recall is > 0 and < 1, "recall", $"must be in (0, 1); got {request.Recall}");
+        Require(request.Family is null or LshFamily.CrossPolytope or LshFamily.Hyperplane or LshFamily.SignBands, "family",
+            $"{request.Family} is not a family the planner chooses among (cross-polytope, hyperplane, sign bands)");
         Require(request.MaxProbes is >= 1 and <= 64, "probes", $"must be 1 … 64; got {request.MaxProbes}");
         Require(request.StoredVectors >= 1, "vectors", $"must be at least 1; got {request.StoredVectors}");
         Require(request.MaxBytesPerVector is null or > 0, "max bytes per vector", $"must be positive; got {request.MaxBytesPerVector}");

@@ -40,5 +40,5 @@ public sealed record PlanRequest
     public double? MaxBytesPerVector { get; init; }
 
     /// <summary>Seed of the scheme to build, and of the planner's Monte Carlo runs.</summary>
-    public ulong Seed { get; init; } = 0x4C534843_6C757374UL;
+    public ulong Seed { get; init; } = LshScheme.DefaultSeed;
 }

@@ -85,8 +85,12 @@ internal sealed class StoreShardSource(IDedupStore store, TimeProvider time, Vec
 
     private async Task LoadAsync(List<Request> group)
     {
-        var scheme = _scheme ??= await store.ReadSchemeAsync().ConfigureAwait(false)
-            ?? throw new InvalidOperationException($"{store.Description} holds no cluster yet; create one first (lshc create)");
+        // A learning scheme is read again at every load: the cluster may have fixed it since (ADR 0009), and the shard
+        // must load the fixed scheme's buckets.
+        var scheme = _scheme is { IsLearning: false } known
+            ? known
+            : _scheme = await store.ReadSchemeAsync().ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"{store.Description} holds no cluster yet; create one first (lshc create)");
 
         // Verdicts naming vectors that never got stored are derived again only for vectors old enough that no batch
         // can still be committing them (twice the longest a request may run).

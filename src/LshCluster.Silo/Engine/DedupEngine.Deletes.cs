@@ -28,6 +28,7 @@ public sealed partial class DedupEngine
         ThrowIfFaulted();
         CheckDeleteRequest(externalIds, field);
         var deadline = _options.Time.GetUtcNow() + _options.RequestTimeout;
+        using var pass = await EnterAsync(cancellationToken).ConfigureAwait(false); // not while a learned scheme is fixed
         var outcomes = (await DeleteAtHomeAsync([.. externalIds.Distinct(StringComparer.Ordinal)], deadline, cancellationToken).ConfigureAwait(false))
             .ToDictionary(r => r.ExternalId, StringComparer.Ordinal);
         return [.. externalIds.Select((id, i) => outcomes[id] with { Index = i, Error = outcomes[id].Error is { } e ? e with { Field = field(i) } : null })];

@@ -21,6 +21,9 @@ public sealed partial class DedupEngine
         }
 
         using var admitted = Admit(request.Vectors.Count);
+        using var pass = await EnterAsync(cancellationToken).ConfigureAwait(false);
+        var hashing = await CurrentHashingAsync(cancellationToken).ConfigureAwait(false);
+        var hashedHere = request.SchemeFingerprint != hashing.Scheme.Fingerprint; // the client's scheme was learning
         var results = new List<InsertResult>(request.Vectors.Count);
         var items = new List<HashedItem>(request.Vectors.Count);
         foreach (var v in request.Vectors)
@@ -33,7 +36,9 @@ public sealed partial class DedupEngine
             HashedItem? item = null;
             if (error is null)
             {
-                (item, error) = ProtoMapping.FromWire(v, values, Scheme, _hasher.ProjectionLength);
+                (item, error) = hashedHere
+                    ? (Hash(hashing, v.Index, v.Id, values), null)
+                    : ProtoMapping.FromWire(v, values, hashing.Scheme, hashing.Hasher.ProjectionLength);
             }
 
             if (item is null)
@@ -47,7 +52,7 @@ public sealed partial class DedupEngine
         }
 
         var deadlineOrDefault = deadline == DateTimeOffset.MaxValue ? _options.Time.GetUtcNow() + _options.RequestTimeout : deadline;
-        results.AddRange(await RouteInsertAsync(items, deadlineOrDefault, cancellationToken).ConfigureAwait(false));
+        results.AddRange(await RouteInsertAsync(items, hashing, deadlineOrDefault, cancellationToken).ConfigureAwait(false));
         LshClusterMetrics.RecordRefusals(results);
         return results;
     }

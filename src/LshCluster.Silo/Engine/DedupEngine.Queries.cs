@@ -139,26 +139,28 @@ public sealed partial class DedupEngine
     {
         VectorValidator.EnsureValid(vector, Scheme.Dimension);
         var deadline = Deadline();
-        var tables = Scheme.Tables;
-        var probes = Scheme.Probes;
+        using var pass = await EnterAsync(CancellationToken.None).ConfigureAwait(false);
+        var (scheme, hasher) = await CurrentHashingAsync(CancellationToken.None).ConfigureAwait(false);
+        var tables = scheme.Tables;
+        var probes = scheme.Probes;
         var keys = new ulong[tables * probes];
         if (probes > 1)
         {
-            _hasher.ComputeProbes(vector, keys);
+            hasher.ComputeProbes(vector, keys);
         }
         else
         {
-            _hasher.ComputeBucketKeys(vector, keys);
+            hasher.ComputeBucketKeys(vector, keys);
         }
 
-        var projection = new float[_hasher.ProjectionLength];
-        var sketch = _hasher.ComputeSketch(vector, projection);
-        var threshold = minCosine ?? Scheme.LowestRung;
+        var projection = new float[hasher.ProjectionLength];
+        var sketch = hasher.ComputeSketch(vector, projection);
+        var threshold = minCosine ?? scheme.LowestRung;
         var maxHamming = Sketch128.MaxHamming(threshold);
         var operations = new Dictionary<int, List<BucketOperation>>();
         for (var k = 0; k < keys.Length; k++)
         {
-            Add(operations, Scheme.ShardOfBucket(k / probes, keys[k]), new BucketOperation(0, -1, keys[k], sketch.Low, sketch.High, Lookup: true, Insert: false));
+            Add(operations, scheme.ShardOfBucket(k / probes, keys[k]), new BucketOperation(0, -1, keys[k], sketch.Low, sketch.High, Lookup: true, Insert: false));
         }
 
         var found = await Task.WhenAll(operations.Select(pair => _shards.LookUpBucketsAsync(pair.Key, pair.Value, maxHamming, deadline))).ConfigureAwait(false);

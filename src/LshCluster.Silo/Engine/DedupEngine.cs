@@ -24,7 +24,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
     private readonly IDedupStore _store;
     private readonly DedupEngineOptions _options;
-    private readonly LshHasher _hasher;
+    private volatile Hashing _hashing;
     private readonly IShardCalls _shards;
 
     // The embedded engine's own silo (null on a silo of a cluster).
@@ -48,21 +48,25 @@ public sealed partial class DedupEngine : IAsyncDisposable
     {
         _store = store;
         _options = options;
-        Scheme = scheme;
-        _hasher = new LshHasher(scheme);
+        _hashing = new Hashing(scheme, new LshHasher(scheme));
+        if (!scheme.IsLearning)
+        {
+            _learned.TrySetResult();
+        }
+
         _silo = silo;
         _coordinator = clusterGrains is not null;
         _local = clusterLocal ?? silo!.Local;
         _shards = new GrainShardCalls(clusterGrains ?? silo!.Grains, _local, scheme.ShardCount, clusterOwners);
         _rungs = [.. scheme.Rungs];
         _maxHamming = Sketch128.MaxHamming(scheme.LowestRung);
-        _screen = ProjectionScreen(scheme.LowestRung, _hasher.ProjectionLength);
+        _screen = ProjectionScreen(scheme.LowestRung, _hashing.Hasher.ProjectionLength); // the projection depends on d and the seed alone
         _committer = new GroupCommitter(store, options.GroupCommitMaxVectors, failStop: !_coordinator);
         LshClusterMetrics.Register(this, () => Volatile.Read(ref _vectorsInFlight), () => LocalShards.Count);
     }
 
-    /// <summary>The cluster's scheme.</summary>
-    public LshScheme Scheme { get; }
+    /// <summary>The cluster's scheme: while it is learning, until the fixed one replaces it (<see cref="Learned"/>).</summary>
+    public LshScheme Scheme => _hashing.Scheme;
 
     /// <summary>The rungs, highest first.</summary>
     public IReadOnlyList<float> Rungs => _rungs;
@@ -189,16 +193,18 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
 
         using var admitted = Admit(valid.Count);
+        using var pass = await EnterAsync(cancellationToken).ConfigureAwait(false);
+        var hashing = await CurrentHashingAsync(cancellationToken).ConfigureAwait(false);
 
         // Hash every valid vector (the CPU-heavy part, so in parallel): bucket keys, probes, sketch, squared norm.
         var hashed = new HashedItem[valid.Count];
         Parallel.For(0, valid.Count, new ParallelOptions { CancellationToken = cancellationToken }, j =>
         {
             var item = items[valid[j]];
-            hashed[j] = Hash(valid[j], item.ExternalId, item.Values);
+            hashed[j] = Hash(hashing, valid[j], item.ExternalId, item.Values);
         });
 
-        foreach (var result in await RouteInsertAsync(hashed, deadline, cancellationToken).ConfigureAwait(false))
+        foreach (var result in await RouteInsertAsync(hashed, hashing, deadline, cancellationToken).ConfigureAwait(false))
         {
             results[result.Index] = result;
         }
@@ -235,16 +241,17 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
     }
 
-    /// <summary>Hashes one validated vector: bucket keys, probes, sketch and projection, squared norm.</summary>
-    internal HashedItem Hash(int index, string externalId, float[] values)
+    /// <summary>Hashes one validated vector with <paramref name="hashing"/>: bucket keys, probes, sketch and projection, squared norm.</summary>
+    private static HashedItem Hash(Hashing hashing, int index, string externalId, float[] values)
     {
-        var tables = Scheme.Tables;
-        var probes = Scheme.Probes;
+        var (scheme, hasher) = hashing;
+        var tables = scheme.Tables;
+        var probes = scheme.Probes;
         var keys = new ulong[tables];
         var probeKeys = probes > 1 ? new ulong[tables * probes] : [];
-        _hasher.Hash(values, keys, default, probeKeys);
-        var projection = new float[_hasher.ProjectionLength];
-        var sketch = _hasher.ComputeSketch(values, projection);
+        hasher.Hash(values, keys, default, probeKeys);
+        var projection = new float[hasher.ProjectionLength];
+        var sketch = hasher.ComputeSketch(values, projection);
         return new HashedItem(index, externalId, values, keys, probeKeys, sketch, projection, VectorMath.SquaredNorm(values));
     }
 
@@ -252,22 +259,32 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// Inserts hashed items: on a coordinator, resending the batch while its shards move or a silo dies (see
     /// <see cref="CoordinateInsertAsync"/>); in the embedded engine, once.
     /// </summary>
-    internal Task<List<InsertResult>> RouteInsertAsync(IReadOnlyList<HashedItem> items, DateTimeOffset deadline, CancellationToken cancellationToken) =>
-        _coordinator ? CoordinateInsertAsync(items, deadline, cancellationToken) : InsertAtHomeAsync(items, deadline, cancellationToken);
+    internal Task<List<InsertResult>> RouteInsertAsync(IReadOnlyList<HashedItem> items, Hashing hashedWith, DateTimeOffset deadline, CancellationToken cancellationToken) =>
+        _coordinator ? CoordinateInsertAsync(items, hashedWith, deadline, cancellationToken) : InsertAtHomeAsync(items, hashedWith.Scheme, deadline, cancellationToken);
 
     /// <summary>
     /// A coordinator's insert: the whole batch through the pipeline. A batch that failed because a shard moved or a silo
     /// died — nothing of it acknowledged, its shards told — goes again after a pause (resending is idempotent by
-    /// external id), until the deadline.
+    /// external id), until the deadline; hashed again first if the cluster fixed its learned scheme meanwhile.
     /// </summary>
-    private async Task<List<InsertResult>> CoordinateInsertAsync(IReadOnlyList<HashedItem> items, DateTimeOffset deadline, CancellationToken cancellationToken)
+    private async Task<List<InsertResult>> CoordinateInsertAsync(IReadOnlyList<HashedItem> items, Hashing hashedWith, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
         var backoff = TimeSpan.FromMilliseconds(20);
         while (true)
         {
             try
             {
-                return await InsertAtHomeAsync(items, deadline, cancellationToken).ConfigureAwait(false);
+                if (_hashing != hashedWith)
+                {
+                    hashedWith = _hashing;
+                    items = Rehash(items, hashedWith);
+                }
+
+                return await InsertAtHomeAsync(items, hashedWith.Scheme, deadline, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsSchemeChanged(e) && _options.Time.GetUtcNow() < deadline)
+            {
+                await ReadStoredSchemeAsync(cancellationToken).ConfigureAwait(false); // resent at once, hashed with the fixed scheme
             }
             catch (Exception e) when (IsTransient(e) && _options.Time.GetUtcNow() + backoff < deadline)
             {
@@ -282,21 +299,26 @@ public sealed partial class DedupEngine : IAsyncDisposable
     }
 
     /// <summary>Failures of a grain call or a commit that a resend may not meet: a shard moved, a silo died, the database blinked.</summary>
-    private static bool IsTransient(Exception e) => e is ShardUnavailableException or ShardActivationException or SiloUnavailableException or OrleansMessageRejectionException
+    private static bool IsTransient(Exception e) => e is ShardUnavailableException or ShardActivationException or SchemeChangedException or SiloUnavailableException or OrleansMessageRejectionException
         or TimeoutException or System.Data.Common.DbException or IOException or System.Net.Sockets.SocketException;
 
     /// <summary>
     /// The insert pipeline: register, buckets, verification, unions, one group commit. Results carry each item's
     /// <c>Index</c>.
     /// </summary>
-    internal async Task<List<InsertResult>> InsertAtHomeAsync(IReadOnlyList<HashedItem> items, DateTimeOffset deadline, CancellationToken cancellationToken)
+    internal async Task<List<InsertResult>> InsertAtHomeAsync(IReadOnlyList<HashedItem> items, LshScheme hashedWith, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
-        var results = await InsertAtHomeCoreAsync(items, deadline, cancellationToken).ConfigureAwait(false);
+        var results = await InsertAtHomeCoreAsync(items, hashedWith, deadline, cancellationToken).ConfigureAwait(false);
         LshClusterMetrics.RecordVerdicts(results);
+        if (hashedWith.IsLearning)
+        {
+            LearnWhenReady();
+        }
+
         return results;
     }
 
-    private async Task<List<InsertResult>> InsertAtHomeCoreAsync(IReadOnlyList<HashedItem> items, DateTimeOffset deadline, CancellationToken cancellationToken)
+    private async Task<List<InsertResult>> InsertAtHomeCoreAsync(IReadOnlyList<HashedItem> items, LshScheme scheme, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
         ThrowIfFaulted();
 
@@ -337,7 +359,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
             // Once its bucket entries may be visible to other requests, a batch is carried through to its commit: no
             // deadline or cancellation stops it half-way (DESIGN.md section 6 applies the deadline to the request's
             // admission, its registration).
-            verdicts = await InsertNewAsync(items, fresh, registered, fences, verified).ConfigureAwait(false);
+            verdicts = await InsertNewAsync(items, scheme, fresh, registered, fences, verified).ConfigureAwait(false);
         }
         catch (ShardUnavailableException e) when (e.Settled)
         {
@@ -395,7 +417,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
     }
 
     /// <summary>Buckets, verification, unions, the commit and the acknowledgement of the new items; returns their verdicts by item.</summary>
-    private async Task<StoredVerdict[]> InsertNewAsync(IReadOnlyList<HashedItem> items, List<int> fresh, RegisteredItem[] registered, FenceSet fences, List<VerifiedEdge> verified)
+    private async Task<StoredVerdict[]> InsertNewAsync(IReadOnlyList<HashedItem> items, LshScheme scheme, List<int> fresh, RegisteredItem[] registered, FenceSet fences,
+        List<VerifiedEdge> verified)
     {
         var deadline = DateTimeOffset.MaxValue;
         var verdicts = new StoredVerdict[items.Count];
@@ -405,8 +428,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
 
         // 2. Bucket lookups then inserts, grouped by bucket shard, in batch order within each shard.
-        var tables = Scheme.Tables;
-        var probes = Scheme.Probes;
+        var tables = scheme.Tables;
+        var probes = scheme.Probes;
         var operationCount = fresh.Count * (probes > 1 ? tables * (probes + 1) : tables);
         var operations = new PooledList<BucketOperation>(operationCount);
         var bucketShards = new PooledList<int>(operationCount);
@@ -423,17 +446,17 @@ public sealed partial class DedupEngine : IAsyncDisposable
                     for (var p = 0; p < probes; p++)
                     {
                         var probe = item.ProbeKeys[(t * probes) + p];
-                        bucketShards.Add(Scheme.ShardOfBucket(t, probe));
+                        bucketShards.Add(scheme.ShardOfBucket(t, probe));
                         operations.Add(new BucketOperation(j, id, probe, sketch.Low, sketch.High, Lookup: true, Insert: false));
                     }
 
-                    bucketShards.Add(Scheme.ShardOfBucket(t, key));
+                    bucketShards.Add(scheme.ShardOfBucket(t, key));
                     operations.Add(new BucketOperation(j, id, key, sketch.Low, sketch.High, Lookup: false, Insert: true));
                 }
                 else
                 {
                     // Look up, then join, the same bucket: one operation (half the messages between silos).
-                    bucketShards.Add(Scheme.ShardOfBucket(t, key));
+                    bucketShards.Add(scheme.ShardOfBucket(t, key));
                     operations.Add(new BucketOperation(j, id, key, sketch.Low, sketch.High, Lookup: true, Insert: true));
                 }
             }
@@ -458,7 +481,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         {
             var queries = fresh.Select(j => new VerifyQuery(j, registered[j].Id, items[j].Values, items[j].SquaredNorm, items[j].Projection,
                 VectorMath.SquaredNorm(items[j].Projection))).ToList();
-            found = await VerifyCandidatesAsync(queries, byItem, starts, Scheme.LowestRung, _screen, admission: false, deadline).ConfigureAwait(false);
+            found = await VerifyCandidatesAsync(queries, byItem, starts, scheme.LowestRung, _screen, admission: false, deadline).ConfigureAwait(false);
         }
         finally
         {
@@ -506,7 +529,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         try
         {
             // Not cancellable once queued: the rows may commit anyway, and the records must stay to match them.
-            await _committer.CommitAsync(new WriteBatch(fences.ToFences(), rows, edges)).ConfigureAwait(false);
+            await _committer.CommitAsync(new WriteBatch(fences.ToFences(), rows, edges) { Scheme = scheme }).ConfigureAwait(false);
         }
         catch (Exception e) when (_coordinator)
         {
@@ -650,7 +673,21 @@ public sealed partial class DedupEngine : IAsyncDisposable
     {
         for (var x = e; x is not null; x = x.InnerException)
         {
-            if (x is StaleEpochException)
+            if (x is StaleEpochException or SchemeChangedException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Whether <paramref name="e"/> (or an exception inside it) is a batch of a learning scheme refused because the cluster fixed its scheme.</summary>
+    private static bool IsSchemeChanged(Exception e)
+    {
+        for (var x = e; x is not null; x = x.InnerException)
+        {
+            if (x is SchemeChangedException)
             {
                 return true;
             }
@@ -1002,6 +1039,16 @@ public sealed partial class DedupEngine : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         LshClusterMetrics.Unregister(this);
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _learning.ConfigureAwait(false); // it uses the store and the silo
+        }
+        catch (Exception)
+        {
+            // Recorded as LearningFailure, or the engine is closing.
+        }
+
         if (_silo is not null)
         {
             await _silo.DisposeAsync().ConfigureAwait(false);

@@ -28,6 +28,9 @@ public sealed class DedupEngineOptions
     /// <summary>The clock (a fake one in tests).</summary>
     public TimeProvider Time { get; set; } = TimeProvider.System;
 
+    /// <summary>Where the engine tells what it does on its own (a learning cluster fixing its scheme); nowhere by default.</summary>
+    public Microsoft.Extensions.Logging.ILogger Log { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+
     /// <summary>Throws when a setting is out of range, naming it.</summary>
     public void Validate()
     {

@@ -1,4 +1,5 @@
 using System.Net;
+using LshCluster.Abstractions.Shards;
 using LshCluster.Grains.Hosting;
 using LshCluster.Grains.Placement;
 using LshCluster.Grains.Shards;
@@ -19,9 +20,14 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
 {
     private readonly IHost _host;
 
-    private EmbeddedSilo(IHost host)
+    // The preload the grains take their shards from (each slot once); refilled when every shard is loaded again.
+    private readonly Shard?[] _preloaded;
+
+    private EmbeddedSilo(IHost host, Shard?[] preloaded, VectorDirectory directory)
     {
         _host = host;
+        _preloaded = preloaded;
+        Directory = directory;
         Grains = host.Services.GetRequiredService<IGrainFactory>();
         Local = host.Services.GetRequiredService<LocalShards>();
     }
@@ -31,6 +37,25 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
 
     /// <summary>The shards whose grains are active.</summary>
     public LocalShards Local { get; }
+
+    /// <summary>The silo's vector directory, which the shards' buckets name their members in.</summary>
+    public VectorDirectory Directory { get; }
+
+    /// <summary>
+    /// Hands <paramref name="shards"/> (claimed and loaded by the caller) to their grains: each grain's activation ends,
+    /// and the next, activated here at once, takes its new shard. Call it with no request under way.
+    /// </summary>
+    public async Task ReplaceShardsAsync(Shard?[] shards)
+    {
+        for (var s = 0; s < shards.Length; s++)
+        {
+            Volatile.Write(ref _preloaded[s], shards[s]);
+        }
+
+        var grains = Enumerable.Range(0, shards.Length).Select(s => Grains.GetGrain<IShardGrain>(s)).ToList();
+        await Task.WhenAll(grains.Select(g => g.ReloadAsync())).ConfigureAwait(false);
+        await Task.WhenAll(grains.Select(g => g.CountsAsync())).ConfigureAwait(false);
+    }
 
     /// <summary>
     /// Starts the silo over <paramref name="store"/> (which stays the caller's), its grains taking <paramref name="preloaded"/>,
@@ -58,7 +83,7 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
             throw;
         }
 
-        return new EmbeddedSilo(host);
+        return new EmbeddedSilo(host, preloaded, directory);
     }
 
     /// <inheritdoc />

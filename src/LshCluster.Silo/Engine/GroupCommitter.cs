@@ -84,7 +84,12 @@ internal sealed class GroupCommitter : IAsyncDisposable
                 continue;
             }
 
-            await CommitGroupAsync(group).ConfigureAwait(false);
+            // Batches hashed with different schemes (a learning cluster fixing its own) are not written together: the
+            // learning scheme's may be refused as a whole.
+            foreach (var sameScheme in group.GroupBy(p => p.Batch.Scheme))
+            {
+                await CommitGroupAsync([.. sameScheme]).ConfigureAwait(false);
+            }
         }
     }
 
@@ -199,7 +204,7 @@ internal sealed class GroupCommitter : IAsyncDisposable
             deletions.AddRange(p.Batch.Deletions);
         }
 
-        return new WriteBatch([.. fences.Select(f => new ShardFence(f.Key, f.Value))], vectors, edges) { Deletions = deletions };
+        return new WriteBatch([.. fences.Select(f => new ShardFence(f.Key, f.Value))], vectors, edges) { Deletions = deletions, Scheme = group[0].Batch.Scheme };
     }
 
     private sealed class Pending(WriteBatch batch)

@@ -116,6 +116,7 @@ public sealed class SiloHost : IAsyncDisposable, IEngineHost
             });
             var options = _options.Engine;
             options.Owner = Identity;
+            options.Log = _logs.CreateLogger("LshCluster.Engine");
             _engine = await DedupEngine.OpenCoordinatorAsync(store, options, Services.GetRequiredService<IGrainFactory>(),
                 Services.GetRequiredService<LocalShards>(), OwnersAsync, cancellationToken).ConfigureAwait(false);
         }

@@ -271,9 +271,20 @@ public sealed class PostgresDedupStore : IDedupStore
 
     private async Task CommitOnceAsync(WriteBatch batch, CancellationToken cancellationToken)
     {
-        var log = batch.Vectors.Count > 0 ? BucketLog.Group(await SchemeAsync(cancellationToken).ConfigureAwait(false), batch.Vectors) : null;
+        var log = batch.Vectors.Count > 0 ? BucketLog.Group(batch.Scheme ?? await SchemeAsync(cancellationToken).ConfigureAwait(false), batch.Vectors) : null;
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+
+        // Hashed while the cluster learns: the scheme row FOR SHARE (before the lease rows, as the fix locks them), so
+        // that the fix waits for this batch, or this batch sees the fix and is refused.
+        if (batch.Scheme is { IsLearning: true } hashedWith)
+        {
+            await using var read = new NpgsqlCommand("SELECT fingerprint FROM cluster_config WHERE id = 1 FOR SHARE", connection, transaction);
+            if (await read.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long stored && unchecked((ulong)stored) != hashedWith.Fingerprint)
+            {
+                throw new SchemeChangedException(hashedWith.Fingerprint, unchecked((ulong)stored));
+            }
+        }
 
         // FOR SHARE holds the lease rows until commit: a claim (an UPDATE of the epoch) waits for this batch, and a
         // claim that committed first is seen here, so the batch is refused.
@@ -313,6 +324,93 @@ public sealed class PostgresDedupStore : IDedupStore
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> FixSchemeAsync(LshScheme learning, LshScheme fixedScheme, Func<float[], ulong[]> bucketKeysOf, CancellationToken cancellationToken = default)
+    {
+        StoreValidation.CheckFix(learning, fixedScheme, bucketKeysOf);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var read = new NpgsqlCommand("SELECT fingerprint FROM cluster_config WHERE id = 1 FOR UPDATE", connection, transaction))
+        {
+            if (await read.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not long stored || unchecked((ulong)stored) != learning.Fingerprint)
+            {
+                _scheme = null; // another silo fixed it: read the winner's when next needed
+                return false;
+            }
+        }
+
+        // Every shard's new epoch: waits for the commits that hold lease rows FOR SHARE, and fences out all that come later.
+        await using (var epochs = new NpgsqlCommand("UPDATE shard_leases SET epoch = epoch + 1", connection, transaction))
+        {
+            await epochs.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await using (var clear = new NpgsqlCommand("DELETE FROM bucket_log", connection, transaction))
+        {
+            await clear.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        // Each stored vector's keys under the fixed scheme, a page at a time: on its row, and in the bucket log.
+        var last = long.MinValue;
+        while (true)
+        {
+            var rows = new List<StoredVector>();
+            await using (var select = new NpgsqlCommand(
+                "SELECT vector_id, vector, sketch_low, sketch_high FROM vectors WHERE vector_id > @last ORDER BY vector_id LIMIT 10000", connection, transaction))
+            {
+                select.Parameters.AddWithValue("last", last);
+                await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    last = reader.GetInt64(0);
+                    rows.Add(new StoredVector(last, string.Empty, 0, BlobCodec.ReadFloats(reader.GetFieldValue<byte[]>(1), last), [],
+                        unchecked((ulong)reader.GetInt64(2)), unchecked((ulong)reader.GetInt64(3)), default, default));
+                }
+            }
+
+            if (rows.Count == 0)
+            {
+                break;
+            }
+
+            var page = new StoredVector[rows.Count];
+            Parallel.For(0, rows.Count, new ParallelOptions { CancellationToken = cancellationToken }, i => page[i] = rows[i] with { BucketKeys = bucketKeysOf(rows[i].Values) });
+
+            await using (var update = new NpgsqlCommand(
+                "UPDATE vectors AS v SET bucket_keys = u.keys FROM unnest(@ids, @keys) AS u(id, keys) WHERE v.vector_id = u.id", connection, transaction))
+            {
+                update.Parameters.AddWithValue("ids", page.Select(v => v.VectorId).ToArray());
+                update.Parameters.AddWithValue("keys", NpgsqlDbType.Array | NpgsqlDbType.Bytea, page.Select(v =>
+                {
+                    var blob = new byte[v.BucketKeys.Length * sizeof(ulong)];
+                    BlobCodec.WriteUInt64s(v.BucketKeys, blob);
+                    return blob;
+                }).ToArray());
+                await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await AppendBucketLogAsync(connection, transaction, BucketLog.Group(fixedScheme, page), cancellationToken).ConfigureAwait(false);
+        }
+
+        await using (var write = new NpgsqlCommand("UPDATE cluster_config SET scheme = @scheme, fingerprint = @fingerprint WHERE id = 1", connection, transaction))
+        {
+            write.Parameters.AddWithValue("scheme", NpgsqlDbType.Bytea, fixedScheme.ToBytes());
+            write.Parameters.AddWithValue("fingerprint", unchecked((long)fixedScheme.Fingerprint));
+            await write.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        _scheme = fixedScheme;
+        return true;
+    }
+
+    /// <inheritdoc />
+    public async Task<long> CountVectorsAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand("SELECT count(*) FROM vectors");
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
     /// <inheritdoc />

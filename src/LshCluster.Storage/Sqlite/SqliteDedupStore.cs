@@ -175,6 +175,69 @@ public sealed class SqliteDedupStore : IDedupStore
     }
 
     /// <inheritdoc />
+    public async Task<bool> FixSchemeAsync(LshScheme learning, LshScheme fixedScheme, Func<float[], ulong[]> bucketKeysOf, CancellationToken cancellationToken = default)
+    {
+        StoreValidation.CheckFix(learning, fixedScheme, bucketKeysOf);
+        var fixedIt = await WriteAsync((connection, transaction) =>
+        {
+            // BEGIN IMMEDIATE: no commit runs beside this; those queued behind it meet the new epochs.
+            if (Scalar(connection, transaction, "SELECT fingerprint FROM cluster_config WHERE id = 1") is not long stored
+                || unchecked((ulong)stored) != learning.Fingerprint)
+            {
+                return false;
+            }
+
+            Execute(connection, transaction, "UPDATE shard_leases SET epoch = epoch + 1");
+            var rows = new List<(long Id, float[] Values)>();
+            using (var select = Command(connection, transaction, "SELECT vector_id, vector FROM vectors"))
+            using (var reader = select.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    var id = reader.GetInt64(0);
+                    rows.Add((id, BlobCodec.ReadFloats(reader.GetFieldValue<byte[]>(1), id)));
+                }
+            }
+
+            var blobs = new byte[rows.Count][];
+            Parallel.For(0, rows.Count, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+            {
+                var keys = bucketKeysOf(rows[i].Values);
+                BlobCodec.WriteUInt64s(keys, blobs[i] = new byte[keys.Length * sizeof(ulong)]);
+            });
+            using (var update = Command(connection, transaction, "UPDATE vectors SET bucket_keys = $keys WHERE vector_id = $id"))
+            {
+                var id = update.Parameters.Add("$id", SqliteType.Integer);
+                var keys = update.Parameters.Add("$keys", SqliteType.Blob);
+                for (var i = 0; i < rows.Count; i++)
+                {
+                    (id.Value, keys.Value) = (rows[i].Id, blobs[i]);
+                    update.ExecuteNonQuery();
+                }
+            }
+
+            using (var scheme = Command(connection, transaction, "UPDATE cluster_config SET scheme = $scheme, fingerprint = $fingerprint WHERE id = 1"))
+            {
+                scheme.Parameters.AddWithValue("$scheme", fixedScheme.ToBytes());
+                scheme.Parameters.AddWithValue("$fingerprint", unchecked((long)fixedScheme.Fingerprint));
+                scheme.ExecuteNonQuery();
+            }
+
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+        _scheme = fixedIt ? fixedScheme : null; // lost the race: read the winner's when next needed
+        return fixedIt;
+    }
+
+    /// <inheritdoc />
+    public async Task<long> CountVectorsAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(writer: false, cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null, "SELECT count(*) FROM vectors");
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <inheritdoc />
     public Task<long[]> ClaimShardsAsync(string owner, IReadOnlyList<int> shards, CancellationToken cancellationToken = default)
     {
         StoreValidation.CheckClaim(owner, shards);
@@ -375,6 +438,12 @@ public sealed class SqliteDedupStore : IDedupStore
 
     private void Commit(SqliteConnection connection, SqliteTransaction transaction, WriteBatch batch, CancellationToken cancellationToken)
     {
+        if (batch.Scheme is { IsLearning: true } hashedWith
+            && Scalar(connection, transaction, "SELECT fingerprint FROM cluster_config WHERE id = 1") is long stored && unchecked((ulong)stored) != hashedWith.Fingerprint)
+        {
+            throw new SchemeChangedException(hashedWith.Fingerprint, unchecked((ulong)stored));
+        }
+
         foreach (var fence in batch.Fences)
         {
             var current = ReadEpoch(connection, transaction, fence.Shard) ?? throw NoLease(fence.Shard);

@@ -68,6 +68,65 @@ public class LshSchemeTests
         Assert.Contains("cannot be format version 1", Assert.Throws<FormatException>(() => LshScheme.FromBytes(relabelled)).Message);
     }
 
+    [Fact]
+    public void A_learning_scheme_is_format_version_3_and_round_trips_its_plan()
+    {
+        var learning = LshScheme.ForLearning(784, [0.99f, 0.98f], new LearningPlan(2000, 0.995, 4, 1_000_000, 4077), shardCount: 64, seed: 9);
+        var bytes = learning.ToBytes();
+
+        Assert.Equal(3, BitConverter.ToUInt16(bytes, 4));
+        var copy = LshScheme.FromBytes(bytes);
+        Assert.Equal(learning, copy);
+        Assert.True(copy.IsLearning);
+        Assert.Equal(new LearningPlan(2000, 0.995, 4, 1_000_000, 4077), copy.Learning);
+        Assert.Equal((1, 1, 0), (copy.Tables, copy.HashesPerTable, copy.RotationsPerVector));
+        Assert.Null(LshScheme.FromBytes(LshScheme.ForLearning(8, [0.9f], new LearningPlan(10, 0.9, 1, 100)).ToBytes()).Learning!.MaxBytesPerVector);
+        Assert.Contains("first 2,000 vectors", copy.ToString());
+
+        // Its plan is part of the fingerprint: another N is another scheme.
+        Assert.NotEqual(learning.Fingerprint, LshScheme.ForLearning(784, [0.99f, 0.98f], new LearningPlan(1000, 0.995, 4, 1_000_000, 4077), 64, 9).Fingerprint);
+
+        // A learning scheme labelled version 2, checksum intact, is refused.
+        bytes[4] = 2;
+        Assert.Contains("cannot be format version 2", Assert.Throws<FormatException>(() => LshScheme.FromBytes(LshScheme.WithChecksum(bytes[..^8]))).Message);
+    }
+
+    [Fact]
+    public void A_learning_scheme_puts_every_vector_in_one_bucket_and_still_refuses_invalid_vectors()
+    {
+        var hasher = new LshHasher(LshScheme.ForLearning(5, [0.9f], new LearningPlan(10, 0.9, 1, 100)));
+        var a = new ulong[1];
+        var b = new ulong[1];
+
+        hasher.ComputeBucketKeys([1, 2, 3, 4, 5], a);
+        hasher.ComputeBucketKeys([-5, 0, 0, 0, 1e-3f], b);
+
+        Assert.Equal(a, b);
+        Assert.Throws<LshCluster.Core.Vectors.InvalidVectorException>(() => hasher.ComputeBucketKeys([1, float.NaN, 3, 4, 5], a));
+        Assert.Throws<LshCluster.Core.Vectors.InvalidVectorException>(() => hasher.ComputeBucketKeys([0, 0, 0, 0, 0], a));
+    }
+
+    [Theory]
+    [InlineData(0, 0.99, 1, 100, null, "learnFrom")]
+    [InlineData(10, 1.0, 1, 100, null, "recall")]
+    [InlineData(10, 0.99, 0, 100, null, "maxProbes")]
+    [InlineData(10, 0.99, 1, 0, null, "expectedVectors")]
+    [InlineData(10, 0.99, 1, 100, -5.0, "maxBytesPerVector")]
+    public void A_learning_plan_out_of_range_names_its_field(int learnFrom, double recall, int probes, long expected, double? maxBytes, string field)
+    {
+        var e = Assert.Throws<ArgumentException>(() => LshScheme.ForLearning(8, [0.9f], new LearningPlan(learnFrom, recall, probes, expected, maxBytes)));
+        Assert.Contains(field + ":", e.Message);
+    }
+
+    [Fact]
+    public void Only_a_learning_scheme_has_a_learning_plan_and_it_has_one_table_of_one_hash()
+    {
+        var plan = new LearningPlan(10, 0.9, 1, 100);
+        Assert.Contains("learning", Assert.Throws<ArgumentException>(() => new LshScheme(LshFamily.SignBands, 8, 4, 2, 1, [0.9f], learning: plan)).Message);
+        Assert.Contains("learning", Assert.Throws<ArgumentException>(() => new LshScheme(LshFamily.Learning, 8, 1, 1, 1, [0.9f])).Message);
+        Assert.Contains("one table", Assert.Throws<ArgumentException>(() => new LshScheme(LshFamily.Learning, 8, 1, 3, 1, [0.9f], learning: plan)).Message);
+    }
+
     [Theory]
     [InlineData(0, 2, 4, 1, 1, "dimension")]
     [InlineData(10, 0, 4, 1, 1, "hashesPerTable")]
