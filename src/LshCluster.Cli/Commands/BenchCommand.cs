@@ -35,7 +35,10 @@ internal static class BenchCommand
         var tables = new Option<int?>("--tables") { Description = "L, overriding the planner's choice (with --hashes)" };
         var budget = PlanCommand.MemoryOption();
         var memory = new Option<bool>("--memory") { Description = "Also open the store again and print the managed heap per stored vector (what a restarted process holds)" };
-        var learn = new Option<int?>("--learn") { Description = "Create the cluster without a sample: it answers the first N inserts exactly, then plans from them (lshc create without --sample)" };
+        var learn = new Option<int?>("--learn")
+        {
+            Description = "Create the cluster without a sample, as lshc create does: it answers the first N inserts exactly, then plans from them; 0 plans at once for random directions",
+        };
         var command = new Command("ingest", "Durable ingest throughput (acknowledged after commit) on Fashion-MNIST or the planted set")
         {
             store, limit, synthetic, dim, recall, check, family, hashes, tables, budget, memory, learn,
@@ -50,11 +53,17 @@ internal static class BenchCommand
             var (vectors, groups) = Dataset(parse.GetValue(synthetic), parse.GetValue(limit), parse.GetValue(dim));
             float[] rungs = vectors[0].Length == 784 ? [0.99f, 0.98f] : [0.99f, 0.98f, 0.95f];
             var target = parse.GetValue(store) ?? $"sqlite:{Path.Combine(Directory.CreateTempSubdirectory("lshc-bench-").FullName, "bench.db")}";
-            var scheme = parse.GetValue(learn) is { } learnFrom
-                ? CreateCommand.Learning(vectors[0].Length, rungs, learnFrom, parse.GetValue(recall), 1024, 1, vectors.Count, parse.GetValue(budget))
-                : CreateCommand.Plan(vectors[0].Length, rungs, parse.GetValue(recall), 1024, 1, [.. vectors.Take(2000)], PlanCommand.FamilyOf(parse.GetValue(family)),
-                    storedVectors: vectors.Count, maxBytesPerVector: parse.GetValue(budget)); // planned for the size it is measured at
-            if (scheme.IsLearning && (parse.GetValue(hashes) is not null || parse.GetValue(tables) is not null || parse.GetValue(family) is not (null or "any")))
+            var learnFrom = parse.GetValue(learn);
+            if (learnFrom < 0)
+            {
+                throw new ArgumentException($"--learn: {learnFrom} vectors; give 0 (plan at once) or more", "learn");
+            }
+
+            var scheme = learnFrom > 0
+                ? CreateCommand.Learning(vectors[0].Length, rungs, learnFrom.Value, parse.GetValue(recall), 1024, 1, vectors.Count, parse.GetValue(budget))
+                : CreateCommand.Plan(vectors[0].Length, rungs, parse.GetValue(recall), 1024, 1, learnFrom is null ? [.. vectors.Take(2000)] : null,
+                    PlanCommand.FamilyOf(parse.GetValue(family)), storedVectors: vectors.Count, maxBytesPerVector: parse.GetValue(budget)); // planned for the size it is measured at
+            if (learnFrom is not null && (parse.GetValue(hashes) is not null || parse.GetValue(tables) is not null || parse.GetValue(family) is not (null or "any")))
             {
                 throw new ArgumentException("--learn: the cluster plans its own family, k and L from what it learns; leave out --family, --hashes and --tables", "learn");
             }

@@ -24,6 +24,11 @@ public sealed partial class DedupEngine
         using var pass = await EnterAsync(cancellationToken).ConfigureAwait(false);
         var hashing = await CurrentHashingAsync(cancellationToken).ConfigureAwait(false);
         var hashedHere = request.SchemeFingerprint != hashing.Scheme.Fingerprint; // the client's scheme was learning
+        if (hashing.Scheme.IsLearning)
+        {
+            CountAdmitted(request.Vectors.Count);
+        }
+
         var results = new List<InsertResult>(request.Vectors.Count);
         var items = new List<HashedItem>(request.Vectors.Count);
         foreach (var v in request.Vectors)

@@ -20,6 +20,7 @@ public sealed partial class DedupEngine
     private readonly TaskCompletionSource _learned = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
     private int _learningRuns;
+    private long _learningAdmitted;
     private long _learnAgainAt;
     private Task _learning = Task.CompletedTask;
     private long _schemeCheckedAt;
@@ -75,8 +76,24 @@ public sealed partial class DedupEngine
         _learned.TrySetResult();
     }
 
-    /// <summary>After a commit of a learning cluster: fixes the scheme in the background once enough vectors are stored.</summary>
-    private void LearnWhenReady()
+    /// <summary>
+    /// The embedded engine, as a learning batch is admitted: once the vectors admitted reach N, the fix is started at
+    /// once (it waits for the batches under way and holds back the next), rather than after the next commit, when more
+    /// batches would already be under way as brute forces.
+    /// </summary>
+    private void CountAdmitted(int vectors)
+    {
+        if (_silo is not null && _hashing.Scheme.Learning is { } plan && Interlocked.Add(ref _learningAdmitted, vectors) >= plan.LearnFrom)
+        {
+            LearnWhenReady(counted: false);
+        }
+    }
+
+    /// <summary>
+    /// After a commit of a learning cluster (or, <paramref name="counted"/> false, an admission that reached N): fixes the
+    /// scheme in the background once enough vectors are stored.
+    /// </summary>
+    private void LearnWhenReady(bool counted = true)
     {
         if (!_hashing.Scheme.IsLearning || Interlocked.CompareExchange(ref _learningRuns, 1, 0) != 0)
         {
@@ -87,21 +104,16 @@ public sealed partial class DedupEngine
         {
             try
             {
-                var count = await _store.CountVectorsAsync(_stopping.Token).ConfigureAwait(false);
-                if (_hashing.Scheme.Learning is { } plan && count >= plan.LearnFrom && count >= Interlocked.Read(ref _learnAgainAt))
+                // A count first, so that a commit short of N does not hold the embedded engine's requests back.
+                if (!counted || await EnoughToLearnAsync().ConfigureAwait(false) is not null)
                 {
-                    try
+                    if (_silo is null)
                     {
-                        await LearnAsync(_hashing, plan).ConfigureAwait(false);
-                        LearningFailure = null;
+                        await LearnIfEnoughAsync().ConfigureAwait(false);
                     }
-                    catch (Exception e) when (!_stopping.IsCancellationRequested)
+                    else
                     {
-                        // Planning refused (say, no plan fits the memory limit) or the store failed: keep learning, and try
-                        // again once the store has grown by half, with more to learn from.
-                        LearningFailure = e;
-                        Interlocked.Exchange(ref _learnAgainAt, count + (count / 2) + 1);
-                        _options.Log.LogWarning(e, "could not fix the learned scheme from {Count} vectors; inserts stay exact (a brute force) until it is", count);
+                        await _gate.RunAloneAsync(LearnIfEnoughAsync).ConfigureAwait(false);
                     }
                 }
             }
@@ -120,19 +132,32 @@ public sealed partial class DedupEngine
         });
     }
 
-    /// <summary>
-    /// Plans from the first stored vectors and fixes the scheme (see the class remarks). The embedded engine does it all
-    /// with its requests held back: past N, every insert a brute force would cost more than the wait.
-    /// </summary>
-    private async Task LearnAsync(Hashing learning, LearningPlan plan)
+    /// <summary>The stored vectors to learn from, or null while there are too few (or too few more since a failed attempt).</summary>
+    private async Task<long?> EnoughToLearnAsync()
     {
-        if (_silo is null)
+        var count = await _store.CountVectorsAsync(_stopping.Token).ConfigureAwait(false);
+        return _hashing.Scheme.Learning is { } plan && count >= plan.LearnFrom && count >= Interlocked.Read(ref _learnAgainAt) ? count : null;
+    }
+
+    private async Task LearnIfEnoughAsync()
+    {
+        if (await EnoughToLearnAsync().ConfigureAwait(false) is not { } count || _hashing.Scheme.Learning is not { } plan)
         {
-            await PlanAndFixAsync(learning, plan).ConfigureAwait(false);
+            return;
         }
-        else
+
+        try
         {
-            await _gate.RunAloneAsync(() => PlanAndFixAsync(learning, plan)).ConfigureAwait(false);
+            await PlanAndFixAsync(_hashing, plan).ConfigureAwait(false);
+            LearningFailure = null;
+        }
+        catch (Exception e) when (!_stopping.IsCancellationRequested)
+        {
+            // Planning refused (say, no plan fits the memory limit) or the store failed: keep learning, and try again
+            // once the store has grown by half, with more to learn from.
+            LearningFailure = e;
+            Interlocked.Exchange(ref _learnAgainAt, count + (count / 2) + 1);
+            _options.Log.LogWarning(e, "could not fix the learned scheme from {Count} vectors; inserts stay exact (a brute force) until it is", count);
         }
     }
 

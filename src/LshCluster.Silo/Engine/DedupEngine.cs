@@ -195,6 +195,10 @@ public sealed partial class DedupEngine : IAsyncDisposable
         using var admitted = Admit(valid.Count);
         using var pass = await EnterAsync(cancellationToken).ConfigureAwait(false);
         var hashing = await CurrentHashingAsync(cancellationToken).ConfigureAwait(false);
+        if (hashing.Scheme.IsLearning)
+        {
+            CountAdmitted(valid.Count);
+        }
 
         // Hash every valid vector (the CPU-heavy part, so in parallel): bucket keys, probes, sketch, squared norm.
         var hashed = new HashedItem[valid.Count];
