@@ -52,7 +52,8 @@ internal static class BenchCommand
 
             var (vectors, groups) = Dataset(parse.GetValue(synthetic), parse.GetValue(limit), parse.GetValue(dim));
             float[] rungs = vectors[0].Length == 784 ? [0.99f, 0.98f] : [0.99f, 0.98f, 0.95f];
-            var target = parse.GetValue(store) ?? $"sqlite:{Path.Combine(Directory.CreateTempSubdirectory("lshc-bench-").FullName, "bench.db")}";
+            using var scratch = parse.GetValue(store) is null ? new ScratchStore("bench.db") : null;
+            var target = parse.GetValue(store) ?? scratch!.Target;
             var learnFrom = parse.GetValue(learn);
             if (learnFrom < 0)
             {
@@ -168,9 +169,9 @@ internal static class BenchCommand
             var d = parse.GetValue(dim);
             var rng = new SplitMix64(99);
             var scheme = CreateCommand.Plan(d, [0.9f], 0.99, 1024, 1, null, storedVectors: n); // planned for the size it is measured at
-            var path = Path.Combine(Directory.CreateTempSubdirectory("lshc-bench-").FullName, "query.db");
-            await StoreOptions.CreateClusterAsync($"sqlite:{path}", scheme, cancel);
-            await using var engine = await DedupEngine.OpenAsync(DedupStores.Open($"sqlite:{path}"), cancellationToken: cancel);
+            using var scratch = new ScratchStore("query.db");
+            await StoreOptions.CreateClusterAsync(scratch.Target, scheme, cancel);
+            await using var engine = await DedupEngine.OpenAsync(DedupStores.Open(scratch.Target), cancellationToken: cancel);
             var stored = new List<float[]>();
             var clock = Stopwatch.StartNew();
             for (var start = 0; start < n; start += 10_000)
@@ -224,18 +225,41 @@ internal static class BenchCommand
             var (vectors, _) = Dataset(false, parse.GetValue(count));
             var d = vectors[0].Length;
             var scheme = new LshScheme(LshFamily.CrossPolytope, d, 3, parse.GetValue(tables), 7, [0.98f], 1024);
-            var path = Path.Combine(Directory.CreateTempSubdirectory("lshc-bench-").FullName, "memory.db");
-            await StoreOptions.CreateClusterAsync($"sqlite:{path}", scheme, cancel);
-            await using (var engine = await DedupEngine.OpenAsync(DedupStores.Open($"sqlite:{path}"), cancellationToken: cancel))
+            using var scratch = new ScratchStore("memory.db");
+            await StoreOptions.CreateClusterAsync(scratch.Target, scheme, cancel);
+            await using (var engine = await DedupEngine.OpenAsync(DedupStores.Open(scratch.Target), cancellationToken: cancel))
             {
                 await IngestCommand.RunAsync(engine, vectors.Select((v, i) => new VectorRecord(i.ToString(CultureInfo.InvariantCulture), v)), 5000, cancel);
             }
 
             vectors = [];
-            await ReportMemoryAsync($"sqlite:{path}", scheme, cancel);
+            await ReportMemoryAsync(scratch.Target, scheme, cancel);
             return 0;
         });
         return command;
+    }
+
+    /// <summary>A benchmark's own SQLite store in a temporary directory, deleted with it when disposed: a run leaves gigabytes otherwise.</summary>
+    private sealed class ScratchStore : IDisposable
+    {
+        private readonly string _directory = Directory.CreateTempSubdirectory("lshc-bench-").FullName;
+
+        public ScratchStore(string file) => Target = $"sqlite:{Path.Combine(_directory, file)}";
+
+        /// <summary>The <c>--store</c> value.</summary>
+        public string Target { get; }
+
+        public void Dispose()
+        {
+            try
+            {
+                Directory.Delete(_directory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Still open somewhere: the system's temp cleaner takes it.
+            }
+        }
     }
 
     private static long Settle()

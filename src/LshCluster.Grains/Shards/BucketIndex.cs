@@ -155,6 +155,13 @@ internal sealed class BucketIndex(VectorDirectory directory)
     }
 
     /// <summary>
+    /// Asks the processor to fetch the map slot where bucket <paramref name="key"/> starts, so that a
+    /// <see cref="Collect"/> or <see cref="Add(ulong, int)"/> of it a little later does not wait for memory: a shard's map is
+    /// megabytes, and each lookup's slot is a cache (and often a TLB) miss. Only a hint: safe anywhere, at any time.
+    /// </summary>
+    public void Prefetch(ulong key) => Volatile.Read(ref _map).Prefetch(key);
+
+    /// <summary>
     /// Counts a reader outside the writer's turns (a query reading the shard in place) in, until the scope is disposed:
     /// meanwhile no block the writer gives up is reused, so its <see cref="Collect"/> calls read whole buckets.
     /// </summary>
@@ -316,9 +323,7 @@ internal sealed class BucketIndex(VectorDirectory directory)
         public int SlotOf(ulong key)
         {
             var mask = Slots.Length - 1;
-
-            // Bucket keys keep the last rotation's hash in their low bits, so spread them with a multiplicative hash.
-            var at = (int)((key * 0x9E3779B97F4A7C15UL) >> (64 - BitOperations.Log2((uint)Slots.Length))) & mask;
+            var at = HomeOf(key);
             while (Volatile.Read(ref Slots[at].Value) != Empty && Slots[at].Key != key)
             {
                 at = (at + 1) & mask;
@@ -326,6 +331,18 @@ internal sealed class BucketIndex(VectorDirectory directory)
 
             return at;
         }
+
+        /// <summary>Fetches the cache line of <paramref name="key"/>'s first slot (a hint: the array may move, which costs nothing).</summary>
+        public unsafe void Prefetch(ulong key)
+        {
+            if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+            {
+                System.Runtime.Intrinsics.X86.Sse.Prefetch0(System.Runtime.CompilerServices.Unsafe.AsPointer(ref Slots[HomeOf(key)]));
+            }
+        }
+
+        // Bucket keys keep the last rotation's hash in their low bits, so spread them with a multiplicative hash.
+        private int HomeOf(ulong key) => (int)((key * 0x9E3779B97F4A7C15UL) >> (64 - BitOperations.Log2((uint)Slots.Length))) & (Slots.Length - 1);
 
         /// <summary>A map twice the size holding the same buckets (built whole before anyone reads it).</summary>
         public SlotMap Doubled()

@@ -54,6 +54,9 @@ internal sealed class Shard
 
     public int Index { get; }
 
+    // How many bucket operations ahead RunBucketOperations fetches map slots: enough to cover a miss to memory.
+    private const int PrefetchDistance = 8;
+
     /// <summary>The ownership epoch this process holds; every write of the shard is fenced by it.</summary>
     public long Epoch { get; set; }
 
@@ -106,8 +109,20 @@ internal sealed class Shard
     {
         var found = new PooledList<Candidate>();
         var (vector, handle) = (0L, -1); // a vector's operations come together: its handle is looked up once
-        foreach (ref readonly var op in operations)
+        for (var i = 0; i < Math.Min(PrefetchDistance, operations.Length); i++)
         {
+            _buckets.Prefetch(operations[i].Key);
+        }
+
+        for (var i = 0; i < operations.Length; i++)
+        {
+            ref readonly var op = ref operations[i];
+            if (i + PrefetchDistance < operations.Length)
+            {
+                // The slot of an operation a few ahead, on its way from memory while this one runs.
+                _buckets.Prefetch(operations[i + PrefetchDistance].Key);
+            }
+
             if (op.Lookup)
             {
                 _buckets.Collect(op.Key, op.SketchLow, op.SketchHigh, maxHamming, op.VectorId, op.Item, found);
@@ -125,6 +140,15 @@ internal sealed class Shard
         }
 
         return found;
+    }
+
+    /// <summary>Fetches the map slots of <paramref name="lookups"/>' buckets ahead of a <see cref="LookUp"/> (see <see cref="BucketIndex.Prefetch"/>).</summary>
+    public void Prefetch(ReadOnlySpan<BucketOperation> lookups)
+    {
+        foreach (ref readonly var op in lookups)
+        {
+            _buckets.Prefetch(op.Key);
+        }
     }
 
     /// <summary>

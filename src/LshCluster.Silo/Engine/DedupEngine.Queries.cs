@@ -163,7 +163,7 @@ public sealed partial class DedupEngine
             Add(operations, scheme.ShardOfBucket(k / probes, keys[k]), new BucketOperation(0, -1, keys[k], sketch.Low, sketch.High, Lookup: true, Insert: false));
         }
 
-        var found = await Task.WhenAll(operations.Select(pair => _shards.LookUpBucketsAsync(pair.Key, pair.Value, maxHamming, deadline))).ConfigureAwait(false);
+        var found = await _shards.LookUpBucketsAsync([.. operations.Select(pair => (pair.Key, pair.Value))], maxHamming, deadline).ConfigureAwait(false);
         var candidates = new List<long>();
         foreach (var list in found)
         {

@@ -60,16 +60,22 @@ internal sealed class GrainShardCalls(IGrainFactory grains, LocalShards local, i
         return (reply.Epoch, list);
     }
 
-    public Task<PooledList<Candidate>> LookUpBucketsAsync(int shard, List<BucketOperation> lookups, int maxHamming, DateTimeOffset deadline)
+    public Task<PooledList<Candidate>[]> LookUpBucketsAsync(IReadOnlyList<(int Shard, List<BucketOperation> Lookups)> byShard, int maxHamming, DateTimeOffset deadline)
     {
-        if (local.Find(shard) is { } here)
+        // The shards of this process read in place, after every bucket's map slot was asked for at once: a query's
+        // lookups are one per table, each in another shard, so they cannot be fetched ahead within a shard.
+        var here = new Shard?[byShard.Count];
+        for (var g = 0; g < byShard.Count; g++)
         {
-            return Task.FromResult(here.LookUp(CollectionsMarshal.AsSpan(lookups), maxHamming));
+            here[g] = local.Find(byShard[g].Shard);
+            here[g]?.Prefetch(CollectionsMarshal.AsSpan(byShard[g].Lookups));
         }
 
-        return CallAsync();
+        return Task.WhenAll(byShard.Select((group, g) => here[g] is { } shard
+            ? Task.FromResult(shard.LookUp(CollectionsMarshal.AsSpan(group.Lookups), maxHamming))
+            : CallAsync(group.Shard, group.Lookups)));
 
-        async Task<PooledList<Candidate>> CallAsync() =>
+        async Task<PooledList<Candidate>> CallAsync(int shard, List<BucketOperation> lookups) =>
             (await BucketOperationsAsync(shard, new ArraySegment<BucketOperation>([.. lookups]), maxHamming, admission: true, deadline).ConfigureAwait(false)).Found;
     }
 

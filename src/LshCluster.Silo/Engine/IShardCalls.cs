@@ -31,9 +31,9 @@ internal interface IShardCalls
     /// <returns>The serving activation's epoch (0 when not known) and the candidates found, in a pooled list the caller returns.</returns>
     Task<(long Epoch, PooledList<Candidate> Found)> BucketOperationsAsync(int shard, ArraySegment<BucketOperation> operations, int maxHamming, bool admission, DateTimeOffset deadline);
 
-    /// <summary>Bucket lookups that insert nothing (a near-duplicate query) at <paramref name="shard"/>.</summary>
-    /// <returns>The candidates found, in a pooled list the caller returns.</returns>
-    Task<PooledList<Candidate>> LookUpBucketsAsync(int shard, List<BucketOperation> lookups, int maxHamming, DateTimeOffset deadline);
+    /// <summary>Bucket lookups that insert nothing (a near-duplicate query), grouped by shard.</summary>
+    /// <returns>Per group, the candidates found, in a pooled list the caller returns.</returns>
+    Task<PooledList<Candidate>[]> LookUpBucketsAsync(IReadOnlyList<(int Shard, List<BucketOperation> Lookups)> byShard, int maxHamming, DateTimeOffset deadline);
 
     /// <summary>
     /// Exact-cosine checks at many shards (each run holds the checks of one home shard), in no particular order. Returns
