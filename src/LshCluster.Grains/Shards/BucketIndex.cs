@@ -162,6 +162,50 @@ internal sealed class BucketIndex(VectorDirectory directory)
     public void Prefetch(ulong key) => Volatile.Read(ref _map).Prefetch(key);
 
     /// <summary>
+    /// The next steps after <see cref="Prefetch"/>, once the slot has arrived: <paramref name="entries"/> false asks for
+    /// the bucket's run (or its one member's directory entry), true for its members' directory entries (the first 16),
+    /// so that a walk of many buckets in many shards waits for memory a few times, not three times per bucket. For the
+    /// writer, in its turns, or for a reader within <see cref="Reading"/> (a run it reads is not reused meanwhile).
+    /// </summary>
+    public unsafe void PrefetchMembers(ulong key, bool entries)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            return;
+        }
+
+        var map = Volatile.Read(ref _map);
+        var value = Volatile.Read(ref map.Slots[map.SlotOf(key)].Value);
+        if (value == Empty)
+        {
+            return;
+        }
+
+        var pages = directory.Pages;
+        if (value >= 0)
+        {
+            VectorDirectory.Prefetch(pages, value);
+            return;
+        }
+
+        var reference = Reference(value);
+        if (!entries)
+        {
+            ref var header = ref (reference & 1) != 0
+                ? ref Volatile.Read(ref _large)[reference >> 2][0]
+                : ref Volatile.Read(ref _arena)[reference >> PageBits][reference & (PageSize - 1)];
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(System.Runtime.CompilerServices.Unsafe.AsPointer(ref header));
+            return;
+        }
+
+        var members = Members(reference);
+        foreach (var handle in members[..Math.Min(members.Length, 16)])
+        {
+            VectorDirectory.Prefetch(pages, handle);
+        }
+    }
+
+    /// <summary>
     /// Counts a reader outside the writer's turns (a query reading the shard in place) in, until the scope is disposed:
     /// meanwhile no block the writer gives up is reused, so its <see cref="Collect"/> calls read whole buckets.
     /// </summary>

@@ -142,12 +142,27 @@ internal sealed class Shard
         return found;
     }
 
-    /// <summary>Fetches the map slots of <paramref name="lookups"/>' buckets ahead of a <see cref="LookUp"/> (see <see cref="BucketIndex.Prefetch"/>).</summary>
-    public void Prefetch(ReadOnlySpan<BucketOperation> lookups)
+    /// <summary>
+    /// Fetches what a <see cref="LookUp"/> of <paramref name="lookups"/> will read, one step of the walk at a time across
+    /// all shards of a query (see <see cref="BucketIndex.Prefetch"/>): step 0 the map slots, 1 the runs, 2 the members'
+    /// directory entries. Safe outside the shard's turns, as a lookup is.
+    /// </summary>
+    public void Prefetch(ReadOnlySpan<BucketOperation> lookups, int step)
     {
+        if (step == 0)
+        {
+            foreach (ref readonly var op in lookups)
+            {
+                _buckets.Prefetch(op.Key);
+            }
+
+            return;
+        }
+
+        using var reading = _buckets.Reading();
         foreach (ref readonly var op in lookups)
         {
-            _buckets.Prefetch(op.Key);
+            _buckets.PrefetchMembers(op.Key, entries: step == 2);
         }
     }
 

@@ -63,6 +63,15 @@ internal sealed class VectorDirectory
     /// <summary>The entry of <paramref name="handle"/> in <paramref name="pages"/> (see <see cref="Pages"/>).</summary>
     public static ref readonly Entry At(Entry[][] pages, int handle) => ref pages[handle >> PageBits][handle & (PageSize - 1)];
 
+    /// <summary>Asks the processor to fetch the entry of <paramref name="handle"/> in <paramref name="pages"/> (a hint; a handle beyond them is ignored).</summary>
+    public static unsafe void Prefetch(Entry[][] pages, int handle)
+    {
+        if ((uint)(handle >> PageBits) < (uint)pages.Length)
+        {
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(System.Runtime.CompilerServices.Unsafe.AsPointer(ref pages[handle >> PageBits][handle & (PageSize - 1)]));
+        }
+    }
+
     /// <summary>The entry of <paramref name="handle"/>.</summary>
     public ref readonly Entry this[int handle] => ref At(Pages, handle);
 

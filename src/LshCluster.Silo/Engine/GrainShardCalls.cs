@@ -62,13 +62,21 @@ internal sealed class GrainShardCalls(IGrainFactory grains, LocalShards local, i
 
     public Task<PooledList<Candidate>[]> LookUpBucketsAsync(IReadOnlyList<(int Shard, List<BucketOperation> Lookups)> byShard, int maxHamming, DateTimeOffset deadline)
     {
-        // The shards of this process read in place, after every bucket's map slot was asked for at once: a query's
-        // lookups are one per table, each in another shard, so they cannot be fetched ahead within a shard.
+        // The shards of this process read in place, after each step of every bucket's walk (slot, run, entries) was
+        // asked for across all of them: a query's lookups are one per table, each in another shard, so they cannot be
+        // fetched ahead within a shard.
         var here = new Shard?[byShard.Count];
         for (var g = 0; g < byShard.Count; g++)
         {
             here[g] = local.Find(byShard[g].Shard);
-            here[g]?.Prefetch(CollectionsMarshal.AsSpan(byShard[g].Lookups));
+        }
+
+        for (var step = 0; step < 3; step++)
+        {
+            for (var g = 0; g < byShard.Count; g++)
+            {
+                here[g]?.Prefetch(CollectionsMarshal.AsSpan(byShard[g].Lookups), step);
+            }
         }
 
         return Task.WhenAll(byShard.Select((group, g) => here[g] is { } shard
