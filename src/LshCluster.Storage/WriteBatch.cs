@@ -23,6 +23,13 @@ public sealed record WriteBatch(
     /// before is refused with <see cref="SchemeChangedException"/>. The bucket log groups entries by it.
     /// </summary>
     public LshScheme? Scheme { get; init; }
+
+    /// <summary>
+    /// The vectors' bucket entries are not written to PostgreSQL's bucket log (the embedded engine loads its shards from
+    /// the vectors' keys): the store marks its log incomplete in the same transaction, and the next load of a single
+    /// shard rebuilds it from the keys first. SQLite keeps no log and ignores it.
+    /// </summary>
+    public bool WithoutBucketLog { get; init; }
 }
 
 /// <summary>The epoch under which a shard's writes are allowed.</summary>

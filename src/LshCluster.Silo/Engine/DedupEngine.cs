@@ -533,7 +533,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
         try
         {
             // Not cancellable once queued: the rows may commit anyway, and the records must stay to match them.
-            await _committer.CommitAsync(new WriteBatch(fences.ToFences(), rows, edges) { Scheme = scheme }).ConfigureAwait(false);
+            // The embedded engine loads its shards from the vectors' keys: PostgreSQL's bucket log is for silos' loads.
+            await _committer.CommitAsync(new WriteBatch(fences.ToFences(), rows, edges) { Scheme = scheme, WithoutBucketLog = _silo is not null }).ConfigureAwait(false);
         }
         catch (Exception e) when (_coordinator)
         {

@@ -271,7 +271,9 @@ public sealed class PostgresDedupStore : IDedupStore
 
     private async Task CommitOnceAsync(WriteBatch batch, CancellationToken cancellationToken)
     {
-        var log = batch.Vectors.Count > 0 ? BucketLog.Group(batch.Scheme ?? await SchemeAsync(cancellationToken).ConfigureAwait(false), batch.Vectors) : null;
+        var log = batch.Vectors.Count > 0 && !batch.WithoutBucketLog
+            ? BucketLog.Group(batch.Scheme ?? await SchemeAsync(cancellationToken).ConfigureAwait(false), batch.Vectors)
+            : null;
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
 
@@ -284,6 +286,13 @@ public sealed class PostgresDedupStore : IDedupStore
             {
                 throw new SchemeChangedException(hashedWith.Fingerprint, unchecked((ulong)stored));
             }
+        }
+
+        if (batch.Vectors.Count > 0 && batch.WithoutBucketLog)
+        {
+            // Locks the row only the first time (then no row matches): a rebuild under way is waited for, and redone later.
+            await using var stale = new NpgsqlCommand("UPDATE cluster_config SET bucket_log_complete = false WHERE id = 1 AND bucket_log_complete", connection, transaction);
+            await stale.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         // FOR SHARE holds the lease rows until commit: a claim (an UPDATE of the epoch) waits for this batch, and a
@@ -315,7 +324,10 @@ public sealed class PostgresDedupStore : IDedupStore
         if (batch.Vectors.Count > 0)
         {
             await CopyVectorsAsync(connection, batch.Vectors, cancellationToken).ConfigureAwait(false);
-            await AppendBucketLogAsync(connection, transaction, log!, cancellationToken).ConfigureAwait(false);
+            if (log is not null)
+            {
+                await AppendBucketLogAsync(connection, transaction, log, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         if (batch.Edges.Count > 0)
@@ -394,7 +406,8 @@ public sealed class PostgresDedupStore : IDedupStore
             await AppendBucketLogAsync(connection, transaction, BucketLog.Group(fixedScheme, page), cancellationToken).ConfigureAwait(false);
         }
 
-        await using (var write = new NpgsqlCommand("UPDATE cluster_config SET scheme = @scheme, fingerprint = @fingerprint WHERE id = 1", connection, transaction))
+        // The log was rebuilt whole above.
+        await using (var write = new NpgsqlCommand("UPDATE cluster_config SET scheme = @scheme, fingerprint = @fingerprint, bucket_log_complete = true WHERE id = 1", connection, transaction))
         {
             write.Parameters.AddWithValue("scheme", NpgsqlDbType.Bytea, fixedScheme.ToBytes());
             write.Parameters.AddWithValue("fingerprint", unchecked((long)fixedScheme.Fingerprint));
@@ -435,6 +448,7 @@ public sealed class PostgresDedupStore : IDedupStore
     /// <inheritdoc />
     public async IAsyncEnumerable<BucketEntry> ReadBucketEntriesAsync(int shard, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        await CompleteBucketLogAsync(cancellationToken).ConfigureAwait(false);
         await using var command = _dataSource.CreateCommand("SELECT entries FROM bucket_log WHERE shard = @shard ORDER BY seq");
         command.Parameters.AddWithValue("shard", shard);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -502,6 +516,45 @@ public sealed class PostgresDedupStore : IDedupStore
     private async Task<LshScheme> SchemeAsync(CancellationToken cancellationToken) =>
         _scheme ?? await ReadSchemeAsync(cancellationToken).ConfigureAwait(false)
         ?? throw new InvalidOperationException($"{Description} holds no cluster yet; create one first (lshc create)");
+
+    /// <summary>
+    /// Rebuilds the bucket log from the vectors' keys if the embedded engine left it behind (migration 0009): the scheme
+    /// row FOR UPDATE (commits without the log wait, and mark it again after), the log table EXCLUSIVE (commits with it
+    /// wait, and append after), so that every stored vector's entries are in it once.
+    /// </summary>
+    private async Task CompleteBucketLogAsync(CancellationToken cancellationToken)
+    {
+        await using (var check = _dataSource.CreateCommand("SELECT bucket_log_complete FROM cluster_config WHERE id = 1"))
+        {
+            if (await check.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not false)
+            {
+                return;
+            }
+        }
+
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var locked = new NpgsqlCommand("SELECT bucket_log_complete FROM cluster_config WHERE id = 1 FOR UPDATE", connection, transaction))
+        {
+            if (await locked.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not false)
+            {
+                return; // another load rebuilt it meanwhile
+            }
+        }
+
+        await using (var rebuild = new NpgsqlCommand("LOCK TABLE bucket_log IN EXCLUSIVE MODE; DELETE FROM bucket_log", connection, transaction))
+        {
+            await rebuild.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await FillBucketLogAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+        await using (var done = new NpgsqlCommand("UPDATE cluster_config SET bucket_log_complete = true WHERE id = 1", connection, transaction))
+        {
+            await done.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     // One row per shard: at most S rows a commit, so one statement over two arrays rather than a COPY.
     private static async Task AppendBucketLogAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<KeyValuePair<int, byte[]>> rows, CancellationToken cancellationToken)
