@@ -54,7 +54,8 @@ internal sealed class Shard
 
     public int Index { get; }
 
-    // How many bucket operations ahead RunBucketOperations fetches map slots: enough to cover a miss to memory.
+    // How many bucket operations ahead RunBucketOperations fetches map slots (and half as many, runs): enough to cover a
+    // miss to memory.
     private const int PrefetchDistance = 8;
 
     /// <summary>The ownership epoch this process holds; every write of the shard is fenced by it.</summary>
@@ -117,10 +118,22 @@ internal sealed class Shard
         for (var i = 0; i < operations.Length; i++)
         {
             ref readonly var op = ref operations[i];
+
+            // A pipeline of the walk's three dependent misses: the map slot of the operation eight ahead, the run of the
+            // one four ahead (its slot has arrived), the members' directory entries of the next but one.
             if (i + PrefetchDistance < operations.Length)
             {
-                // The slot of an operation a few ahead, on its way from memory while this one runs.
                 _buckets.Prefetch(operations[i + PrefetchDistance].Key);
+            }
+
+            if (i + (PrefetchDistance / 2) < operations.Length && operations[i + (PrefetchDistance / 2)].Lookup)
+            {
+                _buckets.PrefetchMembers(operations[i + (PrefetchDistance / 2)].Key, entries: false);
+            }
+
+            if (i + 2 < operations.Length && operations[i + 2].Lookup)
+            {
+                _buckets.PrefetchMembers(operations[i + 2].Key, entries: true);
             }
 
             if (op.Lookup)
