@@ -15,4 +15,19 @@ internal static class CandidateCheck
         var estimate = VectorMath.Cosine(VectorMath.Dot(projection, candidate.Projection), projectionSquaredNorm, candidate.ProjectionSquaredNorm);
         return estimate < screen ? float.NaN : VectorMath.Cosine(VectorMath.Dot(values, candidate.Values), squaredNorm, candidate.SquaredNorm);
     }
+
+    /// <summary>Asks the processor to fetch <paramref name="candidate"/>'s projection (a hint; the screen reads it next).</summary>
+    public static unsafe void Prefetch(HomeRecord candidate)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            return;
+        }
+
+        var projection = candidate.Projection;
+        for (var i = 0; i < projection.Length; i += 16)
+        {
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(System.Runtime.CompilerServices.Unsafe.AsPointer(ref projection[i]));
+        }
+    }
 }

@@ -54,6 +54,9 @@ internal sealed class Shard
 
     public int Index { get; }
 
+    // Checks whose candidates' records are found, and projections fetched, together before they are screened.
+    private const int VerifyWindow = 16;
+
     // How many bucket operations ahead RunBucketOperations fetches map slots (and half as many, runs): enough to cover a
     // miss to memory.
     private const int PrefetchDistance = 8;
@@ -257,14 +260,29 @@ internal sealed class Shard
     /// </summary>
     public void Verify(ReadOnlySpan<Verification> checks, float lowestRung, float screen, List<FoundEdge> edges)
     {
-        foreach (ref readonly var check in checks)
+        // A window at a time: its candidates' records found and their projections asked for first, then screened, so
+        // that the misses to memory of a window overlap instead of each check waiting for its own.
+        var window = new HomeRecord?[Math.Min(VerifyWindow, checks.Length)];
+        for (var start = 0; start < checks.Length; start += window.Length)
         {
-            var query = check.Query;
-            if (FindMatchable(check.CandidateId) is { } candidate
-                && CandidateCheck.Cosine(query.Values, query.SquaredNorm, query.Projection, query.ProjectionSquaredNorm, candidate, screen) is var cosine
-                && cosine >= lowestRung)
+            var count = Math.Min(window.Length, checks.Length - start);
+            for (var j = 0; j < count; j++)
             {
-                edges.Add(new FoundEdge(query.Item, query.VectorId, candidate.Id, cosine));
+                if ((window[j] = FindMatchable(checks[start + j].CandidateId)) is { } candidate)
+                {
+                    CandidateCheck.Prefetch(candidate);
+                }
+            }
+
+            for (var j = 0; j < count; j++)
+            {
+                var query = checks[start + j].Query;
+                if (window[j] is { } candidate
+                    && CandidateCheck.Cosine(query.Values, query.SquaredNorm, query.Projection, query.ProjectionSquaredNorm, candidate, screen) is var cosine
+                    && cosine >= lowestRung)
+                {
+                    edges.Add(new FoundEdge(query.Item, query.VectorId, candidate.Id, cosine));
+                }
             }
         }
     }

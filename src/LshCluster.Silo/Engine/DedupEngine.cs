@@ -1061,5 +1061,6 @@ public sealed partial class DedupEngine : IAsyncDisposable
 
         await _committer.DisposeAsync().ConfigureAwait(false);
         await _store.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
     }
 }
