@@ -224,30 +224,46 @@ internal sealed class Shard
         // A view of a message's bytes costs a virtual call to make: once per query, not per check.
         var viewed = -1;
         ReadOnlySpan<float> projection = default, floats = default;
-        foreach (ref readonly var check in checks)
+
+        // Windows of checks, their candidates found and projections fetched first, as in this silo's own checks.
+        var window = new HomeRecord?[Math.Min(VerifyWindow, checks.Length)];
+        for (var start = 0; start < checks.Length; start += window.Length)
         {
-            if (FindMatchable(check.CandidateId) is not { } candidate)
+            var count = Math.Min(window.Length, checks.Length - start);
+            for (var j = 0; j < count; j++)
             {
-                continue;
+                if ((window[j] = FindMatchable(checks[start + j].CandidateId)) is { } found)
+                {
+                    CandidateCheck.Prefetch(found);
+                }
             }
 
-            if ((uint)check.Query >= (uint)queries.Length)
+            for (var j = 0; j < count; j++)
             {
-                throw new InvalidDataException($"verify: a check names query {check.Query} of {queries.Length}");
-            }
+                ref readonly var check = ref checks[start + j];
+                if (window[j] is not { } candidate)
+                {
+                    continue;
+                }
 
-            ref readonly var query = ref queries[check.Query];
-            if (check.Query != viewed)
-            {
-                viewed = check.Query;
-                projection = NumberBytes.View<float>(projections[viewed]);
-                floats = NumberBytes.View<float>(values[viewed]);
-            }
+                if ((uint)check.Query >= (uint)queries.Length)
+                {
+                    throw new InvalidDataException($"verify: a check names query {check.Query} of {queries.Length}");
+                }
 
-            var cosine = CandidateCheck.Cosine(floats, query.SquaredNorm, projection, query.ProjectionSquaredNorm, candidate, screen);
-            if (cosine >= lowestRung)
-            {
-                edges.Add(new FoundEdge(query.Item, query.VectorId, candidate.Id, cosine));
+                ref readonly var query = ref queries[check.Query];
+                if (check.Query != viewed)
+                {
+                    viewed = check.Query;
+                    projection = NumberBytes.View<float>(projections[viewed]);
+                    floats = NumberBytes.View<float>(values[viewed]);
+                }
+
+                var cosine = CandidateCheck.Cosine(floats, query.SquaredNorm, projection, query.ProjectionSquaredNorm, candidate, screen);
+                if (cosine >= lowestRung)
+                {
+                    edges.Add(new FoundEdge(query.Item, query.VectorId, candidate.Id, cosine));
+                }
             }
         }
 
