@@ -60,7 +60,7 @@ internal readonly record struct RegisteredItem(long Id, long InsertedAtTicks, St
 internal readonly record struct QueryHeader(int Item, long VectorId, float SquaredNorm, float ProjectionSquaredNorm);
 
 /// <summary>A check in a <c>VerifyRequest</c>: the query's position among the request's queries, and the candidate.</summary>
-internal readonly record struct PackedCheck(int Query, long CandidateId);
+internal readonly record struct PackedCheck(int Query, long CandidateId) : ICandidateCheck;
 
 /// <summary>A vector's durable verdict, as acknowledged at its home.</summary>
 internal readonly record struct VerdictOf(long Id, StoredVerdict Verdict);

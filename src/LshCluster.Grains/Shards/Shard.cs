@@ -229,18 +229,11 @@ internal sealed class Shard
         var window = new HomeRecord?[Math.Min(VerifyWindow, checks.Length)];
         for (var start = 0; start < checks.Length; start += window.Length)
         {
-            var count = Math.Min(window.Length, checks.Length - start);
-            for (var j = 0; j < count; j++)
+            var part = checks.Slice(start, Math.Min(window.Length, checks.Length - start));
+            FindCandidates(part, window);
+            for (var j = 0; j < part.Length; j++)
             {
-                if ((window[j] = FindMatchable(checks[start + j].CandidateId)) is { } found)
-                {
-                    CandidateCheck.Prefetch(found);
-                }
-            }
-
-            for (var j = 0; j < count; j++)
-            {
-                ref readonly var check = ref checks[start + j];
+                ref readonly var check = ref part[j];
                 if (window[j] is not { } candidate)
                 {
                     continue;
@@ -281,24 +274,33 @@ internal sealed class Shard
         var window = new HomeRecord?[Math.Min(VerifyWindow, checks.Length)];
         for (var start = 0; start < checks.Length; start += window.Length)
         {
-            var count = Math.Min(window.Length, checks.Length - start);
-            for (var j = 0; j < count; j++)
+            var part = checks.Slice(start, Math.Min(window.Length, checks.Length - start));
+            FindCandidates(part, window);
+            for (var j = 0; j < part.Length; j++)
             {
-                if ((window[j] = FindMatchable(checks[start + j].CandidateId)) is { } candidate)
-                {
-                    CandidateCheck.Prefetch(candidate);
-                }
-            }
-
-            for (var j = 0; j < count; j++)
-            {
-                var query = checks[start + j].Query;
+                var query = part[j].Query;
                 if (window[j] is { } candidate
                     && CandidateCheck.Cosine(query.Values, query.SquaredNorm, query.Projection, query.ProjectionSquaredNorm, candidate, screen) is var cosine
                     && cosine >= lowestRung)
                 {
                     edges.Add(new FoundEdge(query.Item, query.VectorId, candidate.Id, cosine));
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Into <paramref name="window"/>, the matchable record of each check's candidate, its projection asked for from
+    /// memory: a window's lookups and misses overlap before any check waits for one.
+    /// </summary>
+    private void FindCandidates<T>(ReadOnlySpan<T> checks, HomeRecord?[] window)
+        where T : struct, ICandidateCheck
+    {
+        for (var j = 0; j < checks.Length; j++)
+        {
+            if ((window[j] = FindMatchable(checks[j].CandidateId)) is { } candidate)
+            {
+                CandidateCheck.Prefetch(candidate);
             }
         }
     }
@@ -553,7 +555,7 @@ internal sealed record VerifyQuery(int Item, long VectorId, float[] Values, floa
 }
 
 /// <summary>An exact-cosine check between a new vector and a candidate homed at the shard.</summary>
-internal readonly record struct Verification(VerifyQuery Query, long CandidateId)
+internal readonly record struct Verification(VerifyQuery Query, long CandidateId) : ICandidateCheck
 {
     public int Item => Query.Item;
 
@@ -562,3 +564,10 @@ internal readonly record struct Verification(VerifyQuery Query, long CandidateId
 
 /// <summary>A verified edge found for the vector at <c>Item</c> of a batch.</summary>
 internal readonly record struct FoundEdge(int Item, long VectorId, long OtherId, float Cosine);
+
+/// <summary>A check of one candidate, whichever way it came (<see cref="Verification"/> in this silo, <see cref="PackedCheck"/> in a message).</summary>
+internal interface ICandidateCheck
+{
+    /// <summary>The candidate's vector id.</summary>
+    long CandidateId { get; }
+}

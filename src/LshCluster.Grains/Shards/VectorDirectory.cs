@@ -66,7 +66,7 @@ internal sealed class VectorDirectory
     /// <summary>Asks the processor to fetch the entry of <paramref name="handle"/> in <paramref name="pages"/> (a hint; a handle beyond them is ignored).</summary>
     public static unsafe void Prefetch(Entry[][] pages, int handle)
     {
-        if ((uint)(handle >> PageBits) < (uint)pages.Length)
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported && (uint)(handle >> PageBits) < (uint)pages.Length)
         {
             System.Runtime.Intrinsics.X86.Sse.Prefetch0(System.Runtime.CompilerServices.Unsafe.AsPointer(ref pages[handle >> PageBits][handle & (PageSize - 1)]));
         }

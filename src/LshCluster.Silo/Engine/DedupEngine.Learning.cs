@@ -1,6 +1,5 @@
 using LshCluster.Core.Hashing;
 using LshCluster.Core.Planning;
-using LshCluster.Grains.Shards;
 using Microsoft.Extensions.Logging;
 
 namespace LshCluster.Silo.Engine;
@@ -77,23 +76,24 @@ public sealed partial class DedupEngine
     }
 
     /// <summary>
-    /// The embedded engine, as a learning batch is admitted: once the vectors admitted reach N, the fix is started at
-    /// once (it waits for the batches under way and holds back the next), rather than after the next commit, when more
-    /// batches would already be under way as brute forces.
+    /// The embedded engine, as a learning batch is admitted: once the vectors admitted reach N (or, after a failed
+    /// attempt, the count it waits for), the fix is started at once (it waits for the batches under way and holds back
+    /// the next), rather than after the next commit, when more batches would already be under way as brute forces.
     /// </summary>
     private void CountAdmitted(int vectors)
     {
-        if (_silo is not null && _hashing.Scheme.Learning is { } plan && Interlocked.Add(ref _learningAdmitted, vectors) >= plan.LearnFrom)
+        if (_silo is not null && _hashing.Scheme.Learning is { } plan
+            && Interlocked.Add(ref _learningAdmitted, vectors) >= Math.Max(plan.LearnFrom, Interlocked.Read(ref _learnAgainAt)))
         {
-            LearnWhenReady(counted: false);
+            LearnWhenReady(countFirst: false);
         }
     }
 
     /// <summary>
-    /// After a commit of a learning cluster (or, <paramref name="counted"/> false, an admission that reached N): fixes the
-    /// scheme in the background once enough vectors are stored.
+    /// After a commit of a learning cluster, or (<paramref name="countFirst"/> false) an admission that reached N: fixes
+    /// the scheme in the background once enough vectors are stored.
     /// </summary>
-    private void LearnWhenReady(bool counted = true)
+    private void LearnWhenReady(bool countFirst = true)
     {
         if (!_hashing.Scheme.IsLearning || Interlocked.CompareExchange(ref _learningRuns, 1, 0) != 0)
         {
@@ -104,17 +104,14 @@ public sealed partial class DedupEngine
         {
             try
             {
-                // A count first, so that a commit short of N does not hold the embedded engine's requests back.
-                if (!counted || await EnoughToLearnAsync().ConfigureAwait(false) is not null)
+                if (_silo is null)
                 {
-                    if (_silo is null)
-                    {
-                        await LearnIfEnoughAsync().ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        await _gate.RunAloneAsync(LearnIfEnoughAsync).ConfigureAwait(false);
-                    }
+                    await LearnIfEnoughAsync().ConfigureAwait(false);
+                }
+                else if (!countFirst || await EnoughToLearnAsync().ConfigureAwait(false) is not null)
+                {
+                    // Counted first, so that a commit short of N does not hold the embedded engine's requests back.
+                    await _gate.RunAloneAsync(LearnIfEnoughAsync).ConfigureAwait(false);
                 }
             }
             catch (Exception) when (_stopping.IsCancellationRequested)
@@ -224,19 +221,8 @@ public sealed partial class DedupEngine
             learnedFrom, planning.TotalSeconds, fixing.TotalSeconds, Scheme);
 
     /// <summary>The embedded engine's shards claimed again and loaded in one pass with <paramref name="scheme"/>, then handed to their grains.</summary>
-    private async Task ReloadEmbeddedAsync(LshScheme scheme)
-    {
-        var all = AllShards().ToArray();
-        var epochs = await _store.ClaimShardsAsync(_options.Owner, all, _stopping.Token).ConfigureAwait(false);
-        var shards = new Shard?[scheme.ShardCount];
-        foreach (var s in all)
-        {
-            shards[s] = new Shard(s, scheme.Rungs.Count, _options.Time, _silo!.Directory) { Epoch = epochs[s] };
-        }
-
-        await ShardLoader.LoadAsync(_store, scheme, shards, long.MaxValue, _stopping.Token).ConfigureAwait(false);
-        await _silo!.ReplaceShardsAsync(shards).ConfigureAwait(false);
-    }
+    private async Task ReloadEmbeddedAsync(LshScheme scheme) =>
+        await _silo!.ReplaceShardsAsync(await ClaimAndLoadAllAsync(_store, scheme, _options, _silo.Directory, _stopping.Token).ConfigureAwait(false)).ConfigureAwait(false);
 
     /// <summary>Items hashed with another scheme than <paramref name="hashing"/>, hashed again with it.</summary>
     private List<HashedItem> Rehash(IReadOnlyList<HashedItem> items, Hashing hashing)

@@ -107,15 +107,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
         options ??= new DedupEngineOptions();
         var scheme = await ReadSchemeAsync(store, options, cancellationToken).ConfigureAwait(false);
         var all = Enumerable.Range(0, scheme.ShardCount).ToArray();
-        var epochs = await store.ClaimShardsAsync(options.Owner, all, cancellationToken).ConfigureAwait(false);
-        var shards = new Shard?[scheme.ShardCount];
         var directory = new VectorDirectory();
-        foreach (var s in all)
-        {
-            shards[s] = new Shard(s, scheme.Rungs.Count, options.Time, directory) { Epoch = epochs[s] };
-        }
-
-        await ShardLoader.LoadAsync(store, scheme, shards, long.MaxValue, cancellationToken).ConfigureAwait(false);
+        var shards = await ClaimAndLoadAllAsync(store, scheme, options, directory, cancellationToken).ConfigureAwait(false);
         var silo = await EmbeddedSilo.StartAsync(store, shards, directory, options.Time, cancellationToken).ConfigureAwait(false);
         try
         {
@@ -129,6 +122,25 @@ public sealed partial class DedupEngine : IAsyncDisposable
         }
 
         return new DedupEngine(store, scheme, options, silo);
+    }
+
+    /// <summary>
+    /// Every shard of <paramref name="scheme"/> claimed for <paramref name="options"/>' owner (a new epoch fences out any
+    /// previous one) and loaded in one pass over the store, its buckets naming their members in <paramref name="directory"/>.
+    /// </summary>
+    private static async Task<Shard?[]> ClaimAndLoadAllAsync(IDedupStore store, LshScheme scheme, DedupEngineOptions options, VectorDirectory directory,
+        CancellationToken cancellationToken)
+    {
+        var all = Enumerable.Range(0, scheme.ShardCount).ToArray();
+        var epochs = await store.ClaimShardsAsync(options.Owner, all, cancellationToken).ConfigureAwait(false);
+        var shards = new Shard?[scheme.ShardCount];
+        foreach (var s in all)
+        {
+            shards[s] = new Shard(s, scheme.Rungs.Count, options.Time, directory) { Epoch = epochs[s] };
+        }
+
+        await ShardLoader.LoadAsync(store, scheme, shards, long.MaxValue, cancellationToken).ConfigureAwait(false);
+        return shards;
     }
 
     /// <summary>
@@ -673,26 +685,18 @@ public sealed partial class DedupEngine : IAsyncDisposable
         })).ConfigureAwait(false);
     }
 
-    /// <summary>Whether <paramref name="e"/> (or an exception inside it) is a write refused by a fence.</summary>
-    private static bool IsStale(Exception e)
-    {
-        for (var x = e; x is not null; x = x.InnerException)
-        {
-            if (x is StaleEpochException or SchemeChangedException)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    /// <summary>Whether <paramref name="e"/> (or an exception inside it) is a write refused, nothing written: by a fence, or for its learning scheme.</summary>
+    private static bool IsStale(Exception e) => Has<StaleEpochException>(e) || IsSchemeChanged(e);
 
     /// <summary>Whether <paramref name="e"/> (or an exception inside it) is a batch of a learning scheme refused because the cluster fixed its scheme.</summary>
-    private static bool IsSchemeChanged(Exception e)
+    private static bool IsSchemeChanged(Exception e) => Has<SchemeChangedException>(e);
+
+    private static bool Has<T>(Exception e)
+        where T : Exception
     {
         for (var x = e; x is not null; x = x.InnerException)
         {
-            if (x is SchemeChangedException)
+            if (x is T)
             {
                 return true;
             }
