@@ -78,6 +78,30 @@ public interface IShardGrain : IGrainWithIntegerKey
     /// </summary>
     Task ReloadAsync();
 
-    /// <summary>Links root <paramref name="child"/> (homed here) under <paramref name="parent"/> at <paramref name="rung"/> if it is still a root.</summary>
+    /// <summary>
+    /// Links root <paramref name="child"/> (homed here) under <paramref name="parent"/> at <paramref name="rung"/> if it is
+    /// still a root, and then hands over its cluster's members.
+    /// </summary>
     Task<LinkReply> LinkAsync(long child, long parent, int rung);
+
+    /// <summary>
+    /// Adds to the clusters of roots homed here the members (and tombstones) a link took from the roots it linked under
+    /// them; a root that is no longer one is named in the reply, and gets nothing.
+    /// </summary>
+    Task<ClusterChangeReply> AbsorbAsync(int rung, IdLists members, IdLists tombstones);
+
+    /// <summary>Removes deleted members from the clusters of roots homed here (packed (root, member) 64-bit pairs).</summary>
+    Task<ClusterChangeReply> RemoveMembersAsync(int rung, byte[] pairs);
+
+    /// <summary>Members <paramref name="skip"/> … of the cluster whose root is <paramref name="root"/>, after id <paramref name="after"/>, at most <paramref name="take"/>.</summary>
+    Task<ClusterPageReply> ClusterAsync(long root, int rung, long after, int skip, int take);
+
+    /// <summary>The largest clusters rooted here (packed (root, canonical, size) structs), at least <paramref name="minSize"/> members each.</summary>
+    Task<byte[]> LargestClustersAsync(int rung, int count, int minSize);
+
+    /// <summary>Per rung, the clusters rooted here: counters, no scan.</summary>
+    Task<ClusterSummaryReply[]> ClusterSummariesAsync();
+
+    /// <summary>Every cluster of two or more members rooted here, with its members (an export).</summary>
+    Task<IdLists> ClustersAsync(int rung);
 }

@@ -26,8 +26,40 @@ public readonly record struct AscendReply([property: Id(0)] long Epoch, [propert
 /// <summary>The outcome of a compare-and-set link.</summary>
 /// <param name="Epoch">The epoch of the activation that served the call.</param>
 /// <param name="Linked">False when the child was no longer a root (another union got there first).</param>
+/// <param name="Members">When linked, the members of the child's cluster (packed 64-bit ids), taken from its entry: the
+/// caller hands them to the parent's home (<see cref="IShardGrain.AbsorbAsync"/>).</param>
+/// <param name="Tombstones">With them, deleted members still on their way to the child's entry (packed 64-bit ids).</param>
 [GenerateSerializer, Immutable]
-public readonly record struct LinkReply([property: Id(0)] long Epoch, [property: Id(1)] bool Linked);
+public sealed record LinkReply([property: Id(0)] long Epoch, [property: Id(1)] bool Linked, [property: Id(2)] byte[] Members, [property: Id(3)] byte[] Tombstones);
+
+/// <summary>
+/// Lists of ids, one per root: root k (of <see cref="Roots"/>, packed 64-bit) owns ids
+/// <see cref="Starts"/>[k] … <see cref="Starts"/>[k + 1] − 1 of <see cref="Ids"/> (packed 32-bit starts, one more than roots).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record IdLists([property: Id(0)] byte[] Roots, [property: Id(1)] byte[] Starts, [property: Id(2)] byte[] Ids);
+
+/// <summary>What adding members to their roots' clusters did.</summary>
+/// <param name="Epoch">The epoch of the activation that served the call.</param>
+/// <param name="Moved">The indexes (packed 32-bit) of the roots that are roots no more: their members were not added.</param>
+[GenerateSerializer, Immutable]
+public sealed record ClusterChangeReply([property: Id(0)] long Epoch, [property: Id(1)] byte[] Moved);
+
+/// <summary>A page of a cluster's members.</summary>
+/// <param name="IsRoot">False when the id asked for is not (any more) a root: no cluster has that id.</param>
+/// <param name="Size">The members stored.</param>
+/// <param name="Canonical">The first member (smallest id), 0 when there are none.</param>
+/// <param name="Members">The page (packed 64-bit ids, ascending).</param>
+[GenerateSerializer, Immutable]
+public sealed record ClusterPageReply([property: Id(0)] bool IsRoot, [property: Id(1)] int Size, [property: Id(2)] long Canonical, [property: Id(3)] byte[] Members);
+
+/// <summary>One rung's clusters of two or more members rooted at a shard.</summary>
+/// <param name="Clusters">How many.</param>
+/// <param name="Clustered">How many vectors they hold.</param>
+/// <param name="Largest">The size of the largest (0: none).</param>
+/// <param name="Bins">Clusters per size bin: bin i holds sizes 2^i + 1 … 2^(i+1).</param>
+[GenerateSerializer, Immutable]
+public sealed record ClusterSummaryReply([property: Id(0)] int Clusters, [property: Id(1)] long Clustered, [property: Id(2)] int Largest, [property: Id(3)] int[] Bins);
 
 /// <summary>
 /// New vectors to register at their home shard: per item its id, its floats and its projection's floats (each a view of

@@ -7,7 +7,8 @@ namespace LshCluster.Grains.Shards;
 
 /// <summary>
 /// The state and turns of one shard actor: a slice of the buckets of every table, the home records of a slice of
-/// the vectors, and their parent pointers in the union-find forest of every rung. Every method is one turn, run by
+/// the vectors, their parent pointers in the union-find forest of every rung, and the clusters whose roots are homed
+/// here (<see cref="ClusterIndex"/>, ADR 0010). Every method is one turn, run by
 /// the shard grain that hosts it one at a time, so none of this needs locks; no method waits on another shard.
 /// </summary>
 internal sealed class Shard
@@ -20,6 +21,9 @@ internal sealed class Shard
 
     // Concurrent, as the records: finds read the forests outside the shard's turns (see Ascend).
     private readonly ConcurrentDictionary<long, long>[] _parents;
+
+    // Per rung, the clusters whose roots are homed here (changed and read in turns only).
+    private readonly ClusterIndex[] _clusters;
 
     // Vectors homed here that were deleted: gone from the records, kept in the forests as ghosts (ADR 0005).
     private readonly HashSet<long> _deleted = [];
@@ -37,9 +41,11 @@ internal sealed class Shard
         _time = time;
         _ids = new VectorIdGenerator(index, time);
         _parents = new ConcurrentDictionary<long, long>[rungs];
+        _clusters = new ClusterIndex[rungs];
         for (var r = 0; r < rungs; r++)
         {
             _parents[r] = new();
+            _clusters[r] = new();
         }
     }
 
@@ -344,6 +350,68 @@ internal sealed class Shard
 
     public bool IsRoot(long id, int rung) => !_parents[rung].ContainsKey(id);
 
+    /// <summary>
+    /// <see cref="Link"/>, and when it links, the members of <paramref name="child"/>'s cluster, taken from here: the
+    /// caller hands them to <paramref name="parent"/>'s home (<see cref="Absorb"/>). Null when it did not link.
+    /// </summary>
+    public MemberTransfer? LinkAndTake(long child, long parent, int rung) =>
+        Link(child, parent, rung) ? _clusters[rung].Take(child, IsStored(child)) : null;
+
+    /// <summary>
+    /// Adds the members of a root linked under <paramref name="root"/> (homed here) to its cluster; false (nothing done)
+    /// when <paramref name="root"/> is no longer a root: the caller finds its root and sends them there.
+    /// </summary>
+    public bool Absorb(long root, int rung, ReadOnlySpan<long> members, ReadOnlySpan<long> tombstones)
+    {
+        if (!IsRootHere(root, rung))
+        {
+            return false;
+        }
+
+        _clusters[rung].Absorb(root, IsStored(root), members, tombstones);
+        return true;
+    }
+
+    /// <summary>Removes deleted <paramref name="member"/> from the cluster of <paramref name="root"/>; false when that is no longer a root.</summary>
+    public bool RemoveMember(long root, int rung, long member)
+    {
+        if (!IsRootHere(root, rung))
+        {
+            return false;
+        }
+
+        _clusters[rung].Remove(root, IsStored(root), member);
+        return true;
+    }
+
+    /// <summary>
+    /// The members, in id order, of the cluster whose root is <paramref name="root"/> (homed here); null when it is not a
+    /// root. A root no member of which is stored (a deleted vector alone) has none.
+    /// </summary>
+    public IReadOnlyList<long>? MembersOf(long root, int rung) =>
+        !IsRootHere(root, rung) ? null : _clusters[rung].MembersOf(root) ?? (IsStored(root) ? [root] : []);
+
+    /// <summary>Up to <paramref name="count"/> clusters of at least <paramref name="minSize"/> members rooted here, largest first.</summary>
+    public LargestCluster[] Largest(int rung, int count, int minSize) =>
+        [.. _clusters[rung].Largest(count, minSize).Select(c => new LargestCluster(c.Root, _clusters[rung].MembersOf(c.Root)![0], c.Size))];
+
+    /// <summary>Every cluster of two or more members rooted here, with its members in id order.</summary>
+    public IEnumerable<(long Root, IReadOnlyList<long> Members)> Clusters(int rung) =>
+        _clusters[rung].Roots().Select(root => (root, _clusters[rung].MembersOf(root)!));
+
+    /// <summary>Per rung, the clusters rooted here: counters kept as they change.</summary>
+    public ClusterSummary[] ClusterSummaries() => [.. _clusters.Select(c => c.Summary)];
+
+    // At load, before the grain takes calls: stored member of the cluster of root (homed here), in ascending id order.
+    public void LoadClusterMember(long root, int rung, long member, bool rootStored) => _clusters[rung].Load(root, rootStored, member);
+
+    private bool IsRootHere(long root, int rung) =>
+        VectorId.HomeShard(root) == Index ? IsRoot(root, rung)
+            : throw new InvalidOperationException($"shard {Index} asked about the cluster of {root}, which is homed at shard {VectorId.HomeShard(root)}");
+
+    // Stored, or on its way to be (registered): a member of its cluster. Deleted and forgotten vectors are ghosts.
+    private bool IsStored(long id) => _byId.ContainsKey(id);
+
     /// <summary>Every bucket entry this shard holds.</summary>
     public IEnumerable<BucketEntry> BucketEntries() => _buckets.Entries();
 
@@ -510,6 +578,9 @@ internal sealed class Shard
 
     public void LoadBucketEntry(ulong key, long id, ulong sketchLow, ulong sketchHigh) => _buckets.Add(key, id, sketchLow, sketchHigh);
 }
+
+/// <summary>A cluster in a shard's list of its largest: its root, canonical (first) member and size.</summary>
+internal readonly record struct LargestCluster(long Root, long Canonical, int Size);
 
 /// <summary>A shard's part of the union-find forest at one rung: its parent pointers and its deleted (ghost) vectors.</summary>
 internal readonly record struct Forest(KeyValuePair<long, long>[] Parents, long[] Deleted);

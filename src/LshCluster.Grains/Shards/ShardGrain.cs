@@ -158,8 +158,77 @@ internal sealed class ShardGrain(IShardSource source, ILocalSiloDetails silo, IC
     }
 
     /// <inheritdoc />
-    public Task<LinkReply> LinkAsync(long child, long parent, int rung) =>
-        Task.FromResult(new LinkReply(_shard.Epoch, _shard.Link(child, parent, rung)));
+    public Task<LinkReply> LinkAsync(long child, long parent, int rung)
+    {
+        var moved = _shard.LinkAndTake(child, parent, rung);
+        return Task.FromResult(moved is { } m
+            ? new LinkReply(_shard.Epoch, true, PackedStructs.Pack<long>(m.Members), PackedStructs.Pack<long>(m.Tombstones))
+            : new LinkReply(_shard.Epoch, false, [], []));
+    }
+
+    /// <inheritdoc />
+    public Task<ClusterChangeReply> AbsorbAsync(int rung, IdLists members, IdLists tombstones)
+    {
+        ArgumentNullException.ThrowIfNull(members);
+        ArgumentNullException.ThrowIfNull(tombstones);
+        var moved = new List<int>();
+        for (var k = 0; k < IdListsCodec.Count(members); k++)
+        {
+            if (!_shard.Absorb(IdListsCodec.Root(members, k), rung, IdListsCodec.Ids(members, k), IdListsCodec.Ids(tombstones, k)))
+            {
+                moved.Add(k);
+            }
+        }
+
+        return Task.FromResult(new ClusterChangeReply(_shard.Epoch, PackedStructs.Pack<int>([.. moved])));
+    }
+
+    /// <inheritdoc />
+    public Task<ClusterChangeReply> RemoveMembersAsync(int rung, byte[] pairs)
+    {
+        var moved = new List<int>();
+        var removals = PackedStructs.Read<KeyValuePair<long, long>>(pairs, "pairs");
+        for (var k = 0; k < removals.Length; k++)
+        {
+            if (!_shard.RemoveMember(removals[k].Key, rung, removals[k].Value))
+            {
+                moved.Add(k);
+            }
+        }
+
+        return Task.FromResult(new ClusterChangeReply(_shard.Epoch, PackedStructs.Pack<int>([.. moved])));
+    }
+
+    /// <inheritdoc />
+    public Task<ClusterPageReply> ClusterAsync(long root, int rung, long after, int skip, int take)
+    {
+        if (_shard.MembersOf(root, rung) is not { } members)
+        {
+            return Task.FromResult(new ClusterPageReply(false, 0, 0, []));
+        }
+
+        // Members are in id order: the page starts at the first greater than after, then skips.
+        var (from, to) = (0, members.Count);
+        while (from < to)
+        {
+            var mid = (from + to) >>> 1;
+            (from, to) = members[mid] <= after ? (mid + 1, to) : (from, mid);
+        }
+
+        var page = members.Skip(from + Math.Max(0, skip)).Take(Math.Max(0, take)).ToArray();
+        return Task.FromResult(new ClusterPageReply(true, members.Count, members.Count == 0 ? 0 : members[0], PackedStructs.Pack<long>(page)));
+    }
+
+    /// <inheritdoc />
+    public Task<byte[]> LargestClustersAsync(int rung, int count, int minSize) =>
+        Task.FromResult(PackedStructs.Pack<LargestCluster>(_shard.Largest(rung, count, minSize)));
+
+    /// <inheritdoc />
+    public Task<ClusterSummaryReply[]> ClusterSummariesAsync() =>
+        Task.FromResult<ClusterSummaryReply[]>([.. _shard.ClusterSummaries().Select(s => new ClusterSummaryReply(s.Clusters, s.Clustered, s.Largest, s.Bins))]);
+
+    /// <inheritdoc />
+    public Task<IdLists> ClustersAsync(int rung) => Task.FromResult(IdListsCodec.Pack([.. _shard.Clusters(rung)]));
 
     /// <inheritdoc />
     public Task<ShardRecord?[]> LookupAsync(byte[] ids, bool withValues)

@@ -213,6 +213,24 @@ internal static class ShardLoader
             }
         }
 
+        // The clusters rooted at the loaded shards: every stored vector joins its root's entry, in ascending id order.
+        var live = MergeSorted(stored, []);
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (Array.BinarySearch(live, ids[i]) < 0)
+            {
+                continue; // a ghost: in the forests, a member of no cluster
+            }
+
+            for (var r = 0; r < parents.Length; r++)
+            {
+                if (Find(parents[r], i) is var root && root != i && shards[VectorId.HomeShard(ids[root])] is { } rootHome)
+                {
+                    rootHome.LoadClusterMember(ids[root], r, ids[i], Array.BinarySearch(live, ids[root]) >= 0);
+                }
+            }
+        }
+
         foreach (var orphan in orphans.Values)
         {
             if (!bestOf.TryGetValue(orphan.Id, out var best))

@@ -168,5 +168,41 @@ public sealed partial class DedupEngine
         // Durable: the next load does not see the vectors, whether or not these calls reach their shards.
         await Task.WhenAll(homes.Select(h => _shards.EndDeleteAsync(h.Key, [.. h.Select(s => s.Id)], committed: true))).ConfigureAwait(false);
         LshClusterMetrics.Deletions.Add(started.Count);
+        try
+        {
+            await RemoveFromClustersAsync([.. started.Select(s => s.Id)]).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsTransient(e))
+        {
+            // A root's silo went away: its next activation loads its cluster from the store, without them.
+        }
+    }
+
+    /// <summary>
+    /// Removes deleted vectors from their clusters at every rung: at each one's root (one call per home shard), or, where
+    /// the root was linked meanwhile, at its root's root.
+    /// </summary>
+    private async Task RemoveFromClustersAsync(long[] ids)
+    {
+        var deadline = Deadline();
+        await Task.WhenAll(Enumerable.Range(0, _rungs.Length).Select(async rung =>
+        {
+            var removals = (await Task.WhenAll(ids.Select(async id => (Root: await FindAsync(id, rung, deadline).ConfigureAwait(false), Member: id))).ConfigureAwait(false)).ToList();
+            while (removals.Count > 0)
+            {
+                var onward = new List<(long Root, long Member)>();
+                await Task.WhenAll(removals.GroupBy(r => VectorId.HomeShard(r.Root)).Select(async home =>
+                {
+                    var mine = home.ToList();
+                    var moved = await _shards.RemoveMembersAsync(home.Key, rung, mine).ConfigureAwait(false);
+                    var roots = await Task.WhenAll(moved.Select(k => FindAsync(mine[k].Root, rung, deadline))).ConfigureAwait(false);
+                    lock (onward)
+                    {
+                        onward.AddRange(moved.Select((k, i) => (roots[i], mine[k].Member)));
+                    }
+                })).ConfigureAwait(false);
+                removals = onward;
+            }
+        })).ConfigureAwait(false);
     }
 }

@@ -27,10 +27,11 @@ public sealed partial class DedupEngine
 
     /// <summary>
     /// The cluster of <paramref name="externalId"/> at rung index <paramref name="rung"/>: canonical member, size, and
-    /// members <paramref name="skip"/> … <paramref name="skip"/> + <paramref name="take"/> in id order (first-registered
-    /// first), each with its cosine to the canonical member. Null when the id is not stored.
+    /// members <paramref name="skip"/> … <paramref name="skip"/> + <paramref name="take"/> after member id
+    /// <paramref name="after"/> in id order (first-registered first), each with its cosine to the canonical member. Null
+    /// when the id is not stored. Costs the path to the root and the members returned, whatever the cluster's size.
     /// </summary>
-    public async Task<ClusterView?> GetClusterOfAsync(string externalId, int rung, int skip = 0, int take = 100)
+    public async Task<ClusterView?> GetClusterOfAsync(string externalId, int rung, int skip = 0, int take = 100, long after = 0)
     {
         var deadline = Deadline();
         var record = await _shards.LookupExternalAsync(Scheme.HomeShard(externalId), externalId, withValues: false, deadline).ConfigureAwait(false);
@@ -39,70 +40,55 @@ public sealed partial class DedupEngine
             return null;
         }
 
-        var root = await FindAsync(record.Id, rung, deadline).ConfigureAwait(false);
-        return await GetClusterAsync(root, rung, skip, take).ConfigureAwait(false);
+        for (var attempt = 0; ; attempt++)
+        {
+            var root = await FindAsync(record.Id, rung, deadline).ConfigureAwait(false);
+            if (await _shards.ClusterPageAsync(root, rung, after, skip, take).ConfigureAwait(false) is { } page)
+            {
+                return page.Size == 0 ? null : await ViewAsync(root, rung, page).ConfigureAwait(false);
+            }
+
+            // Linked under another root between the find and the read: find again (roots only ever get older).
+            if (attempt == 100)
+            {
+                throw new TimeoutException($"the cluster of '{externalId}' kept merging with others while it was read; ask again");
+            }
+        }
     }
 
     /// <summary>
     /// The cluster whose id is <paramref name="clusterId"/> (the internal id of its first vector, the root of its tree,
     /// which may since have been deleted); null if no such cluster. Its canonical member is its earliest stored vector.
     /// </summary>
-    public async Task<ClusterView?> GetClusterAsync(long clusterId, int rung, int skip = 0, int take = 100)
+    public async Task<ClusterView?> GetClusterAsync(long clusterId, int rung, int skip = 0, int take = 100, long after = 0)
     {
-        var deadline = Deadline();
-        var home = VectorId.HomeShard(clusterId);
-        if (home >= Scheme.ShardCount || clusterId < 0)
+        if (clusterId < 0 || VectorId.HomeShard(clusterId) >= Scheme.ShardCount
+            || await PageAsync(clusterId, rung, after, skip, take).ConfigureAwait(false) is not { } page)
         {
             return null;
         }
 
-        // Cheap checks first: a cluster id is a root, and a stored vector or a deleted one (a ghost) of its home shard.
-        var self = (await _shards.LookupAsync(home, [clusterId], withValues: false, deadline).ConfigureAwait(false))[0];
-        if (!(await _shards.AscendAsync(home, clusterId, rung, deadline).ConfigureAwait(false)).IsRoot
-            || (self is null && !(await _shards.ParentsAsync(home, rung, deadline).ConfigureAwait(false)).Deleted.Contains(clusterId)))
-        {
-            return null;
-        }
-
-        var components = await ComponentsAsync(rung).ConfigureAwait(false);
-        if (!components.TryGetValue(clusterId, out var members))
-        {
-            if (self is null)
-            {
-                return null; // a ghost none of whose members is stored any more
-            }
-
-            members = [clusterId]; // a vector alone in its cluster
-        }
-
-        var canonical = (await _shards.LookupAsync(VectorId.HomeShard(members[0]), [members[0]], withValues: true, deadline).ConfigureAwait(false))[0];
-        if (canonical is null)
-        {
-            return null;
-        }
-
-        var views = await MembersAsync(canonical, [.. members.Skip(skip).Take(take)]).ConfigureAwait(false);
-        return new ClusterView(_rungs[rung], clusterId, canonical.ExternalId, members.Count, views);
+        return await ViewAsync(clusterId, rung, page).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Clusters of size ≥ <paramref name="minSize"/> at rung index <paramref name="rung"/>, largest first (ties: older
-    /// cluster first), paged; members are listed up to <paramref name="membersPerCluster"/>.
+    /// cluster first), paged; members are listed up to <paramref name="membersPerCluster"/>. Reads each shard's list of
+    /// its largest clusters, kept as they change.
     /// </summary>
     public async Task<IReadOnlyList<ClusterView>> ListClustersAsync(int rung, int minSize = 2, int skip = 0, int take = 20, int membersPerCluster = 0)
     {
-        var components = await ComponentsAsync(rung).ConfigureAwait(false);
-        var chosen = components.Where(c => c.Value.Count >= Math.Max(2, minSize))
-            .OrderByDescending(c => c.Value.Count).ThenBy(c => c.Key).Skip(skip).Take(take).ToList();
-        var canonicals = await LookupManyAsync(chosen.Select(c => c.Value[0]), withValues: membersPerCluster > 0).ConfigureAwait(false);
+        var largest = await Task.WhenAll(AllShards().Select(s => _shards.LargestClustersAsync(s, rung, skip + take, Math.Max(2, minSize)))).ConfigureAwait(false);
+        var chosen = largest.SelectMany(x => x).OrderByDescending(c => c.Size).ThenBy(c => c.Root).Skip(skip).Take(take).ToList();
+        var canonicals = await LookupManyAsync(chosen.Select(c => c.Canonical), withValues: membersPerCluster > 0).ConfigureAwait(false);
         var views = new List<ClusterView>(chosen.Count);
-        foreach (var (root, members) in chosen)
+        foreach (var c in chosen)
         {
-            var canonical = canonicals.GetValueOrDefault(members[0]);
+            var canonical = canonicals.GetValueOrDefault(c.Canonical);
             var shown = canonical is null || membersPerCluster == 0
                 ? []
-                : await MembersAsync(canonical, [.. members.Take(membersPerCluster)]).ConfigureAwait(false);
-            views.Add(new ClusterView(_rungs[rung], root, canonical?.ExternalId ?? string.Empty, members.Count, shown));
+                : await MembersAsync(canonical, (await _shards.ClusterPageAsync(c.Root, rung, 0, 0, membersPerCluster).ConfigureAwait(false))?.Page ?? []).ConfigureAwait(false);
+            views.Add(new ClusterView(_rungs[rung], c.Root, canonical?.ExternalId ?? string.Empty, c.Size, shown));
         }
 
         return views;
@@ -114,16 +100,16 @@ public sealed partial class DedupEngine
     /// </summary>
     public async Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung, bool includeSingletons = false)
     {
-        var components = await ComponentsAsync(rung).ConfigureAwait(false);
+        var rooted = await Task.WhenAll(AllShards().Select(s => _shards.ClustersAsync(s, rung))).ConfigureAwait(false);
         var names = await ExternalIdsAsync().ConfigureAwait(false);
         // An id without a record (an insert that failed after linking, before its commit) is left out.
-        var clusters = components.OrderBy(c => c.Key)
-            .Select(c => (IReadOnlyList<string>)[.. c.Value.Where(names.ContainsKey).Select(id => names[id])])
+        var clusters = rooted.SelectMany(x => x).OrderBy(c => c.Root)
+            .Select(c => (IReadOnlyList<string>)[.. c.Members.Where(names.ContainsKey).Select(id => names[id])])
             .Where(c => c.Count >= 2)
             .ToList();
         if (includeSingletons)
         {
-            var clustered = components.Values.Where(m => m.Count >= 2).SelectMany(m => m).ToHashSet();
+            var clustered = rooted.SelectMany(x => x).SelectMany(c => c.Members).ToHashSet();
             clusters.AddRange(names.Where(n => !clustered.Contains(n.Key)).OrderBy(n => n.Key).Select(n => (IReadOnlyList<string>)[n.Value]));
         }
 
@@ -201,75 +187,52 @@ public sealed partial class DedupEngine
 
     /// <summary>
     /// How many clusters (size ≥ 2) at rung index <paramref name="rung"/> have each size, in powers of two: bin i holds
-    /// sizes 2^i + 1 … 2^(i+1) (2, 3–4, 5–8, …).
+    /// sizes 2^i + 1 … 2^(i+1) (2, 3–4, 5–8, …). Counters kept by each shard; no scan.
     /// </summary>
     public async Task<IReadOnlyList<SizeBin>> GetClusterSizeHistogramAsync(int rung)
     {
-        var components = await ComponentsAsync(rung).ConfigureAwait(false);
-        var bins = new SortedDictionary<int, int>();
-        foreach (var size in components.Values.Select(c => c.Count).Where(size => size >= 2))
+        var summaries = await Task.WhenAll(AllShards().Select(s => _shards.ClusterSummariesAsync(s))).ConfigureAwait(false);
+        var bins = new int[32];
+        foreach (var shard in summaries)
         {
-            var bin = (int)Math.Ceiling(Math.Log2(size)) - 1;
-            bins[bin] = bins.GetValueOrDefault(bin) + 1;
+            for (var b = 0; b < bins.Length; b++)
+            {
+                bins[b] += shard[rung].Bins[b];
+            }
         }
 
-        return [.. bins.Select(b => new SizeBin((1 << b.Key) + 1, 1 << (b.Key + 1), b.Value))];
+        return [.. bins.Select((count, b) => (count, b)).Where(x => x.count > 0).Select(x => new SizeBin((1 << x.b) + 1, (int)Math.Min(int.MaxValue, 1L << (x.b + 1)), x.count))];
     }
 
-    /// <summary>Vectors, duplicate verdicts, and per rung the clusters of size ≥ 2.</summary>
+    /// <summary>Vectors, duplicate verdicts, and per rung the clusters of size ≥ 2: counters kept by each shard; no scan.</summary>
     public async Task<EngineStats> GetStatsAsync()
     {
         var deadline = Deadline();
-        var counts = await Task.WhenAll(AllShards().Select(s => _shards.CountsAsync(s, deadline))).ConfigureAwait(false);
+        var counts = Task.WhenAll(AllShards().Select(s => _shards.CountsAsync(s, deadline)));
+        var summaries = await Task.WhenAll(AllShards().Select(s => _shards.ClusterSummariesAsync(s))).ConfigureAwait(false);
         var rungs = new List<RungStats>();
         for (var r = 0; r < _rungs.Length; r++)
         {
-            var clusters = (await ComponentsAsync(r).ConfigureAwait(false)).Values.Where(c => c.Count >= 2).ToList();
-            rungs.Add(new RungStats(_rungs[r], clusters.Count, clusters.Sum(c => c.Count), clusters.Count == 0 ? 0 : clusters.Max(c => c.Count)));
+            rungs.Add(new RungStats(_rungs[r], summaries.Sum(s => s[r].Clusters), (int)summaries.Sum(s => s[r].Clustered), summaries.Max(s => s[r].Largest)));
         }
 
-        return new EngineStats(counts.Sum(c => c.Vectors), counts.Sum(c => c.Duplicates), Scheme.ShardCount, rungs);
+        var vectors = await counts.ConfigureAwait(false);
+        return new EngineStats(vectors.Sum(c => c.Vectors), vectors.Sum(c => c.Duplicates), Scheme.ShardCount, rungs);
     }
 
-    /// <summary>
-    /// Every tree of more than one node at a rung, from a snapshot of all parent pointers: root → its stored members in
-    /// id order (deleted vectors stay in the trees as ghosts but are no members, so a tree may list one member, or
-    /// none and then it is left out). The root is the cluster id; the first member is the canonical one.
-    /// </summary>
-    private async Task<Dictionary<long, List<long>>> ComponentsAsync(int rung)
+    /// <summary>A page of the cluster rooted at <paramref name="root"/>; null when it is no root or holds no stored vector.</summary>
+    private async Task<(int Size, long Canonical, long[] Page)?> PageAsync(long root, int rung, long after, int skip, int take) =>
+        await _shards.ClusterPageAsync(root, rung, after, skip, take).ConfigureAwait(false) is { Size: > 0 } page ? page : null;
+
+    private async Task<ClusterView?> ViewAsync(long root, int rung, (int Size, long Canonical, long[] Page) page)
     {
-        var deadline = Deadline();
-        var forests = await Task.WhenAll(AllShards().Select(s => _shards.ParentsAsync(s, rung, deadline))).ConfigureAwait(false);
-        var forest = new UnionFind();
-        var deleted = new HashSet<long>();
-        foreach (var shardForest in forests)
+        var canonical = (await _shards.LookupAsync(VectorId.HomeShard(page.Canonical), [page.Canonical], withValues: true, Deadline()).ConfigureAwait(false))[0];
+        if (canonical is null)
         {
-            foreach (var (child, parent) in shardForest.Parents)
-            {
-                forest.Union(child, parent);
-            }
-
-            deleted.UnionWith(shardForest.Deleted);
+            return null;
         }
 
-        var components = new Dictionary<long, List<long>>();
-        foreach (var (child, root) in forest.NonRoots())
-        {
-            if (!components.TryGetValue(root, out var list))
-            {
-                components[root] = list = [root];
-            }
-
-            list.Add(child);
-        }
-
-        foreach (var members in components.Values)
-        {
-            members.RemoveAll(deleted.Contains);
-            members.Sort();
-        }
-
-        return components.Where(c => c.Value.Count > 0).ToDictionary();
+        return new ClusterView(_rungs[rung], root, canonical.ExternalId, page.Size, await MembersAsync(canonical, page.Page).ConfigureAwait(false));
     }
 
     private async Task<List<ClusterMember>> MembersAsync(RecordView canonical, IReadOnlyList<long> ids)

@@ -869,21 +869,27 @@ public sealed partial class DedupEngine : IAsyncDisposable
                 }
             }
 
+            var transfers = new List<(long Root, MemberTransfer Members)>();
             await Task.WhenAll(links.Select(async link =>
             {
                 var home = VectorId.HomeShard(link.Child);
                 fences?.Touch(home);
-                var (epoch, linked) = await _shards.LinkAsync(home, link.Child, link.Parent, rung, deadline).ConfigureAwait(false);
-                if (linked)
+                var (epoch, moved) = await _shards.LinkAsync(home, link.Child, link.Parent, rung, deadline).ConfigureAwait(false);
+                if (moved is { } members)
                 {
                     fences?.AddChanged(home, epoch);
                     LshClusterMetrics.Merges.Add(1);
+                    lock (transfers)
+                    {
+                        transfers.Add((link.Parent, members));
+                    }
                 }
                 else
                 {
                     await UnionAsync(link.Child, link.Parent, rung, deadline, fences).ConfigureAwait(false);
                 }
             })).ConfigureAwait(false);
+            await AbsorbAsync(transfers, rung, deadline, fences).ConfigureAwait(false);
             components[rung] = nodes.ToDictionary(n => n, n => merged.Find(rootOf[n]));
         })).ConfigureAwait(false);
         return components;
@@ -907,13 +913,40 @@ public sealed partial class DedupEngine : IAsyncDisposable
             var (child, parent) = ra > rb ? (ra, rb) : (rb, ra);
             var home = VectorId.HomeShard(child);
             fences?.Touch(home);
-            var (epoch, linked) = await _shards.LinkAsync(home, child, parent, rung, deadline).ConfigureAwait(false);
-            if (linked)
+            var (epoch, moved) = await _shards.LinkAsync(home, child, parent, rung, deadline).ConfigureAwait(false);
+            if (moved is { } members)
             {
                 fences?.AddChanged(home, epoch);
                 LshClusterMetrics.Merges.Add(1);
+                await AbsorbAsync([(parent, members)], rung, deadline, fences).ConfigureAwait(false);
                 return;
             }
+        }
+    }
+
+    /// <summary>
+    /// Hands the members that links took from the roots they linked to the clusters of the roots they linked them under
+    /// (one call per home shard); a root linked meanwhile by another batch passes them on to its own root. A shard that
+    /// took them fences the batch: should it reload before the commit, it loaded without them.
+    /// </summary>
+    private async Task AbsorbAsync(List<(long Root, MemberTransfer Members)> transfers, int rung, DateTimeOffset deadline, FenceSet? fences)
+    {
+        while (transfers.Count > 0)
+        {
+            var onward = new List<(long Root, MemberTransfer Members)>();
+            await Task.WhenAll(transfers.GroupBy(t => VectorId.HomeShard(t.Root)).Select(async home =>
+            {
+                var mine = home.ToList();
+                fences?.Touch(home.Key);
+                var (epoch, moved) = await _shards.AbsorbAsync(home.Key, rung, mine).ConfigureAwait(false);
+                fences?.AddChanged(home.Key, epoch);
+                var roots = await Task.WhenAll(moved.Select(k => FindAsync(mine[k].Root, rung, deadline))).ConfigureAwait(false);
+                lock (onward)
+                {
+                    onward.AddRange(moved.Select((k, i) => (roots[i], mine[k].Members)));
+                }
+            })).ConfigureAwait(false);
+            transfers = onward;
         }
     }
 

@@ -17,7 +17,7 @@ internal sealed class FenceSet(bool homesOnly)
     private readonly HashSet<int> _touched = [];
     private StaleEpochException? _conflict;
 
-    /// <summary>Every shard sent a union-find link for this batch.</summary>
+    /// <summary>Every shard sent a union-find link, or the members of a linked cluster, for this batch.</summary>
     public int[] Touched
     {
         get
@@ -44,7 +44,7 @@ internal sealed class FenceSet(bool homesOnly)
         }
     }
 
-    /// <summary>Records that a link is about to be sent to <paramref name="shard"/>.</summary>
+    /// <summary>Records that a link (or the members a link moved) is about to be sent to <paramref name="shard"/>.</summary>
     public void Touch(int shard)
     {
         lock (_touched)

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using LshCluster.Abstractions.Shards;
+using LshCluster.Core.Ids;
 using LshCluster.Core.Vectors;
 using LshCluster.Grains.Placement;
 using LshCluster.Grains.Shards;
@@ -275,10 +276,51 @@ internal sealed class GrainShardCalls(IGrainFactory grains, LocalShards local, i
         }
     }
 
-    public async Task<(long Epoch, bool Linked)> LinkAsync(int shard, long child, long parent, int rung, DateTimeOffset deadline)
+    public async Task<(long Epoch, MemberTransfer? Moved)> LinkAsync(int shard, long child, long parent, int rung, DateTimeOffset deadline)
     {
         var reply = await Shard(shard).LinkAsync(child, parent, rung).ConfigureAwait(false);
-        return (reply.Epoch, reply.Linked);
+        return (reply.Epoch, reply.Linked
+            ? new MemberTransfer(PackedStructs.Read<long>(reply.Members, "members").ToArray(), PackedStructs.Read<long>(reply.Tombstones, "tombstones").ToArray())
+            : null);
+    }
+
+    public async Task<(long Epoch, int[] Moved)> AbsorbAsync(int shard, int rung, IReadOnlyList<(long Root, MemberTransfer Members)> transfers)
+    {
+        var members = IdListsCodec.Pack([.. transfers.Select(t => (t.Root, (IReadOnlyList<long>)t.Members.Members))]);
+        var tombstones = IdListsCodec.Pack([.. transfers.Select(t => (t.Root, (IReadOnlyList<long>)t.Members.Tombstones))]);
+        var reply = await Shard(shard).AbsorbAsync(rung, members, tombstones).ConfigureAwait(false);
+        return (reply.Epoch, PackedStructs.Read<int>(reply.Moved, "moved").ToArray());
+    }
+
+    public async Task<int[]> RemoveMembersAsync(int shard, int rung, IReadOnlyList<(long Root, long Member)> removals)
+    {
+        var pairs = PackedStructs.Pack<KeyValuePair<long, long>>([.. removals.Select(r => KeyValuePair.Create(r.Root, r.Member))]);
+        var reply = await Shard(shard).RemoveMembersAsync(rung, pairs).ConfigureAwait(false);
+        return PackedStructs.Read<int>(reply.Moved, "moved").ToArray();
+    }
+
+    public async Task<(int Size, long Canonical, long[] Page)?> ClusterPageAsync(long root, int rung, long after, int skip, int take)
+    {
+        var reply = await Shard(VectorId.HomeShard(root)).ClusterAsync(root, rung, after, skip, take).ConfigureAwait(false);
+        return reply.IsRoot ? (reply.Size, reply.Canonical, PackedStructs.Read<long>(reply.Members, "members").ToArray()) : null;
+    }
+
+    public async Task<LargestCluster[]> LargestClustersAsync(int shard, int rung, int count, int minSize) =>
+        PackedStructs.Read<LargestCluster>(await Shard(shard).LargestClustersAsync(rung, count, minSize).ConfigureAwait(false), "clusters").ToArray();
+
+    public async Task<ClusterSummary[]> ClusterSummariesAsync(int shard) =>
+        [.. (await Shard(shard).ClusterSummariesAsync().ConfigureAwait(false)).Select(s => new ClusterSummary(s.Clusters, s.Clustered, s.Largest, s.Bins))];
+
+    public async Task<(long Root, long[] Members)[]> ClustersAsync(int shard, int rung)
+    {
+        var lists = await Shard(shard).ClustersAsync(rung).ConfigureAwait(false);
+        var clusters = new (long, long[])[IdListsCodec.Count(lists)];
+        for (var k = 0; k < clusters.Length; k++)
+        {
+            clusters[k] = (IdListsCodec.Root(lists, k), IdListsCodec.Ids(lists, k).ToArray());
+        }
+
+        return clusters;
     }
 
     public Task<RecordView?[]> LookupAsync(int shard, IReadOnlyList<long> ids, bool withValues, DateTimeOffset deadline, bool admission = true)
@@ -301,12 +343,6 @@ internal sealed class GrainShardCalls(IGrainFactory grains, LocalShards local, i
 
     public async Task<RecordView?> LookupExternalAsync(int shard, string externalId, bool withValues, DateTimeOffset deadline) =>
         ViewOf(await Shard(shard).LookupExternalAsync(externalId, withValues).ConfigureAwait(false));
-
-    public async Task<Forest> ParentsAsync(int shard, int rung, DateTimeOffset deadline)
-    {
-        var reply = await Shard(shard).ParentsAsync(rung).ConfigureAwait(false);
-        return new Forest(PackedStructs.Read<KeyValuePair<long, long>>(reply.Pairs, "pairs").ToArray(), PackedStructs.Read<long>(reply.Deleted, "deleted").ToArray());
-    }
 
     public async Task<(int Vectors, int Duplicates)> CountsAsync(int shard, DateTimeOffset deadline)
     {

@@ -1,3 +1,4 @@
+using LshCluster.Abstractions.Shards;
 using LshCluster.Grains.Shards;
 using LshCluster.Storage;
 
@@ -48,19 +49,38 @@ internal interface IShardCalls
     ValueTask<(long Node, bool IsRoot)> AscendAsync(int shard, long id, int rung, DateTimeOffset deadline);
 
     /// <summary>
-    /// Compare-and-set link of root <paramref name="child"/> under <paramref name="parent"/>; Linked is false if it is no
-    /// longer a root. Epoch: the serving activation's (0 when not known).
+    /// Compare-and-set link of root <paramref name="child"/> under <paramref name="parent"/>; Moved is null if it is no
+    /// longer a root, else its cluster's members, for <paramref name="parent"/>'s home (<see cref="AbsorbAsync"/>). Epoch:
+    /// the serving activation's (0 when not known).
     /// </summary>
-    Task<(long Epoch, bool Linked)> LinkAsync(int shard, long child, long parent, int rung, DateTimeOffset deadline);
+    Task<(long Epoch, MemberTransfer? Moved)> LinkAsync(int shard, long child, long parent, int rung, DateTimeOffset deadline);
+
+    /// <summary>
+    /// Adds members taken by links to the clusters of roots homed at <paramref name="shard"/>. Returns the epoch and the
+    /// indexes of the transfers whose root is a root no more (nothing done for them).
+    /// </summary>
+    Task<(long Epoch, int[] Moved)> AbsorbAsync(int shard, int rung, IReadOnlyList<(long Root, MemberTransfer Members)> transfers);
+
+    /// <summary>Removes deleted members from the clusters of roots homed at <paramref name="shard"/>; returns the indexes of the roots that are roots no more.</summary>
+    Task<int[]> RemoveMembersAsync(int shard, int rung, IReadOnlyList<(long Root, long Member)> removals);
+
+    /// <summary>A page of the cluster rooted at <paramref name="root"/> (see <see cref="IShardGrain.ClusterAsync"/>): null when it is not a root.</summary>
+    Task<(int Size, long Canonical, long[] Page)?> ClusterPageAsync(long root, int rung, long after, int skip, int take);
+
+    /// <summary>The largest clusters rooted at <paramref name="shard"/>.</summary>
+    Task<LargestCluster[]> LargestClustersAsync(int shard, int rung, int count, int minSize);
+
+    /// <summary>Per rung, counters of the clusters rooted at <paramref name="shard"/>.</summary>
+    Task<ClusterSummary[]> ClusterSummariesAsync(int shard);
+
+    /// <summary>Every cluster of two or more members rooted at <paramref name="shard"/>, with its members in id order.</summary>
+    Task<(long Root, long[] Members)[]> ClustersAsync(int shard, int rung);
 
     /// <summary>The records of ids homed at <paramref name="shard"/> (null for those not stored).</summary>
     Task<RecordView?[]> LookupAsync(int shard, IReadOnlyList<long> ids, bool withValues, DateTimeOffset deadline, bool admission = true);
 
     /// <summary>The record of an external id homed at <paramref name="shard"/>, or null.</summary>
     Task<RecordView?> LookupExternalAsync(int shard, string externalId, bool withValues, DateTimeOffset deadline);
-
-    /// <summary>A shard's parent pointers at a rung and its deleted ids.</summary>
-    Task<Forest> ParentsAsync(int shard, int rung, DateTimeOffset deadline);
 
     /// <summary>Vectors homed at a shard and how many are duplicates.</summary>
     Task<(int Vectors, int Duplicates)> CountsAsync(int shard, DateTimeOffset deadline);

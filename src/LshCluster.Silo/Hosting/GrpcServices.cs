@@ -170,8 +170,8 @@ internal sealed class QueryService(IEngineHost host) : Query.QueryBase
         CheckPage(request.Skip, take);
         var view = request.OfCase switch
         {
-            GetClusterRequest.OfOneofCase.Id => await engine.GetClusterOfAsync(request.Id, rung, request.Skip, take).ConfigureAwait(false),
-            GetClusterRequest.OfOneofCase.ClusterId => await engine.GetClusterAsync((long)request.ClusterId, rung, request.Skip, take).ConfigureAwait(false),
+            GetClusterRequest.OfOneofCase.Id => await engine.GetClusterOfAsync(request.Id, rung, request.Skip, take, (long)request.After).ConfigureAwait(false),
+            GetClusterRequest.OfOneofCase.ClusterId => await engine.GetClusterAsync((long)request.ClusterId, rung, request.Skip, take, (long)request.After).ConfigureAwait(false),
             _ => throw GrpcServices.Status(StatusCode.InvalidArgument, "of: name the cluster by id (a member's id) or cluster_id"),
         };
         return view is null ? throw GrpcServices.Status(StatusCode.NotFound, "no such cluster at that rung") : ToWire(view);

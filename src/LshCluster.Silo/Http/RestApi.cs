@@ -96,17 +96,17 @@ public static class RestApi
         })
         .WithName("ListClusters").WithSummary("Clusters at a rung, largest first, paged");
 
-        v1.MapGet("/clusters/{id:long}", async Task<Results<Ok<ClusterReply>, ProblemHttpResult>> (long id, float? rung, int? page, int? page_size) =>
+        v1.MapGet("/clusters/{id:long}", async Task<Results<Ok<ClusterReply>, ProblemHttpResult>> (long id, float? rung, int? page, int? page_size, long? after) =>
         {
             var engine = host.ServingEngine();
             var r = engine.RungIndexOf(rung);
             var (number, size) = Page(page, page_size, 100);
-            if (await engine.GetClusterAsync(id, r, (number - 1) * size, size).ConfigureAwait(false) is not { } c)
+            if (await engine.GetClusterAsync(id, r, (number - 1) * size, size, after ?? 0).ConfigureAwait(false) is not { } c)
             {
                 return ProblemMapping.NotFound($"id: no cluster {id} at rung {engine.Rungs[r]} (a cluster's id is its canonical member's vector id)");
             }
 
-            return TypedResults.Ok(new ClusterReply(c.Rung, c.ClusterId, c.Canonical, c.Size, number, size, [.. c.Members.Select(m => new MemberReply(m.ExternalId, m.CosineToCanonical))]));
+            return TypedResults.Ok(new ClusterReply(c.Rung, c.ClusterId, c.Canonical, c.Size, number, size, [.. c.Members.Select(m => new MemberReply(m.ExternalId, m.VectorId, m.CosineToCanonical))]));
         })
         .WithName("GetCluster").WithSummary("A cluster and a page of its members with their cosine to the canonical member");
 

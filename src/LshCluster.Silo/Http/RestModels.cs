@@ -54,7 +54,7 @@ public sealed record ClusterPage(float Rung, int MinSize, int Page, int PageSize
 public sealed record ClusterReply(float Rung, [property: JsonNumberHandling(JsonIds.IdAsString)] long ClusterId, string Canonical, int Size, int Page, int PageSize, IReadOnlyList<MemberReply> Members);
 
 /// <summary>A member with its exact cosine to the canonical member.</summary>
-public sealed record MemberReply(string Id, float CosineToCanonical);
+public sealed record MemberReply(string Id, [property: JsonNumberHandling(JsonIds.IdAsString)] long VectorId, float CosineToCanonical);
 
 /// <summary><c>GET /v1/stats</c>.</summary>
 public sealed record StatsReply(int Vectors, int Duplicates, int Shards, int Dimension, IReadOnlyList<RungStats> Rungs);
