@@ -96,12 +96,6 @@ public interface IShardGrain : IGrainWithIntegerKey
     /// <summary>Members <paramref name="skip"/> … of the cluster whose root is <paramref name="root"/>, after id <paramref name="after"/>, at most <paramref name="take"/>.</summary>
     Task<ClusterPageReply> ClusterAsync(long root, int rung, long after, int skip, int take);
 
-    /// <summary>The largest clusters rooted here (packed (root, canonical, size) structs), at least <paramref name="minSize"/> members each.</summary>
-    Task<byte[]> LargestClustersAsync(int rung, int count, int minSize);
-
-    /// <summary>Per rung, the clusters rooted here: counters, no scan.</summary>
-    Task<ClusterSummaryReply[]> ClusterSummariesAsync();
-
     /// <summary>Every cluster of two or more members rooted here, with its members (an export).</summary>
     Task<IdLists> ClustersAsync(int rung);
 }

@@ -53,7 +53,11 @@ public sealed record ClusterChangeReply([property: Id(0)] long Epoch, [property:
 [GenerateSerializer, Immutable]
 public sealed record ClusterPageReply([property: Id(0)] bool IsRoot, [property: Id(1)] int Size, [property: Id(2)] long Canonical, [property: Id(3)] byte[] Members);
 
-/// <summary>One rung's clusters of two or more members rooted at a shard.</summary>
+/// <summary>A silo's counters: the vectors and duplicates of the shards active there, and per rung their clusters.</summary>
+[GenerateSerializer, Immutable]
+public sealed record SiloCountersReply([property: Id(0)] long Vectors, [property: Id(1)] long Duplicates, [property: Id(2)] ClusterSummaryReply[] Rungs);
+
+/// <summary>One rung's clusters of two or more members rooted at a silo's shards.</summary>
 /// <param name="Clusters">How many.</param>
 /// <param name="Clustered">How many vectors they hold.</param>
 /// <param name="Largest">The size of the largest (0: none).</param>

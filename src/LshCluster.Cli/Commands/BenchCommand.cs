@@ -18,7 +18,7 @@ namespace LshCluster.Cli.Commands;
 /// </summary>
 internal static class BenchCommand
 {
-    public static Command Create() => new("bench", "End-to-end benchmarks (see docs/benchmarks.md)") { Ingest(), Query(), Memory() };
+    public static Command Create() => new("bench", "End-to-end benchmarks (see docs/benchmarks.md)") { Ingest(), Query(), Memory(), BenchScaleCommand.Create() };
 
     private const int GrowthStep = 100_000;
 
@@ -240,7 +240,7 @@ internal static class BenchCommand
     }
 
     /// <summary>A benchmark's own SQLite store in a temporary directory, deleted with it when disposed: a run leaves gigabytes otherwise.</summary>
-    private sealed class ScratchStore : IDisposable
+    internal sealed class ScratchStore : IDisposable
     {
         private readonly string _directory = Directory.CreateTempSubdirectory("lshc-bench-").FullName;
 

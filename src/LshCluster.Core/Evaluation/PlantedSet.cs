@@ -55,4 +55,39 @@ public static class PlantedSet
 
         return (vectors, [.. groups]);
     }
+
+    /// <summary>
+    /// Vectors made as <see cref="GenerateWithGroups"/> makes them, streamed without holding the set: each original's
+    /// copies follow it at random places among the next <paramref name="window"/> vectors. Each comes with its group
+    /// (the position of its original in the stream). For sets too large to shuffle in memory (<c>lshc bench scale</c>).
+    /// </summary>
+    public static IEnumerable<(float[] Vector, long Group)> Stream(int dimension, long count, ulong seed, double duplicateShare = 0.3, int window = 50_000)
+    {
+        var rng = SplitMix64.ForStream(seed, 0x53545245414DUL);
+        var due = new PriorityQueue<(float[] Original, long Group, double Cosine), long>();
+        for (long position = 0; position < count; position++)
+        {
+            if (due.TryPeek(out var copy, out var at) && at <= position)
+            {
+                due.Dequeue();
+                var vector = new float[dimension];
+                SyntheticVectors.NearDuplicate(copy.Original, copy.Cosine, ref rng, vector);
+                yield return (vector, copy.Group);
+                continue;
+            }
+
+            var original = new float[dimension];
+            SyntheticVectors.RandomUnit(ref rng, original);
+            if (rng.NextDouble() < duplicateShare)
+            {
+                var copies = 1 + (int)(rng.NextDouble() * 4);
+                for (var c = 0; c < copies; c++)
+                {
+                    due.Enqueue((original, position, CopyCosines[(int)(rng.NextDouble() * CopyCosines.Length)]), position + 1 + (long)(rng.NextDouble() * window));
+                }
+            }
+
+            yield return (original, position);
+        }
+    }
 }

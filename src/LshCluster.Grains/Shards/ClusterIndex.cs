@@ -2,7 +2,7 @@ namespace LshCluster.Grains.Shards;
 
 /// <summary>
 /// The clusters of one rung whose root is homed at a shard, kept as they change (issue 16): per root, its live
-/// members; per shard, the clusters by size and the counters <see cref="Summary"/> reads. A root without an entry is a
+/// members; the sizes are posted to the process's <see cref="ClusterBoard"/> while the shard is active. A root without an entry is a
 /// cluster of one (itself, when it is stored) — most vectors, which cost nothing here.
 /// <para>
 /// A union moves the younger root's members to the older root's entry in two steps, because the two roots may be homed
@@ -10,35 +10,80 @@ namespace LshCluster.Grains.Shards;
 /// later turn at the older root's home adds them (<see cref="Absorb"/>). A deletion that reaches the older root in
 /// between leaves a tombstone there (<see cref="Remove"/>), which the members apply when they arrive.
 /// </para>
-/// Not thread-safe: changed and read in the shard's turns only.
+/// Changed in the shard's turns, read also outside them (this silo's questions to a shard it hosts): every method takes
+/// the index's lock, which costs a few nanoseconds uncontended.
 /// </summary>
 internal sealed class ClusterIndex
 {
+    private readonly Lock _gate = new();
     private readonly Dictionary<long, Members> _byRoot = [];
 
-    // Clusters of two or more members, largest first, then older (smaller root) first.
-    private readonly SortedSet<(int Size, long Root)> _bySize = new(Comparer<(int Size, long Root)>.Create(
-        (x, y) => x.Size != y.Size ? y.Size.CompareTo(x.Size) : x.Root.CompareTo(y.Root)));
+    // Where this index posts its clusters' sizes while its shard is active in this process (null: not posted).
+    private ClusterBoard? _board;
+    private int _rung;
 
-    // Clusters per size bin (bin i: sizes 2^i + 1 … 2^(i+1)).
-    private readonly int[] _bins = new int[32];
-    private long _clustered;
+    /// <summary>Posts every cluster of two or more members to <paramref name="board"/> (rung <paramref name="rung"/>), and each change from now on.</summary>
+    public void Publish(ClusterBoard board, int rung)
+    {
+        lock (_gate)
+        {
+            (_board, _rung) = (board, rung);
+            foreach (var (root, entry) in _byRoot)
+            {
+                board.Post(this, rung, root, entry.Count);
+            }
+        }
+    }
 
-    /// <summary>The clusters of two or more members, how many vectors they hold, the largest, and the size histogram.</summary>
-    public ClusterSummary Summary => new(_bySize.Count, _clustered, _bySize.Count == 0 ? 0 : _bySize.Min.Size, [.. _bins]);
+    /// <summary>Takes this index's clusters off its board (its shard's activation here ends).</summary>
+    public void Withdraw()
+    {
+        lock (_gate)
+        {
+            _board?.Withdraw(this, _rung, _byRoot.Keys);
+            _board = null;
+        }
+    }
 
     /// <summary>
-    /// The members of <paramref name="root"/>'s cluster in id order (the first is the canonical member), or null when it
+    /// The size and canonical (first) member of <paramref name="root"/>'s cluster and its members after id
+    /// <paramref name="after"/>, past <paramref name="skip"/>, at most <paramref name="take"/>, in id order; null when it
     /// has no entry: then it is a cluster of one if <paramref name="root"/> is stored, of none otherwise.
     /// </summary>
-    public IReadOnlyList<long>? MembersOf(long root) => _byRoot.TryGetValue(root, out var members) ? members.Sorted() : null;
+    public ClusterPage? Page(long root, long after, int skip, int take)
+    {
+        lock (_gate)
+        {
+            if (!_byRoot.TryGetValue(root, out var entry))
+            {
+                return null;
+            }
 
-    /// <summary>Up to <paramref name="count"/> clusters of at least <paramref name="minSize"/> members, largest first.</summary>
-    public IEnumerable<(int Size, long Root)> Largest(int count, int minSize) =>
-        _bySize.TakeWhile(c => c.Size >= minSize).Take(count);
+            var members = entry.Sorted();
+            var from = members.BinarySearch(after) is var at && at >= 0 ? at + 1 : ~at;
+            from = (int)Math.Min(members.Count, (long)from + Math.Max(0, skip));
+            var page = members.GetRange(from, Math.Min(Math.Max(0, take), members.Count - from)).ToArray();
+            return new ClusterPage(members.Count, members.Count == 0 ? 0 : members[0], page);
+        }
+    }
 
-    /// <summary>Every cluster of two or more members homed here.</summary>
-    public IEnumerable<long> Roots() => _bySize.Select(c => c.Root);
+    /// <summary>The canonical (first) member of <paramref name="root"/>'s cluster: the root itself when it has no entry.</summary>
+    public long Canonical(long root)
+    {
+        lock (_gate)
+        {
+            return _byRoot.TryGetValue(root, out var entry) && entry.Count > 0 ? entry.Sorted()[0] : root;
+        }
+    }
+
+    /// <summary>Every cluster of two or more members, with its members in id order (an export).</summary>
+    public List<(long Root, IReadOnlyList<long> Members)> All()
+    {
+        lock (_gate)
+        {
+            return [.. _byRoot.Where(e => e.Value.Count >= 2).Select(e => (e.Key, (IReadOnlyList<long>)[.. e.Value.Sorted()]))];
+        }
+    }
 
     /// <summary>
     /// Takes the members (and pending tombstones) of <paramref name="root"/>, just linked under another root: they move to
@@ -46,22 +91,28 @@ internal sealed class ClusterIndex
     /// </summary>
     public MemberTransfer Take(long root, bool rootLive)
     {
-        if (!_byRoot.Remove(root, out var members))
+        lock (_gate)
         {
-            return new MemberTransfer(rootLive ? [root] : [], []);
-        }
+            if (!_byRoot.Remove(root, out var members))
+            {
+                return new MemberTransfer(rootLive ? [root] : [], []);
+            }
 
-        Resized(root, members.Count, 0);
-        return new MemberTransfer([.. members.Sorted()], [.. members.Tombstones ?? []]);
+            Resized(root, members.Count, 0);
+            return new MemberTransfer([.. members.Sorted()], [.. members.Tombstones ?? []]);
+        }
     }
 
     /// <summary>Adds the members of a root linked under <paramref name="root"/> (see <see cref="Take"/>).</summary>
     public void Absorb(long root, bool rootLive, ReadOnlySpan<long> members, ReadOnlySpan<long> tombstones)
     {
-        var entry = Entry(root, rootLive);
-        var before = entry.Count;
-        entry.Add(members, tombstones);
-        Settle(root, entry, before);
+        lock (_gate)
+        {
+            var entry = Entry(root, rootLive);
+            var before = entry.Count;
+            entry.Add(members, tombstones);
+            Settle(root, entry, before);
+        }
     }
 
     /// <summary>
@@ -70,24 +121,30 @@ internal sealed class ClusterIndex
     /// </summary>
     public void Remove(long root, bool rootLive, long member)
     {
-        if (member == root && !_byRoot.ContainsKey(root))
+        lock (_gate)
         {
-            return; // a cluster of one, which its deletion empties
-        }
+            if (member == root && !_byRoot.ContainsKey(root))
+            {
+                return; // a cluster of one, which its deletion empties
+            }
 
-        var entry = Entry(root, rootLive);
-        var before = entry.Count;
-        entry.Remove(member);
-        Settle(root, entry, before);
+            var entry = Entry(root, rootLive);
+            var before = entry.Count;
+            entry.Remove(member);
+            Settle(root, entry, before);
+        }
     }
 
     /// <summary>At load, before any turn: <paramref name="member"/> (stored, in ascending id order) belongs to <paramref name="root"/>'s cluster.</summary>
     public void Load(long root, bool rootLive, long member)
     {
-        var entry = Entry(root, rootLive);
-        var before = entry.Count;
-        entry.Add([member], []);
-        Settle(root, entry, before);
+        lock (_gate)
+        {
+            var entry = Entry(root, rootLive);
+            var before = entry.Count;
+            entry.Add([member], []);
+            Settle(root, entry, before);
+        }
     }
 
     private Members Entry(long root, bool rootLive)
@@ -114,27 +171,11 @@ internal sealed class ClusterIndex
 
     private void Resized(long root, int before, int after)
     {
-        if (before == after)
+        if (before != after && (before >= 2 || after >= 2))
         {
-            return;
-        }
-
-        if (before >= 2)
-        {
-            _bySize.Remove((before, root));
-            _bins[Bin(before)]--;
-            _clustered -= before;
-        }
-
-        if (after >= 2)
-        {
-            _bySize.Add((after, root));
-            _bins[Bin(after)]++;
-            _clustered += after;
+            _board?.Post(this, _rung, root, after);
         }
     }
-
-    private static int Bin(int size) => 31 - int.LeadingZeroCount(size - 1);
 
     /// <summary>
     /// A cluster's live members: appended, sorted when read (new vectors have the largest ids, so appends mostly keep the
@@ -240,5 +281,14 @@ internal sealed class ClusterIndex
 /// <summary>The members of a root taken by a link, on their way to the entry of the root it was linked under.</summary>
 internal readonly record struct MemberTransfer(long[] Members, long[] Tombstones);
 
-/// <summary>One rung's clusters at a shard: of two or more members, their vectors, the largest, the size histogram.</summary>
+/// <summary>A page of a cluster's members (ids ascending), with the cluster's size and canonical (first) member.</summary>
+internal sealed record ClusterPage(int Size, long Canonical, long[] Members);
+
+/// <summary>A cluster in the list of the largest: its root, canonical (first) member and size.</summary>
+internal readonly record struct LargestCluster(long Root, long Canonical, int Size);
+
+/// <summary>Vectors, duplicate verdicts, and per rung the clusters of two or more members.</summary>
+internal sealed record ClusterCounters(long Vectors, long Duplicates, ClusterSummary[] Rungs);
+
+/// <summary>One rung's clusters: of two or more members, their vectors, the largest, the size histogram.</summary>
 internal readonly record struct ClusterSummary(int Clusters, long Clustered, int Largest, int[] Bins);

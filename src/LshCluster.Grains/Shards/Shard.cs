@@ -16,6 +16,9 @@ internal sealed class Shard
     private readonly BucketIndex _buckets;
     private readonly Dictionary<string, HomeRecord> _byExternalId = new(StringComparer.Ordinal);
 
+    // Taken by the turns' writes of _byExternalId and by reads outside the turns (FindConcurrently); the turns read without it.
+    private readonly Lock _byExternalIdWrites = new();
+
     // Concurrent: written in the shard's turns, read also outside them by this silo's checks and lookups (FindMatchable).
     private readonly ConcurrentDictionary<long, HomeRecord> _byId = new();
 
@@ -24,6 +27,9 @@ internal sealed class Shard
 
     // Per rung, the clusters whose roots are homed here (changed and read in turns only).
     private readonly ClusterIndex[] _clusters;
+
+    // Acknowledged duplicates among the records: kept as they change, so that stats need no scan (read outside turns too).
+    private volatile int _duplicates;
 
     // Vectors homed here that were deleted: gone from the records, kept in the forests as ghosts (ADR 0005).
     private readonly HashSet<long> _deleted = [];
@@ -96,7 +102,11 @@ internal sealed class Shard
             }
 
             var record = new HomeRecord(_ids.Next(), item.ExternalId, item.Values, item.SquaredNorm, item.Projection, now);
-            _byExternalId.Add(item.ExternalId, record);
+            lock (_byExternalIdWrites)
+            {
+                _byExternalId.Add(item.ExternalId, record);
+            }
+
             if (!_byId.TryAdd(record.Id, record))
             {
                 throw new InvalidOperationException($"shard {Index}: vector id {record.Id} was issued twice");
@@ -385,22 +395,48 @@ internal sealed class Shard
     }
 
     /// <summary>
-    /// The members, in id order, of the cluster whose root is <paramref name="root"/> (homed here); null when it is not a
-    /// root. A root no member of which is stored (a deleted vector alone) has none.
+    /// A page of the cluster whose root is <paramref name="root"/> (homed here; see <see cref="ClusterIndex.Page"/>); null
+    /// when it is not a root. A root no member of which is stored (a deleted vector alone) has none. Safe outside the
+    /// shard's turns.
     /// </summary>
-    public IReadOnlyList<long>? MembersOf(long root, int rung) =>
-        !IsRootHere(root, rung) ? null : _clusters[rung].MembersOf(root) ?? (IsStored(root) ? [root] : []);
+    public ClusterPage? Page(long root, int rung, long after, int skip, int take)
+    {
+        if (!IsRootHere(root, rung))
+        {
+            return null;
+        }
 
-    /// <summary>Up to <paramref name="count"/> clusters of at least <paramref name="minSize"/> members rooted here, largest first.</summary>
-    public LargestCluster[] Largest(int rung, int count, int minSize) =>
-        [.. _clusters[rung].Largest(count, minSize).Select(c => new LargestCluster(c.Root, _clusters[rung].MembersOf(c.Root)![0], c.Size))];
+        if (_clusters[rung].Page(root, after, skip, take) is { } page)
+        {
+            return page;
+        }
+
+        return IsStored(root) ? new ClusterPage(1, root, root > after && skip <= 0 && take > 0 ? [root] : []) : new ClusterPage(0, 0, []);
+    }
+
+    /// <summary>The canonical (first) member of the cluster rooted at <paramref name="root"/> (homed here). Safe outside turns.</summary>
+    public long Canonical(long root, int rung) => _clusters[rung].Canonical(root);
 
     /// <summary>Every cluster of two or more members rooted here, with its members in id order.</summary>
-    public IEnumerable<(long Root, IReadOnlyList<long> Members)> Clusters(int rung) =>
-        _clusters[rung].Roots().Select(root => (root, _clusters[rung].MembersOf(root)!));
+    public List<(long Root, IReadOnlyList<long> Members)> Clusters(int rung) => _clusters[rung].All();
 
-    /// <summary>Per rung, the clusters rooted here: counters kept as they change.</summary>
-    public ClusterSummary[] ClusterSummaries() => [.. _clusters.Select(c => c.Summary)];
+    /// <summary>Posts this shard's clusters to the process's <paramref name="board"/> (its activation here begins), and their changes from now on.</summary>
+    public void Publish(ClusterBoard board)
+    {
+        for (var r = 0; r < _clusters.Length; r++)
+        {
+            _clusters[r].Publish(board, r);
+        }
+    }
+
+    /// <summary>Takes this shard's clusters off the board (its activation here ends).</summary>
+    public void Withdraw()
+    {
+        foreach (var clusters in _clusters)
+        {
+            clusters.Withdraw();
+        }
+    }
 
     // At load, before the grain takes calls: stored member of the cluster of root (homed here), in ascending id order.
     public void LoadClusterMember(long root, int rung, long member, bool rootStored) => _clusters[rung].Load(root, rootStored, member);
@@ -416,6 +452,18 @@ internal sealed class Shard
     public IEnumerable<BucketEntry> BucketEntries() => _buckets.Entries();
 
     public HomeRecord? Find(string externalId) => _byExternalId.GetValueOrDefault(externalId);
+
+    /// <summary>
+    /// <see cref="Find(string)"/> outside the shard's turns (a question from this silo, which need not queue behind a
+    /// batch's calls): sees the shard as it was before or after any turn.
+    /// </summary>
+    public HomeRecord? FindConcurrently(string externalId)
+    {
+        lock (_byExternalIdWrites)
+        {
+            return _byExternalId.GetValueOrDefault(externalId);
+        }
+    }
 
     public HomeRecord? Find(long id) => _byId.GetValueOrDefault(id);
 
@@ -484,7 +532,12 @@ internal sealed class Shard
             if (committed)
             {
                 _byId.TryRemove(id, out _);
-                _byExternalId.Remove(record.ExternalId);
+                Forgotten(record);
+                lock (_byExternalIdWrites)
+                {
+                    _byExternalId.Remove(record.ExternalId);
+                }
+
                 _deleted.Add(id);
             }
             else
@@ -523,20 +576,28 @@ internal sealed class Shard
         }
     }
 
-    /// <summary>Vectors homed here and, of them, those given a duplicate verdict (acknowledged ones only).</summary>
-    public (int Vectors, int Duplicates) Counts()
-    {
-        var duplicates = 0;
-        foreach (var (_, record) in _byId)
-        {
-            if (record.IsAcknowledged && record.AcknowledgedVerdict.IsDuplicate)
-            {
-                duplicates++;
-            }
-        }
+    /// <summary>
+    /// Vectors homed here and, of them, those given a duplicate verdict (acknowledged ones only): counters, no scan. Safe
+    /// outside the shard's turns (a read racing a turn may be one off).
+    /// </summary>
+    public (int Vectors, int Duplicates) Counts() => (_byExternalId.Count, _duplicates);
 
-        return (_byId.Count, duplicates);
+    /// <summary>Records the durable verdict of a vector registered here (after its commit) and releases its waiters.</summary>
+    public void Acknowledge(long id, StoredVerdict verdict)
+    {
+        if (Find(id) is { } record)
+        {
+            Forgotten(record); // a verdict acknowledged again counts once
+            record.Acknowledge(verdict);
+            _duplicates += verdict.IsDuplicate ? 1 : 0;
+        }
     }
+
+    // A record leaves (deleted or forgotten): the duplicates it counted go with it.
+    private void Forgotten(HomeRecord record) => _duplicates -= record.IsAcknowledged && record.AcknowledgedVerdict.IsDuplicate ? 1 : 0;
+
+    /// <summary>At the end of a load (verdicts re-derived), counts the duplicates once.</summary>
+    public void CountAfterLoad() => _duplicates = _byId.Count(r => r.Value.IsAcknowledged && r.Value.AcknowledgedVerdict.IsDuplicate);
 
     /// <summary>
     /// Forgets vectors whose insert failed before it was acknowledged (their verdicts fail). Each stays a ghost in the
@@ -552,7 +613,12 @@ internal sealed class Shard
             _deleted.Add(id);
             if (_byId.TryRemove(id, out var record))
             {
-                _byExternalId.Remove(record.ExternalId);
+                Forgotten(record);
+                lock (_byExternalIdWrites)
+                {
+                    _byExternalId.Remove(record.ExternalId);
+                }
+
                 record.Fail(error);
             }
         }
@@ -578,9 +644,6 @@ internal sealed class Shard
 
     public void LoadBucketEntry(ulong key, long id, ulong sketchLow, ulong sketchHigh) => _buckets.Add(key, id, sketchLow, sketchHigh);
 }
-
-/// <summary>A cluster in a shard's list of its largest: its root, canonical (first) member and size.</summary>
-internal readonly record struct LargestCluster(long Root, long Canonical, int Size);
 
 /// <summary>A shard's part of the union-find forest at one rung: its parent pointers and its deleted (ghost) vectors.</summary>
 internal readonly record struct Forest(KeyValuePair<long, long>[] Parents, long[] Deleted);

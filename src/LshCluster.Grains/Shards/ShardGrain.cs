@@ -106,7 +106,7 @@ internal sealed class ShardGrain(IShardSource source, ILocalSiloDetails silo, IC
     {
         foreach (ref readonly var v in PackedStructs.Read<VerdictOf>(verdicts, "verdicts"))
         {
-            _shard.Find(v.Id)?.Acknowledge(v.Verdict);
+            _shard.Acknowledge(v.Id, v.Verdict);
         }
 
         return Task.CompletedTask;
@@ -200,35 +200,13 @@ internal sealed class ShardGrain(IShardSource source, ILocalSiloDetails silo, IC
     }
 
     /// <inheritdoc />
-    public Task<ClusterPageReply> ClusterAsync(long root, int rung, long after, int skip, int take)
-    {
-        if (_shard.MembersOf(root, rung) is not { } members)
-        {
-            return Task.FromResult(new ClusterPageReply(false, 0, 0, []));
-        }
-
-        // Members are in id order: the page starts at the first greater than after, then skips.
-        var (from, to) = (0, members.Count);
-        while (from < to)
-        {
-            var mid = (from + to) >>> 1;
-            (from, to) = members[mid] <= after ? (mid + 1, to) : (from, mid);
-        }
-
-        var page = members.Skip(from + Math.Max(0, skip)).Take(Math.Max(0, take)).ToArray();
-        return Task.FromResult(new ClusterPageReply(true, members.Count, members.Count == 0 ? 0 : members[0], PackedStructs.Pack<long>(page)));
-    }
+    public Task<ClusterPageReply> ClusterAsync(long root, int rung, long after, int skip, int take) =>
+        Task.FromResult(_shard.Page(root, rung, after, skip, take) is { } page
+            ? new ClusterPageReply(true, page.Size, page.Canonical, PackedStructs.Pack<long>(page.Members))
+            : new ClusterPageReply(false, 0, 0, []));
 
     /// <inheritdoc />
-    public Task<byte[]> LargestClustersAsync(int rung, int count, int minSize) =>
-        Task.FromResult(PackedStructs.Pack<LargestCluster>(_shard.Largest(rung, count, minSize)));
-
-    /// <inheritdoc />
-    public Task<ClusterSummaryReply[]> ClusterSummariesAsync() =>
-        Task.FromResult<ClusterSummaryReply[]>([.. _shard.ClusterSummaries().Select(s => new ClusterSummaryReply(s.Clusters, s.Clustered, s.Largest, s.Bins))]);
-
-    /// <inheritdoc />
-    public Task<IdLists> ClustersAsync(int rung) => Task.FromResult(IdListsCodec.Pack([.. _shard.Clusters(rung)]));
+    public Task<IdLists> ClustersAsync(int rung) => Task.FromResult(IdListsCodec.Pack(_shard.Clusters(rung)));
 
     /// <inheritdoc />
     public Task<ShardRecord?[]> LookupAsync(byte[] ids, bool withValues)

@@ -249,6 +249,11 @@ internal static class ShardLoader
             var canonical = index < 0 ? orphan.Id : ids[Find(parents[rung], index)];
             orphan.ReplaceVerdictAtLoad(new StoredVerdict(true, canonical, best.Other, best.Cosine));
         }
+
+        foreach (var shard in shards)
+        {
+            shard?.CountAfterLoad();
+        }
     }
 
     // Two id lists as one ascending array without repeats (the store streams them in id order, so the sort is cheap).

@@ -78,8 +78,7 @@ public sealed partial class DedupEngine
     /// </summary>
     public async Task<IReadOnlyList<ClusterView>> ListClustersAsync(int rung, int minSize = 2, int skip = 0, int take = 20, int membersPerCluster = 0)
     {
-        var largest = await Task.WhenAll(AllShards().Select(s => _shards.LargestClustersAsync(s, rung, skip + take, Math.Max(2, minSize)))).ConfigureAwait(false);
-        var chosen = largest.SelectMany(x => x).OrderByDescending(c => c.Size).ThenBy(c => c.Root).Skip(skip).Take(take).ToList();
+        var chosen = (await _shards.LargestClustersAsync(rung, skip + take, Math.Max(2, minSize)).ConfigureAwait(false)).Skip(skip).ToList();
         var canonicals = await LookupManyAsync(chosen.Select(c => c.Canonical), withValues: membersPerCluster > 0).ConfigureAwait(false);
         var views = new List<ClusterView>(chosen.Count);
         foreach (var c in chosen)
@@ -87,7 +86,7 @@ public sealed partial class DedupEngine
             var canonical = canonicals.GetValueOrDefault(c.Canonical);
             var shown = canonical is null || membersPerCluster == 0
                 ? []
-                : await MembersAsync(canonical, (await _shards.ClusterPageAsync(c.Root, rung, 0, 0, membersPerCluster).ConfigureAwait(false))?.Page ?? []).ConfigureAwait(false);
+                : await MembersAsync(canonical, (await _shards.ClusterPageAsync(c.Root, rung, 0, 0, membersPerCluster).ConfigureAwait(false))?.Members ?? []).ConfigureAwait(false);
             views.Add(new ClusterView(_rungs[rung], c.Root, canonical?.ExternalId ?? string.Empty, c.Size, shown));
         }
 
@@ -177,12 +176,11 @@ public sealed partial class DedupEngine
         return record is { Acknowledged: true } ? record.Values : null;
     }
 
-    /// <summary>Vectors stored and duplicate verdicts only: one small call per shard, cheap enough to sample often.</summary>
+    /// <summary>Vectors stored and duplicate verdicts only: counters, cheap enough to sample often.</summary>
     public async Task<(long Vectors, long Duplicates)> GetCountsAsync()
     {
-        var deadline = Deadline();
-        var counts = await Task.WhenAll(AllShards().Select(s => _shards.CountsAsync(s, deadline))).ConfigureAwait(false);
-        return (counts.Sum(c => (long)c.Vectors), counts.Sum(c => (long)c.Duplicates));
+        var counters = await _shards.CountersAsync(0).ConfigureAwait(false);
+        return (counters.Vectors, counters.Duplicates);
     }
 
     /// <summary>
@@ -191,40 +189,23 @@ public sealed partial class DedupEngine
     /// </summary>
     public async Task<IReadOnlyList<SizeBin>> GetClusterSizeHistogramAsync(int rung)
     {
-        var summaries = await Task.WhenAll(AllShards().Select(s => _shards.ClusterSummariesAsync(s))).ConfigureAwait(false);
-        var bins = new int[32];
-        foreach (var shard in summaries)
-        {
-            for (var b = 0; b < bins.Length; b++)
-            {
-                bins[b] += shard[rung].Bins[b];
-            }
-        }
-
+        var bins = (await _shards.CountersAsync(_rungs.Length).ConfigureAwait(false)).Rungs[rung].Bins;
         return [.. bins.Select((count, b) => (count, b)).Where(x => x.count > 0).Select(x => new SizeBin((1 << x.b) + 1, (int)Math.Min(int.MaxValue, 1L << (x.b + 1)), x.count))];
     }
 
     /// <summary>Vectors, duplicate verdicts, and per rung the clusters of size ≥ 2: counters kept by each shard; no scan.</summary>
     public async Task<EngineStats> GetStatsAsync()
     {
-        var deadline = Deadline();
-        var counts = Task.WhenAll(AllShards().Select(s => _shards.CountsAsync(s, deadline)));
-        var summaries = await Task.WhenAll(AllShards().Select(s => _shards.ClusterSummariesAsync(s))).ConfigureAwait(false);
-        var rungs = new List<RungStats>();
-        for (var r = 0; r < _rungs.Length; r++)
-        {
-            rungs.Add(new RungStats(_rungs[r], summaries.Sum(s => s[r].Clusters), (int)summaries.Sum(s => s[r].Clustered), summaries.Max(s => s[r].Largest)));
-        }
-
-        var vectors = await counts.ConfigureAwait(false);
-        return new EngineStats(vectors.Sum(c => c.Vectors), vectors.Sum(c => c.Duplicates), Scheme.ShardCount, rungs);
+        var counters = await _shards.CountersAsync(_rungs.Length).ConfigureAwait(false);
+        var rungs = counters.Rungs.Select((c, r) => new RungStats(_rungs[r], c.Clusters, (int)c.Clustered, c.Largest)).ToList();
+        return new EngineStats((int)counters.Vectors, (int)counters.Duplicates, Scheme.ShardCount, rungs);
     }
 
     /// <summary>A page of the cluster rooted at <paramref name="root"/>; null when it is no root or holds no stored vector.</summary>
-    private async Task<(int Size, long Canonical, long[] Page)?> PageAsync(long root, int rung, long after, int skip, int take) =>
+    private async Task<ClusterPage?> PageAsync(long root, int rung, long after, int skip, int take) =>
         await _shards.ClusterPageAsync(root, rung, after, skip, take).ConfigureAwait(false) is { Size: > 0 } page ? page : null;
 
-    private async Task<ClusterView?> ViewAsync(long root, int rung, (int Size, long Canonical, long[] Page) page)
+    private async Task<ClusterView?> ViewAsync(long root, int rung, ClusterPage page)
     {
         var canonical = (await _shards.LookupAsync(VectorId.HomeShard(page.Canonical), [page.Canonical], withValues: true, Deadline()).ConfigureAwait(false))[0];
         if (canonical is null)
@@ -232,7 +213,7 @@ public sealed partial class DedupEngine
             return null;
         }
 
-        return new ClusterView(_rungs[rung], root, canonical.ExternalId, page.Size, await MembersAsync(canonical, page.Page).ConfigureAwait(false));
+        return new ClusterView(_rungs[rung], root, canonical.ExternalId, page.Size, await MembersAsync(canonical, page.Members).ConfigureAwait(false));
     }
 
     private async Task<List<ClusterMember>> MembersAsync(RecordView canonical, IReadOnlyList<long> ids)

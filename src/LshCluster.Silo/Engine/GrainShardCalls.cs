@@ -299,17 +299,56 @@ internal sealed class GrainShardCalls(IGrainFactory grains, LocalShards local, i
         return PackedStructs.Read<int>(reply.Moved, "moved").ToArray();
     }
 
-    public async Task<(int Size, long Canonical, long[] Page)?> ClusterPageAsync(long root, int rung, long after, int skip, int take)
+    // The cluster questions below read a shard active here in place (its cluster index takes a lock; its counters are
+    // single fields): a dashboard's question to every shard then costs microseconds, not a call per shard.
+
+    public async Task<ClusterPage?> ClusterPageAsync(long root, int rung, long after, int skip, int take)
     {
-        var reply = await Shard(VectorId.HomeShard(root)).ClusterAsync(root, rung, after, skip, take).ConfigureAwait(false);
-        return reply.IsRoot ? (reply.Size, reply.Canonical, PackedStructs.Read<long>(reply.Members, "members").ToArray()) : null;
+        var home = VectorId.HomeShard(root);
+        if (local.Find(home) is { } here)
+        {
+            return here.Page(root, rung, after, skip, take);
+        }
+
+        var reply = await Shard(home).ClusterAsync(root, rung, after, skip, take).ConfigureAwait(false);
+        return reply.IsRoot ? new ClusterPage(reply.Size, reply.Canonical, PackedStructs.Read<long>(reply.Members, "members").ToArray()) : null;
     }
 
-    public async Task<LargestCluster[]> LargestClustersAsync(int shard, int rung, int count, int minSize) =>
-        PackedStructs.Read<LargestCluster>(await Shard(shard).LargestClustersAsync(rung, count, minSize).ConfigureAwait(false), "clusters").ToArray();
+    public async Task<List<LargestCluster>> LargestClustersAsync(int rung, int count, int minSize)
+    {
+        if (await SilosAsync().ConfigureAwait(false) is not { } silos)
+        {
+            await local.ActivateAsync(grains, Enumerable.Range(0, shardCount)).ConfigureAwait(false);
+            return [.. local.LargestClusters(rung, count, minSize)];
+        }
 
-    public async Task<ClusterSummary[]> ClusterSummariesAsync(int shard) =>
-        [.. (await Shard(shard).ClusterSummariesAsync().ConfigureAwait(false)).Select(s => new ClusterSummary(s.Clusters, s.Clustered, s.Largest, s.Bins))];
+        var lists = await Task.WhenAll(silos.Select(async silo => PackedStructs.Read<LargestCluster>(
+            await grains.GetGrain<ISiloClustersGrain>(silo.Key).LargestAsync(rung, count, minSize, silo.Value).ConfigureAwait(false), "clusters").ToArray())).ConfigureAwait(false);
+
+        // A shard that moves is briefly on two silos: its clusters count once.
+        return [.. lists.SelectMany(l => l).DistinctBy(c => c.Root).OrderByDescending(c => c.Size).ThenBy(c => c.Root).Take(count)];
+    }
+
+    public async Task<ClusterCounters> CountersAsync(int rungs)
+    {
+        if (await SilosAsync().ConfigureAwait(false) is not { } silos)
+        {
+            await local.ActivateAsync(grains, Enumerable.Range(0, shardCount)).ConfigureAwait(false);
+            return local.Counters(rungs);
+        }
+
+        var replies = await Task.WhenAll(silos.Select(silo => grains.GetGrain<ISiloClustersGrain>(silo.Key).CountersAsync(rungs, silo.Value))).ConfigureAwait(false);
+        return new ClusterCounters(replies.Sum(r => r.Vectors), replies.Sum(r => r.Duplicates), [.. Enumerable.Range(0, rungs).Select(r => new ClusterSummary(
+            replies.Sum(x => x.Rungs[r].Clusters), replies.Sum(x => x.Rungs[r].Clustered), replies.Max(x => x.Rungs[r].Largest),
+            [.. Enumerable.Range(0, 32).Select(b => replies.Sum(x => x.Rungs[r].Bins[b]))]))]);
+    }
+
+    // The silos the placement names (by their grain keys) with the shards placed on each, or null in a process that
+    // hosts every shard (the embedded engine).
+    private async Task<Dictionary<string, int[]>?> SilosAsync() =>
+        owners is null || await owners().ConfigureAwait(false) is not { Length: > 0 } placed
+            ? null
+            : placed.Select((silo, shard) => (silo, shard)).GroupBy(x => x.silo).ToDictionary(g => g.Key.ToParsableString(), g => g.Select(x => x.shard).ToArray());
 
     public async Task<(long Root, long[] Members)[]> ClustersAsync(int shard, int rung)
     {
@@ -342,13 +381,9 @@ internal sealed class GrainShardCalls(IGrainFactory grains, LocalShards local, i
     }
 
     public async Task<RecordView?> LookupExternalAsync(int shard, string externalId, bool withValues, DateTimeOffset deadline) =>
-        ViewOf(await Shard(shard).LookupExternalAsync(externalId, withValues).ConfigureAwait(false));
-
-    public async Task<(int Vectors, int Duplicates)> CountsAsync(int shard, DateTimeOffset deadline)
-    {
-        var reply = await Shard(shard).CountsAsync().ConfigureAwait(false);
-        return (reply.Vectors, reply.Duplicates);
-    }
+        local.Find(shard) is { } here
+            ? ViewOf(here.FindConcurrently(externalId), withValues)
+            : ViewOf(await Shard(shard).LookupExternalAsync(externalId, withValues).ConfigureAwait(false));
 
     public async Task<(long Id, string ExternalId)[]> NamesAsync(int shard, DateTimeOffset deadline)
     {

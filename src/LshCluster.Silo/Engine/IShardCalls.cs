@@ -65,13 +65,16 @@ internal interface IShardCalls
     Task<int[]> RemoveMembersAsync(int shard, int rung, IReadOnlyList<(long Root, long Member)> removals);
 
     /// <summary>A page of the cluster rooted at <paramref name="root"/> (see <see cref="IShardGrain.ClusterAsync"/>): null when it is not a root.</summary>
-    Task<(int Size, long Canonical, long[] Page)?> ClusterPageAsync(long root, int rung, long after, int skip, int take);
+    Task<ClusterPage?> ClusterPageAsync(long root, int rung, long after, int skip, int take);
 
-    /// <summary>The largest clusters rooted at <paramref name="shard"/>.</summary>
-    Task<LargestCluster[]> LargestClustersAsync(int shard, int rung, int count, int minSize);
+    /// <summary>
+    /// The <paramref name="count"/> largest clusters of at least <paramref name="minSize"/> members, largest first (ties:
+    /// older first), from every silo's board.
+    /// </summary>
+    Task<List<LargestCluster>> LargestClustersAsync(int rung, int count, int minSize);
 
-    /// <summary>Per rung, counters of the clusters rooted at <paramref name="shard"/>.</summary>
-    Task<ClusterSummary[]> ClusterSummariesAsync(int shard);
+    /// <summary>Vectors, duplicates, and per rung (0 … <paramref name="rungs"/> − 1) the clusters: every silo's counters, no scan.</summary>
+    Task<ClusterCounters> CountersAsync(int rungs);
 
     /// <summary>Every cluster of two or more members rooted at <paramref name="shard"/>, with its members in id order.</summary>
     Task<(long Root, long[] Members)[]> ClustersAsync(int shard, int rung);
@@ -81,9 +84,6 @@ internal interface IShardCalls
 
     /// <summary>The record of an external id homed at <paramref name="shard"/>, or null.</summary>
     Task<RecordView?> LookupExternalAsync(int shard, string externalId, bool withValues, DateTimeOffset deadline);
-
-    /// <summary>Vectors homed at a shard and how many are duplicates.</summary>
-    Task<(int Vectors, int Duplicates)> CountsAsync(int shard, DateTimeOffset deadline);
 
     /// <summary>Every vector homed at a shard, by id and external id.</summary>
     Task<(long Id, string ExternalId)[]> NamesAsync(int shard, DateTimeOffset deadline);
