@@ -191,7 +191,8 @@ internal static class BenchScaleCommand
     /// <summary>Opens the store again as a restarted process would, times it until it answers, and checks the planted pairs there.</summary>
     private static async Task RestartAsync(string target, long n, Dictionary<long, List<(string Id, float[] Vector)>> sampled, CancellationToken cancel)
     {
-        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        // The first engine's memory back to the system first: a restarted process starts without it.
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         var clock = Stopwatch.StartNew();
         await using var engine = await DedupEngine.OpenAsync(DedupStores.Open(target), cancellationToken: cancel);
         var stats = await engine.GetStatsAsync();
