@@ -116,6 +116,27 @@ public sealed class EngineCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_chained_cluster_is_marked_and_exports_its_core_without_the_far_member()
+    {
+        // a ~ b and b ~ c above 0.99, a ~ c at 0.981: one cluster at rung 0.99, whose core (within 0.99 of a) is a, b.
+        Create(dim: 4);
+        foreach (var line in new[] { """{"id":"a","vector":[1,0,0,0]}""", """{"id":"b","vector":[1,0.1,0,0]}""", """{"id":"c","vector":[1,0.2,0,0]}""" })
+        {
+            Assert.Equal(0, Lshc.Run(line, "ingest", "--store", Store, "-").ExitCode);
+        }
+
+        var clusters = Lshc.Run(null, "clusters", "--store", Store, "--rung", "0.99");
+        var whole = Lshc.Run(null, "export", "--store", Store, "--rung", "0.99", "--format", "clusters");
+        var cores = Lshc.Run(null, "export", "--store", Store, "--rung", "0.99", "--format", "clusters", "--cores");
+        var coresAndRest = Lshc.Run(null, "export", "--store", Store, "--rung", "0.99", "--format", "clusters", "--cores", "--all");
+
+        Assert.Contains("size      3  canonical a  members a b c  coherence 0.981 chained", clusters.Out, StringComparison.Ordinal);
+        Assert.Equal("a b c", whole.Out.Trim());
+        Assert.Equal("a b", cores.Out.Trim());
+        Assert.Equal(["a b", "c"], coresAndRest.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
     public void A_NaN_in_a_binary_file_is_refused_naming_the_value_and_the_rest_go_in()
     {
         Create(dim: 4);

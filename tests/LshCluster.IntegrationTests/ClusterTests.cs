@@ -26,7 +26,7 @@ public sealed class ClusterTests(PostgresServer server, ITestOutputHelper output
         await using var cluster = await ClusterHarness.CreateAsync(server, scheme);
         for (var i = 0; i < 3; i++)
         {
-            await cluster.StartSiloAsync();
+            await cluster.StartSiloAsync("--recall-sample", "1"); // every insert a live recall sample (within 5% of a core)
         }
 
         await cluster.WaitForOwnersAsync(3, TimeSpan.FromSeconds(30));
@@ -48,6 +48,27 @@ public sealed class ClusterTests(PostgresServer server, ITestOutputHelper output
         }
 
         AssertSameVerdicts(embedded.Verdicts, clusterVerdicts);
+
+        // Live recall, measured by every silo over the whole cluster (each sample compared with the vectors of all three),
+        // and a chained cluster's core read across silos: every member listed within the rung of the canonical one.
+        var sampled = live;
+        for (var wait = Stopwatch.StartNew(); sampled.Rungs.Any(r => r.SampledVectors < 50) && wait.Elapsed < TimeSpan.FromSeconds(60); await Task.Delay(500))
+        {
+            sampled = await client.GetStatsAsync();
+        }
+
+        Assert.All(sampled.Rungs, r =>
+        {
+            Assert.True(r.SampledVectors >= 50, $"rung {r.Rung}: {r.SampledVectors} samples checked");
+            Assert.InRange(r.SampledRecall, r.SampledRecallLow, r.SampledRecallHigh);
+            Assert.True(r.SampledRecallHigh >= 0.99, $"rung {r.Rung}: sampled recall {r.SampledRecall} ({r.SampledRecallLow} … {r.SampledRecallHigh})");
+        });
+        var lowest = scheme.Rungs.Count - 1;
+        var largest = (await client.ListClustersAsync(new ListClustersRequest { Rung = scheme.Rungs[lowest], Take = 1 })).Clusters.Single();
+        var core = await client.GetClusterAsync(new GetClusterRequest { ClusterId = largest.ClusterId, Rung = scheme.Rungs[lowest], Take = 10_000, Core = true });
+        Assert.Equal(core.CoreSize, core.Members.Count);
+        Assert.Equal(largest.Size, core.CoherenceSample);
+        Assert.All(core.Members, m => Assert.True(m.CosineToCanonical >= scheme.Rungs[lowest], $"{m.Id} at {m.CosineToCanonical} in the core"));
 
         // The REST API of every silo tells the same story as the gRPC API and the membership table.
         using var http = new HttpClient();

@@ -24,12 +24,13 @@ public sealed partial class DashboardTests(ITestOutputHelper output) : IDisposab
         HeadlessChromium.RequireInstalled();
         var vectors = images.Take(6000).ToList();
         var scheme = TempStores.Plan(784, [0.99f, 0.98f], shards: 64, sample: [.. vectors.Take(1000)]);
-        await using var engine = await TempStores.CreateAsync(_stores.NewSqlite(), scheme);
+        await using var engine = await TempStores.CreateAsync(_stores.NewSqlite(), scheme, new DedupEngineOptions { RecallSampleRate = 0.05, RecallSampleBudget = 1 });
         for (var start = 0; start < vectors.Count; start += 2000)
         {
             await engine.InsertAsync([.. vectors.Skip(start).Take(2000).Select((v, i) => new VectorInput((start + i).ToString(CultureInfo.InvariantCulture), v))]);
         }
 
+        await engine.RecallSamplesCheckedAsync();
         var stats = await engine.GetStatsAsync();
         var largest = (await engine.ListClustersAsync(engine.Rungs.Count - 1, take: 1)).Single();
         await using var server = await EmbeddedServer.StartAsync(engine, "127.0.0.1:0");
@@ -40,6 +41,17 @@ public sealed partial class DashboardTests(ITestOutputHelper output) : IDisposab
         Assert.Equal(stats.Vectors.ToString("N0", CultureInfo.InvariantCulture), HeadlessChromium.ElementText(dom, "vectors"));
         Assert.Equal(stats.Duplicates.ToString("N0", CultureInfo.InvariantCulture), HeadlessChromium.ElementText(dom, "duplicates"));
         Assert.Contains($"{largest.ClusterId} at rung {largest.Rung.ToString(CultureInfo.InvariantCulture)}", HeadlessChromium.ElementText(dom, "cluster-title"), StringComparison.Ordinal);
+        // The live recall per rung, with its interval, as the stats give it.
+        var rungTable = dom[dom.IndexOf("id=\"rungs\"", StringComparison.Ordinal)..];
+        rungTable = Regex.Replace(rungTable[..rungTable.IndexOf("</table>", StringComparison.Ordinal)], "<[^>]*>", " ");
+        Assert.All(stats.Rungs, r => Assert.Contains($"{r.SampledRecall!.Estimate.ToString("F4", CultureInfo.InvariantCulture)} ({r.SampledRecall.Low.ToString("F4", CultureInfo.InvariantCulture)}–", rungTable, StringComparison.Ordinal));
+
+        // The largest cluster's line says how coherent it is, and whether it is chained (as the API says).
+        var table = dom[dom.IndexOf("id=\"largest\"", StringComparison.Ordinal)..];
+        var line = Regex.Replace(table[..table.IndexOf("</tr>", table.IndexOf("<tbody>", StringComparison.Ordinal), StringComparison.Ordinal)], "<[^>]*>", " ");
+        Assert.Contains(largest.Coherence.ToString("F3", CultureInfo.InvariantCulture), line, StringComparison.Ordinal);
+        Assert.Equal(largest.IsChained, line.Contains("chained", StringComparison.Ordinal));
+        Assert.Equal(largest.IsChained, HeadlessChromium.ElementText(dom, "cluster-title").Contains("chained", StringComparison.Ordinal));
         var thumbnails = Thumbnail().Matches(dom).Count;
         Assert.Equal(Math.Min(largest.Size, 48), thumbnails);
         output.WriteLine($"{stats.Vectors} vectors, {stats.Duplicates} duplicates; largest cluster {largest.ClusterId} ({largest.Size}) drawn as {thumbnails} thumbnails");

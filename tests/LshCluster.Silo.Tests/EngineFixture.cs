@@ -65,10 +65,10 @@ public sealed class ServedStore : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    public static async Task<ServedStore> StartAsync(LshScheme scheme, Security.Credentials? credentials = null, Microsoft.Extensions.Logging.ILoggerFactory? logs = null)
+    public static async Task<ServedStore> StartAsync(LshScheme scheme, Security.Credentials? credentials = null, Microsoft.Extensions.Logging.ILoggerFactory? logs = null, DedupEngineOptions? options = null)
     {
         var stores = new TempStores();
-        var engine = await TempStores.CreateAsync(stores.NewSqlite(), scheme);
+        var engine = await TempStores.CreateAsync(stores.NewSqlite(), scheme, options);
         return new ServedStore(stores, engine, await Hosting.EmbeddedServer.StartAsync(engine, "127.0.0.1:0", logs, credentials));
     }
 

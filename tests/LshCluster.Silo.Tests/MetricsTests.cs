@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using LshCluster.Core.Hashing;
+using LshCluster.Silo.Engine;
 
 namespace LshCluster.Silo.Tests;
 
@@ -14,7 +16,8 @@ public sealed class MetricsTests : IAsyncLifetime
     private static readonly LshScheme Scheme = TempStores.Plan(64, [0.99f, 0.95f], shards: 32);
     private ServedStore _served = null!;
 
-    public async Task InitializeAsync() => _served = await ServedStore.StartAsync(Scheme);
+    // Every insert is a recall sample here, so that the live recall gauge has a value after a few.
+    public async Task InitializeAsync() => _served = await ServedStore.StartAsync(Scheme, options: new DedupEngineOptions { RecallSampleRate = 1, RecallSampleBudget = 1 });
 
     public async Task DisposeAsync() => await _served.DisposeAsync();
 
@@ -26,6 +29,7 @@ public sealed class MetricsTests : IAsyncLifetime
 
         var insert = await _served.Http.PostAsJsonAsync("/v1/vectors", new { vectors = new object[] { new { id = "m-a", values = a }, new { id = "m-b", values = b }, new { id = "m-bad", values = new[] { 1f } } } });
         insert.EnsureSuccessStatusCode();
+        await _served.Engine.RecallSamplesCheckedAsync();
         (await _served.Http.DeleteAsync("/v1/vectors/m-b")).EnsureSuccessStatusCode();
         var after = await ScrapeAsync();
 
@@ -36,6 +40,8 @@ public sealed class MetricsTests : IAsyncLifetime
         Assert.True(Value(after, "lshcluster_merges_total") - Value(before, "lshcluster_merges_total") >= 1);
         Assert.True(Value(after, "lshcluster_deletions_total") - Value(before, "lshcluster_deletions_total") >= 1);
         Assert.Equal("gauge", (string?)after["lshcluster_vectors_in_flight"]!["type"]);
+        Assert.Equal("gauge", (string?)after["lshcluster_sampled_recall"]!["type"]);
+        Assert.Equal(1.0, Value(after, "lshcluster_sampled_recall", ("rung", Scheme.Rungs[^1].ToString(CultureInfo.InvariantCulture)))); // m-a and m-b, one cluster
         Assert.True(Value(after, "lshcluster_shards_owned") >= Scheme.ShardCount);
         // Orleans' meter beside ours. Neither a family nor a value is pinned: this test process runs many silos at once
         // and one after another, each with its own instruments under the one meter name, and the exporter (which sees

@@ -1,4 +1,6 @@
+using System.Globalization;
 using LshCluster.Core.Evaluation;
+using LshCluster.Core.Kernels;
 using LshCluster.Silo.Engine;
 using Xunit.Abstractions;
 
@@ -27,24 +29,51 @@ public sealed class QualityTests(ITestOutputHelper output) : IDisposable
         var measured = await MeasureAsync(engine, store, vectors);
         for (var r = 0; r < rungs.Length; r++)
         {
-            var (recall, precision, exactPairs, edgeRecall) = measured[r];
+            var (recall, precision, exactPairs, edgeRecall, _) = measured[r];
             output.WriteLine($"planted d=384, rung {rungs[r]}: pair recall {recall:F4}, pair precision {precision:F4}, edge recall {edgeRecall:F4} ({exactPairs} pairs in exact components)");
             Assert.True(exactPairs > 100, $"the planted set should have pairs at rung {rungs[r]}");
             Assert.True(recall >= 0.99, $"pair recall {recall:F4} at rung {rungs[r]}");
             Assert.Equal(1.0, precision, 6);
+
+            await AssertCoresAsync(engine, vectors, r, output);
         }
     }
 
     /// <summary>
-    /// Per rung: pair recall and precision (contingency table of exact component × cluster), the exact pairs, and the
-    /// edge recall — the fraction of exact pairs at or above the rung that the store holds as verified edges.
+    /// Cores (issue 16): every member of every core at rung index <paramref name="r"/> is within the rung of its canonical
+    /// member (listed first); the largest cluster's coherence, read with its core, is the lowest exact cosine of a member
+    /// to the canonical one, and its core the members within the rung.
     /// </summary>
-    internal static async Task<List<(double Recall, double Precision, long ExactPairs, double EdgeRecall)>> MeasureAsync(DedupEngine engine, string store, List<float[]> vectors)
+    internal static async Task AssertCoresAsync(DedupEngine engine, List<float[]> vectors, int r, ITestOutputHelper output)
+    {
+        var rung = engine.Rungs[r];
+        float Cosine(string a, string b) => VectorMath.Cosine(vectors[int.Parse(a, CultureInfo.InvariantCulture)], vectors[int.Parse(b, CultureInfo.InvariantCulture)]);
+        var cores = await engine.ExportClustersAsync(r, cores: true);
+        Assert.NotEmpty(cores);
+        Assert.All(cores, core => Assert.All(core, m => Assert.True(Cosine(m, core[0]) >= rung, $"{m} in the core of {core[0]} at cosine {Cosine(m, core[0])}")));
+
+        var largest = (await engine.ListClustersAsync(r, take: 1)).Single();
+        var whole = (await engine.GetClusterAsync(largest.ClusterId, r, take: int.MaxValue))!;
+        var core = (await engine.GetClusterAsync(largest.ClusterId, r, take: int.MaxValue, core: true))!;
+        var lowest = whole.Members.Min(m => Cosine(m.ExternalId, whole.Canonical));
+        Assert.Equal(whole.Size, core.CoherenceSample);
+        Assert.Equal(lowest, core.Coherence, 5);
+        Assert.Equal(whole.Members.Count(m => Cosine(m.ExternalId, whole.Canonical) >= rung), core.CoreSize);
+        Assert.Equal(core.CoreSize, core.Members.Count);
+        output.WriteLine($"rung {rung}: {cores.Count} cores; the largest cluster, {whole.Size} members, coherence {core.Coherence:F4} ({(core.IsChained ? "chained" : "not chained")}), core {core.CoreSize}");
+    }
+
+    /// <summary>
+    /// Per rung: pair recall and precision (contingency table of exact component × cluster), the exact pairs, and the
+    /// edge recall — the fraction of exact pairs at or above the rung that the store holds as verified edges — and the
+    /// fraction of those pairs whose two vectors are in one cluster (what live recall estimates).
+    /// </summary>
+    internal static async Task<List<(double Recall, double Precision, long ExactPairs, double EdgeRecall, double Joined)>> MeasureAsync(DedupEngine engine, string store, List<float[]> vectors)
     {
         var rungs = engine.Rungs;
         var lowest = ExactNeighbours.Pairs(vectors, rungs[^1]);
         var edges = await StoredEdgesAsync(store);
-        var results = new List<(double, double, long, double)>();
+        var results = new List<(double, double, long, double, double)>();
         for (var r = 0; r < rungs.Count; r++)
         {
             var rung = rungs[r];
@@ -66,7 +95,8 @@ public sealed class QualityTests(ITestOutputHelper output) : IDisposable
 
             var (recall, precision, exactPairs, _) = PairMetrics.Compute(exactLabels, clusterLabels);
             var found = exact.Count(p => edges.Contains((p.I, p.J)));
-            results.Add((recall, precision, exactPairs, exact.Count == 0 ? 1 : (double)found / exact.Count));
+            var joined = exact.Count(p => clusterLabels[p.I] == clusterLabels[p.J]);
+            results.Add((recall, precision, exactPairs, exact.Count == 0 ? 1 : (double)found / exact.Count, exact.Count == 0 ? 1 : (double)joined / exact.Count));
         }
 
         return results;
@@ -112,7 +142,8 @@ public sealed class FashionMnistQualityTests(ITestOutputHelper output) : IDispos
         // plan for a per-pair recall of 0.999 so that pair recall stays above 0.99.
         var scheme = TempStores.Plan(784, rungs, shards: 256, sample: [.. vectors.Take(2000)], recall: 0.999);
         var store = _stores.NewSqlite();
-        await using var engine = await TempStores.CreateAsync(store, scheme);
+        // One insert in fifty also matched exactly against every stored vector (live recall), without a CPU budget.
+        await using var engine = await TempStores.CreateAsync(store, scheme, new DedupEngineOptions { RecallSampleRate = 0.02, RecallSampleBudget = 1 });
         for (var start = 0; start < vectors.Count; start += 5000)
         {
             var results = await engine.InsertAsync([.. vectors.Skip(start).Take(5000).Select((v, k) => new VectorInput((start + k).ToString(), v))]);
@@ -120,13 +151,23 @@ public sealed class FashionMnistQualityTests(ITestOutputHelper output) : IDispos
         }
 
         var measured = await QualityTests.MeasureAsync(engine, store, vectors);
+        await engine.RecallSamplesCheckedAsync();
+        var stats = await engine.GetStatsAsync();
         for (var r = 0; r < rungs.Length; r++)
         {
-            var (recall, precision, exactPairs, edgeRecall) = measured[r];
+            var (recall, precision, exactPairs, edgeRecall, joined) = measured[r];
             output.WriteLine($"Fashion-MNIST {vectors.Count}, rung {rungs[r]}: pair recall {recall:F4}, pair precision {precision:F4}, edge recall {edgeRecall:F4} ({exactPairs} pairs in exact components)");
             Assert.True(exactPairs > 0);
             Assert.True(recall >= 0.99, $"pair recall {recall:F4} at rung {rungs[r]}");
             Assert.Equal(1.0, precision, 6);
+            await QualityTests.AssertCoresAsync(engine, vectors, r, output);
+
+            // Live recall (issue 16): the estimate from the sampled inserts agrees with the same figure measured offline
+            // over every exact pair (the share whose two vectors are in one cluster), within its interval.
+            var live = stats.Rungs[r].SampledRecall ?? throw new InvalidOperationException($"no recall sample was checked at rung {rungs[r]}");
+            output.WriteLine($"  live recall {live.Estimate:F4} [{live.Low:F4}, {live.High:F4}] over {live.Pairs} pairs of {live.Vectors} sampled inserts; offline {joined:F4}");
+            Assert.True(live.Vectors >= 300, $"{live.Vectors} samples checked");
+            Assert.InRange(joined, live.Low, live.High);
         }
     }
 

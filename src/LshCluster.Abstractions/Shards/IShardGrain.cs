@@ -93,8 +93,14 @@ public interface IShardGrain : IGrainWithIntegerKey
     /// <summary>Removes deleted members from the clusters of roots homed here (packed (root, member) 64-bit pairs).</summary>
     Task<ClusterChangeReply> RemoveMembersAsync(int rung, byte[] pairs);
 
-    /// <summary>Members <paramref name="skip"/> … of the cluster whose root is <paramref name="root"/>, after id <paramref name="after"/>, at most <paramref name="take"/>.</summary>
-    Task<ClusterPageReply> ClusterAsync(long root, int rung, long after, int skip, int take);
+    /// <summary>
+    /// Members <paramref name="skip"/> … of the cluster whose root is <paramref name="root"/>, after id
+    /// <paramref name="after"/>, at most <paramref name="take"/>; and up to <paramref name="sample"/> members spread over it.
+    /// </summary>
+    Task<ClusterPageReply> ClusterAsync(long root, int rung, long after, int skip, int take, int sample);
+
+    /// <summary>The exact cosine of each of these ids (packed 64-bit, homed here) to <paramref name="to"/> (packed floats); NaN for one not stored.</summary>
+    Task<byte[]> CosinesAsync(byte[] to, byte[] ids);
 
     /// <summary>Every cluster of two or more members rooted here, with its members (an export).</summary>
     Task<IdLists> ClustersAsync(int rung);

@@ -17,4 +17,10 @@ public interface ISiloClustersGrain : IGrainWithStringKey
     /// <paramref name="shards"/> placed on this silo are active here.
     /// </summary>
     Task<SiloCountersReply> CountersAsync(int rungs, int[] shards);
+
+    /// <summary>
+    /// Every acknowledged vector of the shards active here at cosine ≥ <paramref name="threshold"/> to
+    /// <paramref name="vector"/> (packed floats), by exact comparison: packed (id, cosine) pairs. A recall sample.
+    /// </summary>
+    Task<byte[]> NeighboursAsync(byte[] vector, float threshold, int[] shards);
 }

@@ -50,8 +50,9 @@ public sealed record ClusterChangeReply([property: Id(0)] long Epoch, [property:
 /// <param name="Size">The members stored.</param>
 /// <param name="Canonical">The first member (smallest id), 0 when there are none.</param>
 /// <param name="Members">The page (packed 64-bit ids, ascending).</param>
+/// <param name="Sample">Members spread evenly over the cluster (packed 64-bit ids, ascending).</param>
 [GenerateSerializer, Immutable]
-public sealed record ClusterPageReply([property: Id(0)] bool IsRoot, [property: Id(1)] int Size, [property: Id(2)] long Canonical, [property: Id(3)] byte[] Members);
+public sealed record ClusterPageReply([property: Id(0)] bool IsRoot, [property: Id(1)] int Size, [property: Id(2)] long Canonical, [property: Id(3)] byte[] Members, [property: Id(4)] byte[] Sample);
 
 /// <summary>A silo's counters: the vectors and duplicates of the shards active there, and per rung their clusters.</summary>
 [GenerateSerializer, Immutable]

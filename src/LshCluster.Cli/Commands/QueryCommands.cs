@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Text.Json;
 using LshCluster.Cli.IO;
 
@@ -52,7 +53,8 @@ internal static class QueryCommands
             Console.WriteLine($"rung {StoreOptions.Format(engine.Rungs[r])}: {clusters.Count} clusters shown");
             foreach (var c in clusters)
             {
-                Console.WriteLine($"  cluster {c.ClusterId}  size {c.Size,6}  canonical {c.Canonical}  members {string.Join(' ', c.Members.Select(m => m.ExternalId))}{(c.Size > c.Members.Count ? " …" : string.Empty)}");
+                Console.WriteLine($"  cluster {c.ClusterId}  size {c.Size,6}  canonical {c.Canonical}  members {string.Join(' ', c.Members.Select(m => m.ExternalId))}{(c.Size > c.Members.Count ? " …" : string.Empty)}"
+                    + string.Create(CultureInfo.InvariantCulture, $"  coherence {c.Coherence:F3}{(c.CoherenceSample < c.Size ? $" (of {c.CoherenceSample})" : string.Empty)}{(c.IsChained ? " chained" : string.Empty)}"));
             }
 
             return 0;
@@ -73,6 +75,11 @@ internal static class QueryCommands
             foreach (var r in stats.Rungs)
             {
                 Console.WriteLine($"  rung {StoreOptions.Format(r.Rung)}: {r.Clusters} clusters of size >= 2 holding {r.ClusteredVectors} vectors; largest {r.LargestCluster}");
+                if (r.SampledRecall is { } s)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"    sampled recall {s.Estimate:F4} (95% interval {s.Low:F4} … {s.High:F4}; {s.Pairs:N0} exact pairs of {s.Vectors:N0} sampled inserts)"));
+                }
             }
 
             return 0;
@@ -88,12 +95,16 @@ internal static class QueryCommands
         var format = new Option<string>("--format") { Description = "clusters (one line of member ids per cluster), jsonl or csv", DefaultValueFactory = _ => "clusters" };
         format.AcceptOnlyFromAmong("clusters", "jsonl", "csv");
         var all = new Option<bool>("--all") { Description = "Also write every vector that is in no cluster, as a cluster of one" };
-        var command = new Command("export", "Write every cluster of size >= 2 at a rung") { store, server, rung, format, all };
+        var cores = new Option<bool>("--cores")
+        {
+            Description = "Write each cluster's core (its members within the rung of its canonical member) rather than the whole chained component",
+        };
+        var command = new Command("export", "Write every cluster of size >= 2 at a rung") { store, server, rung, format, all, cores };
         command.SetAction(async (parse, cancel) =>
         {
             await using var engine = await Target.OpenAsync(parse.GetValue(store), parse.GetValue(server));
             var r = engine.RungIndexOf(parse.GetValue(rung));
-            var clusters = await engine.ExportClustersAsync(r, parse.GetValue(all));
+            var clusters = await engine.ExportClustersAsync(r, parse.GetValue(all), parse.GetValue(cores));
             var kind = parse.GetValue(format);
             if (kind == "csv")
             {

@@ -30,7 +30,18 @@ internal static class StoreOptions
 
     public static Option<float?> Rung() => new("--rung") { Description = "Similarity rung (default: the highest)" };
 
-    public static Task<DedupEngine> OpenAsync(string store) => DedupEngine.OpenAsync(DedupStores.Open(store), new DedupEngineOptions { Log = IO.ConsoleLogs.Engine });
+    public static Task<DedupEngine> OpenAsync(string store, double? recallSampleRate = null) =>
+        DedupEngine.OpenAsync(DedupStores.Open(store), new DedupEngineOptions { Log = IO.ConsoleLogs.Engine, RecallSampleRate = recallSampleRate ?? new DedupEngineOptions().RecallSampleRate });
+
+    /// <summary>
+    /// <c>--recall-sample</c>: the share of inserts also matched exactly against every stored vector to measure live
+    /// recall (docs/api.md); 0 turns it off.
+    /// </summary>
+    public static Option<double> RecallSample() => new("--recall-sample")
+    {
+        Description = "Share of inserts also matched exactly against every stored vector, to measure live recall (at most 5% of a core); 0: off",
+        DefaultValueFactory = _ => new DedupEngineOptions().RecallSampleRate,
+    };
 
     /// <summary>Creates a cluster with <paramref name="scheme"/> in <paramref name="store"/> and closes the store again.</summary>
     public static async Task CreateClusterAsync(string store, Core.Hashing.LshScheme scheme, CancellationToken cancellationToken)

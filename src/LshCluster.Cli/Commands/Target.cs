@@ -83,7 +83,7 @@ internal abstract class Target : IAsyncDisposable
 
     public abstract Task<IReadOnlyList<DeleteResult>> DeleteAsync(IReadOnlyList<string> ids);
 
-    public abstract Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung, bool includeSingletons);
+    public abstract Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung, bool includeSingletons, bool cores);
 
     public abstract ValueTask DisposeAsync();
 
@@ -108,7 +108,8 @@ internal abstract class Target : IAsyncDisposable
 
         public override Task<IReadOnlyList<DeleteResult>> DeleteAsync(IReadOnlyList<string> ids) => engine.DeleteAsync(ids);
 
-        public override Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung, bool includeSingletons) => engine.ExportClustersAsync(rung, includeSingletons);
+        public override Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung, bool includeSingletons, bool cores) =>
+            engine.ExportClustersAsync(rung, includeSingletons, cores);
 
         public override ValueTask DisposeAsync() => engine.DisposeAsync();
     }
@@ -174,13 +175,16 @@ internal abstract class Target : IAsyncDisposable
         {
             var s = await client.GetStatsAsync();
             return new EngineStats((int)s.Vectors, (int)s.Duplicates, s.Shards,
-                [.. s.Rungs.Select(r => new Silo.Engine.RungStats(r.Rung, r.Clusters, r.ClusteredVectors, r.LargestCluster))]);
+                [.. s.Rungs.Select(r => new Silo.Engine.RungStats(r.Rung, r.Clusters, r.ClusteredVectors, r.LargestCluster)
+                {
+                    SampledRecall = r.SampledVectors == 0 ? null : new SampledRecall(r.SampledRecall, r.SampledRecallLow, r.SampledRecallHigh, r.SampledVectors, r.SampledPairs),
+                })]);
         }
 
         public override async Task<IReadOnlyList<DeleteResult>> DeleteAsync(IReadOnlyList<string> ids) =>
             [.. (await client.DeleteAsync(ids)).Select(r => new DeleteResult(r.Index, r.Id, r.Deleted, r.Error is { } e ? new ItemError(e.Field, e.Code, e.Message) : null))];
 
-        public override async Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung, bool includeSingletons)
+        public override async Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung, bool includeSingletons, bool cores)
         {
             if (includeSingletons)
             {
@@ -196,7 +200,17 @@ internal abstract class Target : IAsyncDisposable
                     var members = new List<Protocol.V1.ClusterMember>();
                     for (var from = 0; from < c.Size; from += 10_000)
                     {
-                        members.AddRange((await client.GetClusterAsync(new GetClusterRequest { ClusterId = c.ClusterId, Rung = Rungs[rung], Skip = from, Take = 10_000 })).Members);
+                        var read = await client.GetClusterAsync(new GetClusterRequest { ClusterId = c.ClusterId, Rung = Rungs[rung], Skip = from, Take = 10_000, Core = cores });
+                        members.AddRange(read.Members);
+                        if (read.Members.Count < 10_000)
+                        {
+                            break; // a core ends before the cluster's size
+                        }
+                    }
+
+                    if (members.Count < 2)
+                    {
+                        continue; // a core of one
                     }
 
                     // The canonical member first, then in id order (first registered first), as the embedded export.
@@ -214,6 +228,11 @@ internal abstract class Target : IAsyncDisposable
         public override ValueTask DisposeAsync() => client.DisposeAsync();
 
         private static ClusterView View(Protocol.V1.Cluster c) =>
-            new(c.Rung, (long)c.ClusterId, c.CanonicalId, c.Size, [.. c.Members.Select(m => new Silo.Engine.ClusterMember(m.Id, (long)m.VectorId, m.CosineToCanonical))]);
+            new(c.Rung, (long)c.ClusterId, c.CanonicalId, c.Size, [.. c.Members.Select(m => new Silo.Engine.ClusterMember(m.Id, (long)m.VectorId, m.CosineToCanonical))])
+            {
+                Coherence = c.Coherence,
+                CoherenceSample = c.CoherenceSample,
+                CoreSize = c.CoreSize == 0 ? null : c.CoreSize,
+            };
     }
 }

@@ -53,6 +53,19 @@ internal sealed class LocalShards
     public LargestCluster[] LargestClusters(int rung, int count, int minSize) =>
         [.. Board.Largest(rung, count, minSize).Select(c => new LargestCluster(c.Root, Find(VectorId.HomeShard(c.Root))?.Canonical(c.Root, rung) ?? c.Root, c.Size))];
 
+    /// <summary>Every acknowledged vector of the shards active here at cosine ≥ <paramref name="threshold"/> to <paramref name="vector"/> (exact).</summary>
+    public List<(long Id, float Cosine)> Neighbours(float[] vector, float threshold)
+    {
+        var found = new List<(long Id, float Cosine)>();
+        var squaredNorm = Core.Kernels.VectorMath.SquaredNorm(vector);
+        foreach (var shard in _active.Values)
+        {
+            shard.Neighbours(vector, squaredNorm, threshold, found);
+        }
+
+        return found;
+    }
+
     /// <summary>The vectors, duplicates and, per rung, clusters of the shards active here: counters, no scan.</summary>
     public ClusterCounters Counters(int rungs)
     {

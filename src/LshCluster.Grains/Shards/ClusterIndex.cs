@@ -48,9 +48,10 @@ internal sealed class ClusterIndex
     /// <summary>
     /// The size and canonical (first) member of <paramref name="root"/>'s cluster and its members after id
     /// <paramref name="after"/>, past <paramref name="skip"/>, at most <paramref name="take"/>, in id order; null when it
-    /// has no entry: then it is a cluster of one if <paramref name="root"/> is stored, of none otherwise.
+    /// has no entry: then it is a cluster of one if <paramref name="root"/> is stored, of none otherwise. With it, up to
+    /// <paramref name="sample"/> members spread evenly over the cluster (all of them when it has no more).
     /// </summary>
-    public ClusterPage? Page(long root, long after, int skip, int take)
+    public ClusterPage? Page(long root, long after, int skip, int take, int sample)
     {
         lock (_gate)
         {
@@ -63,7 +64,10 @@ internal sealed class ClusterIndex
             var from = members.BinarySearch(after) is var at && at >= 0 ? at + 1 : ~at;
             from = (int)Math.Min(members.Count, (long)from + Math.Max(0, skip));
             var page = members.GetRange(from, Math.Min(Math.Max(0, take), members.Count - from)).ToArray();
-            return new ClusterPage(members.Count, members.Count == 0 ? 0 : members[0], page);
+            var spread = members.Count <= sample
+                ? members.ToArray()
+                : [.. Enumerable.Range(0, Math.Max(0, sample)).Select(i => members[(int)((long)i * members.Count / sample)])];
+            return new ClusterPage(members.Count, members.Count == 0 ? 0 : members[0], page, spread);
         }
     }
 
@@ -281,8 +285,8 @@ internal sealed class ClusterIndex
 /// <summary>The members of a root taken by a link, on their way to the entry of the root it was linked under.</summary>
 internal readonly record struct MemberTransfer(long[] Members, long[] Tombstones);
 
-/// <summary>A page of a cluster's members (ids ascending), with the cluster's size and canonical (first) member.</summary>
-internal sealed record ClusterPage(int Size, long Canonical, long[] Members);
+/// <summary>A page of a cluster's members (ids ascending), with the cluster's size, canonical (first) member, and a sample spread over it.</summary>
+internal sealed record ClusterPage(int Size, long Canonical, long[] Members, long[] Sample);
 
 /// <summary>A cluster in the list of the largest: its root, canonical (first) member and size.</summary>
 internal readonly record struct LargestCluster(long Root, long Canonical, int Size);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using LshCluster.Core.Ids;
+using LshCluster.Core.Kernels;
 using LshCluster.Core.Vectors;
 using LshCluster.Storage;
 
@@ -399,19 +400,19 @@ internal sealed class Shard
     /// when it is not a root. A root no member of which is stored (a deleted vector alone) has none. Safe outside the
     /// shard's turns.
     /// </summary>
-    public ClusterPage? Page(long root, int rung, long after, int skip, int take)
+    public ClusterPage? Page(long root, int rung, long after, int skip, int take, int sample)
     {
         if (!IsRootHere(root, rung))
         {
             return null;
         }
 
-        if (_clusters[rung].Page(root, after, skip, take) is { } page)
+        if (_clusters[rung].Page(root, after, skip, take, sample) is { } page)
         {
             return page;
         }
 
-        return IsStored(root) ? new ClusterPage(1, root, root > after && skip <= 0 && take > 0 ? [root] : []) : new ClusterPage(0, 0, []);
+        return IsStored(root) ? new ClusterPage(1, root, root > after && skip <= 0 && take > 0 ? [root] : [], sample > 0 ? [root] : []) : new ClusterPage(0, 0, [], []);
     }
 
     /// <summary>The canonical (first) member of the cluster rooted at <paramref name="root"/> (homed here). Safe outside turns.</summary>
@@ -475,6 +476,37 @@ internal sealed class Shard
     public HomeRecord? FindMatchable(long id) => _byId.TryGetValue(id, out var record) && record.Deletion is null ? record : null;
 
     public IEnumerable<HomeRecord> Records() => _byId.Select(entry => entry.Value);
+
+    /// <summary>
+    /// Every acknowledged vector homed here at cosine ≥ <paramref name="threshold"/> to <paramref name="vector"/>, by an
+    /// exact comparison with each (a recall sample). Safe outside the shard's turns.
+    /// </summary>
+    public void Neighbours(ReadOnlySpan<float> vector, float squaredNorm, float threshold, List<(long Id, float Cosine)> found)
+    {
+        foreach (var (id, r) in _byId)
+        {
+            if (r.IsAcknowledged && r.Deletion is null
+                && VectorMath.Cosine(VectorMath.Dot(r.Values, vector), r.SquaredNorm, squaredNorm) is var cosine && cosine >= threshold)
+            {
+                found.Add((id, cosine));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The exact cosine of each of <paramref name="ids"/> (homed here) to <paramref name="to"/>; NaN for one not stored.
+    /// Safe outside the shard's turns (records are found as <see cref="FindMatchable"/> finds them; values never change).
+    /// </summary>
+    public float[] Cosines(ReadOnlySpan<float> to, float toSquaredNorm, ReadOnlySpan<long> ids)
+    {
+        var cosines = new float[ids.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            cosines[i] = _byId.TryGetValue(ids[i], out var r) ? VectorMath.Cosine(VectorMath.Dot(r.Values, to), r.SquaredNorm, toSquaredNorm) : float.NaN;
+        }
+
+        return cosines;
+    }
 
     /// <summary>
     /// The (child, parent) pointers at rung <paramref name="rung"/> (only non-roots have one), and the deleted vectors

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using LshCluster.Abstractions.Shards;
+using LshCluster.Core.Kernels;
 using LshCluster.Core.Vectors;
 using LshCluster.Grains.Placement;
 using LshCluster.Storage;
@@ -200,10 +201,17 @@ internal sealed class ShardGrain(IShardSource source, ILocalSiloDetails silo, IC
     }
 
     /// <inheritdoc />
-    public Task<ClusterPageReply> ClusterAsync(long root, int rung, long after, int skip, int take) =>
-        Task.FromResult(_shard.Page(root, rung, after, skip, take) is { } page
-            ? new ClusterPageReply(true, page.Size, page.Canonical, PackedStructs.Pack<long>(page.Members))
-            : new ClusterPageReply(false, 0, 0, []));
+    public Task<ClusterPageReply> ClusterAsync(long root, int rung, long after, int skip, int take, int sample) =>
+        Task.FromResult(_shard.Page(root, rung, after, skip, take, sample) is { } page
+            ? new ClusterPageReply(true, page.Size, page.Canonical, PackedStructs.Pack<long>(page.Members), PackedStructs.Pack<long>(page.Sample))
+            : new ClusterPageReply(false, 0, 0, [], []));
+
+    /// <inheritdoc />
+    public Task<byte[]> CosinesAsync(byte[] to, byte[] ids)
+    {
+        var vector = PackedStructs.Read<float>(to, "to");
+        return Task.FromResult(PackedStructs.Pack<float>(_shard.Cosines(vector, VectorMath.SquaredNorm(vector), PackedStructs.Read<long>(ids, "ids"))));
+    }
 
     /// <inheritdoc />
     public Task<IdLists> ClustersAsync(int rung) => Task.FromResult(IdListsCodec.Pack(_shard.Clusters(rung)));

@@ -17,6 +17,14 @@ internal sealed class SiloClustersGrain(LocalShards local) : Grain, ISiloCluster
     }
 
     /// <inheritdoc />
+    public async Task<byte[]> NeighboursAsync(byte[] vector, float threshold, int[] shards)
+    {
+        await local.ActivateAsync(GrainFactory, shards).ConfigureAwait(true);
+        var found = local.Neighbours(PackedStructs.Read<float>(vector, "vector").ToArray(), threshold);
+        return PackedStructs.Pack<NearVector>([.. found.Select(f => new NearVector(f.Id, f.Cosine))]);
+    }
+
+    /// <inheritdoc />
     public async Task<SiloCountersReply> CountersAsync(int rungs, int[] shards)
     {
         await local.ActivateAsync(GrainFactory, shards).ConfigureAwait(true);
@@ -25,3 +33,6 @@ internal sealed class SiloClustersGrain(LocalShards local) : Grain, ISiloCluster
             [.. counters.Rungs.Select(r => new ClusterSummaryReply(r.Clusters, r.Clustered, r.Largest, r.Bins))]);
     }
 }
+
+/// <summary>A stored vector near a sample, as packed in a reply.</summary>
+internal readonly record struct NearVector(long Id, float Cosine);

@@ -59,17 +59,22 @@ public static class LshClusterMetrics
     /// <summary>Membership changes made by this process (joined, left by a drain, stopped when declared dead).</summary>
     public static readonly Counter<long> MembershipChanges = Meter.CreateCounter<long>("lshcluster.membership.changes", "{change}", "Membership changes, by kind");
 
+    private static readonly ConcurrentDictionary<object, Func<IEnumerable<Measurement<double>>>> SampledRecall = new();
+
     static LshClusterMetrics()
     {
+        Meter.CreateObservableGauge("lshcluster.sampled_recall", () => SampledRecall.Values.SelectMany(f => f()), "{ratio}",
+            "Live recall per rung: of the exact near-duplicate pairs of a sample of inserts, the share in one cluster");
         Meter.CreateObservableGauge("lshcluster.vectors.in_flight", () => VectorsInFlight.Values.Sum(f => f()), "{vector}", "Vectors of insert batches under way");
         Meter.CreateObservableGauge("lshcluster.shards.owned", () => ShardsOwned.Values.Sum(f => f()), "{shard}", "Shards active in this process");
     }
 
     /// <summary>Adds <paramref name="owner"/>'s vectors under way and shard count to the gauges until <see cref="Unregister"/>.</summary>
-    public static void Register(object owner, Func<int> vectorsInFlight, Func<int> shardsOwned)
+    public static void Register(object owner, Func<int> vectorsInFlight, Func<int> shardsOwned, Func<IEnumerable<Measurement<double>>> sampledRecall)
     {
         VectorsInFlight[owner] = vectorsInFlight;
         ShardsOwned[owner] = shardsOwned;
+        SampledRecall[owner] = sampledRecall;
     }
 
     /// <summary>Stops reading <paramref name="owner"/>'s gauges.</summary>
@@ -77,6 +82,7 @@ public static class LshClusterMetrics
     {
         VectorsInFlight.TryRemove(owner, out _);
         ShardsOwned.TryRemove(owner, out _);
+        SampledRecall.TryRemove(owner, out _);
     }
 
     /// <summary>Counts the verdicts given at the vectors' home silo (each vector once, wherever it was sent).</summary>

@@ -26,12 +26,20 @@ public sealed partial class DedupEngine
     }
 
     /// <summary>
-    /// The cluster of <paramref name="externalId"/> at rung index <paramref name="rung"/>: canonical member, size, and
-    /// members <paramref name="skip"/> … <paramref name="skip"/> + <paramref name="take"/> after member id
-    /// <paramref name="after"/> in id order (first-registered first), each with its cosine to the canonical member. Null
-    /// when the id is not stored. Costs the path to the root and the members returned, whatever the cluster's size.
+    /// How many members, spread over a cluster, its coherence is measured over when it has more (the view says how many):
+    /// enough to find a chained cluster's far members, cheap enough for every read.
     /// </summary>
-    public async Task<ClusterView?> GetClusterOfAsync(string externalId, int rung, int skip = 0, int take = 100, long after = 0)
+    public const int CoherenceSample = 1000;
+
+    /// <summary>
+    /// The cluster of <paramref name="externalId"/> at rung index <paramref name="rung"/>: canonical member, size,
+    /// coherence, and members <paramref name="skip"/> … <paramref name="skip"/> + <paramref name="take"/> after member id
+    /// <paramref name="after"/> in id order (first-registered first), each with its cosine to the canonical member. With
+    /// <paramref name="core"/>, the members listed are those of the core (within the rung of the canonical member). Null
+    /// when the id is not stored. Costs the path to the root and the members returned (and the sample the coherence is
+    /// measured over), whatever the cluster's size; a core costs a cosine per member.
+    /// </summary>
+    public async Task<ClusterView?> GetClusterOfAsync(string externalId, int rung, int skip = 0, int take = 100, long after = 0, bool core = false)
     {
         var deadline = Deadline();
         var record = await _shards.LookupExternalAsync(Scheme.HomeShard(externalId), externalId, withValues: false, deadline).ConfigureAwait(false);
@@ -43,9 +51,9 @@ public sealed partial class DedupEngine
         for (var attempt = 0; ; attempt++)
         {
             var root = await FindAsync(record.Id, rung, deadline).ConfigureAwait(false);
-            if (await _shards.ClusterPageAsync(root, rung, after, skip, take).ConfigureAwait(false) is { } page)
+            if (await ReadClusterAsync(root, rung, skip, take, after, core, CoherenceSample).ConfigureAwait(false) is { IsRoot: true } read)
             {
-                return page.Size == 0 ? null : await ViewAsync(root, rung, page).ConfigureAwait(false);
+                return read.View;
             }
 
             // Linked under another root between the find and the read: find again (roots only ever get older).
@@ -59,56 +67,63 @@ public sealed partial class DedupEngine
     /// <summary>
     /// The cluster whose id is <paramref name="clusterId"/> (the internal id of its first vector, the root of its tree,
     /// which may since have been deleted); null if no such cluster. Its canonical member is its earliest stored vector.
+    /// Paging and <paramref name="core"/> as in <see cref="GetClusterOfAsync"/>.
     /// </summary>
-    public async Task<ClusterView?> GetClusterAsync(long clusterId, int rung, int skip = 0, int take = 100, long after = 0)
+    public async Task<ClusterView?> GetClusterAsync(long clusterId, int rung, int skip = 0, int take = 100, long after = 0, bool core = false)
     {
-        if (clusterId < 0 || VectorId.HomeShard(clusterId) >= Scheme.ShardCount
-            || await PageAsync(clusterId, rung, after, skip, take).ConfigureAwait(false) is not { } page)
+        if (clusterId < 0 || VectorId.HomeShard(clusterId) >= Scheme.ShardCount)
         {
             return null;
         }
 
-        return await ViewAsync(clusterId, rung, page).ConfigureAwait(false);
+        return (await ReadClusterAsync(clusterId, rung, skip, take, after, core, CoherenceSample).ConfigureAwait(false)).View;
     }
 
     /// <summary>
     /// Clusters of size ≥ <paramref name="minSize"/> at rung index <paramref name="rung"/>, largest first (ties: older
-    /// cluster first), paged; members are listed up to <paramref name="membersPerCluster"/>. Reads each shard's list of
-    /// its largest clusters, kept as they change.
+    /// cluster first), paged, each with its coherence measured over up to <paramref name="coherenceSample"/> members;
+    /// members are listed up to <paramref name="membersPerCluster"/>. Reads each silo's board of its largest clusters.
     /// </summary>
-    public async Task<IReadOnlyList<ClusterView>> ListClustersAsync(int rung, int minSize = 2, int skip = 0, int take = 20, int membersPerCluster = 0)
+    public async Task<IReadOnlyList<ClusterView>> ListClustersAsync(int rung, int minSize = 2, int skip = 0, int take = 20, int membersPerCluster = 0, int coherenceSample = 200)
     {
         var chosen = (await _shards.LargestClustersAsync(rung, skip + take, Math.Max(2, minSize)).ConfigureAwait(false)).Skip(skip).ToList();
-        var canonicals = await LookupManyAsync(chosen.Select(c => c.Canonical), withValues: membersPerCluster > 0).ConfigureAwait(false);
-        var views = new List<ClusterView>(chosen.Count);
-        foreach (var c in chosen)
-        {
-            var canonical = canonicals.GetValueOrDefault(c.Canonical);
-            var shown = canonical is null || membersPerCluster == 0
-                ? []
-                : await MembersAsync(canonical, (await _shards.ClusterPageAsync(c.Root, rung, 0, 0, membersPerCluster).ConfigureAwait(false))?.Members ?? []).ConfigureAwait(false);
-            views.Add(new ClusterView(_rungs[rung], c.Root, canonical?.ExternalId ?? string.Empty, c.Size, shown));
-        }
-
-        return views;
+        var views = await Task.WhenAll(chosen.Select(c => ReadClusterAsync(c.Root, rung, 0, membersPerCluster, 0, core: false, coherenceSample))).ConfigureAwait(false);
+        return [.. views.Select(v => v.View).OfType<ClusterView>()];
     }
 
     /// <summary>
     /// Every cluster of size ≥ 2 at rung index <paramref name="rung"/> as lists of external ids, canonical member first
-    /// then in id order; with <paramref name="includeSingletons"/>, every other stored vector as a cluster of one.
+    /// then in id order; with <paramref name="includeSingletons"/>, every other stored vector as a cluster of one. With
+    /// <paramref name="cores"/>, each cluster's core instead (its members within the rung of its canonical member): a
+    /// chained cluster's far members are then not written as duplicates of a vector they do not resemble (with
+    /// <paramref name="includeSingletons"/>, each is written alone).
     /// </summary>
-    public async Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung, bool includeSingletons = false)
+    public async Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung, bool includeSingletons = false, bool cores = false)
     {
-        var rooted = await Task.WhenAll(AllShards().Select(s => _shards.ClustersAsync(s, rung))).ConfigureAwait(false);
+        var rooted = (await Task.WhenAll(AllShards().Select(s => _shards.ClustersAsync(s, rung))).ConfigureAwait(false)).SelectMany(x => x).OrderBy(c => c.Root).ToList();
         var names = await ExternalIdsAsync().ConfigureAwait(false);
+        if (cores)
+        {
+            var canonicals = await LookupManyAsync(rooted.Select(c => c.Members[0]), withValues: true).ConfigureAwait(false);
+            for (var k = 0; k < rooted.Count; k++)
+            {
+                var (root, members) = rooted[k];
+                if (canonicals.GetValueOrDefault(members[0]) is { } canonical)
+                {
+                    var cosines = await CosinesToAsync(canonical, members).ConfigureAwait(false);
+                    rooted[k] = (root, [.. members.Where(id => id == canonical.Id || cosines.GetValueOrDefault(id, -1) >= _rungs[rung])]);
+                }
+            }
+        }
+
         // An id without a record (an insert that failed after linking, before its commit) is left out.
-        var clusters = rooted.SelectMany(x => x).OrderBy(c => c.Root)
+        var clusters = rooted
             .Select(c => (IReadOnlyList<string>)[.. c.Members.Where(names.ContainsKey).Select(id => names[id])])
             .Where(c => c.Count >= 2)
             .ToList();
         if (includeSingletons)
         {
-            var clustered = rooted.SelectMany(x => x).SelectMany(c => c.Members).ToHashSet();
+            var clustered = rooted.Where(c => c.Members.Length >= 2).SelectMany(c => c.Members).ToHashSet();
             clusters.AddRange(names.Where(n => !clustered.Contains(n.Key)).OrderBy(n => n.Key).Select(n => (IReadOnlyList<string>)[n.Value]));
         }
 
@@ -197,38 +212,77 @@ public sealed partial class DedupEngine
     public async Task<EngineStats> GetStatsAsync()
     {
         var counters = await _shards.CountersAsync(_rungs.Length).ConfigureAwait(false);
-        var rungs = counters.Rungs.Select((c, r) => new RungStats(_rungs[r], c.Clusters, (int)c.Clustered, c.Largest)).ToList();
+        var rungs = counters.Rungs.Select((c, r) => new RungStats(_rungs[r], c.Clusters, (int)c.Clustered, c.Largest) { SampledRecall = _recall.Estimate(r) }).ToList();
         return new EngineStats((int)counters.Vectors, (int)counters.Duplicates, Scheme.ShardCount, rungs);
     }
 
-    /// <summary>A page of the cluster rooted at <paramref name="root"/>; null when it is no root or holds no stored vector.</summary>
-    private async Task<ClusterPage?> PageAsync(long root, int rung, long after, int skip, int take) =>
-        await _shards.ClusterPageAsync(root, rung, after, skip, take).ConfigureAwait(false) is { Size: > 0 } page ? page : null;
-
-    private async Task<ClusterView?> ViewAsync(long root, int rung, ClusterPage page)
+    /// <summary>
+    /// Reads the cluster rooted at <paramref name="root"/>: IsRoot false when it is not (any more) a root; View null when
+    /// it holds no stored vector. The coherence is measured over all members when a core is asked for, else over up to
+    /// <paramref name="coherenceSample"/> spread over the cluster.
+    /// </summary>
+    private async Task<(bool IsRoot, ClusterView? View)> ReadClusterAsync(long root, int rung, int skip, int take, long after, bool core, int coherenceSample)
     {
-        var canonical = (await _shards.LookupAsync(VectorId.HomeShard(page.Canonical), [page.Canonical], withValues: true, Deadline()).ConfigureAwait(false))[0];
-        if (canonical is null)
+        // A core lists its members by their cosines, so it reads them all; otherwise the page and a sample.
+        var read = core
+            ? await _shards.ClusterPageAsync(root, rung, 0, 0, int.MaxValue, int.MaxValue).ConfigureAwait(false)
+            : await _shards.ClusterPageAsync(root, rung, after, skip, take, coherenceSample).ConfigureAwait(false);
+        if (read is null)
         {
-            return null;
+            return (false, null);
         }
 
-        return new ClusterView(_rungs[rung], root, canonical.ExternalId, page.Size, await MembersAsync(canonical, page.Members).ConfigureAwait(false));
+        var canonical = read.Size == 0 ? null : (await _shards.LookupAsync(VectorId.HomeShard(read.Canonical), [read.Canonical], withValues: true, Deadline()).ConfigureAwait(false))[0];
+        if (canonical is null)
+        {
+            return (true, null);
+        }
+
+        var cosines = await CosinesToAsync(canonical, [.. read.Sample, .. read.Members]).ConfigureAwait(false);
+        cosines[canonical.Id] = 1;
+        var coherence = read.Sample.Select(id => cosines.GetValueOrDefault(id, 1)).DefaultIfEmpty(1).Min();
+        var listed = read.Members;
+        int? coreSize = null;
+        if (core)
+        {
+            long[] members = [.. read.Sample.Where(id => cosines.GetValueOrDefault(id, -1) >= _rungs[rung])];
+            coreSize = members.Length;
+            var from = Array.BinarySearch(members, after) is var at && at >= 0 ? at + 1 : ~at;
+            listed = [.. members.Skip(from + Math.Max(0, skip)).Take(Math.Max(0, take))];
+        }
+
+        var names = await LookupManyAsync(listed, withValues: false).ConfigureAwait(false);
+        List<ClusterMember> shown = [.. listed.Where(names.ContainsKey).Select(id => new ClusterMember(names[id].ExternalId, id, cosines.GetValueOrDefault(id, float.NaN)))];
+        return (true, new ClusterView(_rungs[rung], root, canonical.ExternalId, read.Size, shown)
+        {
+            Coherence = coherence,
+            CoherenceSample = read.Sample.Length,
+            CoreSize = coreSize,
+        });
     }
 
-    private async Task<List<ClusterMember>> MembersAsync(RecordView canonical, IReadOnlyList<long> ids)
+    /// <summary>The exact cosine of each stored one of <paramref name="ids"/> to <paramref name="canonical"/>'s values, computed at their home shards.</summary>
+    private async Task<Dictionary<long, float>> CosinesToAsync(RecordView canonical, IEnumerable<long> ids)
     {
-        var records = await LookupManyAsync(ids, withValues: true).ConfigureAwait(false);
-        var members = new List<ClusterMember>(ids.Count);
-        foreach (var id in ids)
+        var values = canonical.Values ?? throw new InvalidOperationException("cosines to a record read without its values");
+        var byHome = await Task.WhenAll(ids.Distinct().Where(id => id >= 0 && VectorId.HomeShard(id) < Scheme.ShardCount).GroupBy(VectorId.HomeShard).Select(async home =>
         {
-            if (records.GetValueOrDefault(id) is { Values: { } values } member && canonical.Values is { } canonicalValues)
+            long[] mine = [.. home];
+            return (Ids: mine, Cosines: await _shards.CosinesAsync(home.Key, values, canonical.SquaredNorm, mine).ConfigureAwait(false));
+        })).ConfigureAwait(false);
+        var cosines = new Dictionary<long, float>();
+        foreach (var (mine, found) in byHome)
+        {
+            for (var i = 0; i < mine.Length; i++)
             {
-                members.Add(new ClusterMember(member.ExternalId, id, VectorMath.Cosine(VectorMath.Dot(values, canonicalValues), member.SquaredNorm, canonical.SquaredNorm)));
+                if (!float.IsNaN(found[i]))
+                {
+                    cosines[mine[i]] = found[i];
+                }
             }
         }
 
-        return members;
+        return cosines;
     }
 
     /// <summary>The records of <paramref name="ids"/> that are stored (one lookup per home shard).</summary>

@@ -42,6 +42,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     private int _vectorsInFlight;
     private long _bucketCandidates;
     private long _checkedCandidates;
+    private readonly RecallSampler _recall;
 
     private DedupEngine(IDedupStore store, LshScheme scheme, DedupEngineOptions options, EmbeddedSilo? silo,
         IGrainFactory? clusterGrains = null, Grains.Placement.LocalShards? clusterLocal = null, Func<Task<SiloAddress[]>>? clusterOwners = null)
@@ -62,7 +63,22 @@ public sealed partial class DedupEngine : IAsyncDisposable
         _maxHamming = Sketch128.MaxHamming(scheme.LowestRung);
         _screen = ProjectionScreen(scheme.LowestRung, _hashing.Hasher.ProjectionLength); // the projection depends on d and the seed alone
         _committer = new GroupCommitter(store, options.GroupCommitMaxVectors, failStop: !_coordinator);
-        LshClusterMetrics.Register(this, () => Volatile.Read(ref _vectorsInFlight), () => LocalShards.Count);
+        _recall = new RecallSampler(_rungs, options, (vector, threshold) => _shards.NeighboursAsync(vector, threshold), (id, rung) => FindAsync(id, rung, Deadline()));
+        LshClusterMetrics.Register(this, () => Volatile.Read(ref _vectorsInFlight), () => LocalShards.Count, SampledRecallMeasurements);
+    }
+
+    /// <summary>Completes once the recall samples taken so far are checked (for tests).</summary>
+    internal Task RecallSamplesCheckedAsync() => _recall.DrainAsync();
+
+    private IEnumerable<System.Diagnostics.Metrics.Measurement<double>> SampledRecallMeasurements()
+    {
+        for (var r = 0; r < _rungs.Length; r++)
+        {
+            if (_recall.Estimate(r) is { } estimate)
+            {
+                yield return new(estimate.Estimate, new KeyValuePair<string, object?>("rung", _rungs[r].ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+        }
     }
 
     /// <summary>The cluster's scheme: while it is learning, until the fixed one replaces it (<see cref="Learned"/>).</summary>
@@ -560,6 +576,10 @@ public sealed partial class DedupEngine : IAsyncDisposable
         try
         {
             await Task.WhenAll(homes.Select(h => _shards.AcknowledgeAsync(h.Key, [.. h.Select(j => new VerdictOf(registered[j].Id, verdicts[j]))]))).ConfigureAwait(false);
+            foreach (var j in fresh)
+            {
+                _recall.Offer(registered[j].Id, items[j].Values);
+            }
         }
         catch (Exception) when (_coordinator)
         {
@@ -1081,6 +1101,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         LshClusterMetrics.Unregister(this);
+        await _recall.DisposeAsync().ConfigureAwait(false);
         await _stopping.CancelAsync().ConfigureAwait(false);
         try
         {

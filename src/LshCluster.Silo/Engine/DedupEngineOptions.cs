@@ -31,6 +31,18 @@ public sealed class DedupEngineOptions
     /// <summary>Where the engine tells what it does on its own (a learning cluster fixing its scheme); nowhere by default.</summary>
     public Microsoft.Extensions.Logging.ILogger Log { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
+    /// <summary>
+    /// The share of inserts also matched exactly against every stored vector, to measure the recall the cluster gives
+    /// (<see cref="EngineStats"/>, the metric <c>lshcluster_sampled_recall</c>); 0 turns it off.
+    /// </summary>
+    public double RecallSampleRate { get; set; } = 0.001;
+
+    /// <summary>The most of one core the recall samples may take (samples beyond it are dropped); 1: no limit.</summary>
+    public double RecallSampleBudget { get; set; } = 0.05;
+
+    /// <summary>A sampled recall whose whole interval lies below this is logged as a warning.</summary>
+    public double RecallWarningBelow { get; set; } = 0.99;
+
     /// <summary>Throws when a setting is out of range, naming it.</summary>
     public void Validate()
     {
@@ -40,6 +52,9 @@ public sealed class DedupEngineOptions
         Require(MaxExternalIdLength is >= 1 and <= 4096, nameof(MaxExternalIdLength), "must be 1 … 4096");
         Require(GroupCommitMaxVectors >= 1, nameof(GroupCommitMaxVectors), "must be at least 1");
         Require(!string.IsNullOrWhiteSpace(Owner), nameof(Owner), "must not be empty");
+        Require(RecallSampleRate is >= 0 and <= 1, nameof(RecallSampleRate), "must be 0 … 1");
+        Require(RecallSampleBudget is > 0 and <= 1, nameof(RecallSampleBudget), "must be more than 0 and at most 1");
+        Require(RecallWarningBelow is >= 0 and <= 1, nameof(RecallWarningBelow), "must be 0 … 1");
     }
 
     private static void Require(bool condition, string name, string message)

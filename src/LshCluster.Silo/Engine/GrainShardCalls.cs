@@ -302,16 +302,18 @@ internal sealed class GrainShardCalls(IGrainFactory grains, LocalShards local, i
     // The cluster questions below read a shard active here in place (its cluster index takes a lock; its counters are
     // single fields): a dashboard's question to every shard then costs microseconds, not a call per shard.
 
-    public async Task<ClusterPage?> ClusterPageAsync(long root, int rung, long after, int skip, int take)
+    public async Task<ClusterPage?> ClusterPageAsync(long root, int rung, long after, int skip, int take, int sample = 0)
     {
         var home = VectorId.HomeShard(root);
         if (local.Find(home) is { } here)
         {
-            return here.Page(root, rung, after, skip, take);
+            return here.Page(root, rung, after, skip, take, sample);
         }
 
-        var reply = await Shard(home).ClusterAsync(root, rung, after, skip, take).ConfigureAwait(false);
-        return reply.IsRoot ? new ClusterPage(reply.Size, reply.Canonical, PackedStructs.Read<long>(reply.Members, "members").ToArray()) : null;
+        var reply = await Shard(home).ClusterAsync(root, rung, after, skip, take, sample).ConfigureAwait(false);
+        return reply.IsRoot
+            ? new ClusterPage(reply.Size, reply.Canonical, PackedStructs.Read<long>(reply.Members, "members").ToArray(), PackedStructs.Read<long>(reply.Sample, "sample").ToArray())
+            : null;
     }
 
     public async Task<List<LargestCluster>> LargestClustersAsync(int rung, int count, int minSize)
@@ -327,6 +329,18 @@ internal sealed class GrainShardCalls(IGrainFactory grains, LocalShards local, i
 
         // A shard that moves is briefly on two silos: its clusters count once.
         return [.. lists.SelectMany(l => l).DistinctBy(c => c.Root).OrderByDescending(c => c.Size).ThenBy(c => c.Root).Take(count)];
+    }
+
+    public async Task<List<(long Id, float Cosine)>> NeighboursAsync(float[] vector, float threshold)
+    {
+        if (await SilosAsync().ConfigureAwait(false) is not { } silos)
+        {
+            await local.ActivateAsync(grains, Enumerable.Range(0, shardCount)).ConfigureAwait(false);
+            return local.Neighbours(vector, threshold);
+        }
+
+        var replies = await Task.WhenAll(silos.Select(silo => grains.GetGrain<ISiloClustersGrain>(silo.Key).NeighboursAsync(PackedStructs.Pack<float>(vector), threshold, silo.Value))).ConfigureAwait(false);
+        return [.. replies.SelectMany(r => PackedStructs.Read<NearVector>(r, "neighbours").ToArray()).DistinctBy(n => n.Id).Select(n => (n.Id, n.Cosine))];
     }
 
     public async Task<ClusterCounters> CountersAsync(int rungs)
@@ -349,6 +363,11 @@ internal sealed class GrainShardCalls(IGrainFactory grains, LocalShards local, i
         owners is null || await owners().ConfigureAwait(false) is not { Length: > 0 } placed
             ? null
             : placed.Select((silo, shard) => (silo, shard)).GroupBy(x => x.silo).ToDictionary(g => g.Key.ToParsableString(), g => g.Select(x => x.shard).ToArray());
+
+    public async Task<float[]> CosinesAsync(int shard, float[] to, float toSquaredNorm, long[] ids) =>
+        local.Find(shard) is { } here
+            ? here.Cosines(to, toSquaredNorm, ids)
+            : PackedStructs.Read<float>(await Shard(shard).CosinesAsync(PackedStructs.Pack<float>(to), PackedStructs.Pack<long>(ids)).ConfigureAwait(false), "cosines").ToArray();
 
     public async Task<(long Root, long[] Members)[]> ClustersAsync(int shard, int rung)
     {

@@ -64,8 +64,8 @@ internal interface IShardCalls
     /// <summary>Removes deleted members from the clusters of roots homed at <paramref name="shard"/>; returns the indexes of the roots that are roots no more.</summary>
     Task<int[]> RemoveMembersAsync(int shard, int rung, IReadOnlyList<(long Root, long Member)> removals);
 
-    /// <summary>A page of the cluster rooted at <paramref name="root"/> (see <see cref="IShardGrain.ClusterAsync"/>): null when it is not a root.</summary>
-    Task<ClusterPage?> ClusterPageAsync(long root, int rung, long after, int skip, int take);
+    /// <summary>A page of the cluster rooted at <paramref name="root"/>, and a sample (see <see cref="IShardGrain.ClusterAsync"/>): null when it is not a root.</summary>
+    Task<ClusterPage?> ClusterPageAsync(long root, int rung, long after, int skip, int take, int sample = 0);
 
     /// <summary>
     /// The <paramref name="count"/> largest clusters of at least <paramref name="minSize"/> members, largest first (ties:
@@ -73,8 +73,14 @@ internal interface IShardCalls
     /// </summary>
     Task<List<LargestCluster>> LargestClustersAsync(int rung, int count, int minSize);
 
+    /// <summary>Every acknowledged vector at cosine ≥ <paramref name="threshold"/> to <paramref name="vector"/>, by exact comparison at every silo (a recall sample).</summary>
+    Task<List<(long Id, float Cosine)>> NeighboursAsync(float[] vector, float threshold);
+
     /// <summary>Vectors, duplicates, and per rung (0 … <paramref name="rungs"/> − 1) the clusters: every silo's counters, no scan.</summary>
     Task<ClusterCounters> CountersAsync(int rungs);
+
+    /// <summary>The exact cosine of each of <paramref name="ids"/> (homed at <paramref name="shard"/>) to <paramref name="to"/>; NaN for one not stored.</summary>
+    Task<float[]> CosinesAsync(int shard, float[] to, float toSquaredNorm, long[] ids);
 
     /// <summary>Every cluster of two or more members rooted at <paramref name="shard"/>, with its members in id order.</summary>
     Task<(long Root, long[] Members)[]> ClustersAsync(int shard, int rung);

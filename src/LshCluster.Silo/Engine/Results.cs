@@ -40,13 +40,33 @@ public sealed record InsertResult(int Index, Verdict? Verdict, ItemError? Error)
 public sealed record Neighbour(string ExternalId, long VectorId, float Cosine, long ClusterId);
 
 /// <summary>A cluster at one rung: its id (the canonical member's internal id), canonical external id, size and a page of members.</summary>
-public sealed record ClusterView(float Rung, long ClusterId, string Canonical, int Size, IReadOnlyList<ClusterMember> Members);
+public sealed record ClusterView(float Rung, long ClusterId, string Canonical, int Size, IReadOnlyList<ClusterMember> Members)
+{
+    /// <summary>
+    /// The lowest cosine of a member to the canonical one, over <see cref="CoherenceSample"/> members: below the rung, the
+    /// cluster is chained (it joins vectors through others, and some members do not resemble the canonical one).
+    /// </summary>
+    public float Coherence { get; init; } = 1;
+
+    /// <summary>How many members <see cref="Coherence"/> was measured over: <see cref="Size"/> when exact, fewer when sampled.</summary>
+    public int CoherenceSample { get; init; }
+
+    /// <summary>When the core was asked for: how many members are within the rung of the canonical one (those then listed).</summary>
+    public int? CoreSize { get; init; }
+
+    /// <summary>Whether some member measured is further from the canonical one than the rung.</summary>
+    public bool IsChained => Coherence < Rung;
+}
 
 /// <summary>A member of a cluster with its cosine to the canonical member.</summary>
 public sealed record ClusterMember(string ExternalId, long VectorId, float CosineToCanonical);
 
 /// <summary>Counts for one rung.</summary>
-public sealed record RungStats(float Rung, int Clusters, int ClusteredVectors, int LargestCluster);
+public sealed record RungStats(float Rung, int Clusters, int ClusteredVectors, int LargestCluster)
+{
+    /// <summary>The recall measured live on a sample of inserts at this rung (null before any was checked).</summary>
+    public SampledRecall? SampledRecall { get; init; }
+}
 
 /// <summary>Engine-wide counts: vectors stored, duplicate verdicts, and clusters (size ≥ 2) per rung.</summary>
 public sealed record EngineStats(int Vectors, int Duplicates, int Shards, IReadOnlyList<RungStats> Rungs);

@@ -170,8 +170,8 @@ internal sealed class QueryService(IEngineHost host) : Query.QueryBase
         CheckPage(request.Skip, take);
         var view = request.OfCase switch
         {
-            GetClusterRequest.OfOneofCase.Id => await engine.GetClusterOfAsync(request.Id, rung, request.Skip, take, (long)request.After).ConfigureAwait(false),
-            GetClusterRequest.OfOneofCase.ClusterId => await engine.GetClusterAsync((long)request.ClusterId, rung, request.Skip, take, (long)request.After).ConfigureAwait(false),
+            GetClusterRequest.OfOneofCase.Id => await engine.GetClusterOfAsync(request.Id, rung, request.Skip, take, (long)request.After, request.Core).ConfigureAwait(false),
+            GetClusterRequest.OfOneofCase.ClusterId => await engine.GetClusterAsync((long)request.ClusterId, rung, request.Skip, take, (long)request.After, request.Core).ConfigureAwait(false),
             _ => throw GrpcServices.Status(StatusCode.InvalidArgument, "of: name the cluster by id (a member's id) or cluster_id"),
         };
         return view is null ? throw GrpcServices.Status(StatusCode.NotFound, "no such cluster at that rung") : ToWire(view);
@@ -206,7 +206,18 @@ internal sealed class QueryService(IEngineHost host) : Query.QueryBase
     {
         var stats = await host.ServingEngine().GetStatsAsync().ConfigureAwait(false);
         var response = new Stats { Vectors = stats.Vectors, Duplicates = stats.Duplicates, Shards = stats.Shards };
-        response.Rungs.AddRange(stats.Rungs.Select(r => new Protocol.V1.RungStats { Rung = r.Rung, Clusters = r.Clusters, ClusteredVectors = r.ClusteredVectors, LargestCluster = r.LargestCluster }));
+        response.Rungs.AddRange(stats.Rungs.Select(r => new Protocol.V1.RungStats
+        {
+            Rung = r.Rung,
+            Clusters = r.Clusters,
+            ClusteredVectors = r.ClusteredVectors,
+            LargestCluster = r.LargestCluster,
+            SampledRecall = r.SampledRecall?.Estimate ?? 0,
+            SampledRecallLow = r.SampledRecall?.Low ?? 0,
+            SampledRecallHigh = r.SampledRecall?.High ?? 0,
+            SampledVectors = r.SampledRecall?.Vectors ?? 0,
+            SampledPairs = r.SampledRecall?.Pairs ?? 0,
+        }));
         return response;
     }
 
@@ -225,7 +236,16 @@ internal sealed class QueryService(IEngineHost host) : Query.QueryBase
 
     private static Protocol.V1.Cluster ToWire(ClusterView view)
     {
-        var cluster = new Protocol.V1.Cluster { Rung = view.Rung, ClusterId = (ulong)view.ClusterId, CanonicalId = view.Canonical, Size = view.Size };
+        var cluster = new Protocol.V1.Cluster
+        {
+            Rung = view.Rung,
+            ClusterId = (ulong)view.ClusterId,
+            CanonicalId = view.Canonical,
+            Size = view.Size,
+            Coherence = view.Coherence,
+            CoherenceSample = view.CoherenceSample,
+            CoreSize = view.CoreSize ?? 0,
+        };
         cluster.Members.AddRange(view.Members.Select(m => new Protocol.V1.ClusterMember { Id = m.ExternalId, VectorId = (ulong)m.VectorId, CosineToCanonical = m.CosineToCanonical }));
         return cluster;
     }

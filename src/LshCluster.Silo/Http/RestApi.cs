@@ -49,7 +49,7 @@ public static class RestApi
             {
                 if (await engine.GetClusterOfAsync(id, r, 0, 0).ConfigureAwait(false) is { } c)
                 {
-                    clusters.Add(new ClusterSummary(c.Rung, c.ClusterId, c.Canonical, c.Size));
+                    clusters.Add(ClusterSummary.Of(c));
                 }
             }
 
@@ -92,21 +92,27 @@ public static class RestApi
 
             var (number, size) = Page(page, page_size, 20);
             var clusters = await engine.ListClustersAsync(r, minSize, (number - 1) * size, size).ConfigureAwait(false);
-            return TypedResults.Ok(new ClusterPage(engine.Rungs[r], minSize, number, size, [.. clusters.Select(c => new ClusterSummary(c.Rung, c.ClusterId, c.Canonical, c.Size))]));
+            return TypedResults.Ok(new ClusterPage(engine.Rungs[r], minSize, number, size, [.. clusters.Select(ClusterSummary.Of)]));
         })
         .WithName("ListClusters").WithSummary("Clusters at a rung, largest first, paged");
 
-        v1.MapGet("/clusters/{id:long}", async Task<Results<Ok<ClusterReply>, ProblemHttpResult>> (long id, float? rung, int? page, int? page_size, long? after) =>
+        v1.MapGet("/clusters/{id:long}", async Task<Results<Ok<ClusterReply>, ProblemHttpResult>> (long id, float? rung, int? page, int? page_size, long? after, bool? core) =>
         {
             var engine = host.ServingEngine();
             var r = engine.RungIndexOf(rung);
             var (number, size) = Page(page, page_size, 100);
-            if (await engine.GetClusterAsync(id, r, (number - 1) * size, size, after ?? 0).ConfigureAwait(false) is not { } c)
+            if (await engine.GetClusterAsync(id, r, (number - 1) * size, size, after ?? 0, core ?? false).ConfigureAwait(false) is not { } c)
             {
                 return ProblemMapping.NotFound($"id: no cluster {id} at rung {engine.Rungs[r]} (a cluster's id is its canonical member's vector id)");
             }
 
-            return TypedResults.Ok(new ClusterReply(c.Rung, c.ClusterId, c.Canonical, c.Size, number, size, [.. c.Members.Select(m => new MemberReply(m.ExternalId, m.VectorId, m.CosineToCanonical))]));
+            return TypedResults.Ok(new ClusterReply(c.Rung, c.ClusterId, c.Canonical, c.Size, number, size, [.. c.Members.Select(m => new MemberReply(m.ExternalId, m.VectorId, m.CosineToCanonical))])
+            {
+                Coherence = c.Coherence,
+                CoherenceSample = c.CoherenceSample,
+                Chained = c.IsChained,
+                CoreSize = c.CoreSize,
+            });
         })
         .WithName("GetCluster").WithSummary("A cluster and a page of its members with their cosine to the canonical member");
 

@@ -45,13 +45,30 @@ public sealed record QueryReply(IReadOnlyList<NeighbourReply> Neighbours);
 public sealed record NeighbourReply(string Id, float Cosine, [property: JsonNumberHandling(JsonIds.IdAsString)] long ClusterId);
 
 /// <summary>A cluster without its members.</summary>
-public sealed record ClusterSummary(float Rung, [property: JsonNumberHandling(JsonIds.IdAsString)] long ClusterId, string Canonical, int Size);
+public sealed record ClusterSummary(float Rung, [property: JsonNumberHandling(JsonIds.IdAsString)] long ClusterId, string Canonical, int Size, float Coherence, int CoherenceSample, bool Chained)
+{
+    /// <summary>The summary of <paramref name="c"/>.</summary>
+    public static ClusterSummary Of(ClusterView c) => new(c.Rung, c.ClusterId, c.Canonical, c.Size, c.Coherence, c.CoherenceSample, c.IsChained);
+}
 
 /// <summary><c>GET /v1/clusters</c>: a page of clusters, largest first.</summary>
 public sealed record ClusterPage(float Rung, int MinSize, int Page, int PageSize, IReadOnlyList<ClusterSummary> Clusters);
 
 /// <summary><c>GET /v1/clusters/{id}</c>: a cluster and a page of its members.</summary>
-public sealed record ClusterReply(float Rung, [property: JsonNumberHandling(JsonIds.IdAsString)] long ClusterId, string Canonical, int Size, int Page, int PageSize, IReadOnlyList<MemberReply> Members);
+public sealed record ClusterReply(float Rung, [property: JsonNumberHandling(JsonIds.IdAsString)] long ClusterId, string Canonical, int Size, int Page, int PageSize, IReadOnlyList<MemberReply> Members)
+{
+    /// <summary>The lowest cosine of a member to the canonical one, over <see cref="CoherenceSample"/> members.</summary>
+    public float Coherence { get; init; }
+
+    /// <summary>How many members the coherence was measured over (the size when exact).</summary>
+    public int CoherenceSample { get; init; }
+
+    /// <summary>Whether a member measured is further from the canonical one than the rung.</summary>
+    public bool Chained { get; init; }
+
+    /// <summary>With <c>core=true</c>: the members within the rung of the canonical one (those then listed).</summary>
+    public int? CoreSize { get; init; }
+}
 
 /// <summary>A member with its exact cosine to the canonical member.</summary>
 public sealed record MemberReply(string Id, [property: JsonNumberHandling(JsonIds.IdAsString)] long VectorId, float CosineToCanonical);
