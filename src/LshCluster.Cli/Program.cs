@@ -12,6 +12,7 @@ var root = new RootCommand("lshc — LshCluster: near-duplicate detection for em
     QueryCommands.Clusters(),
     QueryCommands.Stats(),
     QueryCommands.Export(),
+    QueryCommands.Watch(),
     AdminCommands.Delete(),
     BenchCommand.Create(),
     PlanCommand.Create(),

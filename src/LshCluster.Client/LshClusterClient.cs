@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Google.Protobuf;
 using Grpc.Core;
 using LshCluster.Core.Hashing;
@@ -341,6 +342,52 @@ public sealed class LshClusterClient : IAsyncDisposable, IDisposable
     /// <summary>Admin.ListSilos on any silo.</summary>
     public Task<ListSilosResponse> ListSilosAsync(CancellationToken cancellationToken = default) =>
         AnySiloAsync((silo, call) => new Admin.AdminClient(silo).ListSilosAsync(new ListSilosRequest(), call), cancellationToken);
+
+    /// <summary>
+    /// The change feed after <paramref name="after"/> (0: from the oldest event kept): every acknowledged verdict, merge
+    /// and deletion in commit order, as they are committed, until cancelled. When the silo serving it goes away the
+    /// feed continues from another, after the last event received: nothing is missed and nothing seen twice. Keep the
+    /// cursor of the last event handled to resume in a later process.
+    /// </summary>
+    /// <exception cref="RpcException">OUT_OF_RANGE: the cursor is older than the feed keeps; or the call was refused.</exception>
+    public async IAsyncEnumerable<WatchEvent> WatchAsync(ulong after = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var last = after;
+        for (var attempt = 0; ; attempt++)
+        {
+            var candidates = _map.Owners.Where(o => o.Length > 0).Distinct().Concat(_options.Seeds.Select(s => s.ToString().TrimEnd('/'))).Distinct().ToList();
+            var address = candidates[attempt % candidates.Count];
+            using var call = new Feed.FeedClient(_channels[address]).Watch(new WatchRequest { After = last }, _channels.Options(DateTimeOffset.MaxValue, cancellationToken));
+            while (true)
+            {
+                bool more;
+                try
+                {
+                    more = await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false);
+                }
+                catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
+                {
+                    throw new OperationCanceledException("the feed was cancelled by its reader", e, cancellationToken);
+                }
+                catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Cancelled)
+                {
+                    Interlocked.Increment(ref _retries);
+                    break; // the silo went away mid-stream: resume on the next one after the last event received
+                }
+
+                if (!more)
+                {
+                    break;
+                }
+
+                last = call.ResponseStream.Current.Cursor;
+                attempt = 0;
+                yield return call.ResponseStream.Current;
+            }
+
+            await Task.Delay(attempt < candidates.Count ? 50 : 500, cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>
     /// Makes <paramref name="call"/> to the first silo that answers: those in the shard map, then the seeds.

@@ -90,6 +90,19 @@ public interface IDedupStore : IAsyncDisposable
     /// </summary>
     IAsyncEnumerable<long> ReadDeletedAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The change feed's commits after position <paramref name="afterPosition"/>, in position order, at most
+    /// <paramref name="maxBatches"/> (ADR 0011). Positions are dense and in commit order: a row below one read never
+    /// appears later.
+    /// </summary>
+    Task<IReadOnlyList<FeedBatch>> ReadFeedAsync(long afterPosition, int maxBatches, CancellationToken cancellationToken = default);
+
+    /// <summary>The oldest position the feed still holds (its retention deletes older rows), or the next one to be written when it holds none.</summary>
+    Task<long> FeedStartAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes the feed's rows committed before <paramref name="before"/>; returns how many.</summary>
+    Task<long> PruneFeedAsync(DateTimeOffset before, CancellationToken cancellationToken = default);
+
     /// <summary>Streams every verified edge, ordered by (A, B).</summary>
     IAsyncEnumerable<VerifiedEdge> ReadEdgesAsync(CancellationToken cancellationToken = default);
 

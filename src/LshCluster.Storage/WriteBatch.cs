@@ -30,6 +30,12 @@ public sealed record WriteBatch(
     /// shard rebuilds it from the keys first. SQLite keeps no log and ignores it.
     /// </summary>
     public bool WithoutBucketLog { get; init; }
+
+    /// <summary>
+    /// What the commit tells the change feed (ADR 0011): written as one feed row at the next position, in the same
+    /// transaction, when there are any.
+    /// </summary>
+    public IReadOnlyList<FeedEvent> Events { get; init; } = [];
 }
 
 /// <summary>The epoch under which a shard's writes are allowed.</summary>

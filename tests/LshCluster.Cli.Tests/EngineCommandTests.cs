@@ -137,6 +137,27 @@ public sealed class EngineCommandTests : IDisposable
     }
 
     [Fact]
+    public void Watch_prints_the_feed_as_json_lines_and_resumes_after_a_cursor()
+    {
+        Create(dim: 4);
+        Lshc.Run("""{"id":"a","vector":[1,0,0,0]}""", "ingest", "--store", Store, "-");
+        Lshc.Run("""{"id":"b","vector":[1,0.01,0,0]}""", "ingest", "--store", Store, "-");
+        Lshc.Run(null, "delete", "--store", Store, "a");
+
+        var all = Lshc.Run(null, "watch", "--store", Store);
+        var lines = all.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!).ToList();
+        var rest = Lshc.Run(null, "watch", "--store", Store, "--after", (string)lines[0]["cursor"]!);
+        var badRetention = Lshc.Run(null, "serve", "--store", Store, "--feed-retention", "3x");
+
+        Assert.Equal(0, all.ExitCode);
+        Assert.Equal(["verdict", "merge", "merge", "verdict", "deletion"], lines.Select(l => (string)l["kind"]!));
+        Assert.Equal(["a", "b", "a"], lines.Where(l => l["id"] is not null).Select(l => (string)l["id"]!));
+        Assert.Equal(all.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1), rest.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.NotEqual(0, badRetention.ExitCode);
+        Assert.Contains("--feed-retention: '3x' is not a duration", badRetention.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_NaN_in_a_binary_file_is_refused_naming_the_value_and_the_rest_go_in()
     {
         Create(dim: 4);

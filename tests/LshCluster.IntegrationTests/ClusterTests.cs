@@ -190,6 +190,95 @@ public sealed class ClusterTests(PostgresServer server, ITestOutputHelper output
     }
 
     [Fact]
+    public async Task A_feed_consumer_whose_silo_is_killed_mid_stream_sees_every_event_once_by_cursor()
+    {
+        var scheme = ClusterHarness.TestScheme();
+        await using var cluster = await ClusterHarness.CreateAsync(server, scheme);
+        for (var i = 0; i < 3; i++)
+        {
+            await cluster.StartSiloAsync();
+        }
+
+        await cluster.WaitForOwnersAsync(3, TimeSpan.FromSeconds(30));
+        var rounds = ClusterHarness.Rounds(originals: 600, rounds: 4, copiesPerRound: 150, seed: 17);
+        await using var producer = await cluster.ClientAsync(TimeSpan.FromSeconds(120));
+        await using var consumer = await cluster.ClientAsync(TimeSpan.FromSeconds(120));
+
+        // The consumer's stream starts on the silo that owns shard 0 (the first in its shard map): that one is killed.
+        using var http = new HttpClient();
+        var owner = ((string)JsonNode.Parse(await http.GetStringAsync($"{cluster.Silos[0].HttpAddress}/v1/shards"))!.AsArray()[0]!["owner"]!).Split('#')[0];
+        var victim = cluster.Silos.Single(s => s.Address == owner);
+        var seen = new List<WatchEvent>();
+        using var stop = new CancellationTokenSource();
+        var watching = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var e in consumer.WatchAsync(0, stop.Token))
+                {
+                    lock (seen)
+                    {
+                        seen.Add(e);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                // Done.
+            }
+        });
+
+        var streaming = StreamAsync(producer, rounds, chunk: 50, pause: TimeSpan.FromMilliseconds(100), cluster: cluster);
+        await Task.Delay(1500);
+        victim.Signal("KILL");
+        await cluster.WaitForOwnersAsync(2, TimeSpan.FromSeconds(60));
+        var verdicts = await streaming;
+
+        int Verdicts()
+        {
+            lock (seen)
+            {
+                return seen.Count(e => e.EventCase == WatchEvent.EventOneofCase.Verdict);
+            }
+        }
+
+        for (var wait = Stopwatch.StartNew(); Verdicts() < verdicts.Count && wait.Elapsed < TimeSpan.FromSeconds(60); await Task.Delay(200))
+        {
+        }
+
+        await Task.Delay(500); // anything after the last verdict (there should be nothing) would show now
+        await stop.CancelAsync();
+        await watching;
+        output.WriteLine($"{seen.Count} events ({Verdicts()} verdicts for {verdicts.Count} acknowledged vectors); the consumer reconnected {consumer.Retries} times");
+
+        // Every acknowledged vector once, in cursor order, nothing twice; a reader from 0 now reads the same feed.
+        Assert.Equal(seen.Select(e => e.Cursor).Order(), seen.Select(e => e.Cursor));
+        Assert.Equal(seen.Count, seen.Select(e => e.Cursor).Distinct().Count());
+        var stored = seen.Where(e => e.EventCase == WatchEvent.EventOneofCase.Verdict).Select(e => e.Verdict.Id).ToList();
+        Assert.Equal(stored.Count, stored.Distinct().Count());
+        Assert.Equal(verdicts.Keys.Order(StringComparer.Ordinal), stored.Order(StringComparer.Ordinal));
+        Assert.All(seen.Where(e => e.EventCase == WatchEvent.EventOneofCase.Verdict), e =>
+            Assert.Equal(verdicts[e.Verdict.Id].Kind, e.Verdict.Kind));
+        Assert.Contains(seen, e => e.EventCase == WatchEvent.EventOneofCase.Merge);
+
+        await using var reader = await cluster.ClientAsync();
+        var again = new List<ulong>();
+        using (var enough = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            await foreach (var e in reader.WatchAsync(0, enough.Token))
+            {
+                again.Add(e.Cursor);
+                if (again.Count == seen.Count)
+                {
+                    break;
+                }
+            }
+        }
+
+        Assert.Equal(seen.Select(e => e.Cursor), again);
+    }
+
+    [Fact]
     public async Task Frozen_silo_is_fenced_out_and_stops_serving()
     {
         var scheme = ClusterHarness.TestScheme();

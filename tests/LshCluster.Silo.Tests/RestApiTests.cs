@@ -19,6 +19,32 @@ public sealed class RestApiTests : IAsyncLifetime
     public async Task DisposeAsync() => await _served.DisposeAsync();
 
     [Fact]
+    public async Task The_events_route_long_polls_the_feed_after_a_cursor_and_names_a_bad_parameter()
+    {
+        var (a, b) = Pair(5, 0.995);
+        await PostAsync("/v1/vectors", new { vectors = new object[] { new { id = "fa", values = a } } });
+        await PostAsync("/v1/vectors", new { vectors = new object[] { new { id = "fb", values = b } } });
+
+        var all = await Json(await _served.Http.GetAsync("/v1/events?after=0&wait=5"));
+        var events = all["events"]!.AsArray();
+        Assert.Equal(["verdict", "merge", "merge", "verdict"], events.Select(e => (string)e!["kind"]!));
+        Assert.Equal(("fa", false), ((string?)events[0]!["id"], (bool)events[0]!["duplicate"]!));
+        Assert.Equal(("fb", true, (string?)events[0]!["vector_id"]), ((string?)events[3]!["id"], (bool)events[3]!["duplicate"]!, (string?)events[3]!["best_match_vector_id"]));
+        Assert.Equal((string?)events[3]!["cursor"], (string?)all["next"]); // cursors are strings: 64-bit
+
+        // At the end of the feed the poll waits, then answers with no events and the same cursor.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var none = await Json(await _served.Http.GetAsync($"/v1/events?after={(string)all["next"]!}&wait=0.4"));
+        Assert.Empty(none["events"]!.AsArray());
+        Assert.Equal((string?)all["next"], (string?)none["next"]);
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(0.35), $"answered after {clock.Elapsed.TotalSeconds:F2} s");
+
+        var bad = await _served.Http.GetAsync("/v1/events?limit=0");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("limit", (await Json(bad))["errors"]!.AsObject().Select(e => e.Key));
+    }
+
+    [Fact]
     public async Task Inserted_vectors_get_verdicts_and_the_duplicate_is_found_in_its_cluster()
     {
         var (a, b) = Pair(3, 0.995);
@@ -161,7 +187,7 @@ public sealed class RestApiTests : IAsyncLifetime
             ("/v1/vectors", "post"), ("/v1/vectors/{id}", "get"), ("/v1/query", "post"), ("/v1/clusters", "get"),
             ("/v1/clusters/{id}", "get"), ("/v1/stats", "get"), ("/v1/silos", "get"), ("/v1/shards", "get"),
             ("/v1/vectors/{id}/values", "get"), ("/v1/clusters/histogram", "get"), ("/v1/activity", "get"), ("/v1/drain", "post"),
-            ("/v1/vectors/{id}", "delete"), ("/v1/deletions", "post"),
+            ("/v1/vectors/{id}", "delete"), ("/v1/deletions", "post"), ("/v1/events", "get"),
             ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"),
         ];
         foreach (var (path, method) in routes)
@@ -170,7 +196,7 @@ public sealed class RestApiTests : IAsyncLifetime
             Assert.True(paths[path]!.AsObject().ContainsKey(method), $"/openapi.json has no {method} {path}");
 
             // And the route answers (not 404/405) where the document says it is.
-            var concrete = path.Replace("{id}", "1", StringComparison.Ordinal);
+            var concrete = path.Replace("{id}", "1", StringComparison.Ordinal) + (path == "/v1/events" ? "?wait=0" : string.Empty); // no long poll
             using var request = new HttpRequestMessage(new HttpMethod(method.ToUpperInvariant()), concrete);
             if (method == "post")
             {

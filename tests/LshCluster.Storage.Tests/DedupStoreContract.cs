@@ -92,6 +92,48 @@ public abstract class DedupStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_feed_holds_each_commits_events_at_dense_positions_in_commit_order()
+    {
+        await using var store = await OpenClusterAsync();
+        Assert.Equal(1, await store.FeedStartAsync());
+        FeedEvent[] first = [new(FeedEventKind.Verdict, 10, "ten", false, 0, 10, 0, 0), new(FeedEventKind.Verdict, 11, "élève", true, 10, 10, 0.995f, 0), new(FeedEventKind.Merge, 11, "", false, 10, 0, 0, 1)];
+        FeedEvent[] second = [new(FeedEventKind.Deletion, 10, "ten", false, 0, 0, 0, 0)];
+
+        await store.CommitAsync(Batch([Vector(10), Vector(11)]) with { Events = first });
+        await store.CommitAsync(Batch([Vector(12)])); // no events: no row, no position
+        await store.CommitAsync(new WriteBatch([new ShardFence(VectorId.HomeShard(10), 0)], [], []) { Deletions = [10], Events = second });
+
+        var feed = await store.ReadFeedAsync(0, 10);
+        Assert.Equal([1L, 2L], feed.Select(b => b.Position));
+        Assert.Equal(first, feed[0].Events);
+        Assert.Equal(second, feed[1].Events);
+        Assert.True(feed[0].At <= feed[1].At && feed[1].At <= DateTimeOffset.UtcNow.AddMinutes(1));
+        Assert.Equal([2L], (await store.ReadFeedAsync(1, 10)).Select(b => b.Position));
+        Assert.Single(await store.ReadFeedAsync(0, 1));
+        Assert.Empty(await store.ReadFeedAsync(2, 10));
+
+        // Retention drops rows by age; positions go on from where they were.
+        Assert.Equal(0, await store.PruneFeedAsync(DateTimeOffset.UtcNow.AddHours(-1)));
+        Assert.Equal(2, await store.PruneFeedAsync(DateTimeOffset.UtcNow.AddMinutes(1)));
+        Assert.Equal(3, await store.FeedStartAsync());
+        await store.CommitAsync(Batch([Vector(13)]) with { Events = [new(FeedEventKind.Verdict, 13, "13", false, 0, 13, 0, 0)] });
+        Assert.Equal([3L], (await store.ReadFeedAsync(0, 10)).Select(b => b.Position));
+        Assert.Equal(3, await store.FeedStartAsync());
+    }
+
+    [Fact]
+    public async Task Concurrent_commits_take_dense_feed_positions_each_once()
+    {
+        await using var store = await OpenClusterAsync();
+        await Task.WhenAll(Enumerable.Range(0, 24).Select(k => Task.Run(() =>
+            store.CommitAsync(Batch([Vector(100 + k)]) with { Events = [new(FeedEventKind.Verdict, 100 + k, $"v{k}", false, 0, 100 + k, 0, 0)] }))));
+
+        var feed = await store.ReadFeedAsync(0, 100);
+        Assert.Equal(Enumerable.Range(1, 24).Select(p => (long)p), feed.Select(b => b.Position));
+        Assert.Equal(Enumerable.Range(0, 24).Select(k => 100L + k), feed.Select(b => b.Events.Single().VectorId).Order());
+    }
+
+    [Fact]
     public async Task Committed_vectors_read_back_bit_exact_in_id_order()
     {
         await using var store = await OpenClusterAsync();
@@ -185,6 +227,8 @@ public abstract class DedupStoreContract : IAsyncLifetime
         await ScalarAsync("DROP TABLE IF EXISTS bucket_log"); // SQLite keeps none since its migration 0004
         await ScalarAsync("DROP INDEX vectors_home_shard");
         await ScalarAsync("DROP INDEX deleted_vectors_home_shard");
+        await ScalarAsync("DROP TABLE feed"); // and what later migrations add
+        await ScalarAsync("DROP TABLE feed_head");
         await ScalarAsync($"DELETE FROM schema_migrations WHERE version >= {version}");
 
         await using (var store = DedupStores.Open(Store))

@@ -34,6 +34,7 @@ internal static class BenchCommand
         var hashes = new Option<int?>("--hashes") { Description = "k, overriding the planner's choice (with --tables; to measure a plan against others)" };
         var tables = new Option<int?>("--tables") { Description = "L, overriding the planner's choice (with --hashes)" };
         var budget = PlanCommand.MemoryOption();
+        var watch = new Option<bool>("--watch") { Description = "Also read the change feed while ingesting, as a consumer would, and say how far behind it ended" };
         var memory = new Option<bool>("--memory") { Description = "Also open the store again and print the managed heap per stored vector (what a restarted process holds)" };
         var learn = new Option<int?>("--learn")
         {
@@ -41,7 +42,7 @@ internal static class BenchCommand
         };
         var command = new Command("ingest", "Durable ingest throughput (acknowledged after commit) on Fashion-MNIST or the planted set")
         {
-            store, limit, synthetic, dim, recall, check, family, hashes, tables, budget, memory, learn,
+            store, limit, synthetic, dim, recall, check, family, hashes, tables, budget, memory, learn, watch,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -82,7 +83,7 @@ internal static class BenchCommand
             await StoreOptions.CreateClusterAsync(target, scheme, cancel);
             await using (var engine = await DedupEngine.OpenAsync(DedupStores.Open(target), new DedupEngineOptions { Log = ConsoleLogs.Engine }, cancel))
             {
-                await IngestAndReportAsync(engine, vectors, groups, rungs, parse.GetValue(check), cancel);
+                await IngestAndReportAsync(engine, vectors, groups, rungs, parse.GetValue(check), cancel, parse.GetValue(watch));
                 scheme = engine.Scheme;
             }
 
@@ -97,8 +98,26 @@ internal static class BenchCommand
         return command;
     }
 
-    private static async Task IngestAndReportAsync(DedupEngine engine, List<float[]> vectors, int[]? groups, float[] rungs, bool checkRecall, CancellationToken cancel)
+    private static async Task IngestAndReportAsync(DedupEngine engine, List<float[]> vectors, int[]? groups, float[] rungs, bool checkRecall, CancellationToken cancel, bool watch = false)
     {
+        // A consumer of the change feed reading along (issue 16: the feed keeps up at full rate, at ≤ 10 % of it).
+        using var stopWatching = new CancellationTokenSource();
+        var verdictsSeen = 0L;
+        var watching = !watch ? Task.CompletedTask : Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var e in engine.WatchAsync(0, stopWatching.Token))
+                {
+                    verdictsSeen += e.Event.Kind == FeedEventKind.Verdict ? 1 : 0;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // The ingest is over.
+            }
+        });
+
         var created = engine.Scheme;
         var records = vectors.Select((v, i) => new VectorRecord(i.ToString(CultureInfo.InvariantCulture), v));
         // When each 100,000th vector was acknowledged: the rate of the first and of the last 100,000 (issue 15's growth target).
@@ -120,6 +139,19 @@ internal static class BenchCommand
             Console.WriteLine($"learned: the cluster planned from its first {created.Learning!.LearnFrom:N0} vectors and fixed its scheme "
                 + (learnedAt!.IsCompleted ? $"{learnedAt.Result.Elapsed.TotalSeconds:F2} s into the run, {learnedAt.Result.Item2:N0} vectors acknowledged (exact until then)"
                     : $"— not yet ({engine.LearningFailure?.Message ?? "still planning"})"));
+        }
+
+        if (watch)
+        {
+            var clock2 = Stopwatch.StartNew();
+            while (Interlocked.Read(ref verdictsSeen) < total - refused && clock2.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                await Task.Delay(10, cancel);
+            }
+
+            await stopWatching.CancelAsync();
+            await watching;
+            Console.WriteLine($"feed: a reader saw {verdictsSeen:N0} verdicts; it caught up {clock2.Elapsed.TotalSeconds:F2} s after the last commit");
         }
 
         Console.WriteLine($"scheme: {engine.Scheme}");

@@ -62,6 +62,44 @@ internal static class QueryCommands
         return command;
     }
 
+    public static Command Watch()
+    {
+        var store = Target.Store();
+        var server = Target.Server();
+        var after = new Option<long>("--after") { Description = "The cursor of the last event handled (0: from the oldest event kept)", DefaultValueFactory = _ => 0 };
+        var follow = new Option<bool>("--follow") { Description = "Keep waiting for new events (default: stop at the end of the feed)" };
+        var command = new Command("watch", "The change feed: every verdict, merge and deletion after a cursor, one JSON line each, in commit order") { store, server, after, follow };
+        command.SetAction(async (parse, cancel) =>
+        {
+            await using var engine = await Target.OpenAsync(parse.GetValue(store), parse.GetValue(server));
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            var keepGoing = parse.GetValue(follow);
+            if (!keepGoing)
+            {
+                idle.CancelAfter(TimeSpan.FromSeconds(2)); // the end of the feed: nothing new for a moment
+            }
+
+            try
+            {
+                await foreach (var e in engine.WatchAsync(parse.GetValue(after), idle.Token))
+                {
+                    Console.WriteLine(JsonSerializer.Serialize(e, Json.Options));
+                    if (!keepGoing)
+                    {
+                        idle.CancelAfter(TimeSpan.FromSeconds(1));
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+            {
+                // At the end of the feed.
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
     public static Command Stats()
     {
         var store = Target.Store();

@@ -17,7 +17,8 @@ internal static class ServeCommand
         var store = StoreOptions.Store();
         var listen = new Option<string>("--listen") { Description = "HOST:PORT for HTTP; port 0 picks a free one", DefaultValueFactory = _ => "127.0.0.1:7002" };
         var recallSample = StoreOptions.RecallSample();
-        var command = new Command("serve", $"Serve one store with the embedded engine over HTTP (REST API and dashboard). API keys from ${Credentials.KeysVariable} or ${Credentials.KeysFileVariable}") { store, listen, recallSample };
+        var feedRetention = StoreOptions.FeedRetention();
+        var command = new Command("serve", $"Serve one store with the embedded engine over HTTP (REST API and dashboard). API keys from ${Credentials.KeysVariable} or ${Credentials.KeysFileVariable}") { store, listen, recallSample, feedRetention };
         command.SetAction(async (parse, cancel) =>
         {
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -25,7 +26,7 @@ internal static class ServeCommand
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
             var credentials = Credentials.FromEnvironment();
             using var logs = ConsoleLogs.Create();
-            await using var engine = await StoreOptions.OpenAsync(parse.GetValue(store)!, parse.GetValue(recallSample));
+            await using var engine = await StoreOptions.OpenAsync(parse.GetValue(store)!, parse.GetValue(recallSample), parse.GetValue(feedRetention));
             await using (var server = await EmbeddedServer.StartAsync(engine, parse.GetValue(listen)!, logs, credentials, cancel))
             {
                 Console.WriteLine($"serving on {server.Address}");

@@ -25,10 +25,11 @@ internal static class SiloCommand
         var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of --tls-cert" };
         var siloPort = new Option<int>("--silo-port") { Description = "Port the silos talk to each other on (Orleans; on the --listen host): keep it inside the cluster's network; 0 picks a free one", DefaultValueFactory = _ => 11111 };
         var recallSample = StoreOptions.RecallSample();
+        var feedRetention = StoreOptions.FeedRetention();
         var tlsCa = new Option<FileInfo?>("--tls-ca") { Description = "PEM certificate the other silos' certificates must chain to (default: the system's trust store)" };
         var command = new Command("silo", $"Run a silo: join the cluster (Orleans, membership in PostgreSQL), host a share of the shard grains, serve gRPC, REST and the dashboard. API keys from ${Credentials.KeysVariable} or ${Credentials.KeysFileVariable}, the silos' shared secret from ${Credentials.ClusterSecretVariable} or ${Credentials.ClusterSecretFileVariable}")
         {
-            store, listen, http, advertise, siloPort, tlsCert, tlsKey, tlsCa, recallSample,
+            store, listen, http, advertise, siloPort, tlsCert, tlsKey, tlsCa, recallSample, feedRetention,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -51,6 +52,7 @@ internal static class SiloCommand
                 Credentials = Credentials.FromEnvironment(),
             };
             options.Engine.RecallSampleRate = parse.GetValue(recallSample);
+            options.Engine.FeedRetention = parse.GetValue(feedRetention);
             using var logs = ConsoleLogs.Create();
             // SIGTERM (systemd, Kubernetes, docker stop) and Ctrl-C drain first; the process exits once drained. The
             // handlers are in place before the silo announces itself, so that no signal can end it unannounced.

@@ -30,8 +30,36 @@ internal static class StoreOptions
 
     public static Option<float?> Rung() => new("--rung") { Description = "Similarity rung (default: the highest)" };
 
-    public static Task<DedupEngine> OpenAsync(string store, double? recallSampleRate = null) =>
-        DedupEngine.OpenAsync(DedupStores.Open(store), new DedupEngineOptions { Log = IO.ConsoleLogs.Engine, RecallSampleRate = recallSampleRate ?? new DedupEngineOptions().RecallSampleRate });
+    public static Task<DedupEngine> OpenAsync(string store, double? recallSampleRate = null, TimeSpan? feedRetention = null)
+    {
+        var options = new DedupEngineOptions { Log = IO.ConsoleLogs.Engine };
+        options.RecallSampleRate = recallSampleRate ?? options.RecallSampleRate;
+        options.FeedRetention = feedRetention ?? options.FeedRetention;
+        return DedupEngine.OpenAsync(DedupStores.Open(store), options);
+    }
+
+    /// <summary><c>--feed-retention</c>: how long the change feed keeps events, as 7d, 12h, 30m or 90s.</summary>
+    public static Option<TimeSpan> FeedRetention()
+    {
+        var option = new Option<TimeSpan>("--feed-retention")
+        {
+            Description = "How long the change feed keeps events (lshc watch, gRPC Watch, GET /v1/events): 7d, 12h, 30m or 90s",
+            DefaultValueFactory = _ => new DedupEngineOptions().FeedRetention,
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : string.Empty;
+                if (text.Length >= 2 && double.TryParse(text.AsSpan(0, text.Length - 1), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0
+                    && text[^1] switch { 'd' => TimeSpan.FromDays(n), 'h' => TimeSpan.FromHours(n), 'm' => TimeSpan.FromMinutes(n), 's' => TimeSpan.FromSeconds(n), _ => (TimeSpan?)null } is { } span)
+                {
+                    return span;
+                }
+
+                result.AddError($"--feed-retention: '{text}' is not a duration; give a positive number and a unit: 7d, 12h, 30m or 90s");
+                return default;
+            },
+        };
+        return option;
+    }
 
     /// <summary>
     /// <c>--recall-sample</c>: the share of inserts also matched exactly against every stored vector to measure live

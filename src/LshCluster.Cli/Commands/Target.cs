@@ -85,6 +85,9 @@ internal abstract class Target : IAsyncDisposable
 
     public abstract Task<IReadOnlyList<IReadOnlyList<string>>> ExportClustersAsync(int rung, bool includeSingletons, bool cores);
 
+    /// <summary>The change feed after a cursor, in the REST API's shape, until cancelled.</summary>
+    public abstract IAsyncEnumerable<Silo.Http.EventReply> WatchAsync(long after, CancellationToken cancellationToken);
+
     public abstract ValueTask DisposeAsync();
 
     private sealed class EngineTarget(DedupEngine engine) : Target
@@ -98,6 +101,14 @@ internal abstract class Target : IAsyncDisposable
         public override Task<EngineVerdict?> GetVerdictAsync(string externalId) => engine.GetVerdictAsync(externalId);
 
         public override Task<ClusterView?> GetClusterOfAsync(string externalId, int rung) => engine.GetClusterOfAsync(externalId, rung);
+
+        public override async IAsyncEnumerable<Silo.Http.EventReply> WatchAsync(long after, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            await foreach (var entry in engine.WatchAsync(after, cancellationToken))
+            {
+                yield return Silo.Http.EventReply.Of(entry, engine.Rungs);
+            }
+        }
 
         public override Task<IReadOnlyList<Silo.Engine.Neighbour>> FindNearDuplicatesAsync(float[] vector, float? minCosine) => engine.FindNearDuplicatesAsync(vector, minCosine);
 
@@ -222,6 +233,22 @@ internal abstract class Target : IAsyncDisposable
                     // In cluster id order (the canonical member's id), as the embedded export.
                     return [.. clusters.OrderBy(c => c.Id).Select(c => c.Members)];
                 }
+            }
+        }
+
+        public override async IAsyncEnumerable<Silo.Http.EventReply> WatchAsync(long after, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            await foreach (var e in client.WatchAsync((ulong)after, cancellationToken))
+            {
+                var at = DateTimeOffset.FromUnixTimeMilliseconds(e.AtUnixMs);
+                yield return e.EventCase switch
+                {
+                    WatchEvent.EventOneofCase.Verdict when e.Verdict.Kind == Protocol.V1.VerdictKind.Duplicate => new((long)e.Cursor, at, "verdict", e.Verdict.Id, (long)e.Verdict.VectorId, true,
+                        (long)e.Verdict.ClusterId, null, (long)e.Verdict.BestMatchVectorId, e.Verdict.BestCosine, e.Verdict.Rung),
+                    WatchEvent.EventOneofCase.Verdict => new((long)e.Cursor, at, "verdict", e.Verdict.Id, (long)e.Verdict.VectorId, false, (long)e.Verdict.ClusterId, null, null, null, null),
+                    WatchEvent.EventOneofCase.Merge => new((long)e.Cursor, at, "merge", null, null, null, (long)e.Merge.ClusterId, (long)e.Merge.IntoClusterId, null, null, e.Merge.Rung),
+                    _ => new((long)e.Cursor, at, "deletion", e.Deletion.Id, (long)e.Deletion.VectorId, null, null, null, null, null, null),
+                };
             }
         }
 

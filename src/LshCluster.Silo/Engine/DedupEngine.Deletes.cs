@@ -107,7 +107,7 @@ public sealed partial class DedupEngine
 
             if (started.Count > 0)
             {
-                await CommitDeletionsAsync(started, epochs).ConfigureAwait(false);
+                await CommitDeletionsAsync(started, epochs, ids).ConfigureAwait(false);
                 foreach (var (item, _) in started)
                 {
                     results[item] = new DeleteResult(item, ids[item], true, null);
@@ -149,13 +149,17 @@ public sealed partial class DedupEngine
     // How long before its deadline a delete that waits for an insert in flight gives up and answers.
     private static readonly TimeSpan AnswerMargin = TimeSpan.FromSeconds(1);
 
-    private async Task CommitDeletionsAsync(List<(int Item, long Id)> started, Dictionary<int, long> epochs)
+    private async Task CommitDeletionsAsync(List<(int Item, long Id)> started, Dictionary<int, long> epochs, IReadOnlyList<string> ids)
     {
         var homes = started.GroupBy(s => VectorId.HomeShard(s.Id)).ToList();
         var fences = homes.Select(h => new ShardFence(h.Key, epochs[h.Key])).ToList();
         try
         {
-            await _committer.CommitAsync(new WriteBatch(fences, [], []) { Deletions = [.. started.Select(s => s.Id)] }).ConfigureAwait(false);
+            await _committer.CommitAsync(new WriteBatch(fences, [], [])
+            {
+                Deletions = [.. started.Select(s => s.Id)],
+                Events = [.. started.Select(s => new FeedEvent(FeedEventKind.Deletion, s.Id, ids[s.Item], false, 0, 0, 0, 0))],
+            }).ConfigureAwait(false);
         }
         catch (Exception e)
         {

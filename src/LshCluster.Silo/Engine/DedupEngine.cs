@@ -43,6 +43,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     private long _bucketCandidates;
     private long _checkedCandidates;
     private readonly RecallSampler _recall;
+    private readonly Task _feedRetention;
 
     private DedupEngine(IDedupStore store, LshScheme scheme, DedupEngineOptions options, EmbeddedSilo? silo,
         IGrainFactory? clusterGrains = null, Grains.Placement.LocalShards? clusterLocal = null, Func<Task<SiloAddress[]>>? clusterOwners = null)
@@ -63,6 +64,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         _maxHamming = Sketch128.MaxHamming(scheme.LowestRung);
         _screen = ProjectionScreen(scheme.LowestRung, _hashing.Hasher.ProjectionLength); // the projection depends on d and the seed alone
         _committer = new GroupCommitter(store, options.GroupCommitMaxVectors, failStop: !_coordinator);
+        _feedRetention = Task.Run(PruneFeedAsync);
         _recall = new RecallSampler(_rungs, options, (vector, threshold) => _shards.NeighboursAsync(vector, threshold), (id, rung) => FindAsync(id, rung, Deadline()));
         LshClusterMetrics.Register(this, () => Volatile.Read(ref _vectorsInFlight), () => LocalShards.Count, SampledRecallMeasurements);
     }
@@ -533,7 +535,8 @@ public sealed partial class DedupEngine : IAsyncDisposable
         // 4. Union at every rung each edge reaches — only the edges of a spanning forest of this batch's edges, since
         // the others join vectors already joined — then each vector's verdict from its best match.
         var unions = SpanningEdges(edges);
-        var components = await UnionAllAsync(unions, deadline, fences).ConfigureAwait(false);
+        var events = new List<FeedEvent>();
+        var components = await UnionAllAsync(unions, deadline, fences, events).ConfigureAwait(false);
 
         // Linked in memory now, where other batches' finds may read them: should this batch fail from here on, its edges
         // are recorded with its ghosts, so that those links are backed by the store (a batch failing earlier records none).
@@ -562,7 +565,10 @@ public sealed partial class DedupEngine : IAsyncDisposable
         {
             // Not cancellable once queued: the rows may commit anyway, and the records must stay to match them.
             // The embedded engine loads its shards from the vectors' keys: PostgreSQL's bucket log is for silos' loads.
-            await _committer.CommitAsync(new WriteBatch(fences.ToFences(), rows, edges) { Scheme = scheme, WithoutBucketLog = _silo is not null }).ConfigureAwait(false);
+            events.AddRange(fresh.Select(j => verdicts[j] is var v && v.IsDuplicate
+                ? new FeedEvent(FeedEventKind.Verdict, registered[j].Id, items[j].ExternalId, true, v.BestMatch, v.Canonical, v.BestCosine, RungIndex(v.BestCosine))
+                : new FeedEvent(FeedEventKind.Verdict, registered[j].Id, items[j].ExternalId, false, 0, registered[j].Id, 0, 0)));
+            await _committer.CommitAsync(new WriteBatch(fences.ToFences(), rows, edges) { Scheme = scheme, WithoutBucketLog = _silo is not null, Events = events }).ConfigureAwait(false);
         }
         catch (Exception e) when (_coordinator)
         {
@@ -861,7 +867,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// </summary>
     /// <returns>Per rung, each endpoint's component as worked out here: a node of that component (its root when no other
     /// batch linked it meanwhile), so that a find from it is the shortest.</returns>
-    private async Task<Dictionary<long, long>?[]> UnionAllAsync(List<(long A, long B, int Rung)> unions, DateTimeOffset deadline, FenceSet? fences = null)
+    private async Task<Dictionary<long, long>?[]> UnionAllAsync(List<(long A, long B, int Rung)> unions, DateTimeOffset deadline, FenceSet? fences = null, List<FeedEvent>? merges = null)
     {
         var components = new Dictionary<long, long>?[_rungs.Length];
         await Task.WhenAll(unions.GroupBy(u => u.Rung).Select(async edges =>
@@ -903,10 +909,18 @@ public sealed partial class DedupEngine : IAsyncDisposable
                     {
                         transfers.Add((link.Parent, members));
                     }
+
+                    if (merges is not null)
+                    {
+                        lock (merges)
+                        {
+                            merges.Add(Merged(link.Child, link.Parent, rung));
+                        }
+                    }
                 }
                 else
                 {
-                    await UnionAsync(link.Child, link.Parent, rung, deadline, fences).ConfigureAwait(false);
+                    await UnionAsync(link.Child, link.Parent, rung, deadline, fences, merges).ConfigureAwait(false);
                 }
             })).ConfigureAwait(false);
             await AbsorbAsync(transfers, rung, deadline, fences).ConfigureAwait(false);
@@ -919,7 +933,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// The compare-and-set union of DESIGN.md section 4: find both roots; link the larger-id root under the smaller
     /// only if it is still a root; retry if another union got there first.
     /// </summary>
-    private async Task UnionAsync(long a, long b, int rung, DateTimeOffset deadline, FenceSet? fences = null)
+    private async Task UnionAsync(long a, long b, int rung, DateTimeOffset deadline, FenceSet? fences = null, List<FeedEvent>? merges = null)
     {
         while (true)
         {
@@ -938,11 +952,22 @@ public sealed partial class DedupEngine : IAsyncDisposable
             {
                 fences?.AddChanged(home, epoch);
                 LshClusterMetrics.Merges.Add(1);
+                if (merges is not null)
+                {
+                    lock (merges)
+                    {
+                        merges.Add(Merged(child, parent, rung));
+                    }
+                }
+
                 await AbsorbAsync([(parent, members)], rung, deadline, fences).ConfigureAwait(false);
                 return;
             }
         }
     }
+
+    // The feed's event for a link: at the rung, the cluster of root child joined that of root parent.
+    private static FeedEvent Merged(long child, long parent, int rung) => new(FeedEventKind.Merge, child, string.Empty, false, parent, 0, 0, rung);
 
     /// <summary>
     /// Hands the members that links took from the roots they linked to the clusters of the roots they linked them under
@@ -1103,6 +1128,7 @@ public sealed partial class DedupEngine : IAsyncDisposable
         LshClusterMetrics.Unregister(this);
         await _recall.DisposeAsync().ConfigureAwait(false);
         await _stopping.CancelAsync().ConfigureAwait(false);
+        await _feedRetention.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         try
         {
             await _learning.ConfigureAwait(false); // it uses the store and the silo

@@ -43,6 +43,9 @@ public sealed class DedupEngineOptions
     /// <summary>A sampled recall whose whole interval lies below this is logged as a warning.</summary>
     public double RecallWarningBelow { get; set; } = 0.99;
 
+    /// <summary>How long the change feed keeps a commit's events (ADR 0011); older ones are deleted now and then.</summary>
+    public TimeSpan FeedRetention { get; set; } = TimeSpan.FromDays(7);
+
     /// <summary>Throws when a setting is out of range, naming it.</summary>
     public void Validate()
     {
@@ -55,6 +58,7 @@ public sealed class DedupEngineOptions
         Require(RecallSampleRate is >= 0 and <= 1, nameof(RecallSampleRate), "must be 0 … 1");
         Require(RecallSampleBudget is > 0 and <= 1, nameof(RecallSampleBudget), "must be more than 0 and at most 1");
         Require(RecallWarningBelow is >= 0 and <= 1, nameof(RecallWarningBelow), "must be 0 … 1");
+        Require(FeedRetention > TimeSpan.Zero, nameof(FeedRetention), "must be positive");
     }
 
     private static void Require(bool condition, string name, string message)

@@ -204,7 +204,13 @@ internal sealed class GroupCommitter : IAsyncDisposable
             deletions.AddRange(p.Batch.Deletions);
         }
 
-        return new WriteBatch([.. fences.Select(f => new ShardFence(f.Key, f.Value))], vectors, edges) { Deletions = deletions, Scheme = group[0].Batch.Scheme, WithoutBucketLog = group.All(p => p.Batch.WithoutBucketLog) };
+        return new WriteBatch([.. fences.Select(f => new ShardFence(f.Key, f.Value))], vectors, edges)
+        {
+            Deletions = deletions,
+            Scheme = group[0].Batch.Scheme,
+            WithoutBucketLog = group.All(p => p.Batch.WithoutBucketLog),
+            Events = [.. group.SelectMany(p => p.Batch.Events)],
+        };
     }
 
     private sealed class Pending(WriteBatch batch)

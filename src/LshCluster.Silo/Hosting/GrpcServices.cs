@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using FeedEventKind = LshCluster.Storage.FeedEventKind;
 
 namespace LshCluster.Silo.Hosting;
 
@@ -38,6 +39,7 @@ internal static class GrpcServices
         endpoints.MapGrpcService<IngestService>();
         endpoints.MapGrpcService<QueryService>();
         endpoints.MapGrpcService<AdminService>();
+        endpoints.MapGrpcService<FeedService>();
         endpoints.MapGrpcService<ClientSupportService>();
     }
 
@@ -248,6 +250,79 @@ internal sealed class QueryService(IEngineHost host) : Query.QueryBase
         };
         cluster.Members.AddRange(view.Members.Select(m => new Protocol.V1.ClusterMember { Id = m.ExternalId, VectorId = (ulong)m.VectorId, CosineToCanonical = m.CosineToCanonical }));
         return cluster;
+    }
+}
+
+/// <summary>The change feed (ADR 0011), read from the store: any silo serves any consumer.</summary>
+[Authorize(Policy = AccessControl.Producer)]
+internal sealed class FeedService(IEngineHost host) : Feed.FeedBase
+{
+    public override async Task Watch(WatchRequest request, IServerStreamWriter<WatchEvent> responseStream, ServerCallContext context)
+    {
+        var engine = host.ServingEngine();
+        IAsyncEnumerator<FeedEntry> events;
+        try
+        {
+            events = engine.WatchAsync((long)request.After, context.CancellationToken).GetAsyncEnumerator(context.CancellationToken);
+        }
+        catch (ArgumentException e)
+        {
+            throw GrpcServices.Status(StatusCode.InvalidArgument, e.Message);
+        }
+
+        await using (events.ConfigureAwait(false))
+        {
+            while (true)
+            {
+                try
+                {
+                    if (!await events.MoveNextAsync().ConfigureAwait(false))
+                    {
+                        return;
+                    }
+                }
+                catch (FeedCursorExpiredException e)
+                {
+                    throw GrpcServices.Status(StatusCode.OutOfRange, e.Message);
+                }
+                catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+                {
+                    return; // the consumer went away
+                }
+
+                await responseStream.WriteAsync(ToWire(events.Current, engine.Rungs), context.CancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>A feed entry as the wire carries it.</summary>
+    internal static WatchEvent ToWire(FeedEntry entry, IReadOnlyList<float> rungs)
+    {
+        var e = entry.Event;
+        var wire = new WatchEvent { Cursor = (ulong)entry.Cursor, AtUnixMs = entry.At.ToUnixTimeMilliseconds() };
+        switch (e.Kind)
+        {
+            case FeedEventKind.Verdict:
+                wire.Verdict = new VerdictEvent
+                {
+                    Id = e.ExternalId,
+                    VectorId = (ulong)e.VectorId,
+                    Kind = e.Duplicate ? Protocol.V1.VerdictKind.Duplicate : Protocol.V1.VerdictKind.New,
+                    ClusterId = (ulong)e.Cluster,
+                    BestMatchVectorId = (ulong)e.Other,
+                    BestCosine = e.Cosine,
+                    Rung = e.Duplicate ? rungs[e.Rung] : 0,
+                };
+                break;
+            case FeedEventKind.Merge:
+                wire.Merge = new MergeEvent { Rung = rungs[e.Rung], ClusterId = (ulong)e.VectorId, IntoClusterId = (ulong)e.Other };
+                break;
+            default:
+                wire.Deletion = new DeletionEvent { Id = e.ExternalId, VectorId = (ulong)e.VectorId };
+                break;
+        }
+
+        return wire;
     }
 }
 

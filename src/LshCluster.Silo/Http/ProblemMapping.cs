@@ -17,6 +17,10 @@ public static class ProblemMapping
     public static ProblemHttpResult NotFound(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound, title: "Not found");
 
+    /// <summary>410: what was asked for existed once and is gone for good (a feed cursor older than the feed keeps).</summary>
+    public static ProblemHttpResult Gone(string detail) =>
+        TypedResults.Problem(detail, statusCode: StatusCodes.Status410Gone, title: "Gone");
+
     /// <summary>503 with <c>Retry-After</c>: nothing was changed, and the same request may succeed in a moment.</summary>
     public static IResult Unavailable(string detail) => Retry(StatusCodes.Status503ServiceUnavailable, "Unavailable", detail);
 

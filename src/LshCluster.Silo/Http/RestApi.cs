@@ -133,6 +133,44 @@ public static class RestApi
         v1.MapGet("/activity", () => TypedResults.Ok(new ActivityReply(activity.Interval.TotalSeconds, activity.Samples)))
             .WithName("Activity").WithSummary("Cluster-wide vectors and duplicates sampled over the last minutes (rates for the dashboard)");
 
+        v1.MapGet("/events", async Task<Results<Ok<EventsReply>, ProblemHttpResult>> (long? after, int? limit, double? wait, CancellationToken cancel) =>
+        {
+            var engine = host.ServingEngine();
+            var (from, most, patience) = (after ?? 0, limit ?? 1000, wait ?? 30);
+            Require(from >= 0, "after", $"after: a cursor is 0 or more; got {from}");
+            Require(most is >= 1 and <= 10_000, "limit", $"limit: must be 1 … 10,000; got {most}");
+            Require(patience is >= 0 and <= 300, "wait", $"wait: must be 0 … 300 seconds; got {patience}");
+
+            // A long poll: waits up to `wait` seconds for a first event, then takes what follows at once.
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            deadline.CancelAfter(TimeSpan.FromSeconds(patience));
+            var events = new List<EventReply>();
+            try
+            {
+                await foreach (var entry in engine.WatchAsync(from, deadline.Token).ConfigureAwait(false))
+                {
+                    events.Add(EventReply.Of(entry, engine.Rungs));
+                    if (events.Count == most)
+                    {
+                        break;
+                    }
+
+                    deadline.CancelAfter(DedupEngine.FeedPollInterval / 2);
+                }
+            }
+            catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+            {
+                // The wait is over: answer with what came.
+            }
+            catch (FeedCursorExpiredException e)
+            {
+                return ProblemMapping.Gone(e.Message);
+            }
+
+            return TypedResults.Ok(new EventsReply(events, events.Count > 0 ? events[^1].Cursor : from));
+        })
+        .WithName("Events").WithSummary("The change feed after a cursor (long poll): verdicts, merges and deletions in commit order");
+
         v1.MapGet("/stats", async Task<Ok<StatsReply>> () =>
         {
             var engine = host.ServingEngine();
@@ -232,5 +270,14 @@ public static class RestApi
         }
 
         return (number, size);
+    }
+
+    // A query parameter out of range: 400 naming it (ProblemMapping maps the exception).
+    private static void Require(bool condition, string field, string message)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException(message, field);
+        }
     }
 }

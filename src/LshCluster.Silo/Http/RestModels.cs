@@ -104,3 +104,37 @@ public sealed record DrainRequest;
 /// <param name="Status">draining.</param>
 /// <param name="Shards">Shards it owned when the drain began.</param>
 public sealed record DrainReply(string Status, int Shards);
+
+/// <summary><c>GET /v1/events</c>: events in commit order, and the cursor to ask after next.</summary>
+public sealed record EventsReply(IReadOnlyList<EventReply> Events, [property: JsonNumberHandling(JsonIds.IdAsString)] long Next);
+
+/// <summary>
+/// One event of the change feed: <c>verdict</c> (a vector stored: new, or a duplicate of a best match in a cluster at a
+/// rung), <c>merge</c> (at a rung, cluster <c>cluster_id</c> joined <c>into_cluster_id</c>) or <c>deletion</c>.
+/// </summary>
+public sealed record EventReply(
+    [property: JsonNumberHandling(JsonIds.IdAsString)] long Cursor,
+    DateTimeOffset At,
+    string Kind,
+    string? Id,
+    [property: JsonNumberHandling(JsonIds.IdAsString)] long? VectorId,
+    bool? Duplicate,
+    [property: JsonNumberHandling(JsonIds.IdAsString)] long? ClusterId,
+    [property: JsonNumberHandling(JsonIds.IdAsString)] long? IntoClusterId,
+    [property: JsonNumberHandling(JsonIds.IdAsString)] long? BestMatchVectorId,
+    float? BestCosine,
+    float? Rung)
+{
+    /// <summary>The reply for <paramref name="entry"/>.</summary>
+    public static EventReply Of(FeedEntry entry, IReadOnlyList<float> rungs)
+    {
+        var e = entry.Event;
+        return e.Kind switch
+        {
+            Storage.FeedEventKind.Verdict => new(entry.Cursor, entry.At, "verdict", e.ExternalId, e.VectorId, e.Duplicate, e.Cluster, null,
+                e.Duplicate ? e.Other : null, e.Duplicate ? e.Cosine : null, e.Duplicate ? rungs[e.Rung] : null),
+            Storage.FeedEventKind.Merge => new(entry.Cursor, entry.At, "merge", null, null, null, e.VectorId, e.Other, null, null, rungs[e.Rung]),
+            _ => new(entry.Cursor, entry.At, "deletion", e.ExternalId, e.VectorId, null, null, null, null, null, null),
+        };
+    }
+}

@@ -335,7 +335,53 @@ public sealed class PostgresDedupStore : IDedupStore
             await WriteEdgesAsync(connection, transaction, batch.Edges, cancellationToken).ConfigureAwait(false);
         }
 
+        if (batch.Events.Count > 0)
+        {
+            // Last, so that the head's row lock is held only to the commit: positions are handed out in commit order.
+            await using var head = new NpgsqlCommand("UPDATE feed_head SET position = position + 1 WHERE id = 1 RETURNING position", connection, transaction);
+            var position = (long)(await head.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            await using var feed = new NpgsqlCommand("INSERT INTO feed (position, at, events) VALUES (@position, now(), @events)", connection, transaction);
+            feed.Parameters.AddWithValue("position", position);
+            feed.Parameters.AddWithValue("events", FeedCodec.Pack(batch.Events));
+            await feed.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<FeedBatch>> ReadFeedAsync(long afterPosition, int maxBatches, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand("SELECT position, at, events FROM feed WHERE position > @after ORDER BY position LIMIT @limit", connection);
+        command.Parameters.AddWithValue("after", afterPosition);
+        command.Parameters.AddWithValue("limit", Math.Max(1, maxBatches));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var batches = new List<FeedBatch>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var position = reader.GetInt64(0);
+            batches.Add(new FeedBatch(position, reader.GetFieldValue<DateTimeOffset>(1), FeedCodec.Unpack(reader.GetFieldValue<byte[]>(2), position)));
+        }
+
+        return batches;
+    }
+
+    /// <inheritdoc />
+    public async Task<long> FeedStartAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand("SELECT coalesce((SELECT min(position) FROM feed), (SELECT position + 1 FROM feed_head))", connection);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <inheritdoc />
+    public async Task<long> PruneFeedAsync(DateTimeOffset before, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand("DELETE FROM feed WHERE at < @before", connection);
+        command.Parameters.AddWithValue("before", before);
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

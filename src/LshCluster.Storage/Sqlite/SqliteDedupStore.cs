@@ -488,7 +488,54 @@ public sealed class SqliteDedupStore : IDedupStore
                 insert.ExecuteNonQuery();
             }
         }
+
+        if (batch.Events.Count > 0)
+        {
+            // The next position (one writer: commit order is write order), and the commit's events in one row.
+            using var head = Command(connection, transaction, "UPDATE feed_head SET position = position + 1 WHERE id = 1 RETURNING position");
+            var position = (long)head.ExecuteScalar()!;
+            using var feed = Command(connection, transaction, "INSERT INTO feed (position, at, events) VALUES ($position, $at, $events)");
+            feed.Parameters.AddWithValue("$position", position);
+            feed.Parameters.AddWithValue("$at", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            feed.Parameters.AddWithValue("$events", FeedCodec.Pack(batch.Events));
+            feed.ExecuteNonQuery();
+        }
     }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<FeedBatch>> ReadFeedAsync(long afterPosition, int maxBatches, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(writer: false, cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null, "SELECT position, at, events FROM feed WHERE position > $after ORDER BY position LIMIT $limit");
+        command.Parameters.AddWithValue("$after", afterPosition);
+        command.Parameters.AddWithValue("$limit", Math.Max(1, maxBatches));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var batches = new List<FeedBatch>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var position = reader.GetInt64(0);
+            batches.Add(new FeedBatch(position, DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)), FeedCodec.Unpack(reader.GetFieldValue<byte[]>(2), position)));
+        }
+
+        return batches;
+    }
+
+    /// <inheritdoc />
+    public async Task<long> FeedStartAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(writer: false, cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null, "SELECT coalesce((SELECT min(position) FROM feed), (SELECT position + 1 FROM feed_head))");
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <inheritdoc />
+    public Task<long> PruneFeedAsync(DateTimeOffset before, CancellationToken cancellationToken = default) =>
+        WriteAsync((connection, transaction) =>
+        {
+            using var prune = Command(connection, transaction, "DELETE FROM feed WHERE at < $before");
+            prune.Parameters.AddWithValue("$before", before.ToUnixTimeMilliseconds());
+            return (long)prune.ExecuteNonQuery();
+        }, cancellationToken);
 
     private async Task<LshScheme> SchemeAsync(CancellationToken cancellationToken) =>
         _scheme ?? await ReadSchemeAsync(cancellationToken).ConfigureAwait(false)
