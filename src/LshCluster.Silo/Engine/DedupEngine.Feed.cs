@@ -47,9 +47,8 @@ public sealed partial class DedupEngine
     public async IAsyncEnumerable<FeedEntry> WatchAsync(long after, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(after);
-        if (after > 0 && FeedBatch.PositionOf(after) < await _store.FeedStartAsync(cancellationToken).ConfigureAwait(false))
+        if (after > 0 && await _store.FeedStartAsync(cancellationToken).ConfigureAwait(false) is var start && FeedBatch.PositionOf(after) < start)
         {
-            var start = await _store.FeedStartAsync(cancellationToken).ConfigureAwait(false);
             throw new FeedCursorExpiredException(
                 $"after: cursor {after} is in commit {FeedBatch.PositionOf(after)}, which the feed no longer keeps (it keeps commits from {start} on, cursor {FeedBatch.Cursor(start, 0)}): events were dropped by retention; start again from 0 (the oldest kept) and reconcile");
         }
