@@ -60,7 +60,8 @@ internal static class DemoCommand
                 Console.WriteLine($"largest clusters at rung {StoreOptions.Format(rungs[r])}:");
                 foreach (var c in top)
                 {
-                    Console.WriteLine($"  size {c.Size,5}  canonical {c.Canonical,6}  members {string.Join(' ', c.Members.Select(m => m.ExternalId))}{(c.Size > c.Members.Count ? " …" : string.Empty)}");
+                    Console.WriteLine($"  size {c.Size,5}  canonical {c.Canonical,6}  members {string.Join(' ', c.Members.Select(m => m.ExternalId))}{(c.Size > c.Members.Count ? " …" : string.Empty)}"
+                        + (c.IsChained ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"  chained (a member at {c.Coherence:F2} to the canonical)") : string.Empty));
                 }
             }
 
