@@ -191,22 +191,8 @@ public sealed partial class DedupEngine
         var deadline = Deadline();
         await Task.WhenAll(Enumerable.Range(0, _rungs.Length).Select(async rung =>
         {
-            var removals = (await Task.WhenAll(ids.Select(async id => (Root: await FindAsync(id, rung, deadline).ConfigureAwait(false), Member: id))).ConfigureAwait(false)).ToList();
-            while (removals.Count > 0)
-            {
-                var onward = new List<(long Root, long Member)>();
-                await Task.WhenAll(removals.GroupBy(r => VectorId.HomeShard(r.Root)).Select(async home =>
-                {
-                    var mine = home.ToList();
-                    var moved = await _shards.RemoveMembersAsync(home.Key, rung, mine).ConfigureAwait(false);
-                    var roots = await Task.WhenAll(moved.Select(k => FindAsync(mine[k].Root, rung, deadline))).ConfigureAwait(false);
-                    lock (onward)
-                    {
-                        onward.AddRange(moved.Select((k, i) => (roots[i], mine[k].Member)));
-                    }
-                })).ConfigureAwait(false);
-                removals = onward;
-            }
+            var removals = (await Task.WhenAll(ids.Select(async id => (Root: await FindAsync(id, rung, deadline).ConfigureAwait(false), Item: id))).ConfigureAwait(false)).ToList();
+            await AtRootsAsync(removals, rung, deadline, (home, mine) => _shards.RemoveMembersAsync(home, rung, mine)).ConfigureAwait(false);
         })).ConfigureAwait(false);
     }
 }

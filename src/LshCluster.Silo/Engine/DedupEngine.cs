@@ -974,24 +974,35 @@ public sealed partial class DedupEngine : IAsyncDisposable
     /// (one call per home shard); a root linked meanwhile by another batch passes them on to its own root. A shard that
     /// took them fences the batch: should it reload before the commit, it loaded without them.
     /// </summary>
-    private async Task AbsorbAsync(List<(long Root, MemberTransfer Members)> transfers, int rung, DateTimeOffset deadline, FenceSet? fences)
-    {
-        while (transfers.Count > 0)
+    private Task AbsorbAsync(List<(long Root, MemberTransfer Members)> transfers, int rung, DateTimeOffset deadline, FenceSet? fences) =>
+        AtRootsAsync(transfers, rung, deadline, async (home, mine) =>
         {
-            var onward = new List<(long Root, MemberTransfer Members)>();
-            await Task.WhenAll(transfers.GroupBy(t => VectorId.HomeShard(t.Root)).Select(async home =>
+            fences?.Touch(home);
+            var (epoch, moved) = await _shards.AbsorbAsync(home, rung, mine).ConfigureAwait(false);
+            fences?.AddChanged(home, epoch);
+            return moved;
+        });
+
+    /// <summary>
+    /// Sends each item to the home shard of its root, one call per shard (<paramref name="send"/> returns the indexes of
+    /// the items whose root was no longer a root); those go on to the root their root was linked under, until none is left.
+    /// </summary>
+    private async Task AtRootsAsync<T>(List<(long Root, T Item)> items, int rung, DateTimeOffset deadline, Func<int, List<(long Root, T Item)>, Task<int[]>> send)
+    {
+        while (items.Count > 0)
+        {
+            var onward = new List<(long Root, T Item)>();
+            await Task.WhenAll(items.GroupBy(t => VectorId.HomeShard(t.Root)).Select(async home =>
             {
                 var mine = home.ToList();
-                fences?.Touch(home.Key);
-                var (epoch, moved) = await _shards.AbsorbAsync(home.Key, rung, mine).ConfigureAwait(false);
-                fences?.AddChanged(home.Key, epoch);
+                var moved = await send(home.Key, mine).ConfigureAwait(false);
                 var roots = await Task.WhenAll(moved.Select(k => FindAsync(mine[k].Root, rung, deadline))).ConfigureAwait(false);
                 lock (onward)
                 {
-                    onward.AddRange(moved.Select((k, i) => (roots[i], mine[k].Members)));
+                    onward.AddRange(moved.Select((k, i) => (roots[i], mine[k].Item)));
                 }
             })).ConfigureAwait(false);
-            transfers = onward;
+            items = onward;
         }
     }
 
