@@ -7,8 +7,8 @@ using LshCluster.Silo.Security;
 namespace LshCluster.Cli.Commands;
 
 /// <summary>
-/// <c>lshc serve</c>: the embedded engine behind the same HTTP surface as a silo (REST API, dashboard, health,
-/// metrics). Prints <c>serving on URL</c>; SIGTERM or Ctrl-C stops it after the requests in flight.
+/// <c>lshc serve</c>: the embedded engine behind the same surfaces as a silo (REST API, dashboard, health, metrics,
+/// and gRPC on a port of its own). Prints <c>serving on URL</c> and <c>serving gRPC on URL</c>; SIGTERM or Ctrl-C stops it after the requests in flight.
 /// </summary>
 internal static class ServeCommand
 {
@@ -16,9 +16,10 @@ internal static class ServeCommand
     {
         var store = StoreOptions.Store();
         var listen = new Option<string>("--listen") { Description = "HOST:PORT for HTTP; port 0 picks a free one", DefaultValueFactory = _ => "127.0.0.1:7002" };
+        var grpc = new Option<string?>("--grpc") { Description = "HOST:PORT for the gRPC API (default: the --listen port + 1; port 0 picks a free one; \"\" turns it off)" };
         var recallSample = StoreOptions.RecallSample();
         var feedRetention = StoreOptions.FeedRetention();
-        var command = new Command("serve", $"Serve one store with the embedded engine over HTTP (REST API and dashboard). API keys from ${Credentials.KeysVariable} or ${Credentials.KeysFileVariable}") { store, listen, recallSample, feedRetention };
+        var command = new Command("serve", $"Serve one store with the embedded engine over HTTP (REST API and dashboard) and gRPC. API keys from ${Credentials.KeysVariable} or ${Credentials.KeysFileVariable}") { store, listen, grpc, recallSample, feedRetention };
         command.SetAction(async (parse, cancel) =>
         {
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -27,9 +28,15 @@ internal static class ServeCommand
             var credentials = Credentials.FromEnvironment();
             using var logs = ConsoleLogs.Create();
             await using var engine = await StoreOptions.OpenAsync(parse.GetValue(store)!, parse.GetValue(recallSample), parse.GetValue(feedRetention));
-            await using (var server = await EmbeddedServer.StartAsync(engine, parse.GetValue(listen)!, logs, credentials, cancel))
+            var rest = parse.GetValue(listen)!;
+            await using (var server = await EmbeddedServer.StartAsync(engine, rest, logs, credentials, cancel, GrpcListen(rest, parse.GetValue(grpc))))
             {
                 Console.WriteLine($"serving on {server.Address}");
+                if (server.GrpcAddress is { } grpcAddress)
+                {
+                    Console.WriteLine($"serving gRPC on {grpcAddress}");
+                }
+
                 await stop.Task.WaitAsync(cancel);
             }
 
@@ -44,4 +51,11 @@ internal static class ServeCommand
         });
         return command;
     }
+
+    private static string? GrpcListen(string rest, string? given) => given switch
+    {
+        null => EmbeddedServer.GrpcBeside(rest),
+        "" => null,
+        _ => given,
+    };
 }

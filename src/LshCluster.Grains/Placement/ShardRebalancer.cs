@@ -11,6 +11,7 @@ namespace LshCluster.Grains.Placement;
 /// from the store. A silo joining thus receives about 1/(N + 1) of the shards while the others keep theirs, and a shard
 /// placed by a silo whose view lagged is put right at the next sweep. Shards that belong here and are not active here
 /// (at start, or those of a silo that died or left) are activated, so that they load before a request waits for them.
+/// When a silo dies, the shards here holding inserts not yet acknowledged reload (<see cref="ReloadOrphansAsync"/>).
 /// </summary>
 internal sealed partial class ShardRebalancer(
     IClusterMembershipService membership,
@@ -56,7 +57,14 @@ internal sealed partial class ShardRebalancer(
         {
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
             {
-                var active = membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToHashSet();
+                var members = membership.CurrentSnapshot.Members;
+                var active = members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToHashSet();
+                var died = last?.Where(s => members.TryGetValue(s, out var m) && m.Status == SiloStatus.Dead).ToList() ?? [];
+                if (died.Count > 0)
+                {
+                    await ReloadOrphansAsync(died, stopping).ConfigureAwait(false);
+                }
+
                 var settled = last is not null && last.SetEquals(active);
                 last = active;
                 if (settled && active.Contains(local.SiloAddress))
@@ -69,6 +77,31 @@ internal sealed partial class ShardRebalancer(
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
         }
+    }
+
+    /// <summary>
+    /// Any silo coordinates any batch, registering its vectors at their home shards wherever those are, and only its
+    /// commit acknowledges them (or its failure forgets them). A coordinator that dies leaves those registrations
+    /// pending here, and a producer sending the same ids again (to a live silo) would wait on them forever. So the
+    /// shards here with inserts under way reload: their waiters are told to send again, and the new activation reads
+    /// what was committed with a new epoch, which also fences a commit the dead silo might still be making. Batches of
+    /// live coordinators caught in those shards are refused by the fence and resent by them, as after any move.
+    /// </summary>
+    private async Task ReloadOrphansAsync(List<SiloAddress> died, CancellationToken stopping)
+    {
+        var pending = shards.Snapshot().Where(s => shards.Find(s)?.HasUnacknowledged() == true).ToList();
+        LogReloadingOrphans(string.Join(", ", died), pending.Count);
+        await Parallel.ForEachAsync(pending, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentMoves, CancellationToken = stopping }, async (shard, _) =>
+        {
+            try
+            {
+                await grains.GetGrain<IShardGrain>(shard).ReloadAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogActivationFailed(e, shard);
+            }
+        }).ConfigureAwait(false);
     }
 
     private async Task MoveMisplacedAsync(HashSet<SiloAddress> active, CancellationToken stopping)
@@ -117,6 +150,9 @@ internal sealed partial class ShardRebalancer(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "shard {Shard} could not be activated ahead of requests; it loads at its first call")]
     private partial void LogActivationFailed(Exception error, int shard);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "silo {Silos} died: reloading the {Count} shards here that hold inserts not yet acknowledged (its batches among them)")]
+    private partial void LogReloadingOrphans(string silos, int count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Count} shards active here belong to other silos ({Silos} active): asking them to move")]
     private partial void LogMoving(int count, int silos);

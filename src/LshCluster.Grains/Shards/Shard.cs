@@ -608,6 +608,20 @@ internal sealed class Shard
         }
     }
 
+    /// <summary>Whether a vector registered here waits for its insert's commit (a scan: asked when a silo dies).</summary>
+    public bool HasUnacknowledged()
+    {
+        foreach (var (_, record) in _byId)
+        {
+            if (!record.IsAcknowledged)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>
     /// Vectors homed here and, of them, those given a duplicate verdict (acknowledged ones only): counters, no scan. Safe
     /// outside the shard's turns (a read racing a turn may be one off).

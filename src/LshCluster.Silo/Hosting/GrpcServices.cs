@@ -328,12 +328,12 @@ internal sealed class FeedService(IEngineHost host) : Feed.FeedBase
 
 /// <summary>Admin: the silos, where each shard is served, draining a silo, deleting vectors.</summary>
 [Authorize(Policy = AccessControl.Producer)]
-internal sealed class AdminService(SiloHost silo) : Admin.AdminBase
+internal sealed class AdminService(IEngineHost host) : Admin.AdminBase
 {
     public override async Task<ListSilosResponse> ListSilos(ListSilosRequest request, ServerCallContext context)
     {
         var response = new ListSilosResponse();
-        foreach (var s in await ((IEngineHost)silo).ListSilosAsync(context.CancellationToken).ConfigureAwait(false))
+        foreach (var s in await host.ListSilosAsync(context.CancellationToken).ConfigureAwait(false))
         {
             response.Silos.Add(new SiloInfo { Address = s.Address, Generation = s.Generation, Status = s.Status, Shards = s.Shards });
         }
@@ -341,11 +341,27 @@ internal sealed class AdminService(SiloHost silo) : Admin.AdminBase
         return response;
     }
 
-    public override Task<ShardMap> GetShardMap(GetShardMapRequest request, ServerCallContext context) => silo.GetShardMapAsync();
+    public override async Task<ShardMap> GetShardMap(GetShardMapRequest request, ServerCallContext context)
+    {
+        if (host is SiloHost silo)
+        {
+            return await silo.GetShardMapAsync().ConfigureAwait(false);
+        }
+
+        // The embedded server owns every shard, always.
+        var map = new ShardMap();
+        map.Owners.AddRange((await host.ListShardsAsync(context.CancellationToken).ConfigureAwait(false)).Select(s => s.Owner ?? string.Empty));
+        return map;
+    }
 
     [Authorize(Policy = AccessControl.Admin)]
     public override async Task<DrainResponse> Drain(Protocol.V1.DrainRequest request, ServerCallContext context)
     {
+        if (host is not SiloHost silo)
+        {
+            throw GrpcServices.Status(StatusCode.FailedPrecondition, "address: the embedded server is the only process serving its store; no other could take its shards (stop it instead)");
+        }
+
         if (request.Address.Length > 0 && request.Address.TrimEnd('/') != silo.Address)
         {
             throw GrpcServices.Status(StatusCode.FailedPrecondition, $"address: this is {silo.Address}; send Drain to the silo to drain");
@@ -357,7 +373,7 @@ internal sealed class AdminService(SiloHost silo) : Admin.AdminBase
     [Authorize(Policy = AccessControl.Admin)]
     public override async Task<DeleteResponse> Delete(DeleteRequest request, ServerCallContext context)
     {
-        var results = await ((IEngineHost)silo).ServingEngine().DeleteAsync(request.Ids, context.CancellationToken).ConfigureAwait(false);
+        var results = await host.ServingEngine().DeleteAsync(request.Ids, context.CancellationToken).ConfigureAwait(false);
         var response = new DeleteResponse();
         response.Results.AddRange(results.Select(ProtoMapping.ToWire));
         return response;
