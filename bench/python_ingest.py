@@ -50,7 +50,8 @@ def main() -> None:
                 elif outcome.is_duplicate:
                     duplicates += 1
         seconds = time.perf_counter() - started
-    print(f"python: {len(vectors):,} vectors in {seconds:.2f} s = {len(vectors) / seconds:,.0f} vectors/s; "
+    # The line lshc ingest prints, so that the two read side by side.
+    print(f"ingested {len(vectors) - refused:,} vectors in {seconds:.1f} s ({(len(vectors) - refused) / seconds:,.0f}/s): "
           f"{duplicates:,} duplicates, {refused:,} refused")
 
 
