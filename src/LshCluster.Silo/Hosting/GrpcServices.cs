@@ -30,6 +30,11 @@ internal static class GrpcServices
         services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = MaxReceiveMessageSize;
+
+            // No catch-all {service}/{method} routes for unknown services: they would also match REST paths of two
+            // segments (a form POSTed to /v1/drain answered 404, not 415). An unknown service gets 404, which gRPC
+            // clients read as UNIMPLEMENTED all the same.
+            o.IgnoreUnknownServices = true;
             o.Interceptors.Add<StatusMapping>();
         });
 
