@@ -9,6 +9,8 @@ namespace LshCluster.Grains.Shards;
 /// </summary>
 internal sealed class HomeRecord
 {
+    // UTC ticks, not a DateTimeOffset: 8 bytes less per stored vector.
+    private readonly long _insertedAtTicks;
     private StoredVerdict _verdict;
     private volatile bool _acknowledged;
     private Task? _deletion;
@@ -36,7 +38,7 @@ internal sealed class HomeRecord
         SquaredNorm = squaredNorm;
         Projection = projection;
         ProjectionSquaredNorm = VectorMath.SquaredNorm(projection);
-        InsertedAt = insertedAt;
+        _insertedAtTicks = insertedAt.UtcTicks;
         _verdict = verdict;
         _acknowledged = acknowledged;
         _pending = acknowledged ? null : new TaskCompletionSource<StoredVerdict>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -55,7 +57,7 @@ internal sealed class HomeRecord
 
     public float ProjectionSquaredNorm { get; }
 
-    public DateTimeOffset InsertedAt { get; }
+    public DateTimeOffset InsertedAt => new(_insertedAtTicks, TimeSpan.Zero);
 
     /// <summary>True once the verdict is durable.</summary>
     public bool IsAcknowledged => _acknowledged;

@@ -101,7 +101,7 @@ internal static class ShardLoader
 
     private static void LoadRecord(Shard home, StoredVector v, LshHasher hasher, List<HomeRecord> duplicates)
     {
-        var projection = new float[hasher.ProjectionLength];
+        float[] projection = hasher.ProjectionLength == 0 ? [] : new float[hasher.ProjectionLength]; // [] is shared: no array per vector
         hasher.ComputeSketch(v.Values, projection);
         var record = new HomeRecord(v.VectorId, v.ExternalId, v.Values, VectorMath.SquaredNorm(v.Values), projection, v.InsertedAt, v.Verdict);
         home.LoadRecord(record);
