@@ -118,8 +118,8 @@ class Client:
         vectors: a float32 array of shape (n, d) (other real dtypes are converted), any n: it is sent in batches of
         batch_size, in_flight at a time. A batch that meets a stopping silo or an overload is sent again (elsewhere)
         until `timeout` seconds have passed; re-sending an id stores nothing twice (its verdict comes back with
-        repeated=True). Items still unsent at the deadline come back as ItemError(code="unavailable"): send them
-        again. Raises InvalidArgument (nothing sent) when ids and vectors do not match, and the call's error when a
+        repeated=True). Items without a verdict at the deadline come back as ItemError(code="unavailable"): send
+        them again. Raises InvalidArgument (nothing sent) when ids and vectors do not match, and the call's error when a
         whole request is refused (e.g. Unauthenticated); batches answered before it stay stored.
         """
         keys, matrix = _check_insert(ids, vectors)
@@ -177,7 +177,7 @@ class Client:
             if time.monotonic() + backoff >= deadline:
                 for at in indexes:
                     results[int(at)] = ItemError(int(at), f"vectors[{at}]", "unavailable",
-                                                 f"vectors[{at}]: not stored before the deadline ({last_failure}); nothing was stored for it, send it again")
+                                                 f"vectors[{at}]: no verdict before the deadline ({last_failure}); send it again (an id is stored at most once)")
                 return
             time.sleep(backoff)
             backoff = min(backoff * 2, 1.0)

@@ -33,7 +33,8 @@ class Verdict:
 
 @dataclass(frozen=True)
 class ItemError:
-    """Why one item of a batch was not stored (nothing was stored for it). Returned in place of its verdict.
+    """Why one item got no verdict. Returned in place of its verdict; nothing was stored for it, except that with code
+    "unavailable" (no verdict before the deadline) it may have been: send it again, an id is stored at most once.
 
     field names the argument at fault as passed to the call (e.g. "vectors[3]"); code is stable (wrong_dimension,
     not_a_number, infinite, zero_norm, empty_id, id_too_long, unavailable, …); message says why, for people.
