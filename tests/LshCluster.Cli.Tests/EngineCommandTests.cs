@@ -137,6 +137,45 @@ public sealed class EngineCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Serve_answers_the_dotnet_client_over_grpc_beside_rest()
+    {
+        Create(dim: 4);
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "lshc.dll"), "serve", "--store", Store, "--listen", "127.0.0.1:0" })
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var serve = System.Diagnostics.Process.Start(start)!;
+        try
+        {
+            // After the log lines: "serving on REST-URL", then "serving gRPC on GRPC-URL".
+            var lines = new List<string>();
+            while (lines.LastOrDefault()?.StartsWith("serving gRPC on ", StringComparison.Ordinal) != true)
+            {
+                lines.Add(await serve.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)) ?? throw new InvalidOperationException($"lshc serve ended:\n{string.Join('\n', lines)}"));
+            }
+
+            Assert.StartsWith("serving on http://127.0.0.1:", lines[^2], StringComparison.Ordinal);
+            var url = lines[^1]["serving gRPC on ".Length..];
+            Assert.StartsWith("http://127.0.0.1:", url, StringComparison.Ordinal);
+
+            var ingest = Lshc.Run("{\"id\":\"a\",\"vector\":[1,0,0,0]}\n{\"id\":\"b\",\"vector\":[1,0.01,0,0]}\n", "ingest", "--server", url, "-", "--verdicts");
+            var stats = Lshc.Run(null, "stats", "--server", url);
+
+            Assert.True(ingest.ExitCode == 0, ingest.Error);
+            Assert.Contains("\"best_match\":\"a\"", ingest.Out, StringComparison.Ordinal);
+            Assert.True(stats.ExitCode == 0, stats.Error);
+            Assert.StartsWith("vectors 2  duplicates 1", stats.Out, StringComparison.Ordinal);
+        }
+        finally
+        {
+            serve.Kill(entireProcessTree: true);
+            await serve.WaitForExitAsync();
+        }
+    }
+
+    [Fact]
     public void Watch_prints_the_feed_as_json_lines_and_resumes_after_a_cursor()
     {
         Create(dim: 4);
