@@ -127,6 +127,10 @@ public sealed partial class DedupEngine : IAsyncDisposable
         var all = Enumerable.Range(0, scheme.ShardCount).ToArray();
         var directory = new VectorDirectory();
         var shards = await ClaimAndLoadAllAsync(store, scheme, options, directory, cancellationToken).ConfigureAwait(false);
+
+        // The load read every row once and kept a fraction of what it allocated: give the rest back to the system now,
+        // once, rather than keep it resident for the life of the process.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         var silo = await EmbeddedSilo.StartAsync(store, shards, directory, options.Time, cancellationToken).ConfigureAwait(false);
         try
         {
