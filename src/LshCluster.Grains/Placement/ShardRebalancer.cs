@@ -59,7 +59,8 @@ internal sealed partial class ShardRebalancer(
             {
                 var members = membership.CurrentSnapshot.Members;
                 var active = members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToHashSet();
-                var died = last?.Where(s => members.TryGetValue(s, out var m) && m.Status == SiloStatus.Dead).ToList() ?? [];
+                // Others only: a silo told it is dead itself stops (its shards are elsewhere already).
+                var died = last?.Where(s => !s.Equals(local.SiloAddress) && members.TryGetValue(s, out var m) && m.Status == SiloStatus.Dead).ToList() ?? [];
                 if (died.Count > 0)
                 {
                     await ReloadOrphansAsync(died, stopping).ConfigureAwait(false);
@@ -91,17 +92,7 @@ internal sealed partial class ShardRebalancer(
     {
         var pending = shards.Snapshot().Where(s => shards.Find(s)?.HasUnacknowledged() == true).ToList();
         LogReloadingOrphans(string.Join(", ", died), pending.Count);
-        await Parallel.ForEachAsync(pending, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentMoves, CancellationToken = stopping }, async (shard, _) =>
-        {
-            try
-            {
-                await grains.GetGrain<IShardGrain>(shard).ReloadAsync().ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                LogActivationFailed(e, shard);
-            }
-        }).ConfigureAwait(false);
+        await AskEachAsync(pending, shard => shard.ReloadAsync(), LogReloadFailed, stopping).ConfigureAwait(false);
     }
 
     private async Task MoveMisplacedAsync(HashSet<SiloAddress> active, CancellationToken stopping)
@@ -114,19 +105,24 @@ internal sealed partial class ShardRebalancer(
         }
 
         LogMoving(misplaced.Count, active.Count);
-        await Parallel.ForEachAsync(misplaced, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentMoves, CancellationToken = stopping }, async (shard, _) =>
+        // A shard that cannot be asked stays here, still answering, and is asked again at the next sweep.
+        await AskEachAsync(misplaced, shard => shard.MoveIfMisplacedAsync(), LogMoveFailed, stopping).ConfigureAwait(false);
+    }
+
+    /// <summary>Calls each of <paramref name="indexes"/>' grains, a few at a time; a call that fails is logged, not thrown.</summary>
+    private Task AskEachAsync(List<int> indexes, Func<IShardGrain, Task> ask, Action<Exception, int> failed, CancellationToken stopping) =>
+        Parallel.ForEachAsync(indexes, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentMoves, CancellationToken = stopping }, async (index, _) =>
         {
             try
             {
-                await grains.GetGrain<IShardGrain>(shard).MoveIfMisplacedAsync().ConfigureAwait(false);
+                // A call must not outlive the silo's stop: the sweep it holds up is what stopping waits for.
+                await ask(grains.GetGrain<IShardGrain>(index)).WaitAsync(stopping).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                // The shard stays here, still answering, and is asked again at the next sweep.
-                LogMoveFailed(e, shard);
+                failed(e, index);
             }
-        }).ConfigureAwait(false);
-    }
+        });
 
     private async Task ActivateMissingAsync(HashSet<SiloAddress> active, CancellationToken stopping)
     {
@@ -156,6 +152,9 @@ internal sealed partial class ShardRebalancer(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Count} shards active here belong to other silos ({Silos} active): asking them to move")]
     private partial void LogMoving(int count, int silos);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "shard {Shard} could not be asked to reload; it holds inserts of a dead silo until its next reload, or five minutes")]
+    private partial void LogReloadFailed(Exception error, int shard);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "shard {Shard} could not be asked to move; asking again at the next sweep")]
     private partial void LogMoveFailed(Exception error, int shard);
