@@ -8,9 +8,11 @@ asks Query for a vector, its cluster, near-duplicates of a vector, the cluster l
 bad input is refused per item (wrong dimension) and per call (unknown rung -> INVALID_ARGUMENT).
 Prints one line per check; exits non-zero at the first failure.
 """
+import atexit
 import math
 import os
 import random
+import shutil
 import sys
 import tempfile
 
@@ -22,7 +24,8 @@ PROTOS = os.path.join(HERE, "..", "..", "src", "LshCluster.Protocol", "Protos")
 
 
 def load_stubs():
-    out = tempfile.mkdtemp(prefix="lshc-py-")
+    out = tempfile.mkdtemp(prefix="lshc-py-stubs-")
+    atexit.register(shutil.rmtree, out, True)  # the stubs are made again at every run
     include = os.path.join(os.path.dirname(protoc.__file__), "_proto")
     rc = protoc.main(["protoc", f"-I{PROTOS}", f"-I{include}", f"--python_out={out}", f"--grpc_python_out={out}",
                       os.path.join(PROTOS, "lshcluster.proto")])
